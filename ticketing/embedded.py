@@ -1,0 +1,38 @@
+"""Embedded PostgreSQL (pgserver) for running with no configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def embedded_postgres_url(home: Path) -> str:
+    """Start (or reuse) a PostgreSQL under `home/pgdata` and return its asyncpg URL.
+
+    The server outlives this process (cleanup_mode=None) so the dev stack, the worker and the
+    CLI share one instance; a second call from any process reuses it.
+    """
+    try:
+        import pgserver
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "TICKETING_DATABASE_URL is unset and the embedded PostgreSQL is not installed: "
+            "pip install 'temporal-ticketing[embedded]' or set TICKETING_DATABASE_URL"
+        ) from exc
+    datadir = (home / "pgdata").resolve()
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    server: Any = pgserver.get_server(datadir, cleanup_mode=None)
+    return _asyncpg_url(server.get_uri())
+
+
+def stop_embedded_postgres(home: Path) -> None:
+    import pgserver
+
+    datadir = (home / "pgdata").resolve()
+    if datadir.exists():
+        pgserver.get_server(datadir, cleanup_mode="stop").cleanup()
+
+
+def _asyncpg_url(uri: str) -> str:
+    # pgserver hands out a libpq URI with a unix socket in `host=`; asyncpg takes the same.
+    return uri.replace("postgresql://", "postgresql+asyncpg://", 1)

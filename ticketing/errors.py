@@ -1,0 +1,118 @@
+"""Typed domain errors: each names the field and value that caused it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TicketingError(Exception):
+    """Base for every error the ticketing domain raises on bad input or state.
+
+    Activities turn these into non-retryable Temporal failures whose type is the class name,
+    so a caller in any language can branch on it.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.value = value
+
+    def details(self) -> dict[str, Any]:
+        return {"field": self.field, "value": _printable(self.value), "message": self.message}
+
+
+class InvalidInput(TicketingError):
+    """A field is missing, malformed or out of range."""
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        super().__init__(f"{field}: {reason} (got {_printable(value)!r})", field=field, value=value)
+        self.reason = reason
+
+
+class InvalidCustomerId(InvalidInput):
+    """customer_id is neither an integer, a numeric string nor a UUID."""
+
+
+class MissingServiceAddress(InvalidInput):
+    """An installation request arrived without service_address."""
+
+
+class NotFound(TicketingError):
+    """Base for lookups that found nothing (or nothing this tenant may see)."""
+
+
+class CustomerNotFound(NotFound):
+    def __init__(self, customer_id: Any) -> None:
+        super().__init__(
+            f"customer_id: no customer {_printable(customer_id)!r}",
+            field="customer_id",
+            value=customer_id,
+        )
+
+
+class TenantNotFound(NotFound):
+    def __init__(self, tenant_id: Any) -> None:
+        super().__init__(
+            f"tenant_id: no tenant {_printable(tenant_id)!r}", field="tenant_id", value=tenant_id
+        )
+
+
+class PartnerNotFound(NotFound):
+    def __init__(self, partner_id: Any) -> None:
+        super().__init__(
+            f"partner_id: no partner {_printable(partner_id)!r}",
+            field="partner_id",
+            value=partner_id,
+        )
+
+
+class TicketNotFound(NotFound):
+    def __init__(self, ticket: Any) -> None:
+        super().__init__(f"ticket: no ticket {_printable(ticket)!r}", field="ticket", value=ticket)
+
+
+class TenantMismatch(TicketingError):
+    def __init__(self, tenant_id: str, customer_tenant_id: str) -> None:
+        super().__init__(
+            f"tenant_id: customer belongs to tenant {customer_tenant_id!r}, not {tenant_id!r}",
+            field="tenant_id",
+            value=tenant_id,
+        )
+
+
+class InvalidTransition(TicketingError):
+    def __init__(self, current: str, requested: str) -> None:
+        super().__init__(
+            f"status: cannot move a ticket from {current!r} to {requested!r}",
+            field="status",
+            value=requested,
+        )
+
+
+class RouteNotAllowed(TicketingError):
+    def __init__(self, origin: str, target: str) -> None:
+        super().__init__(
+            f"target_type: route {origin!r} -> {target!r} is not allowed",
+            field="target_type",
+            value=target,
+        )
+
+
+class EscalationLimitReached(TicketingError):
+    def __init__(self, level: int) -> None:
+        super().__init__(
+            f"escalation_level: already at the top level {level}",
+            field="escalation_level",
+            value=level,
+        )
+
+
+def _printable(value: Any, limit: int = 80) -> Any:
+    """Keep error messages short and single-line whatever the caller sent."""
+    if isinstance(value, str):
+        text = value.encode("unicode_escape").decode("ascii")
+        return text if len(text) <= limit else f"{text[:limit]}… ({len(value)} chars)"
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return _printable(repr(value), limit)

@@ -1,0 +1,751 @@
+"""TicketingService: the ticket lifecycle rules, one database transaction per call."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Select, String, cast, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing import repository as repo
+from ticketing.errors import (
+    CustomerNotFound,
+    InvalidInput,
+    InvalidTransition,
+    PartnerNotFound,
+    TenantMismatch,
+    TenantNotFound,
+    TicketNotFound,
+)
+from ticketing.models import Customer, Partner, Tenant, Ticket
+from ticketing.numbering import parse_ticket_number
+from ticketing.routing import MAX_ESCALATION_LEVEL, check_route, escalation_route
+from ticketing.schemas import (
+    DONE_STATUSES,
+    Actor,
+    CreateTicketRequest,
+    EventKind,
+    Priority,
+    SlaSnapshot,
+    TicketEventInfo,
+    TicketInfo,
+    TicketMessageInfo,
+    TicketPage,
+    TicketStatus,
+    parse,
+)
+from ticketing.sla import (
+    BusinessCalendar,
+    Pause,
+    SlaClock,
+    SlaDeadlines,
+    SlaPolicy,
+    deadlines,
+    next_threshold,
+    validate_timezone,
+)
+
+log = structlog.get_logger(__name__)
+
+TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
+    TicketStatus.OPEN: frozenset(
+        {TicketStatus.IN_PROGRESS, TicketStatus.PENDING, TicketStatus.RESOLVED, TicketStatus.CLOSED}
+    ),
+    TicketStatus.IN_PROGRESS: frozenset(
+        {TicketStatus.PENDING, TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.OPEN}
+    ),
+    TicketStatus.PENDING: frozenset(
+        {TicketStatus.IN_PROGRESS, TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.OPEN}
+    ),
+    TicketStatus.RESOLVED: frozenset({TicketStatus.CLOSED, TicketStatus.OPEN}),
+    TicketStatus.CLOSED: frozenset({TicketStatus.OPEN}),
+}
+
+BREACH_KINDS = ("first_response", "resolution")
+THRESHOLD_KINDS = (
+    "first_response_warning",
+    "first_response",
+    "resolution_warning",
+    "resolution",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class BreachOutcome:
+    recorded: bool
+    escalated: bool
+    notification_ids: list[int]
+    snapshot: SlaSnapshot
+
+
+class TicketingService:
+    """Every operation runs inside the caller's transaction; the caller commits or rolls back.
+
+    `tenant_id` on reads and writes scopes the call: a ticket of another tenant is reported as
+    not found, exactly like one that does not exist. `None` is the platform's own, unscoped view.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- tenants and customers -------------------------------------------------------------
+
+    async def register_partner(self, partner_id: str, *, name: str, email: str | None = None) -> None:
+        existing = await repo.get_partner(self.session, partner_id)
+        if existing is None:
+            self.session.add(Partner(id=partner_id, name=name, email=email))
+        else:
+            existing.name, existing.email = name, email
+        await self.session.flush()
+
+    async def register_tenant(
+        self,
+        tenant_id: str,
+        *,
+        name: str | None = None,
+        partner_id: str | None = None,
+        timezone: str | None = None,
+        support_email: str | None = None,
+        sla_policy: SlaPolicy | None = None,
+        calendar: BusinessCalendar | None = None,
+    ) -> Tenant:
+        """Create or update a tenant (idempotent on its id)."""
+        if partner_id is not None and await repo.get_partner(self.session, partner_id) is None:
+            raise PartnerNotFound(partner_id)
+        if timezone is not None:
+            try:
+                validate_timezone(timezone)
+            except ValueError as exc:
+                raise InvalidInput("timezone", timezone, str(exc)) from None
+            calendar = replace(calendar or BusinessCalendar.always(), timezone=timezone)
+        tenant = await repo.get_tenant(self.session, tenant_id)
+        if tenant is None:
+            tenant = Tenant(id=tenant_id, name=name or tenant_id)
+            self.session.add(tenant)
+        elif name:
+            tenant.name = name
+        if partner_id is not None:
+            tenant.partner_id = partner_id
+        if support_email is not None:
+            tenant.support_email = support_email
+        if sla_policy is not None:
+            tenant.sla_policy = sla_policy.to_dict()
+        if calendar is not None:
+            tenant.calendar = calendar.to_dict()
+        await self.session.flush()
+        return tenant
+
+    async def upsert_customer(
+        self,
+        *,
+        tenant_id: str,
+        customer_id: str,
+        email: str | None = None,
+        name: str | None = None,
+    ) -> Customer:
+        """Create the customer under `tenant_id` or update its contact details.
+
+        A customer id already owned by another tenant is a TenantMismatch, never a move.
+        """
+        if await repo.get_tenant(self.session, tenant_id) is None:
+            raise TenantNotFound(tenant_id)
+        customer = await repo.get_customer(self.session, customer_id)
+        if customer is None:
+            customer = Customer(id=customer_id, tenant_id=tenant_id, email=email, name=name)
+            self.session.add(customer)
+        elif customer.tenant_id != tenant_id:
+            raise TenantMismatch(tenant_id, customer.tenant_id)
+        else:
+            customer.email = email or customer.email
+            customer.name = name or customer.name
+        await self.session.flush()
+        return customer
+
+    # -- creation --------------------------------------------------------------------------
+
+    async def create_ticket(
+        self, request: CreateTicketRequest | dict[str, Any], *, now: datetime | None = None
+    ) -> TicketInfo:
+        """Create a ticket, or return the one already created for this idempotency key."""
+        request = parse(CreateTicketRequest, request)
+        request.check_rules()
+        now = now or utcnow()
+        ctx = await repo.customer_context(
+            self.session, request.customer_id, request.idempotency_key
+        )
+        if ctx is None:
+            if request.tenant_id is not None and (
+                await repo.get_tenant(self.session, request.tenant_id) is None
+            ):
+                raise TenantNotFound(request.tenant_id)
+            raise CustomerNotFound(request.customer_id)
+        if request.tenant_id is not None and request.tenant_id != ctx.tenant_id:
+            raise TenantMismatch(request.tenant_id, ctx.tenant_id)
+        if ctx.existing_ticket_id is not None:
+            return await self.get_ticket(ctx.existing_ticket_id)
+
+        check_route(Actor.CUSTOMER, Actor.TENANT)
+        policy = tenant_policy(ctx.sla_policy, ctx.calendar)
+        clock = SlaClock(
+            priority=request.priority.value,
+            ticket_type=request.ticket_type.value,
+            created_at=now,
+            resolution_started_at=now,
+            first_response_at=None,
+            pauses=(),
+            done=False,
+        )
+        due = deadlines(policy, clock, now)
+        team = request.assigned_team
+        row = await repo.insert_ticket(
+            self.session,
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": ctx.tenant_id,
+                "customer_id": ctx.customer_id,
+                "title": request.title,
+                "description": request.description,
+                "origin_type": Actor.CUSTOMER.value,
+                "target_type": Actor.TENANT.value,
+                "priority": request.priority.value,
+                "ticket_type": request.ticket_type.value,
+                "channel": request.channel.value,
+                "assigned_team": team,
+                "service_address": request.service_address,
+                "affected_services": request.affected_services,
+                "device_serial_numbers": request.device_serial_numbers,
+                "requester_email": request.requester_email,
+                "idempotency_key": request.idempotency_key,
+                "context": {"assigned_team": team, "routing": {"team": team}},
+                "metadata": request.metadata,
+                "first_response_due": due.first_response_due,
+                "sla_due_date": due.resolution_due,
+                "now": now,
+                "author": request.requester_email or ctx.customer_email,
+                "event_data": {"channel": request.channel.value, "priority": request.priority.value},
+                "recipient": request.requester_email or ctx.customer_email,
+            },
+        )
+        if row is None:
+            # Lost a race on the same idempotency key: the winner committed while we waited
+            # for the counter lock. Hand our number back and return the winner's ticket.
+            await repo.give_back_number(self.session)
+            ctx = await repo.customer_context(
+                self.session, request.customer_id, request.idempotency_key
+            )
+            assert ctx is not None and ctx.existing_ticket_id is not None
+            return await self.get_ticket(ctx.existing_ticket_id)
+        info = _info_from_row(row)
+        log.info(
+            "ticket_created",
+            ticket_number=info.ticket_number,
+            tenant_id=info.tenant_id,
+            channel=info.channel.value,
+        )
+        return info
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get_ticket(
+        self, ticket: uuid.UUID | str, *, tenant_id: str | None = None
+    ) -> TicketInfo:
+        return ticket_info(await self._load(ticket, tenant_id=tenant_id))
+
+    async def timeline(
+        self, ticket: uuid.UUID | str, *, tenant_id: str | None = None
+    ) -> tuple[list[TicketMessageInfo], list[TicketEventInfo]]:
+        row = await self._load(ticket, tenant_id=tenant_id)
+        messages = [
+            TicketMessageInfo(
+                author_actor=Actor(m.author_actor),
+                author=m.author,
+                body=m.body,
+                is_internal=m.is_internal,
+                created_at=m.created_at,
+            )
+            for m in await repo.messages(self.session, row.id)
+        ]
+        events = [
+            TicketEventInfo(kind=EventKind(e.kind), actor=e.actor, data=e.data,
+                            created_at=e.created_at)
+            for e in await repo.events(self.session, row.id)
+        ]
+        return messages, events
+
+    async def list_tickets(
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: TicketStatus | None = None,
+        priority: Priority | None = None,
+        ticket_type: str | None = None,
+        assigned_to: str | None = None,
+        assigned_team: str | None = None,
+        breached: bool | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TicketPage:
+        """Newest first, keyset-paginated on the ticket number."""
+        if not 1 <= limit <= 500:
+            raise InvalidInput("limit", limit, "must be between 1 and 500")
+        query: Select[tuple[Ticket]] = select(Ticket)
+        if tenant_id is not None:
+            query = query.where(Ticket.tenant_id == tenant_id)
+        if status is not None:
+            query = query.where(Ticket.status == TicketStatus(status).value)
+        if priority is not None:
+            query = query.where(Ticket.priority == Priority(priority).value)
+        if ticket_type is not None:
+            query = query.where(Ticket.ticket_type == ticket_type)
+        if assigned_to is not None:
+            query = query.where(Ticket.assigned_to == assigned_to)
+        if assigned_team is not None:
+            query = query.where(Ticket.assigned_team == assigned_team)
+        if breached is not None:
+            query = query.where(Ticket.sla_breached.is_(breached))
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+            query = query.where(
+                or_(
+                    Ticket.ticket_number.ilike(pattern),
+                    Ticket.title.ilike(pattern),
+                    cast(Ticket.customer_id, String).ilike(pattern),
+                )
+            )
+        if cursor is not None:
+            query = query.where(Ticket.number < _decode_cursor(cursor))
+        rows = list(
+            (await self.session.execute(query.order_by(Ticket.number.desc()).limit(limit + 1)))
+            .scalars()
+        )
+        next_cursor = _encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
+        return TicketPage(items=[ticket_info(r) for r in rows[:limit]], next_cursor=next_cursor)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def add_message(
+        self,
+        ticket: uuid.UUID | str,
+        *,
+        body: str,
+        author_actor: Actor | str,
+        author: str | None = None,
+        is_internal: bool = False,
+        tenant_id: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        """Add a reply or internal note; the assigned side's first public reply meets first response."""
+        now = now or utcnow()
+        actor = _actor(author_actor)
+        if not body.strip():
+            raise InvalidInput("body", body, "must not be empty")
+        if "\x00" in body:
+            raise InvalidInput("body", body, "must not contain NUL characters")
+        row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
+        from ticketing.models import TicketMessage
+
+        self.session.add(
+            TicketMessage(ticket_id=row.id, author_actor=actor.value, author=author, body=body,
+                          is_internal=is_internal, created_at=now)
+        )
+        kind = EventKind.NOTE_ADDED if is_internal else EventKind.REPLIED
+        await repo.add_event(self.session, row.id, kind.value, now, actor=author,
+                             data={"author_actor": actor.value})
+        answers = not is_internal and actor not in (Actor.CUSTOMER, Actor(row.origin_type))
+        if answers and row.first_response_at is None:
+            row.first_response_at = now
+            await self._retarget(row, now)
+        row.updated_at = now
+        await self.session.flush()
+        return ticket_info(row)
+
+    async def change_status(
+        self,
+        ticket: uuid.UUID | str,
+        status: TicketStatus | str,
+        *,
+        actor: str | None = None,
+        tenant_id: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        now = now or utcnow()
+        try:
+            requested = TicketStatus(status)
+        except ValueError:
+            raise InvalidInput("status", status, "is not a ticket status") from None
+        row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
+        current = TicketStatus(row.status)
+        if requested not in TRANSITIONS[current]:
+            raise InvalidTransition(current.value, requested.value)
+
+        pauses = _pauses(row)
+        if current is TicketStatus.PENDING:
+            pauses = [p if p.end is not None else Pause(p.start, now) for p in pauses]
+            await repo.add_event(self.session, row.id, EventKind.RESUMED.value, now, actor=actor)
+        if requested is TicketStatus.PENDING:
+            pauses.append(Pause(now))
+            await repo.add_event(self.session, row.id, EventKind.PAUSED.value, now, actor=actor)
+        row.sla_pauses = [_pause_json(p) for p in pauses]
+
+        if requested is TicketStatus.RESOLVED:
+            row.resolved_at = now
+            row.resolution_time_minutes = int((now - row.created_at).total_seconds() // 60)
+        elif requested is TicketStatus.CLOSED:
+            row.closed_at = now
+            row.resolved_at = row.resolved_at or now
+            row.resolution_time_minutes = int((row.resolved_at - row.created_at).total_seconds() // 60)
+        elif requested is TicketStatus.OPEN and current in DONE_STATUSES:
+            # A reopen gets a fresh resolution window at the level it had reached.
+            row.resolved_at = row.closed_at = None
+            row.resolution_time_minutes = None
+            row.resolution_window_start = now
+        row.status = requested.value
+        await repo.add_event(
+            self.session, row.id, EventKind.STATUS_CHANGED.value, now, actor=actor,
+            data={"from": current.value, "to": requested.value},
+        )
+        await self._retarget(row, now)
+        row.updated_at = now
+        await self.session.flush()
+        return ticket_info(row)
+
+    async def assign(
+        self,
+        ticket: uuid.UUID | str,
+        *,
+        assigned_to: str | None,
+        assigned_team: str | None = None,
+        actor: str | None = None,
+        tenant_id: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        now = now or utcnow()
+        row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
+        row.assigned_to = assigned_to
+        if assigned_team is not None:
+            row.assigned_team = assigned_team
+            row.context = {**row.context, "assigned_team": assigned_team,
+                           "routing": {"team": assigned_team}}
+        await repo.add_event(self.session, row.id, EventKind.ASSIGNED.value, now, actor=actor,
+                             data={"assigned_to": assigned_to, "assigned_team": row.assigned_team})
+        row.updated_at = now
+        await self.session.flush()
+        return ticket_info(row)
+
+    async def change_priority(
+        self,
+        ticket: uuid.UUID | str,
+        priority: Priority | str,
+        *,
+        actor: str | None = None,
+        tenant_id: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        """Re-target the due dates; elapsed and paused time are kept."""
+        now = now or utcnow()
+        try:
+            new = Priority("normal" if str(priority).lower() == "medium" else priority)
+        except ValueError:
+            raise InvalidInput("priority", priority, "is not low, normal, high or urgent") from None
+        row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
+        old, row.priority = row.priority, new.value
+        await repo.add_event(self.session, row.id, EventKind.PRIORITY_CHANGED.value, now,
+                             actor=actor, data={"from": old, "to": new.value})
+        await self._retarget(row, now)
+        row.updated_at = now
+        await self.session.flush()
+        return ticket_info(row)
+
+    async def escalate(
+        self,
+        ticket: uuid.UUID | str,
+        *,
+        from_level: int | None = None,
+        actor: str | None = None,
+        tenant_id: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[TicketInfo, bool]:
+        """Move the ticket one level up its route; idempotent per (ticket, from_level).
+
+        Returns the ticket and whether this call escalated it. A ticket already past
+        `from_level`, done, or at the top level is returned unchanged.
+        """
+        now = now or utcnow()
+        row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
+        level = row.escalation_level
+        if (
+            (from_level is not None and from_level != level)
+            or TicketStatus(row.status) in DONE_STATUSES
+            or level >= MAX_ESCALATION_LEVEL
+        ):
+            return ticket_info(row), False
+        tenant = await repo.get_tenant(self.session, row.tenant_id)
+        origin, target = escalation_route(level, tenant_has_partner=bool(tenant and tenant.partner_id))
+        row.origin_type, row.target_type = origin.value, target.value
+        row.escalation_level = level + 1
+        row.escalated_at = now
+        row.resolution_window_start = now
+        await repo.add_event(
+            self.session, row.id, EventKind.ESCALATED.value, now, actor=actor,
+            data={"from_level": level, "to_level": level + 1, "target_type": target.value},
+        )
+        await repo.add_notification(
+            self.session,
+            dedupe_key=f"escalated:{row.id}:{level + 1}:{now.isoformat()}",
+            ticket=row,
+            kind="escalated",
+            recipient=await self._target_email(row, tenant),
+            now=now,
+            payload={"from_level": level, "to_level": level + 1, "target_type": target.value},
+        )
+        await self._retarget(row, now)
+        row.updated_at = now
+        await self.session.flush()
+        log.info("ticket_escalated", ticket_number=row.ticket_number, tenant_id=row.tenant_id,
+                 level=row.escalation_level, target=target.value)
+        return ticket_info(row), True
+
+    async def record_breach(
+        self,
+        ticket: uuid.UUID | str,
+        kind: str,
+        *,
+        now: datetime | None = None,
+        tenant_id: str | None = None,
+    ) -> BreachOutcome:
+        """Record a warning or breach if it is really due; a resolution breach also escalates.
+
+        Idempotent per (ticket, kind, window): the watcher may call it again after a retry or
+        replay and nothing is recorded, escalated or notified twice.
+        """
+        if kind not in THRESHOLD_KINDS:
+            raise InvalidInput("kind", kind, f"must be one of {', '.join(THRESHOLD_KINDS)}")
+        now = now or utcnow()
+        row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
+        due = self._deadlines(row, now, await self._policy(row))
+        at = {
+            "first_response_warning": due.first_response_warning_at,
+            "first_response": due.first_response_due,
+            "resolution_warning": due.resolution_warning_at,
+            "resolution": due.resolution_due,
+        }[kind]
+        still_relevant = (
+            at is not None
+            and at <= now
+            and not due.paused
+            and TicketStatus(row.status) not in DONE_STATUSES
+            and not (kind.startswith("first_response") and due.first_response_met)
+        )
+        recorded = escalated = False
+        notification_ids: list[int] = []
+        if still_relevant and at is not None:
+            window = row.created_at if kind.startswith("first_response") else row.resolution_window_start
+            recorded = await repo.insert_breach(
+                self.session, ticket_id=row.id, kind=kind, window_start=window,
+                level=row.escalation_level, due_at=at, now=now,
+            )
+        if recorded and at is not None:
+            is_breach = kind in BREACH_KINDS
+            event = EventKind.BREACHED if is_breach else EventKind.SLA_WARNING
+            await repo.add_event(self.session, row.id, event.value, now,
+                                 data={"kind": kind, "due_at": at.isoformat(),
+                                       "level": row.escalation_level})
+            if is_breach:
+                row.sla_breached = True
+            tenant = await repo.get_tenant(self.session, row.tenant_id)
+            nid = await repo.add_notification(
+                self.session,
+                dedupe_key=f"{kind}:{row.id}:{at.isoformat()}",
+                ticket=row,
+                kind="sla_breach" if is_breach else "sla_warning",
+                recipient=await self._target_email(row, tenant),
+                now=now,
+                payload={"kind": kind, "due_at": at.isoformat(), "level": row.escalation_level},
+            )
+            notification_ids += [nid] if nid is not None else []
+            log.warning("sla_" + ("breach" if is_breach else "warning"), kind=kind,
+                        ticket_number=row.ticket_number, tenant_id=row.tenant_id,
+                        late_seconds=(now - at).total_seconds())
+            if kind == "resolution":
+                _, escalated = await self.escalate(row.id, from_level=row.escalation_level, now=now)
+        await self.session.flush()
+        snapshot = await self.sla_snapshot(row.id, now=now)
+        if escalated:
+            notification_ids += await repo.unsent_notification_ids(self.session, row.id)
+        return BreachOutcome(recorded, escalated, sorted(set(notification_ids)), snapshot)
+
+    async def sla_snapshot(
+        self, ticket: uuid.UUID | str, *, now: datetime | None = None, tenant_id: str | None = None
+    ) -> SlaSnapshot:
+        now = now or utcnow()
+        row = await self._load(ticket, tenant_id=tenant_id)
+        due = self._deadlines(row, now, await self._policy(row))
+        recorded = await repo.breach_kinds(self.session, row)
+        warned = frozenset(k.removesuffix("_warning") for k in recorded if k.endswith("_warning"))
+        breached = frozenset(k for k in recorded if k in BREACH_KINDS)
+        upcoming = next_threshold(due, warned=warned, breached=breached)
+        next_kind, next_at = upcoming if upcoming else (None, None)
+        return SlaSnapshot(
+            ticket_id=row.id,
+            ticket_number=row.ticket_number,
+            tenant_id=row.tenant_id,
+            status=TicketStatus(row.status),
+            phase=due.phase.value,
+            paused=due.paused,
+            first_response_met=due.first_response_met,
+            first_response_due=due.first_response_due,
+            first_response_warning_at=due.first_response_warning_at,
+            sla_due_date=due.resolution_due,
+            resolution_warning_at=due.resolution_warning_at,
+            resolution_window_start=row.resolution_window_start,
+            breached=sorted(breached),
+            warned=sorted(warned),
+            escalation_level=row.escalation_level,
+            next_kind=_threshold_name(next_kind),
+            next_at=next_at,
+        )
+
+    async def pending_notifications(self, ticket: uuid.UUID | str) -> list[int]:
+        row = await self._load(ticket, tenant_id=None)
+        return await repo.unsent_notification_ids(self.session, row.id)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _load(
+        self, ticket: uuid.UUID | str, *, tenant_id: str | None, for_update: bool = False
+    ) -> Ticket:
+        ref = _ticket_ref(ticket)
+        row = await repo.find_ticket(self.session, ref, tenant_id=tenant_id, for_update=for_update)
+        if row is None:
+            raise TicketNotFound(ticket if isinstance(ticket, str) else str(ticket))
+        return row
+
+    async def _policy(self, row: Ticket) -> SlaPolicy:
+        tenant = await repo.get_tenant(self.session, row.tenant_id)
+        return tenant_policy(tenant.sla_policy if tenant else None,
+                             tenant.calendar if tenant else None)
+
+    def _deadlines(self, row: Ticket, now: datetime, policy: SlaPolicy) -> SlaDeadlines:
+        clock = SlaClock(
+            priority=row.priority,
+            ticket_type=row.ticket_type,
+            created_at=row.created_at,
+            resolution_started_at=row.resolution_window_start,
+            first_response_at=row.first_response_at,
+            pauses=tuple(_pauses(row)),
+            done=TicketStatus(row.status) in DONE_STATUSES,
+        )
+        return deadlines(policy, clock, now)
+
+    async def _retarget(self, row: Ticket, now: datetime) -> None:
+        due = self._deadlines(row, now, await self._policy(row))
+        row.first_response_due = due.first_response_due
+        row.sla_due_date = due.resolution_due
+
+    async def _target_email(self, row: Ticket, tenant: Tenant | None) -> str | None:
+        if row.target_type == Actor.PARTNER.value and tenant and tenant.partner_id:
+            partner = await repo.get_partner(self.session, tenant.partner_id)
+            return partner.email if partner else None
+        if row.target_type == Actor.TENANT.value and tenant:
+            return tenant.support_email
+        return None
+
+
+def tenant_policy(policy: dict[str, Any] | None, calendar: dict[str, Any] | None) -> SlaPolicy:
+    resolved = SlaPolicy.from_dict(policy)
+    if calendar is not None:
+        resolved = replace(resolved, calendar=BusinessCalendar.from_dict(calendar))
+    return resolved
+
+
+def ticket_info(row: Ticket) -> TicketInfo:
+    return TicketInfo(
+        ticket_id=row.id,
+        ticket_number=row.ticket_number,
+        title=row.title,
+        description=row.description,
+        customer_id=row.customer_id,
+        tenant_id=row.tenant_id,
+        origin_type=Actor(row.origin_type),
+        target_type=Actor(row.target_type),
+        priority=Priority(row.priority),
+        ticket_type=row.ticket_type,  # type: ignore[arg-type]
+        status=TicketStatus(row.status),
+        assigned_team=row.assigned_team,
+        service_address=row.service_address,
+        affected_services=list(row.affected_services),
+        device_serial_numbers=list(row.device_serial_numbers),
+        channel=row.channel,  # type: ignore[arg-type]
+        first_response_due=row.first_response_due,
+        sla_due_date=row.sla_due_date,
+        sla_breached=row.sla_breached,
+        escalation_level=row.escalation_level,
+        context=dict(row.context),
+        created_at=row.created_at,
+        assigned_to=row.assigned_to,
+        first_response_at=row.first_response_at,
+        resolved_at=row.resolved_at,
+        closed_at=row.closed_at,
+    )
+
+
+def _info_from_row(values: dict[str, Any]) -> TicketInfo:
+    return TicketInfo.model_validate(
+        {**values, "ticket_id": values["id"], "metadata": None}, from_attributes=False
+    )
+
+
+def _ticket_ref(ticket: uuid.UUID | str) -> uuid.UUID | int:
+    if isinstance(ticket, uuid.UUID):
+        return ticket
+    number = parse_ticket_number(ticket)
+    if number is not None:
+        return number
+    try:
+        return uuid.UUID(ticket)
+    except ValueError:
+        raise InvalidInput("ticket", ticket, "is neither a ticket number (TKT-000123) nor a UUID") from None
+
+
+def _actor(value: Actor | str) -> Actor:
+    try:
+        return Actor(value)
+    except ValueError:
+        raise InvalidInput("author_actor", value, "must be customer, tenant, partner or platform") from None
+
+
+def _pauses(row: Ticket) -> list[Pause]:
+    return [
+        Pause(datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None)
+        for start, end in row.sla_pauses
+    ]
+
+
+def _pause_json(pause: Pause) -> list[str | None]:
+    return [pause.start.isoformat(), pause.end.isoformat() if pause.end else None]
+
+
+def _threshold_name(kind: str | None) -> str | None:
+    # sla.next_threshold names breaches "<window>_breach"; the service records them as "<window>".
+    return kind.removesuffix("_breach") if kind else None
+
+
+def _encode_cursor(number: int) -> str:
+    return base64.urlsafe_b64encode(str(number).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("cursor", cursor, "is not a cursor returned by list_tickets") from None

@@ -1,0 +1,31 @@
+"""Configuration from environment variables only (TICKETING_*)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TICKETING_", extra="ignore")
+
+    # postgresql+asyncpg://…; unset means an embedded PostgreSQL under `home`.
+    database_url: str | None = None
+    home: Path = Path(".ticketing")
+    task_queue: str = "ticketing"
+    # smtp://user:pass@host:port; unset keeps notifications in the outbox and logs them.
+    smtp_url: str | None = None
+    smtp_sender: str = "tickets@localhost"
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    # Worker tuning.
+    max_concurrent_activities: int = Field(default=100, ge=1)
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
+    max_concurrent_local_activities: int = Field(default=100, ge=1)
+    max_cached_workflows: int = Field(default=1000, ge=0)
+    metrics_port: int | None = None
