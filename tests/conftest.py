@@ -1,0 +1,86 @@
+"""Shared fixtures: a real PostgreSQL (pgserver, or TICKETING_TEST_DATABASE_URL) migrated by alembic."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from ticketing.db import migrate_async
+from ticketing.service import TicketingService
+
+TABLES = (
+    "notifications, sla_breaches, ticket_events, ticket_messages, tickets, customers, tenants, "
+    "partners"
+)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TICKETING_TEST_DATABASE_URL")
+    if url:
+        return url
+    from ticketing.embedded import embedded_postgres_url, stop_embedded_postgres
+
+    home = Path(tmp_path_factory.mktemp("pg"))
+    url = embedded_postgres_url(home)
+    yield url  # type: ignore[misc]
+    stop_embedded_postgres(home)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    await migrate_async(database_url)
+    engine = create_async_engine(database_url, pool_size=25, max_overflow=10)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose every commit lands in a savepoint of a transaction rolled back at the end."""
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        session = AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await outer.rollback()
+
+
+@pytest_asyncio.fixture
+async def committed(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Real commits (for concurrency and workers); the tables are emptied afterwards."""
+    await truncate(engine)
+    yield async_sessionmaker(engine, expire_on_commit=False)
+    await truncate(engine)
+
+
+async def truncate(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        await connection.execute(text("UPDATE ticket_counters SET value = 0"))
+
+
+@pytest_asyncio.fixture
+async def service(session: AsyncSession) -> TicketingService:
+    return TicketingService(session)
+
+
+@pytest_asyncio.fixture
+async def tenant(service: TicketingService) -> str:
+    await service.register_partner("fiberco", name="FiberCo Partners", email="noc@fiberco.test")
+    await service.register_tenant("acme", name="Acme ISP", support_email="support@acme.test")
+    await service.register_tenant("globex", name="Globex", partner_id="fiberco")
+    await service.upsert_customer(tenant_id="acme", customer_id="42", email="jane@example.com",
+                                  name="Jane")
+    await service.upsert_customer(tenant_id="globex", customer_id="7", email="bob@example.com")
+    return "acme"
