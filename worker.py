@@ -1,0 +1,144 @@
+"""Ticketing worker: connects to Temporal and PostgreSQL, registers workflows and activities."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import MutableMapping
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig, ClientConnectConfig
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.tickets import TicketActivities
+from ticketing.db import make_engine, make_sessionmaker, migrate_async, resolve_database_url
+from ticketing.logging import configure_logging
+from ticketing.notify import Notifier
+from ticketing.settings import Settings
+from workflows import ALL_WORKFLOWS
+
+log = structlog.get_logger(__name__)
+
+# In-flight activities get this long to finish on SIGTERM before they are cancelled.
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+
+
+def add_temporal_context(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: every line logged inside an activity carries its ids."""
+    if activity.in_activity():
+        info = activity.info()
+        event.setdefault("workflow_id", info.workflow_id)
+        event.setdefault("workflow_run_id", info.workflow_run_id)
+        event.setdefault("activity_id", info.activity_id)
+        event.setdefault("activity_type", info.activity_type)
+        event.setdefault("attempt", info.attempt)
+    return event
+
+
+def temporal_connect_config() -> ClientConnectConfig:
+    """TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TLS and profile files."""
+    config = ClientConfig.load_client_connect_config()
+    config.setdefault("target_host", "localhost:7233")
+    return config
+
+
+async def connect_client(settings: Settings, *, target_host: str | None = None) -> Client:
+    config = temporal_connect_config()
+    if target_host:
+        config["target_host"] = target_host
+    runtime = None
+    if settings.metrics_port:
+        runtime = Runtime(
+            telemetry=TelemetryConfig(
+                metrics=PrometheusConfig(bind_address=f"0.0.0.0:{settings.metrics_port}")
+            )
+        )
+    return await Client.connect(
+        **config, data_converter=pydantic_data_converter, runtime=runtime
+    )
+
+
+def build_worker(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    notifier: Notifier | None = None,
+) -> Worker:
+    activities = TicketActivities(
+        sessions,
+        client=client,
+        notifier=notifier or Notifier(settings.smtp_url, settings.smtp_sender),
+        task_queue=settings.task_queue,
+    )
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=activities.all(),
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "ticketing", "activities", "pydantic", "sqlalchemy", "structlog", "asyncpg"
+            )
+        ),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_concurrent_local_activities=settings.max_concurrent_local_activities,
+        max_cached_workflows=settings.max_cached_workflows,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    client: Client | None = None,
+    database_url: str | None = None,
+    shutdown: asyncio.Event | None = None,
+    migrate: bool = True,
+) -> None:
+    """Run until `shutdown` is set (or SIGINT/SIGTERM when none is given)."""
+    url = database_url or resolve_database_url(settings)
+    if migrate:
+        await migrate_async(url)
+    client = client or await connect_client(settings)
+    engine = make_engine(url, settings)
+    stop = shutdown or _signal_event()
+    try:
+        worker = build_worker(client, make_sessionmaker(engine), settings)
+        async with worker:
+            log.info("worker_started", task_queue=settings.task_queue,
+                     namespace=client.namespace)
+            await stop.wait()
+            log.info("worker_stopping", grace_seconds=GRACEFUL_SHUTDOWN.total_seconds())
+    finally:
+        await engine.dispose()
+    log.info("worker_stopped")
+
+
+def _signal_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level, extra=[add_temporal_context])
+    asyncio.run(run_worker(settings))
+
+
+if __name__ == "__main__":
+    main()

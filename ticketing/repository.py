@@ -263,6 +263,13 @@ async def unsent_notification_ids(session: AsyncSession, ticket_id: uuid.UUID) -
     return list(rows.scalars())
 
 
+async def notification_ids_by_key(session: AsyncSession, dedupe_key: str) -> list[int]:
+    rows = await session.execute(
+        select(Notification.id).where(Notification.dedupe_key == dedupe_key)
+    )
+    return list(rows.scalars())
+
+
 async def claim_notification(session: AsyncSession, notification_id: int) -> Notification | None:
     """Lock an unsent notification so two senders never send it both."""
     return (

@@ -206,6 +206,7 @@ class TicketInfo(BaseModel):
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class TicketMessageInfo(BaseModel):
@@ -271,3 +272,149 @@ def invalid_input_from(exc: ValidationError) -> InvalidInput:
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+# -- workflow and activity contracts -------------------------------------------------------
+
+
+class OnboardingInput(Contract):
+    tenant_id: Identifier
+    customer_id: CustomerId
+    customer_email: Email
+    customer_name: ShortText | None = None
+    priority: PriorityField = Priority.HIGH
+    assigned_team: Team = "onboarding_team"
+    notes: Description | None = None
+    # Business key for exactly-one ticket; defaults to one onboarding per tenant and customer.
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class InstallationInput(Contract):
+    tenant_id: Identifier
+    customer_id: CustomerId
+    service_address: Annotated[str, Field(min_length=1, max_length=MAX_SHORT_TEXT),
+                               AfterValidator(_no_nul)]
+    priority: PriorityField = Priority.NORMAL
+    assigned_team: Team = "field_ops"
+    window_start: AwareDatetime | None = None
+    window_end: AwareDatetime | None = None
+    affected_services: Labels = Field(default_factory=list)
+    device_serial_numbers: Labels = Field(default_factory=list)
+    notes: Description | None = None
+    customer_email: Email | None = None
+    customer_name: ShortText | None = None
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @field_validator("window_end")
+    @classmethod
+    def _window_ordered(cls, end: datetime | None, info: Any) -> datetime | None:
+        start = info.data.get("window_start")
+        if end is not None and start is not None and end <= start:
+            raise ValueError("must be after window_start")
+        return end
+
+
+class ScheduleVisit(Contract):
+    at: AwareDatetime
+    technician: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
+
+
+class CompleteInstallation(Contract):
+    notes: Description | None = None
+
+
+class CancelInstallation(Contract):
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_SHORT_TEXT), AfterValidator(_no_nul)]
+
+
+class InstallationPhase(StrEnum):
+    CREATING_TICKET = "creating_ticket"
+    AWAITING_SCHEDULE = "awaiting_schedule"
+    SCHEDULED = "scheduled"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class InstallationState(BaseModel):
+    ticket_number: str | None
+    ticket_id: uuid.UUID | None
+    phase: InstallationPhase
+    visit: ScheduleVisit | None
+
+
+class InstallationResult(BaseModel):
+    ticket: TicketInfo
+    phase: InstallationPhase
+    visit: ScheduleVisit | None
+    notes: str | None = None
+
+
+class EscalationInput(Contract):
+    ticket_id: uuid.UUID
+    ticket_number: str
+
+
+class EscalationResult(BaseModel):
+    ticket_number: str
+    status: TicketStatus
+    escalation_level: int
+    breaches: list[str]
+    warnings: list[str]
+
+
+class UpsertCustomerInput(Contract):
+    tenant_id: Identifier
+    customer_id: CustomerId
+    email: Email | None = None
+    name: ShortText | None = None
+
+
+class OpenTicketInput(Contract):
+    """Customer upsert and ticket creation in one transaction, for our own workflows."""
+
+    customer: UpsertCustomerInput
+    request: CreateTicketRequest
+
+
+class RegisterTenantInput(Contract):
+    tenant_id: Identifier
+    name: ShortText | None = None
+    partner_id: Identifier | None = None
+    timezone: ShortText | None = None
+    support_email: Email | None = None
+
+
+class SnapshotInput(Contract):
+    ticket_id: uuid.UUID
+    now: AwareDatetime
+
+
+class RecordBreachInput(Contract):
+    ticket_id: uuid.UUID
+    kind: str
+    now: AwareDatetime
+
+
+class EscalateInput(Contract):
+    ticket_id: uuid.UUID
+    from_level: int
+    now: AwareDatetime
+
+
+class BreachResult(BaseModel):
+    recorded: bool
+    escalated: bool
+    notification_ids: list[int]
+    snapshot: SlaSnapshot
+
+
+class StatusChangeInput(Contract):
+    ticket_id: uuid.UUID
+    status: TicketStatus
+    now: AwareDatetime
+    actor: str | None = None
+    note: str | None = None
+
+
+class SendNotificationsInput(Contract):
+    notification_ids: list[int]

@@ -696,12 +696,13 @@ def ticket_info(row: Ticket) -> TicketInfo:
         first_response_at=row.first_response_at,
         resolved_at=row.resolved_at,
         closed_at=row.closed_at,
+        metadata=dict(row.metadata_),
     )
 
 
 def _info_from_row(values: dict[str, Any]) -> TicketInfo:
     return TicketInfo.model_validate(
-        {**values, "ticket_id": values["id"], "metadata": None}, from_attributes=False
+        {**values, "ticket_id": values["id"]}, from_attributes=False
     )
 
 

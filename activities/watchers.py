@@ -1,0 +1,62 @@
+"""Keep exactly one EscalationWorkflow per ticket and wake it when the ticket changes."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+
+from ticketing.schemas import EscalationInput, TicketInfo
+
+TICKET_NUMBER = SearchAttributeKey.for_keyword("TicketNumber")
+TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
+TICKET_PRIORITY = SearchAttributeKey.for_keyword("TicketPriority")
+ESCALATION_WORKFLOW = "EscalationWorkflow"
+
+
+def escalation_workflow_id(ticket_number: str) -> str:
+    return f"escalation-{ticket_number}"
+
+
+def ticket_search_attributes(ticket: TicketInfo) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(TICKET_NUMBER, ticket.ticket_number),
+            SearchAttributePair(TENANT_ID, ticket.tenant_id),
+            SearchAttributePair(TICKET_PRIORITY, ticket.priority.value),
+        ]
+    )
+
+
+async def ensure_watcher(client: Client, ticket: TicketInfo, task_queue: str) -> None:
+    """Start the ticket's watcher; one already running is kept (retries start nothing new)."""
+    await client.start_workflow(
+        ESCALATION_WORKFLOW,
+        EscalationInput(ticket_id=ticket.ticket_id, ticket_number=ticket.ticket_number),
+        id=escalation_workflow_id(ticket.ticket_number),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=ticket_search_attributes(ticket),
+    )
+
+
+async def notify_ticket_changed(client: Client, ticket: TicketInfo, task_queue: str) -> None:
+    """Signal the watcher, starting a new one if it has ended (a reopened ticket is watched again)."""
+    await client.start_workflow(
+        ESCALATION_WORKFLOW,
+        EscalationInput(ticket_id=ticket.ticket_id, ticket_number=ticket.ticket_number),
+        id=escalation_workflow_id(ticket.ticket_number),
+        task_queue=task_queue,
+        start_signal="ticket_changed",
+        search_attributes=ticket_search_attributes(ticket),
+    )
+
+
+def search_attribute_updates(ticket: TicketInfo) -> list[SearchAttributeUpdate]:
+    """The same attributes, for a workflow that learns its ticket after it started."""
+    return [pair.key.value_set(pair.value) for pair in ticket_search_attributes(ticket)]

@@ -1,0 +1,93 @@
+"""Notification rendering and delivery from the outbox: SMTP when configured, else the log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from urllib.parse import unquote, urlparse
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ticketing import repository as repo
+from ticketing.models import Notification, Ticket
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    recipient: str | None
+    subject: str
+    body: str
+
+
+def render(note: Notification, ticket: Ticket) -> Rendered:
+    """Subject and body for one outbox row; always carries the ticket number."""
+    prefix = f"[{ticket.ticket_number}]"
+    payload = note.payload
+    if note.kind == "ticket_created":
+        subject = f"{prefix} We received your request: {ticket.title}"
+        body = (f"Your ticket number is {ticket.ticket_number}. Quote it in any reply.\n\n"
+                f"{ticket.title}\nPriority: {ticket.priority}")
+    elif note.kind == "sla_warning":
+        subject = f"{prefix} SLA warning ({payload.get('kind')}): due {payload.get('due_at')}"
+        body = f"{ticket.title} approaches its {payload.get('kind')} due time."
+    elif note.kind == "sla_breach":
+        subject = f"{prefix} SLA breached ({payload.get('kind')}) at level {payload.get('level')}"
+        body = f"{ticket.title} missed its {payload.get('kind')} due time {payload.get('due_at')}."
+    elif note.kind == "escalated":
+        subject = f"{prefix} Escalated to L{payload.get('to_level')} ({payload.get('target_type')})"
+        body = f"{ticket.title} was escalated from L{payload.get('from_level')}."
+    else:
+        subject, body = f"{prefix} {note.kind}", ticket.title
+    return Rendered(note.recipient, subject, body)
+
+
+class Notifier:
+    """Delivers rendered notifications; without an SMTP URL they are only logged."""
+
+    def __init__(self, smtp_url: str | None = None, sender: str = "tickets@localhost") -> None:
+        self.smtp_url = smtp_url
+        self.sender = sender
+
+    async def deliver(self, message: Rendered) -> None:
+        if not self.smtp_url or not message.recipient:
+            log.info("notification", recipient=message.recipient, subject=message.subject)
+            return
+        import aiosmtplib
+
+        url = urlparse(self.smtp_url)
+        email = EmailMessage()
+        email["From"], email["To"], email["Subject"] = self.sender, message.recipient, message.subject
+        email.set_content(message.body)
+        await aiosmtplib.send(
+            email,
+            hostname=url.hostname or "localhost",
+            port=url.port or 25,
+            username=unquote(url.username) if url.username else None,
+            password=unquote(url.password) if url.password else None,
+            start_tls=url.scheme == "smtp+starttls",
+            use_tls=url.scheme == "smtps",
+        )
+
+
+async def send_notifications(
+    sessions: async_sessionmaker[AsyncSession], notifier: Notifier, ids: list[int]
+) -> int:
+    """Send each unsent notification once: claim, deliver, mark sent, commit; returns the count."""
+    sent = 0
+    for notification_id in ids:
+        async with sessions() as session, session.begin():
+            note = await repo.claim_notification(session, notification_id)
+            if note is None:
+                continue  # already sent, or another sender holds it
+            ticket = await session.get(Ticket, note.ticket_id) if note.ticket_id else None
+            if ticket is None:
+                continue
+            note.attempts += 1
+            await notifier.deliver(render(note, ticket))
+            note.sent_at = datetime.now(UTC)
+            sent += 1
+    return sent

@@ -1,0 +1,42 @@
+"""Activity options shared by the ticketing workflows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from activities.tickets import NON_RETRYABLE_ERRORS
+    from ticketing.errors import TicketingError
+    from ticketing.schemas import parse
+
+M = TypeVar("M", bound=BaseModel)
+
+DB_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+NOTIFY_TIMEOUT = timedelta(seconds=60)
+
+# Infrastructure failures (database restarting, deadlock) are retried with backoff for as long
+# as it takes; bad input is not retried at all.
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+
+
+def reject_bad_input(model: type[M], data: object) -> M:
+    """Validate a workflow input inside the workflow, failing it (not its task) on bad input."""
+    try:
+        return parse(model, data)
+    except TicketingError as error:
+        raise ApplicationError(
+            error.message, error.details(), type=type(error).__name__, non_retryable=True
+        ) from None
