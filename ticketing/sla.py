@@ -174,7 +174,7 @@ class BusinessCalendar:
 
     def _first_day(self, instant: datetime) -> date:
         # One day early so an interval that began on the previous local date is never missed.
-        return instant.astimezone(self._zone).date()
+        return instant.astimezone(self._zone).date() - timedelta(days=1)
 
     def _intervals_from(self, instant: datetime) -> Iterator[Interval]:
         if self.weekly_hours is not None and not self.weekly_hours:
