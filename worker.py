@@ -63,9 +63,7 @@ async def connect_client(settings: Settings, *, target_host: str | None = None) 
                 metrics=PrometheusConfig(bind_address=f"0.0.0.0:{settings.metrics_port}")
             )
         )
-    return await Client.connect(
-        **config, data_converter=pydantic_data_converter, runtime=runtime
-    )
+    return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=runtime)
 
 
 def build_worker(
@@ -117,8 +115,7 @@ async def run_worker(
     try:
         worker = build_worker(client, make_sessionmaker(engine), settings)
         async with worker:
-            log.info("worker_started", task_queue=settings.task_queue,
-                     namespace=client.namespace)
+            log.info("worker_started", task_queue=settings.task_queue, namespace=client.namespace)
             await stop.wait()
             log.info("worker_stopping", grace_seconds=GRACEFUL_SHUTDOWN.total_seconds())
     finally:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
 import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -136,8 +136,10 @@ class TicketActivities:
         input = _parse(UpsertCustomerInput, input)
         async with self._service() as service:
             customer = await service.upsert_customer(
-                tenant_id=input.tenant_id, customer_id=input.customer_id,
-                email=input.email, name=input.name,
+                tenant_id=input.tenant_id,
+                customer_id=input.customer_id,
+                email=input.email,
+                name=input.name,
             )
             return customer.id
 
@@ -146,8 +148,11 @@ class TicketActivities:
         input = _parse(RegisterTenantInput, input)
         async with self._service() as service:
             tenant = await service.register_tenant(
-                input.tenant_id, name=input.name, partner_id=input.partner_id,
-                timezone=input.timezone, support_email=input.support_email,
+                input.tenant_id,
+                name=input.name,
+                partner_id=input.partner_id,
+                timezone=input.timezone,
+                support_email=input.support_email,
             )
             return tenant.id
 
@@ -170,8 +175,9 @@ class TicketActivities:
     @activity.defn(name="escalate_ticket")
     async def escalate_ticket(self, input: EscalateInput) -> TicketInfo:
         async with self._service() as service:
-            ticket, _ = await service.escalate(input.ticket_id, from_level=input.from_level,
-                                               now=input.now)
+            ticket, _ = await service.escalate(
+                input.ticket_id, from_level=input.from_level, now=input.now
+            )
             return ticket
 
     @activity.defn(name="change_ticket_status")
@@ -182,10 +188,17 @@ class TicketActivities:
             if current.status is input.status:
                 return current
             if input.note:
-                await service.add_message(input.ticket_id, body=input.note, author_actor="tenant",
-                                          author=input.actor, is_internal=True, now=input.now)
-            ticket = await service.change_status(input.ticket_id, input.status,
-                                                 actor=input.actor, now=input.now)
+                await service.add_message(
+                    input.ticket_id,
+                    body=input.note,
+                    author_actor="tenant",
+                    author=input.actor,
+                    is_internal=True,
+                    now=input.now,
+                )
+            ticket = await service.change_status(
+                input.ticket_id, input.status, actor=input.actor, now=input.now
+            )
         if self.client is not None:
             await notify_ticket_changed(self.client, ticket, self.task_queue)
         return ticket

@@ -46,7 +46,7 @@ async def ensure_watcher(client: Client, ticket: TicketInfo, task_queue: str) ->
 
 
 async def notify_ticket_changed(client: Client, ticket: TicketInfo, task_queue: str) -> None:
-    """Signal the watcher, starting a new one if it has ended (a reopened ticket is watched again)."""
+    """Signal the watcher; start a new one if it has ended (a reopened ticket is watched again)."""
     await client.start_workflow(
         ESCALATION_WORKFLOW,
         EscalationInput(ticket_id=ticket.ticket_id, ticket_number=ticket.ticket_number),
@@ -60,3 +60,24 @@ async def notify_ticket_changed(client: Client, ticket: TicketInfo, task_queue: 
 def search_attribute_updates(ticket: TicketInfo) -> list[SearchAttributeUpdate]:
     """The same attributes, for a workflow that learns its ticket after it started."""
     return [pair.key.value_set(pair.value) for pair in ticket_search_attributes(ticket)]
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Register the ticket search attributes in the client's namespace (dev and test servers)."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={
+                    key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+                    for key in (TICKET_NUMBER, TENANT_ID, TICKET_PRIORITY)
+                },
+            )
+        )
+    except RPCError as error:
+        if error.status != RPCStatusCode.ALREADY_EXISTS:
+            raise

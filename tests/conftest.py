@@ -1,4 +1,4 @@
-"""Shared fixtures: a real PostgreSQL (pgserver, or TICKETING_TEST_DATABASE_URL) migrated by alembic."""
+"""Shared fixtures: a real PostgreSQL (pgserver or TICKETING_TEST_DATABASE_URL), migrated."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from ticketing.db import migrate_async
 from ticketing.service import TicketingService
@@ -80,7 +85,8 @@ async def tenant(service: TicketingService) -> str:
     await service.register_partner("fiberco", name="FiberCo Partners", email="noc@fiberco.test")
     await service.register_tenant("acme", name="Acme ISP", support_email="support@acme.test")
     await service.register_tenant("globex", name="Globex", partner_id="fiberco")
-    await service.upsert_customer(tenant_id="acme", customer_id="42", email="jane@example.com",
-                                  name="Jane")
+    await service.upsert_customer(
+        tenant_id="acme", customer_id="42", email="jane@example.com", name="Jane"
+    )
     await service.upsert_customer(tenant_id="globex", customer_id="7", email="bob@example.com")
     return "acme"

@@ -18,8 +18,12 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def request(**overrides: object) -> dict[str, object]:
-    return {"title": "No internet", "description": "Router blinks red", "customer_id": 42,
-            **overrides}
+    return {
+        "title": "No internet",
+        "description": "Router blinks red",
+        "customer_id": 42,
+        **overrides,
+    }
 
 
 async def row_counts(session: AsyncSession) -> tuple[int, ...]:
@@ -31,8 +35,13 @@ async def row_counts(session: AsyncSession) -> tuple[int, ...]:
 
 async def test_create_ticket_fills_every_field(service: TicketingService, tenant: str) -> None:
     info = await service.create_ticket(
-        request(priority="medium", assigned_team="support", ticket_type="speed_issue",
-                affected_services=["internet"], requester_email="Jane@Example.com"),
+        request(
+            priority="medium",
+            assigned_team="support",
+            ticket_type="speed_issue",
+            affected_services=["internet"],
+            requester_email="Jane@Example.com",
+        ),
         now=T0,
     )
     assert info.ticket_number == "TKT-000001"
@@ -145,7 +154,9 @@ async def test_status_lifecycle_sets_timestamps(service: TicketingService, tenan
     info = await service.create_ticket(request(), now=T0)
     number = info.ticket_number
     await service.change_status(number, "in_progress", now=T0 + timedelta(minutes=5))
-    resolved = await service.change_status(number, TicketStatus.RESOLVED, now=T0 + timedelta(hours=2))
+    resolved = await service.change_status(
+        number, TicketStatus.RESOLVED, now=T0 + timedelta(hours=2)
+    )
     assert resolved.resolved_at == T0 + timedelta(hours=2)
     closed = await service.change_status(number, "closed", now=T0 + timedelta(hours=3))
     assert closed.closed_at == T0 + timedelta(hours=3)
@@ -157,8 +168,12 @@ async def test_status_lifecycle_sets_timestamps(service: TicketingService, tenan
     assert reopened.sla_due_date == T0 + timedelta(hours=4 + 72)
     _, events = await service.timeline(number)
     changes = [(e.data["from"], e.data["to"]) for e in events if e.kind == "status_changed"]
-    assert changes == [("open", "in_progress"), ("in_progress", "resolved"),
-                       ("resolved", "closed"), ("closed", "open")]
+    assert changes == [
+        ("open", "in_progress"),
+        ("in_progress", "resolved"),
+        ("resolved", "closed"),
+        ("closed", "open"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -183,8 +198,9 @@ async def test_pending_pauses_and_extends_due_dates(service: TicketingService, t
     await service.change_status(info.ticket_number, "pending", now=T0 + timedelta(hours=1))
     paused = await service.sla_snapshot(info.ticket_number, now=T0 + timedelta(hours=3))
     assert paused.paused and paused.phase == "paused" and paused.next_at is None
-    resumed = await service.change_status(info.ticket_number, "in_progress",
-                                          now=T0 + timedelta(hours=4))
+    resumed = await service.change_status(
+        info.ticket_number, "in_progress", now=T0 + timedelta(hours=4)
+    )
     assert resumed.first_response_due == T0 + timedelta(hours=8 + 3)
     assert resumed.sla_due_date == T0 + timedelta(hours=72 + 3)
     _, events = await service.timeline(info.ticket_number)
@@ -196,17 +212,29 @@ async def test_first_public_reply_by_assigned_side_meets_first_response(
 ) -> None:
     info = await service.create_ticket(request(), now=T0)
     number = info.ticket_number
-    await service.add_message(number, body="Any news?", author_actor="customer",
-                              now=T0 + timedelta(minutes=1))
-    await service.add_message(number, body="checking logs", author_actor="tenant",
-                              is_internal=True, now=T0 + timedelta(minutes=2))
+    await service.add_message(
+        number, body="Any news?", author_actor="customer", now=T0 + timedelta(minutes=1)
+    )
+    await service.add_message(
+        number,
+        body="checking logs",
+        author_actor="tenant",
+        is_internal=True,
+        now=T0 + timedelta(minutes=2),
+    )
     snap = await service.sla_snapshot(number, now=T0 + timedelta(minutes=3))
     assert not snap.first_response_met and snap.phase == "first_response"
-    replied = await service.add_message(number, body="On it", author_actor=Actor.TENANT,
-                                        author="agent@acme", now=T0 + timedelta(minutes=4))
+    replied = await service.add_message(
+        number,
+        body="On it",
+        author_actor=Actor.TENANT,
+        author="agent@acme",
+        now=T0 + timedelta(minutes=4),
+    )
     assert replied.first_response_at == T0 + timedelta(minutes=4)
-    again = await service.add_message(number, body="Still on it", author_actor="tenant",
-                                      now=T0 + timedelta(minutes=9))
+    again = await service.add_message(
+        number, body="Still on it", author_actor="tenant", now=T0 + timedelta(minutes=9)
+    )
     assert again.first_response_at == T0 + timedelta(minutes=4)
     snap = await service.sla_snapshot(number, now=T0 + timedelta(minutes=10))
     assert snap.first_response_met and snap.phase == "resolution"
@@ -221,12 +249,14 @@ async def test_first_public_reply_by_assigned_side_meets_first_response(
 
 async def test_assign_and_change_priority(service: TicketingService, tenant: str) -> None:
     info = await service.create_ticket(request(), now=T0)
-    assigned = await service.assign(info.ticket_number, assigned_to="alice",
-                                    assigned_team="noc", now=T0)
+    assigned = await service.assign(
+        info.ticket_number, assigned_to="alice", assigned_team="noc", now=T0
+    )
     assert assigned.assigned_to == "alice" and assigned.assigned_team == "noc"
     assert assigned.context["routing"] == {"team": "noc"}
-    urgent = await service.change_priority(info.ticket_number, "urgent",
-                                           now=T0 + timedelta(minutes=30))
+    urgent = await service.change_priority(
+        info.ticket_number, "urgent", now=T0 + timedelta(minutes=30)
+    )
     assert urgent.priority is Priority.URGENT
     assert urgent.first_response_due == T0 + timedelta(hours=1)
     assert urgent.sla_due_date == T0 + timedelta(hours=4)
@@ -263,8 +293,9 @@ async def test_record_breach_is_checked_idempotent_and_escalates(
     info = await service.create_ticket(request(priority="urgent"), now=T0)
     early = await service.record_breach(info.ticket_id, "resolution", now=T0 + timedelta(hours=1))
     assert not early.recorded and not early.escalated
-    warn = await service.record_breach(info.ticket_id, "first_response_warning",
-                                       now=T0 + timedelta(minutes=45))
+    warn = await service.record_breach(
+        info.ticket_id, "first_response_warning", now=T0 + timedelta(minutes=45)
+    )
     assert warn.recorded and warn.notification_ids
     assert warn.snapshot.warned == ["first_response"]
     fr = await service.record_breach(info.ticket_id, "first_response", now=T0 + timedelta(hours=1))
@@ -284,9 +315,13 @@ async def test_record_breach_is_checked_idempotent_and_escalates(
         await service.record_breach(info.ticket_id, "boom", now=late)
 
 
-async def test_list_tickets_filters_search_and_pages(service: TicketingService, tenant: str) -> None:
+async def test_list_tickets_filters_search_and_pages(
+    service: TicketingService, tenant: str
+) -> None:
     for i in range(7):
-        await service.create_ticket(request(title=f"Issue {i}", priority="high" if i % 2 else "low"))
+        await service.create_ticket(
+            request(title=f"Issue {i}", priority="high" if i % 2 else "low")
+        )
     await service.create_ticket(request(customer_id=7, title="Globex fiber cut"))
     page = await service.list_tickets(tenant_id="acme", limit=3)
     assert [t.ticket_number for t in page.items] == ["TKT-000007", "TKT-000006", "TKT-000005"]

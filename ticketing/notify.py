@@ -29,8 +29,10 @@ def render(note: Notification, ticket: Ticket) -> Rendered:
     payload = note.payload
     if note.kind == "ticket_created":
         subject = f"{prefix} We received your request: {ticket.title}"
-        body = (f"Your ticket number is {ticket.ticket_number}. Quote it in any reply.\n\n"
-                f"{ticket.title}\nPriority: {ticket.priority}")
+        body = (
+            f"Your ticket number is {ticket.ticket_number}. Quote it in any reply.\n\n"
+            f"{ticket.title}\nPriority: {ticket.priority}"
+        )
     elif note.kind == "sla_warning":
         subject = f"{prefix} SLA warning ({payload.get('kind')}): due {payload.get('due_at')}"
         body = f"{ticket.title} approaches its {payload.get('kind')} due time."
@@ -60,7 +62,11 @@ class Notifier:
 
         url = urlparse(self.smtp_url)
         email = EmailMessage()
-        email["From"], email["To"], email["Subject"] = self.sender, message.recipient, message.subject
+        email["From"], email["To"], email["Subject"] = (
+            self.sender,
+            message.recipient,
+            message.subject,
+        )
         email.set_content(message.body)
         await aiosmtplib.send(
             email,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, text, update
+from sqlalchemy import Select, and_, false, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +44,10 @@ async def customer_context(
     """Customer, its tenant's SLA settings and any ticket already made for this key: one query."""
     existing = (
         select(Ticket.id)
-        .where(Ticket.tenant_id == Customer.tenant_id, Ticket.idempotency_key == idempotency_key)
+        .where(
+            Ticket.tenant_id == Customer.tenant_id,
+            Ticket.idempotency_key == idempotency_key if idempotency_key is not None else false(),
+        )
         .scalar_subquery()
     )
     row = (
@@ -56,7 +59,7 @@ async def customer_context(
                 Tenant.partner_id,
                 Tenant.sla_policy,
                 Tenant.calendar,
-                existing if idempotency_key is not None else None,
+                existing,
             )
             .join(Tenant, Tenant.id == Customer.tenant_id)
             .where(Customer.id == customer_id)
@@ -143,8 +146,10 @@ async def get_customer(session: AsyncSession, customer_id: str) -> Customer | No
 
 def _ticket_lookup(ref: uuid.UUID | int, tenant_id: str | None) -> Select[tuple[Ticket]]:
     query = select(Ticket)
-    query = query.where(Ticket.id == ref) if isinstance(ref, uuid.UUID) else query.where(
-        Ticket.number == ref
+    query = (
+        query.where(Ticket.id == ref)
+        if isinstance(ref, uuid.UUID)
+        else query.where(Ticket.number == ref)
     )
     if tenant_id is not None:
         query = query.where(Ticket.tenant_id == tenant_id)
@@ -173,8 +178,9 @@ async def add_event(
     actor: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    session.add(TicketEvent(ticket_id=ticket_id, kind=kind, actor=actor, data=data or {},
-                            created_at=now))
+    session.add(
+        TicketEvent(ticket_id=ticket_id, kind=kind, actor=actor, data=data or {}, created_at=now)
+    )
 
 
 async def add_notification(

@@ -292,8 +292,9 @@ class OnboardingInput(Contract):
 class InstallationInput(Contract):
     tenant_id: Identifier
     customer_id: CustomerId
-    service_address: Annotated[str, Field(min_length=1, max_length=MAX_SHORT_TEXT),
-                               AfterValidator(_no_nul)]
+    service_address: Annotated[
+        str, Field(min_length=1, max_length=MAX_SHORT_TEXT), AfterValidator(_no_nul)
+    ]
     priority: PriorityField = Priority.NORMAL
     assigned_team: Team = "field_ops"
     window_start: AwareDatetime | None = None

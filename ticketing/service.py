@@ -28,6 +28,7 @@ from ticketing.routing import MAX_ESCALATION_LEVEL, check_route, escalation_rout
 from ticketing.schemas import (
     DONE_STATUSES,
     Actor,
+    Channel,
     CreateTicketRequest,
     EventKind,
     Priority,
@@ -37,6 +38,7 @@ from ticketing.schemas import (
     TicketMessageInfo,
     TicketPage,
     TicketStatus,
+    TicketType,
     parse,
 )
 from ticketing.sla import (
@@ -99,7 +101,9 @@ class TicketingService:
 
     # -- tenants and customers -------------------------------------------------------------
 
-    async def register_partner(self, partner_id: str, *, name: str, email: str | None = None) -> None:
+    async def register_partner(
+        self, partner_id: str, *, name: str, email: str | None = None
+    ) -> None:
         existing = await repo.get_partner(self.session, partner_id)
         if existing is None:
             self.session.add(Partner(id=partner_id, name=name, email=email))
@@ -231,7 +235,10 @@ class TicketingService:
                 "sla_due_date": due.resolution_due,
                 "now": now,
                 "author": request.requester_email or ctx.customer_email,
-                "event_data": {"channel": request.channel.value, "priority": request.priority.value},
+                "event_data": {
+                    "channel": request.channel.value,
+                    "priority": request.priority.value,
+                },
                 "recipient": request.requester_email or ctx.customer_email,
             },
         )
@@ -275,8 +282,9 @@ class TicketingService:
             for m in await repo.messages(self.session, row.id)
         ]
         events = [
-            TicketEventInfo(kind=EventKind(e.kind), actor=e.actor, data=e.data,
-                            created_at=e.created_at)
+            TicketEventInfo(
+                kind=EventKind(e.kind), actor=e.actor, data=e.data, created_at=e.created_at
+            )
             for e in await repo.events(self.session, row.id)
         ]
         return messages, events
@@ -314,7 +322,9 @@ class TicketingService:
         if breached is not None:
             query = query.where(Ticket.sla_breached.is_(breached))
         if search:
-            pattern = "%" + search.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+            pattern = (
+                "%" + search.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+            )
             query = query.where(
                 or_(
                     Ticket.ticket_number.ilike(pattern),
@@ -325,8 +335,9 @@ class TicketingService:
         if cursor is not None:
             query = query.where(Ticket.number < _decode_cursor(cursor))
         rows = list(
-            (await self.session.execute(query.order_by(Ticket.number.desc()).limit(limit + 1)))
-            .scalars()
+            (
+                await self.session.execute(query.order_by(Ticket.number.desc()).limit(limit + 1))
+            ).scalars()
         )
         next_cursor = _encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
         return TicketPage(items=[ticket_info(r) for r in rows[:limit]], next_cursor=next_cursor)
@@ -344,7 +355,7 @@ class TicketingService:
         tenant_id: str | None = None,
         now: datetime | None = None,
     ) -> TicketInfo:
-        """Add a reply or internal note; the assigned side's first public reply meets first response."""
+        """Add a reply or note; the assigned side's first public reply meets first response."""
         now = now or utcnow()
         actor = _actor(author_actor)
         if not body.strip():
@@ -355,12 +366,19 @@ class TicketingService:
         from ticketing.models import TicketMessage
 
         self.session.add(
-            TicketMessage(ticket_id=row.id, author_actor=actor.value, author=author, body=body,
-                          is_internal=is_internal, created_at=now)
+            TicketMessage(
+                ticket_id=row.id,
+                author_actor=actor.value,
+                author=author,
+                body=body,
+                is_internal=is_internal,
+                created_at=now,
+            )
         )
         kind = EventKind.NOTE_ADDED if is_internal else EventKind.REPLIED
-        await repo.add_event(self.session, row.id, kind.value, now, actor=author,
-                             data={"author_actor": actor.value})
+        await repo.add_event(
+            self.session, row.id, kind.value, now, actor=author, data={"author_actor": actor.value}
+        )
         answers = not is_internal and actor not in (Actor.CUSTOMER, Actor(row.origin_type))
         if answers and row.first_response_at is None:
             row.first_response_at = now
@@ -403,7 +421,9 @@ class TicketingService:
         elif requested is TicketStatus.CLOSED:
             row.closed_at = now
             row.resolved_at = row.resolved_at or now
-            row.resolution_time_minutes = int((row.resolved_at - row.created_at).total_seconds() // 60)
+            row.resolution_time_minutes = int(
+                (row.resolved_at - row.created_at).total_seconds() // 60
+            )
         elif requested is TicketStatus.OPEN and current in DONE_STATUSES:
             # A reopen gets a fresh resolution window at the level it had reached.
             row.resolved_at = row.closed_at = None
@@ -411,7 +431,11 @@ class TicketingService:
             row.resolution_window_start = now
         row.status = requested.value
         await repo.add_event(
-            self.session, row.id, EventKind.STATUS_CHANGED.value, now, actor=actor,
+            self.session,
+            row.id,
+            EventKind.STATUS_CHANGED.value,
+            now,
+            actor=actor,
             data={"from": current.value, "to": requested.value},
         )
         await self._retarget(row, now)
@@ -434,10 +458,19 @@ class TicketingService:
         row.assigned_to = assigned_to
         if assigned_team is not None:
             row.assigned_team = assigned_team
-            row.context = {**row.context, "assigned_team": assigned_team,
-                           "routing": {"team": assigned_team}}
-        await repo.add_event(self.session, row.id, EventKind.ASSIGNED.value, now, actor=actor,
-                             data={"assigned_to": assigned_to, "assigned_team": row.assigned_team})
+            row.context = {
+                **row.context,
+                "assigned_team": assigned_team,
+                "routing": {"team": assigned_team},
+            }
+        await repo.add_event(
+            self.session,
+            row.id,
+            EventKind.ASSIGNED.value,
+            now,
+            actor=actor,
+            data={"assigned_to": assigned_to, "assigned_team": row.assigned_team},
+        )
         row.updated_at = now
         await self.session.flush()
         return ticket_info(row)
@@ -459,8 +492,14 @@ class TicketingService:
             raise InvalidInput("priority", priority, "is not low, normal, high or urgent") from None
         row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
         old, row.priority = row.priority, new.value
-        await repo.add_event(self.session, row.id, EventKind.PRIORITY_CHANGED.value, now,
-                             actor=actor, data={"from": old, "to": new.value})
+        await repo.add_event(
+            self.session,
+            row.id,
+            EventKind.PRIORITY_CHANGED.value,
+            now,
+            actor=actor,
+            data={"from": old, "to": new.value},
+        )
         await self._retarget(row, now)
         row.updated_at = now
         await self.session.flush()
@@ -490,13 +529,19 @@ class TicketingService:
         ):
             return ticket_info(row), False
         tenant = await repo.get_tenant(self.session, row.tenant_id)
-        origin, target = escalation_route(level, tenant_has_partner=bool(tenant and tenant.partner_id))
+        origin, target = escalation_route(
+            level, tenant_has_partner=bool(tenant and tenant.partner_id)
+        )
         row.origin_type, row.target_type = origin.value, target.value
         row.escalation_level = level + 1
         row.escalated_at = now
         row.resolution_window_start = now
         await repo.add_event(
-            self.session, row.id, EventKind.ESCALATED.value, now, actor=actor,
+            self.session,
+            row.id,
+            EventKind.ESCALATED.value,
+            now,
+            actor=actor,
             data={"from_level": level, "to_level": level + 1, "target_type": target.value},
         )
         await repo.add_notification(
@@ -511,8 +556,13 @@ class TicketingService:
         await self._retarget(row, now)
         row.updated_at = now
         await self.session.flush()
-        log.info("ticket_escalated", ticket_number=row.ticket_number, tenant_id=row.tenant_id,
-                 level=row.escalation_level, target=target.value)
+        log.info(
+            "ticket_escalated",
+            ticket_number=row.ticket_number,
+            tenant_id=row.tenant_id,
+            level=row.escalation_level,
+            target=target.value,
+        )
         return ticket_info(row), True
 
     async def record_breach(
@@ -549,17 +599,28 @@ class TicketingService:
         recorded = escalated = False
         notification_ids: list[int] = []
         if still_relevant and at is not None:
-            window = row.created_at if kind.startswith("first_response") else row.resolution_window_start
+            window = (
+                row.created_at if kind.startswith("first_response") else row.resolution_window_start
+            )
             recorded = await repo.insert_breach(
-                self.session, ticket_id=row.id, kind=kind, window_start=window,
-                level=row.escalation_level, due_at=at, now=now,
+                self.session,
+                ticket_id=row.id,
+                kind=kind,
+                window_start=window,
+                level=row.escalation_level,
+                due_at=at,
+                now=now,
             )
         if recorded and at is not None:
             is_breach = kind in BREACH_KINDS
             event = EventKind.BREACHED if is_breach else EventKind.SLA_WARNING
-            await repo.add_event(self.session, row.id, event.value, now,
-                                 data={"kind": kind, "due_at": at.isoformat(),
-                                       "level": row.escalation_level})
+            await repo.add_event(
+                self.session,
+                row.id,
+                event.value,
+                now,
+                data={"kind": kind, "due_at": at.isoformat(), "level": row.escalation_level},
+            )
             if is_breach:
                 row.sla_breached = True
             tenant = await repo.get_tenant(self.session, row.tenant_id)
@@ -573,9 +634,13 @@ class TicketingService:
                 payload={"kind": kind, "due_at": at.isoformat(), "level": row.escalation_level},
             )
             notification_ids += [nid] if nid is not None else []
-            log.warning("sla_" + ("breach" if is_breach else "warning"), kind=kind,
-                        ticket_number=row.ticket_number, tenant_id=row.tenant_id,
-                        late_seconds=(now - at).total_seconds())
+            log.warning(
+                "sla_" + ("breach" if is_breach else "warning"),
+                kind=kind,
+                ticket_number=row.ticket_number,
+                tenant_id=row.tenant_id,
+                late_seconds=(now - at).total_seconds(),
+            )
             if kind == "resolution":
                 _, escalated = await self.escalate(row.id, from_level=row.escalation_level, now=now)
         await self.session.flush()
@@ -632,8 +697,9 @@ class TicketingService:
 
     async def _policy(self, row: Ticket) -> SlaPolicy:
         tenant = await repo.get_tenant(self.session, row.tenant_id)
-        return tenant_policy(tenant.sla_policy if tenant else None,
-                             tenant.calendar if tenant else None)
+        return tenant_policy(
+            tenant.sla_policy if tenant else None, tenant.calendar if tenant else None
+        )
 
     def _deadlines(self, row: Ticket, now: datetime, policy: SlaPolicy) -> SlaDeadlines:
         clock = SlaClock(
@@ -679,13 +745,13 @@ def ticket_info(row: Ticket) -> TicketInfo:
         origin_type=Actor(row.origin_type),
         target_type=Actor(row.target_type),
         priority=Priority(row.priority),
-        ticket_type=row.ticket_type,  # type: ignore[arg-type]
+        ticket_type=TicketType(row.ticket_type),
         status=TicketStatus(row.status),
         assigned_team=row.assigned_team,
         service_address=row.service_address,
         affected_services=list(row.affected_services),
         device_serial_numbers=list(row.device_serial_numbers),
-        channel=row.channel,  # type: ignore[arg-type]
+        channel=Channel(row.channel),
         first_response_due=row.first_response_due,
         sla_due_date=row.sla_due_date,
         sla_breached=row.sla_breached,
@@ -701,9 +767,7 @@ def ticket_info(row: Ticket) -> TicketInfo:
 
 
 def _info_from_row(values: dict[str, Any]) -> TicketInfo:
-    return TicketInfo.model_validate(
-        {**values, "ticket_id": values["id"]}, from_attributes=False
-    )
+    return TicketInfo.model_validate({**values, "ticket_id": values["id"]}, from_attributes=False)
 
 
 def _ticket_ref(ticket: uuid.UUID | str) -> uuid.UUID | int:
@@ -715,14 +779,18 @@ def _ticket_ref(ticket: uuid.UUID | str) -> uuid.UUID | int:
     try:
         return uuid.UUID(ticket)
     except ValueError:
-        raise InvalidInput("ticket", ticket, "is neither a ticket number (TKT-000123) nor a UUID") from None
+        raise InvalidInput(
+            "ticket", ticket, "is neither a ticket number (TKT-000123) nor a UUID"
+        ) from None
 
 
 def _actor(value: Actor | str) -> Actor:
     try:
         return Actor(value)
     except ValueError:
-        raise InvalidInput("author_actor", value, "must be customer, tenant, partner or platform") from None
+        raise InvalidInput(
+            "author_actor", value, "must be customer, tenant, partner or platform"
+        ) from None
 
 
 def _pauses(row: Ticket) -> list[Pause]:

@@ -7,7 +7,6 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():

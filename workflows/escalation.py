@@ -1,4 +1,4 @@
-"""EscalationWorkflow: one per ticket; sleeps to the next SLA threshold, warns, breaches, escalates."""
+"""EscalationWorkflow: one per ticket; sleeps to the next SLA threshold, then acts on it."""
 
 from __future__ import annotations
 
@@ -79,8 +79,9 @@ class EscalationWorkflow:
             return True
         delay = max(snapshot.next_at - workflow.now() + _SETTLE, timedelta(0))
         try:
-            await workflow.wait_condition(lambda: self._changed, timeout=delay,
-                                          timeout_summary=f"sla {snapshot.next_kind}")
+            await workflow.wait_condition(
+                lambda: self._changed, timeout=delay, timeout_summary=f"sla {snapshot.next_kind}"
+            )
         except TimeoutError:
             return self._changed
         return True
@@ -90,8 +91,9 @@ class EscalationWorkflow:
         self._changed = False
         outcome: BreachResult = await workflow.execute_activity_method(
             TicketActivities.record_breach,
-            RecordBreachInput(ticket_id=input.ticket_id, kind=snapshot.next_kind,
-                              now=workflow.now()),
+            RecordBreachInput(
+                ticket_id=input.ticket_id, kind=snapshot.next_kind, now=workflow.now()
+            ),
             start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
             retry_policy=DB_RETRY,
         )

