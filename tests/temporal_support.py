@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sysconfig
 import uuid
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from ticketing.models import SlaBreach, TicketEvent
 from ticketing.notify import Notifier
@@ -21,6 +22,15 @@ from ticketing.service import TicketingService
 from ticketing.settings import Settings
 from ticketing.sla import SlaPolicy
 from worker import build_worker
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def record(handle: WorkflowHandle, name: str) -> None:
+    """With TICKETING_RECORD_HISTORIES=1, save a finished workflow's history for test_replay."""
+    if os.environ.get("TICKETING_RECORD_HISTORIES") == "1":
+        history = await handle.fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
 def binary(name: str) -> str:

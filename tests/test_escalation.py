@@ -23,6 +23,7 @@ from tests.temporal_support import (
     breaches,
     create_ticket,
     event_kinds,
+    record,
     running_worker,
     seed_tenant,
 )
@@ -109,6 +110,7 @@ async def test_breaches_escalate_l1_l2_l3(env: WorkflowEnvironment, committed: S
         result = await handle.result()
         assert result.status is TicketStatus.RESOLVED and result.escalation_level == 3
         assert result.breaches == ["first_response@L1", "resolution@L1", "resolution@L2"]
+        await record(handle, "escalation_l1_l2_l3")
 
 
 async def test_resolve_before_due_completes_without_breach(

@@ -1,0 +1,72 @@
+"""The embedded Temporal dev server: starts from the pip-installed binary, registers our search
+attributes, persists to <home>/temporal.db across restarts, stops cleanly."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from ticketing_ops.devstack import (
+    SEARCH_ATTRIBUTES,
+    DevServerError,
+    TemporalDevServer,
+    find_free_port,
+)
+
+
+async def test_dev_server_registers_search_attributes_and_persists(tmp_path: Path) -> None:
+    workflow_id = f"persisted-{uuid.uuid4().hex[:8]}"
+    first = TemporalDevServer(tmp_path, port=find_free_port(), headless=True)
+    async with first as server:
+        assert server.running
+        client = await Client.connect(server.target_host)
+        response = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace="default")
+        )
+        for name in SEARCH_ATTRIBUTES:
+            assert response.custom_attributes[name] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        # No worker polls this queue: the workflow just stays running, in the SQLite file.
+        await client.start_workflow("AnyWorkflowType", id=workflow_id,
+                                    task_queue=f"nobody-{workflow_id}")
+    assert not first.running
+    assert (tmp_path / "temporal.db").exists()
+
+    async with TemporalDevServer(tmp_path, port=find_free_port(), headless=True) as server:
+        client = await Client.connect(server.target_host)
+        description = await client.get_workflow_handle(workflow_id).describe()
+        assert description.status == WorkflowExecutionStatus.RUNNING
+        assert description.workflow_type == "AnyWorkflowType"
+
+
+async def test_dev_server_refuses_a_busy_port(tmp_path: Path) -> None:
+    async with TemporalDevServer(tmp_path / "a", port=find_free_port(), headless=True) as server:
+        clash = TemporalDevServer(tmp_path / "b", port=server.port, headless=True)
+        with pytest.raises(DevServerError, match="already in use"):
+            await clash.start()
+        assert not clash.running
+
+
+async def test_dev_server_failure_reports_its_output(tmp_path: Path) -> None:
+    server = TemporalDevServer(tmp_path, port=find_free_port(), headless=True,
+                               log_level="no-such-level", startup_timeout=10)
+    with pytest.raises(DevServerError, match="exited with code"):
+        await server.start()
+    assert not server.running
+
+
+def test_command_line_carries_the_tuning_flags(tmp_path: Path) -> None:
+    command = TemporalDevServer(tmp_path, port=17233, ui_port=18233).command()
+    joined = " ".join(command)
+    assert f"--db-filename {tmp_path / 'temporal.db'}" in joined
+    assert "--ip 127.0.0.1 --port 17233" in joined
+    assert "--ui-port 18233" in joined and "--headless" not in command
+    assert "--sqlite-pragma journal_mode=wal" in joined
+    assert "--dynamic-config-value history.transferProcessorMaxPollRPS=1000" in joined
+    assert "--search-attribute TicketPriority=Keyword" in joined
+    headless = TemporalDevServer(tmp_path, headless=True).command()
+    assert "--headless" in headless and "--ui-port" not in headless

@@ -1,0 +1,32 @@
+"""Saved histories replay against today's workflows: a change that breaks running workflows fails here.
+
+Record new ones with `TICKETING_RECORD_HISTORIES=1 python -m pytest tests/test_end_to_end.py
+tests/test_escalation.py` and commit them next to the old ones (keep the old ones: they are
+what is still running in production).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows import ALL_WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_every_workflow_has_a_saved_history() -> None:
+    names = {path.stem.split("_")[0] for path in HISTORIES}
+    assert {"onboarding", "installation", "escalation"} <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
