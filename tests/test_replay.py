@@ -1,4 +1,4 @@
-"""Saved histories replay against today's workflows: a change that breaks running workflows fails here.
+"""Saved histories replay against today's workflows: a change breaking running workflows fails.
 
 Record new ones with `TICKETING_RECORD_HISTORIES=1 python -m pytest tests/test_end_to_end.py
 tests/test_escalation.py` and commit them next to the old ones (keep the old ones: they are

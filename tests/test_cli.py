@@ -1,0 +1,268 @@
+"""The `ticketing` CLI end to end: real PostgreSQL, a real Temporal dev server and a real worker.
+
+Each CLI call runs `asyncio.run` internally, so it is invoked in a separate thread, away from the
+session event loop pytest-asyncio keeps in the main thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from click.testing import Result
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner
+
+from ticketing.settings import Settings
+from ticketing_ops.cli import app
+from ticketing_ops.devstack import TemporalDevServer, find_free_port
+
+TABLES = (
+    "notifications, sla_breaches, ticket_events, ticket_messages, tickets, customers, tenants, "
+    "partners"
+)
+TASK_QUEUE = "cli-tests"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    home = Path(tmp_path_factory.mktemp("temporal"))
+    async with TemporalDevServer(home, port=find_free_port(), headless=True) as server:
+        yield server.target_host
+
+
+@pytest.fixture(scope="module")
+def env(database_url: str, temporal_server: str) -> dict[str, str]:
+    return {
+        "TICKETING_DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": temporal_server,
+        "TICKETING_TASK_QUEUE": TASK_QUEUE,
+    }
+
+
+def in_thread(fn: Any, *args: Any) -> Any:
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+@pytest.fixture(scope="module")
+def cli(env: dict[str, str]) -> Any:
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return in_thread(lambda: runner.invoke(app, list(args), env=env))
+
+    return invoke
+
+
+def ok_json(result: Result) -> dict[str, Any]:
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return json.loads(result.stdout)
+
+
+def error_line(result: Result) -> str:
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def stack(cli: Any, env: dict[str, str], database_url: str) -> Iterator[None]:
+    """Migrated, emptied database with tenant acme (partner fiberco) and a worker running."""
+    assert cli("migrate").exit_code == 0
+
+    async def truncate() -> None:
+        engine = create_async_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            await connection.execute(text("UPDATE ticket_counters SET value = 0"))
+        await engine.dispose()
+
+    in_thread(asyncio.run, truncate())
+    ok_json(cli("partner", "add", "fiberco", "--name", "FiberCo", "--email", "noc@fiberco.test",
+                "--json"))
+    ok_json(cli("tenant", "add", "acme", "--name", "Acme ISP", "--partner", "fiberco",
+                "--support-email", "support@acme.test", "--json"))
+
+    with BackgroundWorker(env, database_url):
+        yield
+    in_thread(asyncio.run, truncate())
+
+
+class BackgroundWorker:
+    """The real worker on its own event loop in a thread, stopped through its shutdown event."""
+
+    def __init__(self, env: dict[str, str], database_url: str) -> None:
+        self.settings = Settings(task_queue=env["TICKETING_TASK_QUEUE"])
+        self.database_url = database_url
+        self.address = env["TEMPORAL_ADDRESS"]
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+
+    def __enter__(self) -> BackgroundWorker:
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self.ready.wait(30), "worker did not start"
+        if self.error:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(30)
+
+    def _run(self) -> None:
+        from worker import connect_client, run_worker
+
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            self.stop = asyncio.Event()
+            try:
+                client = await connect_client(self.settings, target_host=self.address)
+            except BaseException as exc:
+                self.error = exc
+                raise
+            finally:
+                self.ready.set()
+            await run_worker(self.settings, client=client, database_url=self.database_url,
+                             shutdown=self.stop, migrate=False)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # noqa: BLE001 - reported by __enter__
+            self.error = exc
+
+
+# -- bad input: one line, the field named, exit code 2 ---------------------------------------
+
+
+def test_bad_tenant_id_names_the_field(cli: Any, stack: None) -> None:
+    line = error_line(cli("tenant", "add", "bad id!"))
+    assert line.startswith("error: tenant_id:")
+    result = cli("tenant", "add", "bad id!", "--json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["field"] == "tenant_id" and error["type"] == "InvalidInput"
+
+
+def test_unknown_partner_and_timezone(cli: Any, stack: None) -> None:
+    assert error_line(cli("tenant", "add", "t2", "--partner", "nobody")).startswith(
+        "error: partner_id:")
+    assert "timezone" in error_line(cli("tenant", "add", "t2", "--timezone", "Mars/Olympus"))
+
+
+def test_unknown_ticket(cli: Any, stack: None) -> None:
+    assert error_line(cli("ticket", "show", "TKT-999999")) == (
+        "error: ticket: no ticket 'TKT-999999'")
+    result = cli("ticket", "reply", "TKT-999999", "--body", "hi", "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["type"] == "TicketNotFound"
+
+
+def test_list_filters_are_validated(cli: Any, stack: None) -> None:
+    assert error_line(cli("tickets", "list", "--status", "bogus")).startswith("error: status:")
+    assert error_line(cli("tickets", "list", "--limit", "0")).startswith("error: limit:")
+
+
+def test_onboard_unknown_tenant_and_bad_email(cli: Any, stack: None) -> None:
+    line = error_line(cli("onboard", "--tenant", "nope", "--customer-id", "1",
+                          "--email", "a@b.test"))
+    assert line.startswith("error: tenant_id:")
+    line = error_line(cli("onboard", "--tenant", "acme", "--customer-id", "1",
+                          "--email", "not-an-email"))
+    assert line.startswith("error: customer_email:")
+    line = error_line(cli("onboard", "--tenant", "acme", "--customer-id", "x!",
+                          "--email", "a@b.test"))
+    assert line.startswith("error: customer_id:")
+
+
+# -- the happy paths ---------------------------------------------------------------------------
+
+
+def test_onboard_then_work_the_ticket(cli: Any, stack: None) -> None:
+    first = ok_json(cli("onboard", "--tenant", "acme", "--customer-id", "42",
+                        "--email", "jane@example.com", "--name", "Jane", "--json"))
+    number = first["ticket_number"]
+    assert number.startswith("TKT-")
+    assert first["workflow_id"] == "onboarding-acme-42"
+    again = ok_json(cli("onboard", "--tenant", "acme", "--customer-id", "42",
+                        "--email", "jane@example.com", "--json"))
+    assert again["ticket_number"] == number
+
+    page = ok_json(cli("tickets", "list", "--tenant", "acme", "--json"))
+    assert [t["ticket_number"] for t in page["items"]] == [number]
+    assert page["next_cursor"] is None
+    assert ok_json(cli("tickets", "list", "--search", "nothing-like-it", "--json"))["items"] == []
+
+    reply = ok_json(cli("ticket", "reply", number, "--body", "Welcome aboard", "--author",
+                        "agent@acme.test", "--json"))
+    assert reply["watcher_notified"] is True
+    assert reply["ticket"]["first_response_at"] is not None
+    assert ok_json(cli("ticket", "pending", number, "--json"))["ticket"]["status"] == "pending"
+    assert ok_json(cli("ticket", "reopen", number, "--json"))["ticket"]["status"] == "open"
+    assert error_line(cli("ticket", "reopen", number)) == (
+        "error: status: cannot move a ticket from 'open' to 'open'")
+    assert ok_json(cli("ticket", "resolve", number, "--json"))["ticket"]["status"] == "resolved"
+    assert ok_json(cli("ticket", "reopen", number, "--json"))["ticket"]["status"] == "open"
+
+    shown = ok_json(cli("ticket", "show", number, "--json"))
+    assert shown["ticket"]["ticket_number"] == number
+    assert [m["body"] for m in shown["messages"]] == ["Welcome aboard"]
+    kinds = [e["kind"] for e in shown["events"]]
+    assert kinds[0] == "created" and "paused" in kinds and "resumed" in kinds
+    # The reopened ticket has a running watcher again, answering the sla_state query.
+    assert shown["sla"] is not None or shown["sla_error"], shown
+    if shown["sla"] is not None:
+        assert shown["sla"]["ticket_number"] == number
+
+    human = cli("ticket", "show", number)
+    assert human.exit_code == 0 and number in human.stdout and "Welcome aboard" in human.stdout
+    table = cli("tickets", "list")
+    assert table.exit_code == 0 and number in table.stdout
+
+
+def test_install_schedule_complete(cli: Any, stack: None) -> None:
+    started = ok_json(cli("install", "--tenant", "acme", "--customer-id", "77",
+                          "--address", "1 Main St", "--service", "fiber", "--serial", "ONT-1",
+                          "--email", "bob@example.com", "--json"))
+    number = started["ticket_number"]
+    assert started["workflow_id"].startswith("installation-acme-77-")
+
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    line = error_line(cli("installation", "schedule", number, "--at", past,
+                          "--technician", "Grace"))
+    assert line.startswith("error: at:") and "in the past" in line
+    assert error_line(cli("installation", "schedule", number, "--at", "2030-01-01T10:00",
+                          "--technician", "Grace")).startswith("error: at:")
+
+    future = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0).isoformat()
+    state = ok_json(cli("installation", "schedule", number, "--at", future,
+                        "--technician", "Grace", "--json"))
+    assert state["phase"] == "scheduled" and state["visit"]["technician"] == "Grace"
+
+    done = ok_json(cli("installation", "complete", number, "--notes", "ONT online", "--json"))
+    assert done == {"ticket_number": number, "workflow_id": started["workflow_id"],
+                    "signal": "complete_installation", "phase": "completed",
+                    "status": "resolved"}
+    line = error_line(cli("installation", "schedule", number, "--at", future,
+                          "--technician", "Grace"))
+    assert "temporal" in line or "completed" in line
+
+
+def test_installation_verbs_need_an_installation_ticket(cli: Any, stack: None) -> None:
+    number = ok_json(cli("onboard", "--tenant", "acme", "--customer-id", "43",
+                         "--email", "x@example.com", "--json"))["ticket_number"]
+    line = error_line(cli("installation", "cancel", number, "--reason", "moved"))
+    assert line.startswith("error: ticket:")
