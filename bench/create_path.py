@@ -1,0 +1,145 @@
+"""Benchmark 1: TicketingService.create_ticket against a raw asyncpg insert on the same PostgreSQL.
+
+Run: python -m bench.create_path [--seconds 5] [--database-url URL]
+Every figure is a ratio against the raw insert measured in the same run (machines are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from ticketing.db import migrate_async
+from ticketing.logging import configure_logging
+from ticketing.service import TicketingService
+
+RESULTS = Path(__file__).parent / "results"
+CONCURRENCY = (1, 8, 32)
+
+RAW_TABLE = """
+CREATE TABLE IF NOT EXISTS bench_raw_tickets (
+    id uuid PRIMARY KEY, tenant_id text NOT NULL, customer_id text NOT NULL, title text NOT NULL,
+    description text NOT NULL, priority text NOT NULL, status text NOT NULL,
+    idempotency_key text, context jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())
+"""
+RAW_INSERT = """
+INSERT INTO bench_raw_tickets (id, tenant_id, customer_id, title, description, priority, status,
+                               idempotency_key, context)
+VALUES ($1, 'bench', '1', 'No internet', 'Router blinks red', 'normal', 'open', $2,
+        '{"assigned_team": "support"}'::jsonb)
+"""
+
+
+async def run_for(seconds: float, concurrency: int, one: Any) -> float:
+    """Operations per second of `one()` run back to back by `concurrency` tasks."""
+    deadline = time.perf_counter() + seconds
+    done = 0
+
+    async def loop() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await one()
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return done / (time.perf_counter() - start)
+
+
+async def bench(url: str, seconds: float) -> dict[str, Any]:
+    await migrate_async(url)
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    engine = create_async_engine(url, pool_size=40, max_overflow=0)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session, session.begin():
+        service = TicketingService(session)
+        await service.register_tenant("bench")
+        await service.upsert_customer(tenant_id="bench", customer_id="1")
+    pool = await asyncpg.create_pool(dsn, min_size=40, max_size=40)
+    await pool.execute(RAW_TABLE)
+
+    async def raw() -> None:
+        async with pool.acquire() as connection:
+            await connection.execute(RAW_INSERT, uuid.uuid4(), uuid.uuid4().hex)
+
+    async def service_create() -> None:
+        async with sessions() as session, session.begin():
+            await TicketingService(session).create_ticket(
+                {"title": "No internet", "description": "Router blinks red", "customer_id": 1,
+                 "assigned_team": "support", "idempotency_key": uuid.uuid4().hex}
+            )
+
+    rows = []
+    for concurrency in CONCURRENCY:
+        await run_for(min(1.0, seconds / 3), concurrency, raw)  # warm up both paths
+        await run_for(min(1.0, seconds / 3), concurrency, service_create)
+        raw_rate = await run_for(seconds, concurrency, raw)
+        service_rate = await run_for(seconds, concurrency, service_create)
+        rows.append({"concurrency": concurrency, "raw_per_s": raw_rate,
+                     "service_per_s": service_rate})
+    serial_raw = rows[0]["raw_per_s"]
+    for row in rows:
+        row["ratio_same_concurrency"] = row["service_per_s"] / row["raw_per_s"]
+        row["ratio_vs_serialised_raw"] = row["service_per_s"] / serial_raw
+    async with engine.connect() as connection:
+        server = (await connection.execute(text("SHOW server_version"))).scalar_one()
+    await pool.close()
+    await engine.dispose()
+    return {"benchmark": "create_path", "seconds_per_point": seconds, "postgres": server,
+            "machine": machine(), "rows": rows}
+
+
+def machine() -> dict[str, Any]:
+    import temporalio
+
+    return {"cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "temporalio": temporalio.__version__}
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(f"machine: {result['machine']}  postgres {result['postgres']}")
+    print(f"{'c':>3} {'raw/s':>9} {'service/s':>10} {'ratio same c':>13} {'ratio vs raw c=1':>17}")
+    for row in result["rows"]:
+        print(f"{row['concurrency']:>3} {row['raw_per_s']:>9.0f} {row['service_per_s']:>10.0f} "
+              f"{row['ratio_same_concurrency']:>13.2f} {row['ratio_vs_serialised_raw']:>17.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--database-url", default=os.environ.get("TICKETING_BENCH_DATABASE_URL"))
+    args = parser.parse_args()
+    configure_logging(level="WARNING")  # a log line per ticket would be part of the measurement
+    url = args.database_url
+    home = None
+    if not url:
+        from ticketing.embedded import embedded_postgres_url
+
+        home = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+        url = embedded_postgres_url(home)
+    try:
+        result = asyncio.run(bench(url, args.seconds))
+    finally:
+        if home is not None:
+            from ticketing.embedded import stop_embedded_postgres
+
+            stop_embedded_postgres(home)
+    print_table(result)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "create_path.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
