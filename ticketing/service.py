@@ -680,10 +680,6 @@ class TicketingService:
             next_at=next_at,
         )
 
-    async def pending_notifications(self, ticket: uuid.UUID | str) -> list[int]:
-        row = await self._load(ticket, tenant_id=None)
-        return await repo.unsent_notification_ids(self.session, row.id)
-
     # -- helpers ---------------------------------------------------------------------------
 
     async def _load(
