@@ -13,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.watchers import (
+    TICKET_PRIORITY,
     ensure_watcher,
     escalation_workflow_id,
     notify_ticket_changed,
@@ -232,6 +233,9 @@ async def test_priority_change_retargets_the_timer(
         assert urgent.first_response_due == t0 + timedelta(hours=1)
         await notify_ticket_changed(env.client, urgent, settings.task_queue)
         await env.sleep(timedelta(minutes=35))
+        handle = env.client.get_workflow_handle(escalation_workflow_id(ticket.ticket_number))
+        description = await handle.describe()
+        assert description.typed_search_attributes.get(TICKET_PRIORITY) == "urgent"
         assert [k for k, _ in await breaches(committed, ticket.ticket_id)] == [
             "first_response_warning",
             "first_response",

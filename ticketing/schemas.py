@@ -233,6 +233,8 @@ class SlaSnapshot(BaseModel):
     status: TicketStatus
     phase: str
     paused: bool
+    # Optional so snapshots recorded before it existed still decode during replay.
+    priority: Priority | None = None
     first_response_met: bool
     first_response_due: datetime | None
     first_response_warning_at: datetime | None

@@ -665,6 +665,7 @@ class TicketingService:
             ticket_number=row.ticket_number,
             tenant_id=row.tenant_id,
             status=TicketStatus(row.status),
+            priority=Priority(row.priority),
             phase=due.phase.value,
             paused=due.paused,
             first_response_met=due.first_response_met,

@@ -8,6 +8,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.tickets import TicketActivities
+    from activities.watchers import TICKET_PRIORITY
     from ticketing.schemas import (
         DONE_STATUSES,
         BreachResult,
@@ -32,6 +33,7 @@ class EscalationWorkflow:
         self._snapshot: SlaSnapshot | None = None
         self._breaches: list[str] = []
         self._warnings: list[str] = []
+        self._priority: str | None = None
 
     @workflow.signal(name="ticket_changed")
     def ticket_changed(self) -> None:
@@ -69,7 +71,21 @@ class EscalationWorkflow:
             start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
             retry_policy=DB_RETRY,
         )
+        self._follow_priority(self._snapshot)
         return self._snapshot
+
+    def _follow_priority(self, snapshot: SlaSnapshot) -> None:
+        """Keep the TicketPriority search attribute right after a priority change.
+
+        Added after release: watchers started on the earlier code replay without the marker,
+        so the patch keeps their histories deterministic (see README, "Deploying changes").
+        """
+        if snapshot.priority is None or snapshot.priority.value == self._priority:
+            return
+        known = self._priority or workflow.info().typed_search_attributes.get(TICKET_PRIORITY)
+        self._priority = snapshot.priority.value
+        if self._priority != known and workflow.patched("priority-search-attribute"):
+            workflow.upsert_search_attributes([TICKET_PRIORITY.value_set(self._priority)])
 
     async def _sleep_until_threshold(self, snapshot: SlaSnapshot) -> bool:
         """Sleep until the next threshold; True if a signal woke us first (or nothing is due)."""
