@@ -193,7 +193,7 @@ class TicketActivities:
                     body=input.note,
                     author_actor="tenant",
                     author=input.actor,
-                    is_internal=True,
+                    is_internal=not input.note_is_public,
                     now=input.now,
                 )
             ticket = await service.change_status(

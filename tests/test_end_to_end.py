@@ -51,6 +51,7 @@ from ticketing.schemas import (
     TicketInfo,
     TicketStatus,
 )
+from ticketing.service import TicketingService
 from ticketing.sla import demo_policy
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -188,6 +189,10 @@ async def test_installation_schedule_and_complete(
             result_type=InstallationState,
         )
         assert scheduled.phase is InstallationPhase.SCHEDULED
+        async with committed() as session:
+            after_visit = await TicketingService(session).get_ticket("TKT-000001")
+        assert after_visit.status is TicketStatus.IN_PROGRESS
+        assert after_visit.first_response_at is not None  # the visit date answered the customer
         await handle.signal("complete_installation", CompleteInstallation(notes="ONT online"))
         result = await handle.result()
         assert result.phase is InstallationPhase.COMPLETED

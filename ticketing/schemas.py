@@ -417,6 +417,8 @@ class StatusChangeInput(Contract):
     now: AwareDatetime
     actor: str | None = None
     note: str | None = None
+    # A public note is a reply to the customer (and meets first response); else internal.
+    note_is_public: bool = False
 
 
 class SendNotificationsInput(Contract):

@@ -58,9 +58,11 @@ class InstallationWorkflow:
         await workflow.wait_condition(lambda: self._ticket is not None)
         assert self._ticket is not None
         if self._ticket.status is TicketStatus.OPEN:
+            # Telling the customer the visit date is the first response to the request.
             self._ticket = await self._set_status(
                 TicketStatus.IN_PROGRESS,
                 f"Visit scheduled {visit.at.isoformat()} with {visit.technician}",
+                public=True,
             )
         return self.installation_state()
 
@@ -165,7 +167,9 @@ class InstallationWorkflow:
             retry_policy=DB_RETRY,
         )
 
-    async def _set_status(self, status: TicketStatus, note: str) -> TicketInfo:
+    async def _set_status(
+        self, status: TicketStatus, note: str, *, public: bool = False
+    ) -> TicketInfo:
         assert self._ticket is not None
         try:
             ticket: TicketInfo = await workflow.execute_activity_method(
@@ -176,6 +180,7 @@ class InstallationWorkflow:
                     now=workflow.now(),
                     actor="installation",
                     note=note[:10_000],
+                    note_is_public=public,
                 ),
                 start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
                 retry_policy=DB_RETRY,
