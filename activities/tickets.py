@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
@@ -19,6 +19,7 @@ from ticketing import repository as repo
 from ticketing.errors import TicketingError
 from ticketing.notify import Notifier, send_notifications
 from ticketing.schemas import (
+    DONE_STATUSES,
     BreachResult,
     CreateTicketRequest,
     EscalateInput,
@@ -100,8 +101,16 @@ class TicketActivities:
                 yield TicketingService(session)
         except TicketingError as error:
             raise domain_failure(error) from error
+        except DataError as error:
+            # The database refused a value (SQLSTATE class 22): retrying cannot help. Input
+            # validation should have caught it first; this keeps a gap from becoming a loop.
+            raise ApplicationError(
+                f"database refused a value: {str(error.orig).splitlines()[0][:300]}",
+                type="InvalidInput",
+                non_retryable=True,
+            ) from error
         except DBAPIError as error:
-            # Connection loss, deadlock, serialization failure: worth a retry.
+            # Connection loss, deadlock, serialization failure, a lost insert race: retry.
             raise ApplicationError(str(error.orig), type=type(error.orig).__name__) from error
 
     async def _watch(self, ticket: TicketInfo) -> None:
@@ -185,7 +194,10 @@ class TicketActivities:
         """Move a ticket on behalf of a workflow; already in the target status is success."""
         async with self._service() as service:
             current = await service.get_ticket(input.ticket_id)
-            if current.status is input.status:
+            if current.status is input.status or (
+                # Asked to finish a ticket someone already finished: it is done either way.
+                current.status in DONE_STATUSES and input.status in DONE_STATUSES
+            ):
                 return current
             if input.note:
                 await service.add_message(

@@ -345,3 +345,37 @@ async def test_breach_fires_once_across_a_worker_restart(
     assert kinds.count("first_response") == 1
     assert kinds.count("first_response_warning") == 1
     await handle.terminate("test over")
+
+
+async def test_installation_whose_ticket_was_moved_meanwhile_still_finishes(
+    dev: WorkflowEnvironment, committed: Sessions
+) -> None:
+    """Two installations sharing one business key share one ticket: the second one's status
+    change meets a closed ticket (InvalidTransition) and must finish, not retry forever."""
+    await seed_tenant(committed)
+    payload = InstallationInput(
+        tenant_id="acme",
+        customer_id="42",
+        service_address="1 Fiber Way",
+        idempotency_key="install-42",
+    )
+    async with running_worker(dev.client, committed) as settings:
+        handles = [
+            await dev.client.start_workflow(
+                "InstallationWorkflow",
+                payload,
+                id=f"installation-{uuid.uuid4()}",
+                task_queue=settings.task_queue,
+                result_type=InstallationResult,
+            )
+            for _ in range(2)
+        ]
+        states = [await wait_for_ticket(h) for h in handles]
+        assert states[0].ticket_number == states[1].ticket_number
+        await handles[0].signal("cancel_installation", {"reason": "customer moved"})
+        cancelled = await asyncio.wait_for(handles[0].result(), timeout=30)
+        assert cancelled.ticket.status is TicketStatus.CLOSED
+        await handles[1].signal("complete_installation", CompleteInstallation(notes="done"))
+        completed = await asyncio.wait_for(handles[1].result(), timeout=30)
+    assert completed.phase is InstallationPhase.COMPLETED
+    assert completed.ticket.status is TicketStatus.CLOSED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import datetime
@@ -86,7 +87,7 @@ DONE_STATUSES = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
 MAX_TITLE = 200
 MAX_DESCRIPTION = 65_536
 MAX_SHORT_TEXT = 500
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 
@@ -98,10 +99,11 @@ def _no_nul(value: str) -> str:
 
 
 def _email(value: str) -> str:
-    value = value.strip()
+    # Lower-casing can lengthen a string ("İ" → "i̇"): check what will be stored.
+    value = value.strip().lower()
     if len(value) > 254 or not _EMAIL.match(value):
         raise ValueError("is not an email address")
-    return value.lower()
+    return value
 
 
 def _identifier(value: str) -> str:
@@ -115,8 +117,8 @@ def normalize_customer_id(value: Any) -> str:
     if isinstance(value, bool):
         raise ValueError("must be an integer or a UUID")
     if isinstance(value, int):
-        if value < 0:
-            raise ValueError("must not be negative")
+        if not 0 <= value < 10**30:
+            raise ValueError("must be between 0 and 10**30")
         return str(value)
     if isinstance(value, uuid.UUID):
         return str(value)
@@ -129,6 +131,22 @@ def normalize_customer_id(value: Any) -> str:
         except ValueError:
             pass
     raise ValueError("must be an integer, a numeric string or a UUID")
+
+
+MAX_METADATA_BYTES = 16_384
+
+
+def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """JSON PostgreSQL can store: no NaN/Infinity, no NUL, bounded size."""
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise ValueError("must be JSON without NaN or Infinity") from None
+    if "\\u0000" in encoded:
+        raise ValueError("must not contain NUL characters")
+    if len(encoded.encode()) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+    return value
 
 
 def _priority(value: Any) -> Any:
@@ -147,6 +165,9 @@ CustomerId = Annotated[str, BeforeValidator(normalize_customer_id)]
 PriorityField = Annotated[Priority, BeforeValidator(_priority)]
 Team = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
 Labels = Annotated[list[ShortText], Field(max_length=100)]
+Name = Annotated[str, Field(max_length=200), AfterValidator(_no_nul)]
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 
 
 class Contract(BaseModel):
@@ -168,8 +189,8 @@ class CreateTicketRequest(Contract):
     device_serial_numbers: Labels = Field(default_factory=list)
     channel: Channel = Channel.WORKFLOW
     requester_email: Email | None = None
-    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: IdempotencyKey | None = None
+    metadata: Metadata = Field(default_factory=dict)
 
     def check_rules(self) -> None:
         """Rules across fields, raised as their own typed errors."""
@@ -283,12 +304,12 @@ class OnboardingInput(Contract):
     tenant_id: Identifier
     customer_id: CustomerId
     customer_email: Email
-    customer_name: ShortText | None = None
+    customer_name: Name | None = None
     priority: PriorityField = Priority.HIGH
     assigned_team: Team = "onboarding_team"
     notes: Description | None = None
     # Business key for exactly-one ticket; defaults to one onboarding per tenant and customer.
-    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 class InstallationInput(Contract):
@@ -305,8 +326,8 @@ class InstallationInput(Contract):
     device_serial_numbers: Labels = Field(default_factory=list)
     notes: Description | None = None
     customer_email: Email | None = None
-    customer_name: ShortText | None = None
-    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    customer_name: Name | None = None
+    idempotency_key: IdempotencyKey | None = None
 
     @field_validator("window_end")
     @classmethod
@@ -369,7 +390,7 @@ class UpsertCustomerInput(Contract):
     tenant_id: Identifier
     customer_id: CustomerId
     email: Email | None = None
-    name: ShortText | None = None
+    name: Name | None = None
 
 
 class OpenTicketInput(Contract):

@@ -39,3 +39,12 @@ def reject_bad_input(model: type[M], data: object) -> M:
         raise ApplicationError(
             error.message, error.details(), type=type(error).__name__, non_retryable=True
         ) from None
+
+
+def build(model: type[M], **fields: object) -> M:
+    """Construct an activity input from workflow data without risking a workflow task failure.
+
+    A value that passed the workflow's input validation can still fail a narrower field of the
+    next request; that must fail the workflow with a typed error, not retry its task forever.
+    """
+    return reject_bad_input(model, fields)

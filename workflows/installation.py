@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tickets import TicketActivities
@@ -28,7 +28,13 @@ with workflow.unsafe.imports_passed_through():
         TicketType,
         UpsertCustomerInput,
     )
-    from workflows.common import DB_ACTIVITY_TIMEOUT, DB_RETRY, NOTIFY_TIMEOUT, reject_bad_input
+    from workflows.common import (
+        DB_ACTIVITY_TIMEOUT,
+        DB_RETRY,
+        NOTIFY_TIMEOUT,
+        build,
+        reject_bad_input,
+    )
 
 LenientInstallationInput = Annotated[InstallationInput | Any, Field(union_mode="left_to_right")]
 
@@ -136,14 +142,17 @@ class InstallationWorkflow:
             description += f"\n\n{input.notes}"
         return await workflow.execute_local_activity_method(
             TicketActivities.open_ticket,
-            OpenTicketInput(
-                customer=UpsertCustomerInput(
+            build(
+                OpenTicketInput,
+                customer=build(
+                    UpsertCustomerInput,
                     tenant_id=input.tenant_id,
                     customer_id=input.customer_id,
                     email=input.customer_email,
                     name=input.customer_name,
                 ),
-                request=CreateTicketRequest(
+                request=build(
+                    CreateTicketRequest,
                     title=f"Installation: {input.service_address}"[:200],
                     description=description[:MAX_DESCRIPTION],
                     customer_id=input.customer_id,
@@ -185,7 +194,7 @@ class InstallationWorkflow:
                 start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
                 retry_policy=DB_RETRY,
             )
-        except workflow.ActivityError as error:
+        except ActivityError as error:
             # An agent may have moved the ticket meanwhile (e.g. closed it): keep following the
             # installation and report the ticket as it is.
             if (

@@ -19,7 +19,13 @@ with workflow.unsafe.imports_passed_through():
         TicketType,
         UpsertCustomerInput,
     )
-    from workflows.common import DB_ACTIVITY_TIMEOUT, DB_RETRY, NOTIFY_TIMEOUT, reject_bad_input
+    from workflows.common import (
+        DB_ACTIVITY_TIMEOUT,
+        DB_RETRY,
+        NOTIFY_TIMEOUT,
+        build,
+        reject_bad_input,
+    )
 
 LenientOnboardingInput = Annotated[OnboardingInput | Any, Field(union_mode="left_to_right")]
 
@@ -39,14 +45,17 @@ class OnboardingWorkflow:
         # public `create_ticket` activity stays available to other callers.
         ticket: TicketInfo = await workflow.execute_local_activity_method(
             TicketActivities.open_ticket,
-            OpenTicketInput(
-                customer=UpsertCustomerInput(
+            build(
+                OpenTicketInput,
+                customer=build(
+                    UpsertCustomerInput,
                     tenant_id=input.tenant_id,
                     customer_id=input.customer_id,
                     email=input.customer_email,
                     name=input.customer_name,
                 ),
-                request=CreateTicketRequest(
+                request=build(
+                    CreateTicketRequest,
                     title="New Customer Onboarding",
                     description=description,
                     customer_id=input.customer_id,
