@@ -74,6 +74,10 @@ async def bench(url: str, seconds: float) -> dict[str, Any]:
         async with pool.acquire() as connection:
             await connection.execute(RAW_INSERT, uuid.uuid4(), uuid.uuid4().hex)
 
+    async def raw_transaction() -> None:
+        async with pool.acquire() as connection, connection.transaction():
+            await connection.execute(RAW_INSERT, uuid.uuid4(), uuid.uuid4().hex)
+
     async def service_create() -> None:
         async with sessions() as session, session.begin():
             await TicketingService(session).create_ticket(
@@ -86,13 +90,15 @@ async def bench(url: str, seconds: float) -> dict[str, Any]:
         await run_for(min(1.0, seconds / 3), concurrency, raw)  # warm up both paths
         await run_for(min(1.0, seconds / 3), concurrency, service_create)
         raw_rate = await run_for(seconds, concurrency, raw)
+        raw_tx_rate = await run_for(seconds, concurrency, raw_transaction)
         service_rate = await run_for(seconds, concurrency, service_create)
         rows.append({"concurrency": concurrency, "raw_per_s": raw_rate,
-                     "service_per_s": service_rate})
+                     "raw_transaction_per_s": raw_tx_rate, "service_per_s": service_rate})
     serial_raw = rows[0]["raw_per_s"]
     for row in rows:
         row["ratio_same_concurrency"] = row["service_per_s"] / row["raw_per_s"]
         row["ratio_vs_serialised_raw"] = row["service_per_s"] / serial_raw
+        row["ratio_vs_raw_transaction"] = row["service_per_s"] / row["raw_transaction_per_s"]
     async with engine.connect() as connection:
         server = (await connection.execute(text("SHOW server_version"))).scalar_one()
     await pool.close()
@@ -110,10 +116,13 @@ def machine() -> dict[str, Any]:
 
 def print_table(result: dict[str, Any]) -> None:
     print(f"machine: {result['machine']}  postgres {result['postgres']}")
-    print(f"{'c':>3} {'raw/s':>9} {'service/s':>10} {'ratio same c':>13} {'ratio vs raw c=1':>17}")
+    print(f"{'c':>3} {'raw/s':>8} {'raw tx/s':>9} {'service/s':>10} {'vs raw':>7} "
+          f"{'vs raw c=1':>11} {'vs raw tx':>10}")
     for row in result["rows"]:
-        print(f"{row['concurrency']:>3} {row['raw_per_s']:>9.0f} {row['service_per_s']:>10.0f} "
-              f"{row['ratio_same_concurrency']:>13.2f} {row['ratio_vs_serialised_raw']:>17.2f}")
+        print(f"{row['concurrency']:>3} {row['raw_per_s']:>8.0f} "
+              f"{row['raw_transaction_per_s']:>9.0f} {row['service_per_s']:>10.0f} "
+              f"{row['ratio_same_concurrency']:>7.2f} {row['ratio_vs_serialised_raw']:>11.2f} "
+              f"{row['ratio_vs_raw_transaction']:>10.2f}")
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, or_, select, text, update
+from sqlalchemy import Select, and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,31 +38,27 @@ class CustomerContext:
     existing_ticket_id: uuid.UUID | None
 
 
+_CUSTOMER_CONTEXT = text(
+    """
+SELECT c.id, c.email, t.id, t.partner_id, t.sla_policy, t.calendar,
+       (SELECT k.id FROM tickets k
+         WHERE k.tenant_id = c.tenant_id AND k.idempotency_key = :key) AS existing
+FROM customers c JOIN tenants t ON t.id = c.tenant_id
+WHERE c.id = :customer_id
+"""
+)
+
+
 async def customer_context(
     session: AsyncSession, customer_id: str, idempotency_key: str | None
 ) -> CustomerContext | None:
-    """Customer, its tenant's SLA settings and any ticket already made for this key: one query."""
-    existing = (
-        select(Ticket.id)
-        .where(
-            Ticket.tenant_id == Customer.tenant_id,
-            Ticket.idempotency_key == idempotency_key if idempotency_key is not None else false(),
-        )
-        .scalar_subquery()
-    )
+    """Customer, its tenant's SLA settings and any ticket already made for this key: one query.
+
+    This also opens the transaction through SQLAlchemy, which the driver-level insert then joins.
+    """
     row = (
         await session.execute(
-            select(
-                Customer.id,
-                Customer.email,
-                Tenant.id,
-                Tenant.partner_id,
-                Tenant.sla_policy,
-                Tenant.calendar,
-                existing,
-            )
-            .join(Tenant, Tenant.id == Customer.tenant_id)
-            .where(Customer.id == customer_id)
+            _CUSTOMER_CONTEXT, {"customer_id": customer_id, "key": idempotency_key}
         )
     ).one_or_none()
     if row is None:
@@ -73,8 +69,7 @@ async def customer_context(
 # One round trip: take the next number (row lock held until commit, which keeps numbers
 # gap-free), insert the ticket unless its idempotency key exists, and its first message,
 # `created` event and `ticket_created` notification only if the ticket row went in.
-_INSERT_TICKET = text(
-    """
+_INSERT_TICKET = """
 WITH counter AS (
     UPDATE ticket_counters SET value = value + 1 WHERE name = :counter RETURNING value
 ), ticket AS (
@@ -110,7 +105,36 @@ WITH counter AS (
 )
 SELECT * FROM ticket
 """
+_INSERT_PARAMS = (
+    "counter",
+    "id",
+    "tenant_id",
+    "customer_id",
+    "title",
+    "description",
+    "origin_type",
+    "target_type",
+    "priority",
+    "ticket_type",
+    "channel",
+    "assigned_team",
+    "service_address",
+    "affected_services",
+    "device_serial_numbers",
+    "requester_email",
+    "idempotency_key",
+    "context",
+    "metadata",
+    "first_response_due",
+    "sla_due_date",
+    "now",
+    "author",
+    "event_data",
+    "recipient",
 )
+_INSERT_TICKET_SQL = _INSERT_TICKET
+for _position, _name in sorted(enumerate(_INSERT_PARAMS, 1), key=lambda p: -len(p[1])):
+    _INSERT_TICKET_SQL = _INSERT_TICKET_SQL.replace(f":{_name}", f"${_position}")
 
 
 async def insert_ticket(session: AsyncSession, values: dict[str, Any]) -> dict[str, Any] | None:
@@ -119,8 +143,23 @@ async def insert_ticket(session: AsyncSession, values: dict[str, Any]) -> dict[s
     for key in ("affected_services", "device_serial_numbers", "context", "metadata", "event_data"):
         params[key] = json.dumps(params[key])
     params["counter"] = COUNTER
-    row = (await session.execute(_INSERT_TICKET, params)).mappings().one_or_none()
+    # The hottest statement of the product: run it on the driver connection (a prepared
+    # statement, no SQLAlchemy compile/result overhead) inside the session's transaction,
+    # which customer_context() has already begun.
+    driver = await _driver_connection(session)
+    row = await driver.fetchrow(_INSERT_TICKET_SQL, *(params[name] for name in _INSERT_PARAMS))
     return dict(row) if row is not None else None
+
+
+async def _driver_connection(session: AsyncSession) -> Any:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    adapted: Any = raw.dbapi_connection
+    # SQLAlchemy begins the asyncpg transaction lazily on its first statement; a statement
+    # sent straight to the driver before that would run outside the caller's transaction.
+    if not adapted._started:
+        raise RuntimeError("driver-level statement outside a transaction")
+    return raw.driver_connection
 
 
 async def give_back_number(session: AsyncSession) -> None:
