@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributeKey,
@@ -10,6 +12,7 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from ticketing.schemas import EscalationInput, TicketInfo
 
@@ -64,10 +67,6 @@ def search_attribute_updates(ticket: TicketInfo) -> list[SearchAttributeUpdate]:
 
 async def register_search_attributes(client: Client) -> None:
     """Register the ticket search attributes in the client's namespace (dev and test servers)."""
-    from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-    from temporalio.service import RPCError, RPCStatusCode
-
     try:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(

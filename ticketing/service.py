@@ -22,7 +22,7 @@ from ticketing.errors import (
     TenantNotFound,
     TicketNotFound,
 )
-from ticketing.models import Customer, Partner, Tenant, Ticket
+from ticketing.models import Customer, Partner, Tenant, Ticket, TicketMessage
 from ticketing.numbering import parse_ticket_number
 from ticketing.routing import MAX_ESCALATION_LEVEL, check_route, escalation_route
 from ticketing.schemas import (
@@ -363,8 +363,6 @@ class TicketingService:
         if "\x00" in body:
             raise InvalidInput("body", body, "must not contain NUL characters")
         row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
-        from ticketing.models import TicketMessage
-
         self.session.add(
             TicketMessage(
                 ticket_id=row.id,
