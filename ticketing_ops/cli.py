@@ -865,7 +865,7 @@ def tickets_list(
     from ticketing.service import TicketingService
 
     async def action() -> dict[str, Any]:
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "tenant_id": tenant,
             "status": _enum(TicketStatus, "status", status),
             "priority": _enum(Priority, "priority", priority),

@@ -122,7 +122,7 @@ class InstallationWorkflow:
                 TicketStatus.CLOSED, f"Cancelled: {self._finish.reason}"
             )
             self._phase = InstallationPhase.CANCELLED
-            notes = self._finish.reason
+            notes: str | None = self._finish.reason
         else:
             assert isinstance(self._finish, CompleteInstallation)
             self._ticket = await self._set_status(
