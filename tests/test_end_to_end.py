@@ -379,3 +379,32 @@ async def test_installation_whose_ticket_was_moved_meanwhile_still_finishes(
         completed = await asyncio.wait_for(handles[1].result(), timeout=30)
     assert completed.phase is InstallationPhase.COMPLETED
     assert completed.ticket.status is TicketStatus.CLOSED
+
+
+async def test_worker_exposes_prometheus_metrics(
+    dev: WorkflowEnvironment, committed: Sessions
+) -> None:
+    from ticketing.settings import Settings
+    from ticketing_ops.devstack import find_free_port
+    from worker import connect_client
+
+    await seed_tenant(committed)
+    port = find_free_port()
+    client = await connect_client(
+        Settings(metrics_port=port), target_host=dev.client.service_client.config.target_host
+    )
+    async with running_worker(client, committed) as settings:
+        await client.execute_workflow(
+            "OnboardingWorkflow",
+            OnboardingInput(tenant_id="acme", customer_id="9", customer_email="m@example.com"),
+            id=f"onboarding-{uuid.uuid4()}",
+            task_queue=settings.task_queue,
+            result_type=TicketInfo,
+        )
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        body = (await asyncio.wait_for(reader.read(), timeout=10)).decode()
+        writer.close()
+    assert "200 OK" in body.splitlines()[0]
+    assert "temporal_workflow_completed" in body
+    assert "OnboardingWorkflow" in body
