@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +26,7 @@ from ticketing.settings import Settings
 from workflows import ALL_WORKFLOWS
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 # In-flight activities get this long to finish on SIGTERM before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
@@ -108,8 +109,11 @@ async def run_worker(
     """Run until `shutdown` is set (or SIGINT/SIGTERM when none is given)."""
     url = database_url or resolve_database_url(settings)
     if migrate:
-        await migrate_async(url)
-    client = client or await connect_client(settings)
+        await _until_up("postgresql", lambda: migrate_async(url), settings.startup_timeout)
+    if client is None:
+        client = await _until_up(
+            "temporal", lambda: connect_client(settings), settings.startup_timeout
+        )
     engine = make_engine(url, settings)
     stop = shutdown or _signal_event()
     try:
@@ -121,6 +125,24 @@ async def run_worker(
     finally:
         await engine.dispose()
     log.info("worker_stopped")
+
+
+async def _until_up(what: str, attempt: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """Retry start-up against a dependency that may still be starting (or restarting)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.2
+    while True:
+        try:
+            return await attempt()
+        except Exception as error:  # noqa: BLE001 - any failure to reach it is worth a retry
+            if loop.time() + delay > deadline:
+                raise
+            log.warning(
+                "waiting_for_dependency", dependency=what, error=str(error)[:200], retry_in=delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _signal_event() -> asyncio.Event:

@@ -111,7 +111,11 @@ class TicketActivities:
             ) from error
         except DBAPIError as error:
             # Connection loss, deadlock, serialization failure, a lost insert race: retry.
-            raise ApplicationError(str(error.orig), type=type(error.orig).__name__) from error
+            # No exception chain: its tracebacks push the failure past the server's size limit
+            # and the one-line cause is what an operator needs.
+            raise ApplicationError(
+                str(error.orig).splitlines()[0][:500], type=type(error.orig).__name__
+            ) from None
 
     async def _watch(self, ticket: TicketInfo) -> None:
         if self.client is not None:
@@ -193,24 +197,26 @@ class TicketActivities:
     async def change_ticket_status(self, input: StatusChangeInput) -> TicketInfo:
         """Move a ticket on behalf of a workflow; already in the target status is success."""
         async with self._service() as service:
-            current = await service.get_ticket(input.ticket_id)
-            if current.status is input.status or (
-                # Asked to finish a ticket someone already finished: it is done either way.
-                current.status in DONE_STATUSES and input.status in DONE_STATUSES
-            ):
-                return current
-            if input.note:
-                await service.add_message(
-                    input.ticket_id,
-                    body=input.note,
-                    author_actor="tenant",
-                    author=input.actor,
-                    is_internal=not input.note_is_public,
-                    now=input.now,
-                )
-            ticket = await service.change_status(
-                input.ticket_id, input.status, actor=input.actor, now=input.now
+            ticket = await service.get_ticket(input.ticket_id)
+            # Asked to finish a ticket someone already finished: it is done either way.
+            settled = ticket.status is input.status or (
+                ticket.status in DONE_STATUSES and input.status in DONE_STATUSES
             )
+            if not settled:
+                if input.note:
+                    await service.add_message(
+                        input.ticket_id,
+                        body=input.note,
+                        author_actor="tenant",
+                        author=input.actor,
+                        is_internal=not input.note_is_public,
+                        now=input.now,
+                    )
+                ticket = await service.change_status(
+                    input.ticket_id, input.status, actor=input.actor, now=input.now
+                )
+        # Also when nothing changed: a retry after an attempt that committed but never reached
+        # the watcher must still wake it, or it sleeps on a finished ticket until its timer.
         if self.client is not None:
             await notify_ticket_changed(self.client, ticket, self.task_queue)
         return ticket

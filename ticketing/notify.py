@@ -21,6 +21,8 @@ class Rendered:
     recipient: str | None
     subject: str
     body: str
+    # Stable per outbox row: a copy re-sent after a crash is recognisably the same message.
+    message_id: str
 
 
 def render(note: Notification, ticket: Ticket) -> Rendered:
@@ -44,7 +46,7 @@ def render(note: Notification, ticket: Ticket) -> Rendered:
         body = f"{ticket.title} was escalated from L{payload.get('from_level')}."
     else:
         subject, body = f"{prefix} {note.kind}", ticket.title
-    return Rendered(note.recipient, subject, body)
+    return Rendered(note.recipient, subject, body, f"<notification-{note.id}@ticketing>")
 
 
 class Notifier:
@@ -82,17 +84,25 @@ class Notifier:
 async def send_notifications(
     sessions: async_sessionmaker[AsyncSession], notifier: Notifier, ids: list[int]
 ) -> int:
-    """Send each unsent notification once: claim, deliver, mark sent, commit; returns the count."""
+    """Send each unsent notification; returns how many this call delivered.
+
+    Delivery is at least once: a crash after the mail left but before `sent_at` committed sends
+    it again on retry. Such a repeat is visible (`attempts` is counted in its own committed
+    transaction first) and carries the same Message-ID, so mail systems can drop the copy.
+    While one sender holds a row, others skip it, so two live senders never both send it.
+    """
     sent = 0
     for notification_id in ids:
         async with sessions() as session, session.begin():
+            if not await repo.count_attempt(session, notification_id):
+                continue  # already sent
+        async with sessions() as session, session.begin():
             note = await repo.claim_notification(session, notification_id)
             if note is None:
-                continue  # already sent, or another sender holds it
+                continue  # sent meanwhile, or another sender holds it
             ticket = await session.get(Ticket, note.ticket_id) if note.ticket_id else None
             if ticket is None:
                 continue
-            note.attempts += 1
             await notifier.deliver(render(note, ticket))
             note.sent_at = datetime.now(UTC)
             sent += 1

@@ -183,6 +183,27 @@ async def get_customer(session: AsyncSession, customer_id: str) -> Customer | No
     return await session.get(Customer, customer_id)
 
 
+async def insert_customer_if_absent(
+    session: AsyncSession, *, customer_id: str, tenant_id: str, email: str | None, name: str | None
+) -> None:
+    await session.execute(
+        pg_insert(Customer)
+        .values(id=customer_id, tenant_id=tenant_id, email=email, name=name)
+        .on_conflict_do_nothing(index_elements=[Customer.id])
+    )
+
+
+async def lock_customer(session: AsyncSession, customer_id: str) -> Customer:
+    return (
+        await session.execute(
+            select(Customer)
+            .where(Customer.id == customer_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+
+
 def _ticket_lookup(ref: uuid.UUID | int, tenant_id: str | None) -> Select[tuple[Ticket]]:
     query = select(Ticket)
     query = (
@@ -313,6 +334,17 @@ async def notification_ids_by_key(session: AsyncSession, dedupe_key: str) -> lis
         select(Notification.id).where(Notification.dedupe_key == dedupe_key)
     )
     return list(rows.scalars())
+
+
+async def count_attempt(session: AsyncSession, notification_id: int) -> bool:
+    """Record a delivery attempt of an unsent notification; False if it is already sent."""
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.sent_at.is_(None))
+        .values(attempts=Notification.attempts + 1)
+        .returning(Notification.id)
+    )
+    return result.scalar_one_or_none() is not None
 
 
 async def claim_notification(session: AsyncSession, notification_id: int) -> Notification | None:

@@ -162,15 +162,15 @@ class TicketingService:
         """
         if await repo.get_tenant(self.session, tenant_id) is None:
             raise TenantNotFound(tenant_id)
-        customer = await repo.get_customer(self.session, customer_id)
-        if customer is None:
-            customer = Customer(id=customer_id, tenant_id=tenant_id, email=email, name=name)
-            self.session.add(customer)
-        elif customer.tenant_id != tenant_id:
+        # Insert-or-nothing, then lock: two onboardings of one new customer never collide.
+        await repo.insert_customer_if_absent(
+            self.session, customer_id=customer_id, tenant_id=tenant_id, email=email, name=name
+        )
+        customer = await repo.lock_customer(self.session, customer_id)
+        if customer.tenant_id != tenant_id:
             raise TenantMismatch(tenant_id, customer.tenant_id)
-        else:
-            customer.email = email or customer.email
-            customer.name = name or customer.name
+        customer.email = email or customer.email
+        customer.name = name or customer.name
         await self.session.flush()
         return customer
 

@@ -29,3 +29,5 @@ class Settings(BaseSettings):
     max_concurrent_local_activities: int = Field(default=100, ge=1)
     max_cached_workflows: int = Field(default=1000, ge=0)
     metrics_port: int | None = None
+    # How long the worker waits for PostgreSQL and Temporal at start-up before giving up.
+    startup_timeout: float = Field(default=60.0, ge=0)

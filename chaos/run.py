@@ -1,0 +1,1200 @@
+"""Chaos run: start N onboardings and installations against the embedded stack while the worker
+is SIGKILLed, PostgreSQL is stopped and the Temporal dev server is restarted; then verify.
+
+    python -m chaos.run --n 500 --seed 1 [--home DIR] [--time-limit 900]
+
+Everything runs under one home directory of its own (a pgserver datadir, a dev server persisting
+to `temporal.db`, worker logs). Notifications go to an SMTP sink inside this process, so "sent
+twice" is observed at the receiving end, not inferred from the outbox. The checks, the fault log
+and the throughput are printed as tables and written to `chaos/results/last.json`; the exit code
+is non-zero when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select, text
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError
+
+from ticketing.db import make_engine, migrate_async
+from ticketing.embedded import embedded_postgres_url
+from ticketing.models import Notification, Ticket, TicketCounter
+from ticketing.schemas import (
+    CancelInstallation,
+    CompleteInstallation,
+    InstallationInput,
+    InstallationResult,
+    InstallationState,
+    OnboardingInput,
+    TicketInfo,
+)
+from ticketing.service import TicketingService
+from ticketing_ops.devstack import TemporalDevServer, find_free_port
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RESULTS = Path(__file__).resolve().parent / "results" / "last.json"
+TASK_QUEUE = "ticketing"
+TENANTS = ("chaos-a", "chaos-b", "chaos-c")
+BUSINESS_TYPES = ("OnboardingWorkflow", "InstallationWorkflow")
+DONE_STATUSES = {"resolved", "closed"}
+RPC_TIMEOUT = timedelta(seconds=10)
+
+# "Stuck in a retry loop" bounds. With DB_RETRY (200 ms doubling to 10 s) an outage of a few
+# seconds costs a handful of attempts; dozens mean a loop that does not end with the outage.
+MAX_ACTIVITY_ATTEMPT = 20
+MAX_WORKFLOW_TASK_FAILURES = 2
+MAX_PENDING_ATTEMPT = 5
+MAX_WORKFLOW_TASKS = 40
+
+T = TypeVar("T")
+
+
+# -- configuration and results ----------------------------------------------------------------
+
+
+@dataclass
+class ChaosConfig:
+    n: int = 500  # business requests = tickets expected, numbered 1..n
+    seed: int = 1
+    home: Path | None = None  # default: a fresh /tmp/chaos-* removed afterwards
+    time_limit: float = 900.0  # seconds for the whole run, set-up to verdict
+    worker_kills: int = 4
+    pg_restarts: int = 2
+    temporal_restarts: int = 2
+    load_seconds: float | None = None  # window over which starts are spread; default n / 6
+    concurrency: int = 16  # starts in flight at once
+    installation_ratio: float = 0.4
+    duplicate_ratio: float = 0.1  # extra onboarding workflows repeating a business key
+    results_path: Path | None = DEFAULT_RESULTS
+    keep_home: bool = False
+
+    def window(self) -> float:
+        return self.load_seconds if self.load_seconds is not None else max(15.0, self.n / 6)
+
+
+@dataclass
+class Check:
+    name: str
+    expected: str
+    observed: str
+    passed: bool
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FaultEvent:
+    at: float  # seconds since the load started
+    kind: str
+    detail: str
+    downtime: float | None = None
+
+
+@dataclass
+class ChaosReport:
+    config: dict[str, Any]
+    home: str
+    checks: list[Check] = field(default_factory=list)
+    faults: list[FaultEvent] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(check.passed for check in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["faults"].sort(key=lambda event: event["at"])
+        data["passed"] = self.passed
+        return data
+
+
+@dataclass
+class Request:
+    """One workflow the driver starts. Duplicates repeat an onboarding's business key."""
+
+    workflow_id: str
+    workflow_type: str
+    tenant_id: str
+    customer_id: str
+    business_key: str
+    release_at: float
+    duplicate_of: str | None = None
+    finish: str | None = None  # "complete" | "cancel" for installations
+    started: bool = False
+    start_attempts: int = 0
+    already_started: bool = False
+    finished: bool = False
+    error: str | None = None
+
+    def workflow_input(self) -> OnboardingInput | InstallationInput:
+        email = f"customer-{self.customer_id}@example.test"
+        if self.workflow_type == "OnboardingWorkflow":
+            return OnboardingInput(
+                tenant_id=self.tenant_id,
+                customer_id=self.customer_id,
+                customer_email=email,
+                customer_name=f"Chaos Customer {self.customer_id}",
+            )
+        return InstallationInput(
+            tenant_id=self.tenant_id,
+            customer_id=self.customer_id,
+            service_address=f"{self.customer_id} Chaos Street",
+            customer_email=email,
+        )
+
+
+def plan_requests(config: ChaosConfig, rng: random.Random) -> list[Request]:
+    """n business requests (onboardings and installations) plus duplicate onboardings."""
+    window = config.window()
+    requests: list[Request] = []
+    onboardings: list[Request] = []
+    for index in range(config.n):
+        tenant = TENANTS[index % len(TENANTS)]
+        customer = str(100_000 + index)
+        release = window * index / config.n
+        if rng.random() < config.installation_ratio:
+            workflow_id = f"chaos-ins-{index:05d}"
+            requests.append(
+                Request(
+                    workflow_id=workflow_id,
+                    workflow_type="InstallationWorkflow",
+                    tenant_id=tenant,
+                    customer_id=customer,
+                    business_key=f"installation:{workflow_id}",
+                    release_at=release,
+                    finish="complete" if rng.random() < 0.7 else "cancel",
+                )
+            )
+        else:
+            request = Request(
+                workflow_id=f"chaos-onb-{index:05d}",
+                workflow_type="OnboardingWorkflow",
+                tenant_id=tenant,
+                customer_id=customer,
+                business_key=f"onboarding:{tenant}:{customer}",
+                release_at=release,
+            )
+            requests.append(request)
+            onboardings.append(request)
+    for original in rng.sample(onboardings, round(len(onboardings) * config.duplicate_ratio)):
+        # Same tenant and customer, another workflow id: sometimes racing the original,
+        # sometimes long after it finished.
+        requests.append(
+            Request(
+                workflow_id=f"{original.workflow_id}-dup",
+                workflow_type="OnboardingWorkflow",
+                tenant_id=original.tenant_id,
+                customer_id=original.customer_id,
+                business_key=original.business_key,
+                release_at=min(window, original.release_at + rng.choice([0.0, 0.05, 2.0, 10.0])),
+                duplicate_of=original.workflow_id,
+            )
+        )
+    requests.sort(key=lambda request: request.release_at)
+    return requests
+
+
+def plan_faults(config: ChaosConfig, rng: random.Random) -> list[tuple[float, str, float]]:
+    """(at, kind, downtime) within the load window, in time order."""
+    kinds = (
+        ["worker_kill"] * config.worker_kills
+        + ["postgres_restart"] * config.pg_restarts
+        + ["temporal_restart"] * config.temporal_restarts
+    )
+    rng.shuffle(kinds)
+    window = config.window()
+    downtime = {
+        "worker_kill": (0.5, 3.0),
+        "postgres_restart": (2.0, 6.0),
+        "temporal_restart": (1.0, 4.0),
+    }
+    times = sorted(rng.uniform(0.08, 0.85) * window for _ in kinds)
+    return [
+        (at, kind, round(rng.uniform(*downtime[kind]), 2))
+        for at, kind in zip(times, kinds, strict=True)
+    ]
+
+
+# -- the stack under test -----------------------------------------------------------------------
+
+
+class SmtpSink:
+    """A minimal SMTP server recording every delivered message (recipient, subject, id)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str, str]] = []
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        def reply(line: str) -> None:
+            writer.write(line.encode() + b"\r\n")
+
+        try:
+            reply("220 chaos-sink ESMTP")
+            await writer.drain()
+            while line := await reader.readline():
+                verb = line.decode(errors="replace").strip().split(" ", 1)[0].upper()
+                if verb == "EHLO":
+                    reply("250-chaos-sink")
+                    reply("250 8BITMIME")
+                elif verb == "DATA":
+                    reply("354 end with <CRLF>.<CRLF>")
+                    await writer.drain()
+                    body = bytearray()
+                    while (chunk := await reader.readline()) not in (b".\r\n", b".\n", b""):
+                        body += chunk[1:] if chunk.startswith(b"..") else chunk
+                    message = message_from_bytes(bytes(body), policy=default_policy)
+                    self.messages.append(
+                        (str(message["To"]), str(message["Subject"]), str(message["Message-ID"]))
+                    )
+                    reply("250 queued")
+                elif verb == "QUIT":
+                    reply("221 bye")
+                    await writer.drain()
+                    break
+                else:  # HELO, MAIL, RCPT, RSET, NOOP
+                    reply("250 OK")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+class WorkerSupervisor:
+    """`python -m worker` as a child process; restarted whenever it dies unless held down."""
+
+    def __init__(self, env: dict[str, str], logs: Path, log_event: Callable[..., None]) -> None:
+        self.env = env
+        self.logs = logs
+        self.log_event = log_event
+        self.process: subprocess.Popen[bytes] | None = None
+        self.held = False
+        self.spawns = 0
+        self.spawned_at = 0.0
+        self.unexpected_exits: list[str] = []
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def spawn(self) -> None:
+        self.spawns += 1
+        self.spawned_at = time.monotonic()
+        log = open(self.logs / f"worker-{self.spawns:02d}.log", "wb")  # noqa: SIM115
+        with log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "worker"],
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    async def start(self) -> None:
+        self.spawn()
+        self._task = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(0.2)
+            process = self.process
+            if self.held or process is None or process.poll() is None:
+                continue
+            tail = self._log_tail(self.spawns)
+            lived = time.monotonic() - self.spawned_at
+            self.unexpected_exits.append(
+                f"pid {process.pid} rc={process.returncode} after {lived:.1f}s: {tail}"
+            )
+            self.log_event("worker_exit", f"worker pid {process.pid} exited rc="
+                           f"{process.returncode} on its own after {lived:.1f}s; restarting "
+                           f"({tail[-160:]})")
+            await asyncio.sleep(1.0)
+            if not self.held and not self._closing:
+                self.spawn()
+
+    def _log_tail(self, spawn: int) -> str:
+        try:
+            lines = (self.logs / f"worker-{spawn:02d}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+        return " | ".join(lines.strip().splitlines()[-3:])[-600:]
+
+    async def kill(self) -> int | None:
+        """SIGKILL the worker and keep it down until `resume`."""
+        self.held = True
+        process = self.process
+        if process is None or process.poll() is not None:
+            return None
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(process.wait)
+        return process.pid
+
+    def resume(self) -> int:
+        self.held = False
+        if self.process is None or self.process.poll() is not None:
+            self.spawn()
+        assert self.process is not None
+        return self.process.pid
+
+    async def stop(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(process.wait, 30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                await asyncio.to_thread(process.wait)
+
+
+class EmbeddedPostgres:
+    """pgserver under `<home>/pgdata`, stoppable and restartable on the same socket."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.url = ""
+        self._server: Any = None
+
+    def start(self) -> str:
+        import pgserver
+
+        if self._server is None:
+            self.url = embedded_postgres_url(self.home)
+            self._server = pgserver.get_server(self.home / "pgdata", cleanup_mode=None)
+        else:
+            with self._server._lock:
+                self._server.ensure_postgres_running()
+        return self.url
+
+    def stop(self) -> None:
+        from pgserver import _commands
+
+        pg_ctl = _commands.pg_ctl  # type: ignore[attr-defined] # generated at import
+        if self._server is not None:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._server.pgdata,
+                   user=self._server.system_user, timeout=60)
+
+    def running(self) -> bool:
+        from pgserver.utils import PostmasterInfo
+
+        if self._server is None:
+            return False
+        info = PostmasterInfo.read_from_pgdata(self._server.pgdata)
+        return info is not None and info.is_running()
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+class ChaosRun:
+    def __init__(self, config: ChaosConfig, home: Path) -> None:
+        self.config = config
+        self.home = home
+        self.rng = random.Random(config.seed)
+        self.report = ChaosReport(config=_config_json(config), home=str(home))
+        self.t0 = time.monotonic()
+        self.started_at = time.monotonic()
+        self.deadline = self.started_at + config.time_limit
+        self.postgres = EmbeddedPostgres(home)
+        self.temporal = TemporalDevServer(
+            home, port=find_free_port(), ui_port=find_free_port(), headless=True
+        )
+        self.sink = SmtpSink()
+        self.worker: WorkerSupervisor | None = None
+        self.client: Client | None = None
+        self.requests: list[Request] = []
+        self.retries = Counter[str]()
+
+    def log_event(self, kind: str, detail: str, downtime: float | None = None) -> None:
+        event = FaultEvent(round(time.monotonic() - self.t0, 2), kind, detail, downtime)
+        self.report.faults.append(event)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    # -- set-up and tear-down --
+
+    async def setup(self) -> None:
+        url = await asyncio.to_thread(self.postgres.start)
+        await migrate_async(url)
+        engine = make_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text("SELECT 1"))
+            from sqlalchemy.ext.asyncio import async_sessionmaker
+
+            async with async_sessionmaker(engine)() as session, session.begin():
+                service = TicketingService(session)
+                for tenant in TENANTS:
+                    await service.register_tenant(
+                        tenant, name=f"Chaos {tenant}", support_email=f"support@{tenant}.test"
+                    )
+        finally:
+            await engine.dispose()
+        await self.sink.start()
+        await self.temporal.start()
+        self.client = await Client.connect(
+            self.temporal.target_host,
+            data_converter=pydantic_data_converter,
+            # The SDK core warns on every retried call while a server is down: expected here.
+            runtime=Runtime(
+                telemetry=TelemetryConfig(
+                    logging=LoggingConfig(filter=TelemetryFilter("ERROR", "ERROR"))
+                )
+            ),
+        )
+        env = {
+            **os.environ,
+            "TICKETING_DATABASE_URL": url,
+            "TICKETING_HOME": str(self.home),
+            "TEMPORAL_ADDRESS": self.temporal.target_host,
+            "TEMPORAL_NAMESPACE": "default",
+            "TICKETING_TASK_QUEUE": TASK_QUEUE,
+            "TICKETING_LOG_FORMAT": "json",
+            "TICKETING_LOG_LEVEL": "WARNING",
+            "TICKETING_SMTP_URL": f"smtp://127.0.0.1:{self.sink.port}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("TICKETING_METRICS_PORT", None)
+        self.worker = WorkerSupervisor(env, self.home, self.log_event)
+        await self.worker.start()
+
+    async def teardown(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.temporal.stop()
+        await self.sink.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.postgres.stop)
+
+    # -- load --
+
+    async def retrying(self, what: str, op: Callable[[], Awaitable[T]], deadline: float) -> T:
+        delay = 0.2
+        while True:
+            try:
+                return await op()
+            except (RPCError, WorkflowQueryFailedError, TimeoutError) as error:
+                if time.monotonic() + delay > deadline:
+                    raise TimeoutError(f"{what}: gave up after {error!r}") from error
+                self.retries[what] += 1
+                await asyncio.sleep(delay * self.rng.uniform(0.5, 1.5))
+                delay = min(delay * 2, 3.0)
+
+    async def start_one(self, request: Request, deadline: float) -> None:
+        assert self.client is not None
+        client = self.client
+
+        async def start() -> None:
+            request.start_attempts += 1
+            try:
+                await client.start_workflow(
+                    request.workflow_type,
+                    request.workflow_input(),
+                    id=request.workflow_id,
+                    task_queue=TASK_QUEUE,
+                    # A start whose answer was lost may have been accepted: starting again
+                    # must attach to it (running) or be refused (finished), never run twice.
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    rpc_timeout=RPC_TIMEOUT,
+                )
+            except WorkflowAlreadyStartedError:
+                request.already_started = True
+
+        await self.retrying("start", start, deadline)
+        request.started = True
+
+    async def finish_installation(self, request: Request, deadline: float) -> None:
+        """Wait until the installation's ticket exists, then complete or cancel it."""
+        assert self.client is not None
+        handle = self.client.get_workflow_handle(request.workflow_id)
+
+        async def ticket_number() -> str | None:
+            state = await handle.query(
+                "installation_state", result_type=InstallationState,
+                rpc_timeout=timedelta(seconds=5),
+            )
+            return state.ticket_number
+
+        while await self.retrying("query", ticket_number, deadline) is None:
+            await asyncio.sleep(0.3)
+        arg: CancelInstallation | CompleteInstallation
+        if request.finish == "cancel":
+            name, arg = "cancel_installation", CancelInstallation(reason="chaos: cancelled")
+        else:
+            name, arg = "complete_installation", CompleteInstallation(notes="chaos: done")
+
+        async def send() -> None:
+            await handle.signal(name, arg, rpc_timeout=RPC_TIMEOUT)
+
+        await self.retrying("signal", send, deadline)
+        request.finished = True
+
+    async def drive(self, deadline: float) -> None:
+        slots = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(request: Request) -> None:
+            try:
+                await asyncio.sleep(max(0.0, self.t0 + request.release_at - time.monotonic()))
+                async with slots:
+                    await self.start_one(request, deadline)
+                if request.finish:
+                    await self.finish_installation(request, deadline)
+            except Exception as error:  # noqa: BLE001 - reported by the checks
+                request.error = repr(error)
+
+        await asyncio.gather(*(one(request) for request in self.requests))
+
+    async def inject_faults(self, plan: list[tuple[float, str, float]]) -> None:
+        assert self.worker is not None
+        for at, kind, downtime in plan:
+            await asyncio.sleep(max(0.0, self.t0 + at - time.monotonic()))
+            began = time.monotonic()
+            if kind == "worker_kill":
+                pid = await self.worker.kill()
+                await asyncio.sleep(downtime)
+                new_pid = self.worker.resume()
+                detail = f"SIGKILL worker pid {pid}; restarted as pid {new_pid}"
+            elif kind == "postgres_restart":
+                await asyncio.to_thread(self.postgres.stop)
+                await asyncio.sleep(downtime)
+                await asyncio.to_thread(self.postgres.start)
+                detail = "pg_ctl stop -m fast; started again on the same datadir and socket"
+            else:
+                await self.temporal.stop()
+                await asyncio.sleep(downtime)
+                await self._start_temporal()
+                detail = "dev server stopped (SIGTERM); restarted on its temporal.db"
+            self.report.faults.append(
+                FaultEvent(round(began - self.t0, 2), kind, detail,
+                           round(time.monotonic() - began, 2))
+            )
+
+    async def _start_temporal(self) -> None:
+        for attempt in range(10):
+            try:
+                await self.temporal.start()
+                return
+            except Exception as error:  # noqa: BLE001 - port still closing: try again
+                if attempt == 9:
+                    raise
+                self.log_event("temporal_start_retry", repr(error)[:200])
+                await asyncio.sleep(1.0)
+
+    # -- waiting for the end --
+
+    async def wait_all_closed(self, deadline: float) -> float | None:
+        """Until no business workflow is running; returns when (seconds since t0)."""
+        assert self.client is not None
+        client = self.client
+        types = ", ".join(f"'{name}'" for name in BUSINESS_TYPES)
+        query = f"WorkflowType IN ({types}) AND ExecutionStatus = 'Running'"
+
+        async def running() -> int:
+            return (await client.count_workflows(query, rpc_timeout=RPC_TIMEOUT)).count
+
+        while time.monotonic() < deadline:
+            if await self.retrying("count", running, deadline) == 0:
+                # Visibility can trail; confirm with describe below (check "completed").
+                return round(time.monotonic() - self.t0, 2)
+            await asyncio.sleep(1.0)
+        return None
+
+    async def running_watchers(self) -> list[str]:
+        assert self.client is not None
+        client = self.client
+
+        async def listed() -> list[str]:
+            return [
+                execution.id
+                async for execution in client.list_workflows(
+                    "WorkflowType = 'EscalationWorkflow' AND ExecutionStatus = 'Running'",
+                    rpc_timeout=RPC_TIMEOUT,
+                )
+            ]
+
+        return await self.retrying("list", listed, self.deadline)
+
+    # -- the whole run --
+
+    async def run(self) -> ChaosReport:
+        config = self.config
+        self.requests = plan_requests(config, self.rng)
+        faults = plan_faults(config, self.rng)
+        await self.setup()
+        try:
+            await self._run(faults)
+        finally:
+            await self.teardown()
+        self.report.stats["sink_messages"] = len(self.sink.messages)
+        return self.report
+
+    async def _run(self, faults: list[tuple[float, str, float]]) -> None:
+        config = self.config
+        reserve = max(60.0, config.time_limit * 0.2)  # for waiting and verifying
+        self.t0 = time.monotonic()
+        load_deadline = self.deadline - reserve
+        fault_task = asyncio.create_task(self.inject_faults(faults))
+        await self.drive(load_deadline)
+        load_done = time.monotonic() - self.t0
+        try:
+            await asyncio.wait_for(fault_task, max(1.0, self.remaining() - reserve))
+        except Exception as error:  # noqa: BLE001 - reported, then verified regardless
+            self.log_event("fault_error", repr(error)[:300])
+        # Whatever happened, everything is up again for the verification.
+        if not self.postgres.running():
+            await asyncio.to_thread(self.postgres.start)
+        if not self.temporal.running:
+            await self._start_temporal()
+        assert self.worker is not None
+        self.worker.resume()
+        closed_at = await self.wait_all_closed(self.deadline - reserve * 0.5)
+        stats = self.report.stats
+        stats.update(
+            workflows_started=sum(r.started for r in self.requests),
+            business_requests=config.n,
+            duplicate_onboardings=sum(r.duplicate_of is not None for r in self.requests),
+            installations=sum(r.workflow_type == "InstallationWorkflow" for r in self.requests),
+            load_seconds=round(load_done, 2),
+            all_closed_after_seconds=closed_at,
+            tickets_per_second=round(config.n / closed_at, 2) if closed_at else None,
+            rpc_retries=dict(self.retries),
+            worker_spawns=self.worker.spawns,
+            worker_unexpected_exits=self.worker.unexpected_exits,
+        )
+        await Verifier(self).verify()
+        stats["total_seconds"] = round(time.monotonic() - self.started_at, 2)
+
+
+# -- verification -----------------------------------------------------------------------------
+
+
+@dataclass
+class WorkflowFacts:
+    workflow_id: str
+    status: str
+    wft_failed: int = 0
+    wft_timed_out: int = 0
+    wft_completed: int = 0
+    max_activity_attempt: int = 0
+    pending_activity_attempt: int = 0
+    pending_wft_attempt: int = 0
+    result: Any = None
+    error: str | None = None
+
+
+class Verifier:
+    def __init__(self, run: ChaosRun) -> None:
+        self.run = run
+        assert run.client is not None
+        self.client = run.client
+        self.checks = run.report.checks
+
+    def add(self, name: str, expected: str, observed: str, passed: bool,
+            details: list[str] | None = None) -> None:
+        self.checks.append(Check(name, expected, observed, passed, (details or [])[:20]))
+
+    async def facts(self, workflow_id: str, result_type: type | None) -> WorkflowFacts:
+        handle = self.client.get_workflow_handle(workflow_id, result_type=result_type)
+        deadline = self.run.deadline
+        try:
+            description = await self.run.retrying(
+                "describe", lambda: handle.describe(rpc_timeout=RPC_TIMEOUT), deadline
+            )
+        except Exception as error:  # noqa: BLE001 - e.g. never started: reported
+            return WorkflowFacts(workflow_id, "MISSING", error=repr(error)[:200])
+        status = description.status.name if description.status else "UNKNOWN"
+        facts = WorkflowFacts(workflow_id, status)
+        raw = description.raw_description
+        facts.pending_activity_attempt = max(
+            (pending.attempt for pending in raw.pending_activities), default=0
+        )
+        if raw.HasField("pending_workflow_task"):
+            facts.pending_wft_attempt = raw.pending_workflow_task.attempt
+        history = await self.run.retrying(
+            "history", lambda: handle.fetch_history(rpc_timeout=RPC_TIMEOUT), deadline
+        )
+        for event in history.events:
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                facts.wft_failed += 1
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                facts.wft_timed_out += 1
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                facts.wft_completed += 1
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                facts.max_activity_attempt = max(
+                    facts.max_activity_attempt, event.activity_task_started_event_attributes.attempt
+                )
+        if result_type is not None and description.status == WorkflowExecutionStatus.COMPLETED:
+            try:
+                facts.result = await self.run.retrying(
+                    "result",
+                    lambda: handle.result(rpc_timeout=RPC_TIMEOUT),
+                    deadline,
+                )
+            except Exception as error:  # noqa: BLE001
+                facts.error = repr(error)[:200]
+        return facts
+
+    async def history_evidence(self, workflow_id: str) -> list[str]:
+        """Signals received and activities run (attempt, last failure) by one workflow."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            history = await self.run.retrying(
+                "history", lambda: handle.fetch_history(rpc_timeout=RPC_TIMEOUT),
+                self.run.deadline,
+            )
+        except Exception as error:  # noqa: BLE001
+            return [f"{workflow_id}: no history ({error!r})"]
+        lines: list[str] = []
+        scheduled: dict[int, str] = {}
+        for event in history.events:
+            at = event.event_time.ToDatetime().strftime("%H:%M:%S.%f")[:-3]
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+                name = event.workflow_execution_signaled_event_attributes.signal_name
+                lines.append(f"{workflow_id} {at} signal {name}")
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                scheduled[event.event_id] = (
+                    event.activity_task_scheduled_event_attributes.activity_type.name
+                )
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                attributes = event.activity_task_started_event_attributes
+                name = scheduled.get(attributes.scheduled_event_id, "?")
+                failure = attributes.last_failure.message[:160]
+                lines.append(
+                    f"{workflow_id} {at} activity {name} attempt {attributes.attempt}"
+                    + (f" after failure: {failure}" if failure else "")
+                )
+        return lines
+
+    async def gather_facts(self, items: list[tuple[str, type | None]]) -> list[WorkflowFacts]:
+        slots = asyncio.Semaphore(16)
+
+        async def one(workflow_id: str, result_type: type | None) -> WorkflowFacts:
+            async with slots:
+                return await self.facts(workflow_id, result_type)
+
+        return list(await asyncio.gather(*(one(wid, rtype) for wid, rtype in items)))
+
+    async def settle_watchers(self, open_numbers: set[str], timeout: float) -> list[str]:
+        """Closing a ticket signals its watcher, which then ends: give that a moment."""
+        expected = {f"escalation-{number}" for number in open_numbers}
+        end = time.monotonic() + min(timeout, max(5.0, self.run.remaining() - 30))
+        while True:
+            running = await self.run.running_watchers()
+            if set(running) == expected or time.monotonic() > end:
+                return running
+            await asyncio.sleep(1.0)
+
+    async def verify(self) -> None:
+        run, config = self.run, self.run.config
+        requests = run.requests
+        engine = make_engine(run.postgres.url)
+        try:
+            async with engine.connect() as connection:
+                tickets = (
+                    await connection.execute(
+                        select(
+                            Ticket.number, Ticket.ticket_number, Ticket.tenant_id,
+                            Ticket.idempotency_key, Ticket.status, Ticket.id,
+                        )
+                    )
+                ).all()
+                counter = (
+                    await connection.execute(select(TicketCounter.name, TicketCounter.value))
+                ).all()
+                notifications = (
+                    await connection.execute(
+                        select(
+                            Notification.id, Notification.dedupe_key, Notification.kind,
+                            Notification.sent_at, Notification.attempts, Notification.recipient,
+                        )
+                    )
+                ).all()
+                duplicate_keys = (
+                    await connection.execute(
+                        select(Notification.dedupe_key, func.count())
+                        .group_by(Notification.dedupe_key)
+                        .having(func.count() > 1)
+                    )
+                ).all()
+        finally:
+            await engine.dispose()
+
+        # 1. every started workflow completed
+        by_id = {r.workflow_id: r for r in requests}
+        result_types: dict[str, type] = {
+            "OnboardingWorkflow": TicketInfo, "InstallationWorkflow": InstallationResult,
+        }
+        business = await self.gather_facts(
+            [(r.workflow_id, result_types[r.workflow_type]) for r in requests]
+        )
+        not_started = [r.workflow_id + f" ({r.error})" for r in requests if not r.started]
+        unfinished = [f"{f.workflow_id}: {f.status}" for f in business if f.status != "COMPLETED"]
+        unsignalled = [
+            f"{r.workflow_id}: {r.error}" for r in requests if r.finish and not r.finished
+        ]
+        completed = sum(f.status == "COMPLETED" for f in business)
+        self.add(
+            "every started workflow completed",
+            f"{len(requests)} of {len(requests)} COMPLETED",
+            f"{completed} of {len(requests)} COMPLETED, {len(not_started)} never started",
+            not unfinished and not not_started and not unsignalled,
+            not_started + unfinished + unsignalled,
+        )
+
+        # 2. exactly one ticket per business request
+        expected_keys = {r.business_key for r in requests}
+        key_counts = Counter(row.idempotency_key for row in tickets)
+        ticket_by_key = {row.idempotency_key: row.ticket_number for row in tickets}
+        problems = [f"{key}: {count} tickets" for key, count in key_counts.items() if count > 1]
+        problems += [f"{key}: no ticket" for key in sorted(expected_keys - set(key_counts))]
+        problems += [f"{key}: unexpected ticket" for key in sorted(set(key_counts) - expected_keys)]
+        result_by_id: dict[str, str] = {}
+        for fact in business:
+            if fact.status == "COMPLETED" and fact.result is None:
+                problems.append(f"{fact.workflow_id}: no result ({fact.error})")
+            if fact.result is not None:
+                ticket = fact.result if isinstance(fact.result, TicketInfo) else fact.result.ticket
+                result_by_id[fact.workflow_id] = ticket.ticket_number
+                key = by_id[fact.workflow_id].business_key
+                if ticket_by_key.get(key) != ticket.ticket_number:
+                    problems.append(
+                        f"{fact.workflow_id} returned {ticket.ticket_number}, "
+                        f"the ticket of {key} is {ticket_by_key.get(key)}"
+                    )
+        duplicates = [r for r in requests if r.duplicate_of]
+        same = sum(
+            result_by_id.get(r.workflow_id) is not None
+            and result_by_id.get(r.workflow_id) == result_by_id.get(r.duplicate_of or "")
+            for r in duplicates
+        )
+        self.add(
+            "exactly one ticket per business request",
+            f"{config.n} tickets for {config.n} requests; {len(duplicates)} duplicate "
+            "starts share their original's ticket",
+            f"{len(tickets)} tickets, {len(expected_keys & set(key_counts))} requests with one; "
+            f"{same}/{len(duplicates)} duplicates share it",
+            not problems and len(tickets) == config.n and same == len(duplicates),
+            problems,
+        )
+
+        # 3. ticket numbers 1..N, no gap, no duplicate
+        numbers = sorted(row.number for row in tickets)
+        number_counts = Counter(numbers)
+        doubled = sorted(number for number, count in number_counts.items() if count > 1)
+        gaps = sorted(set(range(1, config.n + 1)) - set(numbers))
+        badly_formatted = [
+            row.ticket_number for row in tickets if row.ticket_number != f"TKT-{row.number:06d}"
+        ]
+        counter_values = {name: value for name, value in counter}
+        self.add(
+            "ticket numbers are 1..N, no gap, no duplicate",
+            f"TKT-000001..TKT-{config.n:06d}; counter = {config.n}",
+            f"{len(set(numbers))} distinct, min {numbers[0] if numbers else '-'}, max "
+            f"{numbers[-1] if numbers else '-'}, {len(gaps)} gaps, {len(doubled)} duplicates; "
+            f"counter {counter_values}",
+            numbers == list(range(1, config.n + 1))
+            and not badly_formatted
+            and list(counter_values.values()) == [config.n],
+            [f"gap {g}" for g in gaps] + [f"duplicate {d}" for d in doubled] + badly_formatted,
+        )
+
+        # 4. ticket states follow the requests (installations resolved/closed, onboardings open)
+        status_by_key = {row.idempotency_key: row.status for row in tickets}
+        wrong_status = []
+        for r in requests:
+            want = {"complete": "resolved", "cancel": "closed"}.get(r.finish or "", "open")
+            got = status_by_key.get(r.business_key)
+            if got is not None and got != want:
+                wrong_status.append(f"{r.workflow_id}: ticket {got}, expected {want}")
+        self.add(
+            "ticket status follows each request",
+            "onboarding open; installation resolved (complete) / closed (cancel)",
+            f"{len(wrong_status)} mismatches",
+            not wrong_status,
+            wrong_status,
+        )
+
+        # 5. every open ticket has exactly one running EscalationWorkflow
+        open_numbers = {row.ticket_number for row in tickets if row.status not in DONE_STATUSES}
+        running = await self.settle_watchers(open_numbers, timeout=60)
+        running_counts = Counter(running)
+        expected_ids = {f"escalation-{number}" for number in open_numbers}
+        missing = sorted(expected_ids - set(running_counts))
+        extra = sorted(set(running_counts) - expected_ids)
+        twice = sorted(wid for wid, count in running_counts.items() if count > 1)
+        watcher_ids = sorted(f"escalation-{row.ticket_number}" for row in tickets)
+        watchers = await self.gather_facts([(wid, None) for wid in watcher_ids])
+        described_missing = [
+            f.workflow_id for f in watchers
+            if f.workflow_id in expected_ids and f.status != "RUNNING"
+        ]
+        self.add(
+            "every open ticket has exactly one running EscalationWorkflow",
+            f"{len(open_numbers)} open tickets ↔ {len(open_numbers)} running watchers",
+            f"{len(running)} running ({len(running_counts)} ids); {len(missing)} missing, "
+            f"{len(twice)} twice, {len(extra)} on resolved/closed tickets",
+            not missing and not twice and not described_missing and not extra,
+            [f"missing {m}" for m in missing + described_missing]
+            + [f"twice {t}" for t in twice]
+            + [f"still running for a done ticket {e}" for e in extra],
+        )
+        if extra:
+            # Evidence for a watcher that outlived its ticket: did it ever hear of the change?
+            request_by_key = {r.business_key: r for r in requests if not r.duplicate_of}
+            key_by_number = {row.ticket_number: row.idempotency_key for row in tickets}
+            for watcher_id in extra[:5]:
+                number = watcher_id.removeprefix("escalation-")
+                request = request_by_key.get(key_by_number.get(number, ""))
+                lines = await self.history_evidence(watcher_id)
+                if request is not None:
+                    lines += await self.history_evidence(request.workflow_id)
+                self.checks[-1].details += [f"{watcher_id}: {line}" for line in lines]
+                run.report.stats.setdefault("evidence", {})[watcher_id] = lines
+        failed_watchers = [
+            f"{f.workflow_id}: {f.status}" for f in watchers
+            if f.status not in ("RUNNING", "COMPLETED")
+        ]
+        self.add(
+            "no watcher failed, terminated or missing",
+            f"{len(tickets)} watchers RUNNING (open) or COMPLETED (done)",
+            f"{len(failed_watchers)} in another state",
+            not failed_watchers,
+            failed_watchers,
+        )
+
+        # 6. no notification sent twice. Delivery is at least once: a worker killed (or a
+        # database lost) after the mail left but before `sent_at` committed sends it again.
+        # Such a repeat is allowed only if it is visible (attempts > 1 on its row) and carries
+        # the same Message-ID (receivers drop the copy); any other repeat is a failure.
+        sent = [row for row in notifications if row.sent_at is not None]
+        unsent = [row.dedupe_key for row in notifications if row.sent_at is None]
+        deliveries = Counter(run.sink.messages)
+        retried_ids = {f"<notification-{row.id}@ticketing>" for row in sent if row.attempts > 1}
+        repeats = [(key, count) for key, count in deliveries.items() if count > 1]
+        crash_window = [f"{to} {message_id} x{count} (attempts>1, same Message-ID)"
+                        for (to, _subject, message_id), count in repeats
+                        if message_id in retried_ids]
+        delivered_twice = [f"{to} {subject!r} {message_id} x{count}"
+                           for (to, subject, message_id), count in repeats
+                           if message_id not in retried_ids]
+        distinct_delivered = len(deliveries)
+        created = sum(row.kind == "ticket_created" for row in notifications)
+        self.add(
+            "no notification sent twice (outbox + SMTP sink)",
+            f"1 outbox row per dedupe key ({config.n} ticket_created); each sent; no repeat "
+            "except a visible crash-window resend with the same Message-ID",
+            f"{len(notifications)} rows ({created} ticket_created), {len(duplicate_keys)} keys "
+            f"doubled; {len(sent)} sent, {len(unsent)} unsent; {distinct_delivered} distinct "
+            f"delivered, {len(delivered_twice)} repeated silently, {len(crash_window)} "
+            "crash-window resends",
+            not duplicate_keys and not delivered_twice and not unsent
+            and created == config.n and distinct_delivered == len(sent),
+            [f"doubled key {k}" for k, _ in duplicate_keys] + delivered_twice + crash_window
+            + [f"unsent {k}" for k in unsent],
+        )
+
+        # 7. no workflow stuck in a retry loop
+        everything = business + watchers
+        looping = [
+            f"{f.workflow_id}: wft_failed={f.wft_failed} max_attempt={f.max_activity_attempt} "
+            f"pending_attempt={f.pending_activity_attempt} pending_wft={f.pending_wft_attempt} "
+            f"wft_completed={f.wft_completed}"
+            for f in everything
+            if f.wft_failed > MAX_WORKFLOW_TASK_FAILURES
+            or f.max_activity_attempt > MAX_ACTIVITY_ATTEMPT
+            or f.pending_activity_attempt > MAX_PENDING_ATTEMPT
+            or f.pending_wft_attempt > MAX_PENDING_ATTEMPT
+            or f.wft_completed > MAX_WORKFLOW_TASKS
+        ]
+
+        def peak(attr: str) -> int:
+            return max((getattr(f, attr) for f in everything), default=0)
+
+        self.add(
+            "no workflow stuck in a retry loop",
+            f"per workflow: task failures ≤ {MAX_WORKFLOW_TASK_FAILURES}, activity attempt ≤ "
+            f"{MAX_ACTIVITY_ATTEMPT}, pending attempt ≤ {MAX_PENDING_ATTEMPT}, tasks ≤ "
+            f"{MAX_WORKFLOW_TASKS}",
+            f"{len(everything)} workflows; peaks: task failures {peak('wft_failed')}, activity "
+            f"attempt {peak('max_activity_attempt')}, pending attempt "
+            f"{peak('pending_activity_attempt')}/{peak('pending_wft_attempt')}, tasks "
+            f"{peak('wft_completed')}; {sum(f.wft_timed_out for f in everything)} task "
+            f"timeouts, {sum(f.wft_failed for f in everything)} task failures in all",
+            not looping,
+            looping,
+        )
+        run.report.stats.update(
+            workflow_task_timeouts=sum(f.wft_timed_out for f in everything),
+            workflow_task_failures=sum(f.wft_failed for f in everything),
+            workflows_with_task_failures=[
+                f"{f.workflow_id}: {f.wft_failed}" for f in everything if f.wft_failed
+            ][:20],
+            open_tickets=len(open_numbers),
+            notification_crash_window_resends=len(crash_window),
+        )
+
+
+def _config_json(config: ChaosConfig) -> dict[str, Any]:
+    data = asdict(config)
+    data["home"] = str(config.home) if config.home else None
+    data["results_path"] = str(config.results_path) if config.results_path else None
+    data["load_seconds"] = config.window()
+    return data
+
+
+# -- entry points -----------------------------------------------------------------------------
+
+
+async def run_chaos(config: ChaosConfig) -> ChaosReport:
+    """Run the whole scenario under `config.home` (or a fresh /tmp/chaos-*) and verify."""
+    made_home = config.home is None
+    # Short path: PostgreSQL's unix socket lives in the datadir (~107 characters at most).
+    home = Path(tempfile.mkdtemp(prefix="chaos-", dir="/tmp")) if made_home else config.home
+    assert home is not None
+    home.mkdir(parents=True, exist_ok=True)
+    run = ChaosRun(config, home.resolve())
+    try:
+        report = await run.run()
+    finally:
+        if made_home and not config.keep_home:
+            shutil.rmtree(home, ignore_errors=True)
+    if config.results_path is not None:
+        config.results_path.parent.mkdir(parents=True, exist_ok=True)
+        config.results_path.write_text(json.dumps(report.to_json(), indent=2, default=str))
+    return report
+
+
+def print_report(report: ChaosReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(140, Console().width))
+    config = report.config
+    faults = Table(title=f"Faults (seed {config['seed']})", show_lines=False)
+    for column in ("t (s)", "fault", "detail", "down (s)"):
+        faults.add_column(column)
+    for event in sorted(report.faults, key=lambda event: event.at):
+        faults.add_row(f"{event.at:.1f}", event.kind, event.detail,
+                       "" if event.downtime is None else f"{event.downtime:.1f}")
+    console.print(faults)
+    checks = Table(title=f"Chaos run: N={config['n']}, seed {config['seed']}", show_lines=True)
+    checks.add_column("check")
+    checks.add_column("expected")
+    checks.add_column("observed")
+    checks.add_column("result")
+    for check in report.checks:
+        verdict = "[green]PASS[/green]" if check.passed else "[red]FAIL[/red]"
+        observed = check.observed
+        if check.details and not check.passed:
+            observed += "\n" + "\n".join(check.details[:5])
+        checks.add_row(check.name, check.expected, observed, verdict)
+    console.print(checks)
+    stats = report.stats
+    console.print(
+        f"started {stats.get('workflows_started')} workflows "
+        f"({stats.get('business_requests')} requests + {stats.get('duplicate_onboardings')} "
+        f"duplicate onboardings; {stats.get('installations')} installations) over "
+        f"{stats.get('load_seconds')} s; all closed after {stats.get('all_closed_after_seconds')}"
+        f" s → {stats.get('tickets_per_second')} tickets/s through the faults; RPC retries "
+        f"{stats.get('rpc_retries')}; worker spawns {stats.get('worker_spawns')}, unexpected "
+        f"exits {len(stats.get('worker_unexpected_exits') or [])}; total "
+        f"{stats.get('total_seconds')} s; home {report.home}"
+    )
+    console.print("[green]ALL CHECKS PASSED[/green]" if report.passed
+                  else "[red]SOME CHECKS FAILED[/red]")
+
+
+def parse_args(argv: list[str] | None = None) -> ChaosConfig:
+    parser = argparse.ArgumentParser(prog="python -m chaos.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=500, help="business requests (tickets)")
+    parser.add_argument("--seed", type=int, default=None, help="default: random, printed")
+    parser.add_argument("--home", type=Path, default=None, help="default: fresh /tmp/chaos-*")
+    parser.add_argument("--time-limit", type=float, default=900.0, help="seconds, whole run")
+    parser.add_argument("--worker-kills", type=int, default=4)
+    parser.add_argument("--pg-restarts", type=int, default=2)
+    parser.add_argument("--temporal-restarts", type=int, default=2)
+    parser.add_argument("--load-seconds", type=float, default=None,
+                        help="window the starts are spread over (default N/6, at least 15)")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--keep-home", action="store_true")
+    args = parser.parse_args(argv)
+    return ChaosConfig(
+        n=args.n,
+        seed=args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10**6),
+        home=args.home,
+        time_limit=args.time_limit,
+        worker_kills=args.worker_kills,
+        pg_restarts=args.pg_restarts,
+        temporal_restarts=args.temporal_restarts,
+        load_seconds=args.load_seconds,
+        concurrency=args.concurrency,
+        results_path=args.results,
+        keep_home=args.keep_home,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    print(f"chaos run: n={config.n} seed={config.seed} time limit {config.time_limit:.0f}s",
+          flush=True)
+    report = asyncio.run(run_chaos(config))
+    print_report(report)
+    if config.results_path is not None:
+        print(f"results: {config.results_path}")
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
