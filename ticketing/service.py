@@ -306,6 +306,13 @@ class TicketingService:
         """Newest first, keyset-paginated on the ticket number."""
         if not 1 <= limit <= 500:
             raise InvalidInput("limit", limit, "must be between 1 and 500")
+        _storable(
+            tenant_id=tenant_id,
+            ticket_type=ticket_type,
+            assigned_to=assigned_to,
+            assigned_team=assigned_team,
+            search=search,
+        )
         query: Select[tuple[Ticket]] = select(Ticket)
         if tenant_id is not None:
             query = query.where(Ticket.tenant_id == tenant_id)
@@ -358,10 +365,9 @@ class TicketingService:
         """Add a reply or note; the assigned side's first public reply meets first response."""
         now = now or utcnow()
         actor = _actor(author_actor)
+        _storable(body=body, author=author)
         if not body.strip():
             raise InvalidInput("body", body, "must not be empty")
-        if "\x00" in body:
-            raise InvalidInput("body", body, "must not contain NUL characters")
         row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
         self.session.add(
             TicketMessage(
@@ -399,6 +405,7 @@ class TicketingService:
             requested = TicketStatus(status)
         except ValueError:
             raise InvalidInput("status", status, "is not a ticket status") from None
+        _storable(actor=actor)
         row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
         current = TicketStatus(row.status)
         if requested not in TRANSITIONS[current]:
@@ -452,6 +459,7 @@ class TicketingService:
         now: datetime | None = None,
     ) -> TicketInfo:
         now = now or utcnow()
+        _storable(assigned_to=assigned_to, assigned_team=assigned_team, actor=actor)
         row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
         row.assigned_to = assigned_to
         if assigned_team is not None:
@@ -488,6 +496,7 @@ class TicketingService:
             new = Priority("normal" if str(priority).lower() == "medium" else priority)
         except ValueError:
             raise InvalidInput("priority", priority, "is not low, normal, high or urgent") from None
+        _storable(actor=actor)
         row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
         old, row.priority = row.priority, new.value
         await repo.add_event(
@@ -518,6 +527,7 @@ class TicketingService:
         `from_level`, done, or at the top level is returned unchanged.
         """
         now = now or utcnow()
+        _storable(actor=actor)
         row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
         level = row.escalation_level
         if (
@@ -684,6 +694,7 @@ class TicketingService:
     async def _load(
         self, ticket: uuid.UUID | str, *, tenant_id: str | None, for_update: bool = False
     ) -> Ticket:
+        _storable(tenant_id=tenant_id)
         ref = _ticket_ref(ticket)
         row = await repo.find_ticket(self.session, ref, tenant_id=tenant_id, for_update=for_update)
         if row is None:
@@ -770,6 +781,8 @@ def _ticket_ref(ticket: uuid.UUID | str) -> uuid.UUID | int:
         return ticket
     number = parse_ticket_number(ticket)
     if number is not None:
+        if number > MAX_TICKET_NUMBER:
+            raise TicketNotFound(ticket)  # no counter ever gets there
         return number
     try:
         return uuid.UUID(ticket)
@@ -777,6 +790,22 @@ def _ticket_ref(ticket: uuid.UUID | str) -> uuid.UUID | int:
         raise InvalidInput(
             "ticket", ticket, "is neither a ticket number (TKT-000123) nor a UUID"
         ) from None
+
+
+MAX_TICKET_NUMBER = 2**63 - 1
+
+
+def _storable(**fields: str | None) -> None:
+    """Refuse text PostgreSQL cannot store (NUL, lone surrogates) as a typed error on its field."""
+    for field, value in fields.items():
+        if value is None:
+            continue
+        if "\x00" in value:
+            raise InvalidInput(field, value, "must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(field, value, "is not valid UTF-8 text") from None
 
 
 def _actor(value: Actor | str) -> Actor:

@@ -35,6 +35,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, TemporalError
 from temporalio.service import RPCError
+from typer.core import TyperGroup
 
 from ticketing.errors import InvalidInput, TicketingError
 from ticketing.schemas import (
@@ -63,7 +64,40 @@ from ticketing.settings import Settings
 # is unset (containers, CI); one warning per verb drowns the one-line output.
 warnings.filterwarnings("ignore", module="platformdirs")
 
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (bad option values, missing or unknown options) follow the same one-line
+    contract as every other error instead of click's multi-line panel."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        given = args[0] if args else kwargs.get("args")
+        argv = list(given) if given is not None else sys.argv[1:]
+        try:
+            code = super().main(*args, **kwargs)
+        except typer.TyperException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: show its help
+                exc.show()  # type: ignore[attr-defined]
+                sys.exit(ERROR_EXIT)
+            param = getattr(exc, "param", None)
+            field = param.name if param is not None and param.name else None
+            message = str(getattr(exc, "format_message", exc.__str__)()).strip()
+            message = " ".join(message.split())
+            fail(
+                CliError(
+                    f"{field}: {message}" if field else message, type="UsageError", field=field
+                ),
+                "--json" in argv,
+                exit_now=True,
+            )
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     name="ticketing",
     help="Temporal-native ticketing: dev stack, worker, tenants, workflows and tickets.",
     no_args_is_help=True,
@@ -71,11 +105,13 @@ app = typer.Typer(
     add_completion=False,
 )
 tenant_app = typer.Typer(help="Tenants (ISPs, service platforms).", no_args_is_help=True)
-partner_app = typer.Typer(help="Partners (the escalation level above a tenant).",
-                          no_args_is_help=True)
+partner_app = typer.Typer(
+    help="Partners (the escalation level above a tenant).", no_args_is_help=True
+)
 installation_app = typer.Typer(help="Drive a running InstallationWorkflow.", no_args_is_help=True)
-ticket_app = typer.Typer(help="One ticket: show it, reply, change its status.",
-                         no_args_is_help=True)
+ticket_app = typer.Typer(
+    help="One ticket: show it, reply, change its status.", no_args_is_help=True
+)
 tickets_app = typer.Typer(help="Many tickets.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(partner_app, name="partner")
@@ -147,8 +183,11 @@ def to_cli_error(exc: BaseException) -> CliError:
             if app_error.details and isinstance(app_error.details[0], dict):
                 field = app_error.details[0].get("field")
             message = _first_line(app_error.message)
-            return CliError(message, type=app_error.type or "ApplicationError",
-                            field=field or _field_of(message))
+            return CliError(
+                message,
+                type=app_error.type or "ApplicationError",
+                field=field or _field_of(message),
+            )
         cause = exc.__cause__ or getattr(exc, "cause", None)
         message = _first_line(str(cause or exc))
         return CliError(message, type=type(cause or exc).__name__, field=_field_of(message))
@@ -172,12 +211,17 @@ def to_cli_error(exc: BaseException) -> CliError:
     return CliError(f"{type(exc).__name__}: {_first_line(str(exc))}", type=type(exc).__name__)
 
 
-def fail(error: CliError, json_out: bool) -> NoReturn:
+def fail(error: CliError, json_out: bool, *, exit_now: bool = False) -> NoReturn:
     if json_out:
-        typer.echo(json.dumps({"error": {"type": error.type, "field": error.field,
-                                         "message": error.message}}))
+        typer.echo(
+            json.dumps(
+                {"error": {"type": error.type, "field": error.field, "message": error.message}}
+            )
+        )
     else:
         typer.echo(f"error: {error.message}", err=True)
+    if exit_now:  # outside a command, where typer.Exit is no longer turned into an exit code
+        sys.exit(ERROR_EXIT)
     raise typer.Exit(ERROR_EXIT)
 
 
@@ -301,10 +345,12 @@ def dev(
     _loud_logging(settings)
 
     async def main() -> None:
-        async with dev_stack(settings, temporal_port=port, ui_port=ui_port,
-                             headless=headless) as stack:
+        async with dev_stack(
+            settings, temporal_port=port, ui_port=ui_port, headless=headless
+        ) as stack:
             info = {
-                "temporal_address": stack.server.target_host if stack.server
+                "temporal_address": stack.server.target_host
+                if stack.server
                 else os.environ.get("TEMPORAL_ADDRESS"),
                 "ui_url": stack.ui_url,
                 "database_url": safe_url(stack.database_url),
@@ -321,10 +367,12 @@ def dev(
                 console.print(f"  PostgreSQL: {info['database_url']}")
                 console.print(f"  Task queue: {settings.task_queue}")
                 if port != 7233 and stack.server:
-                    console.print("  In another shell: "
-                                  f"export TEMPORAL_ADDRESS={info['temporal_address']}")
-            await run_worker(settings, client=stack.client, database_url=stack.database_url,
-                             migrate=False)
+                    console.print(
+                        f"  In another shell: export TEMPORAL_ADDRESS={info['temporal_address']}"
+                    )
+            await run_worker(
+                settings, client=stack.client, database_url=stack.database_url, migrate=False
+            )
 
     try:
         asyncio.run(main())
@@ -346,8 +394,15 @@ def demo(
 
     settings = Settings()
     try:
-        result = asyncio.run(run_demo(settings, port=port or None, ui_port=ui_port or None,
-                                      headless=headless, quiet=json_out))
+        result = asyncio.run(
+            run_demo(
+                settings,
+                port=port or None,
+                ui_port=ui_port or None,
+                headless=headless,
+                quiet=json_out,
+            )
+        )
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except Exception as exc:  # noqa: BLE001
@@ -406,11 +461,13 @@ def partner_add(
     from ticketing.service import TicketingService
 
     async def action() -> dict[str, Any]:
-        data = parse(PartnerInput, {"partner_id": partner_id, "name": name or partner_id,
-                                    "email": email})
+        data = parse(
+            PartnerInput, {"partner_id": partner_id, "name": name or partner_id, "email": email}
+        )
         async with database(Settings()) as sessions, sessions() as s, s.begin():
-            await TicketingService(s).register_partner(data.partner_id, name=data.name,
-                                                       email=data.email)
+            await TicketingService(s).register_partner(
+                data.partner_id, name=data.name, email=data.email
+            )
         return data.model_dump(mode="json")
 
     run(json_out, action, lambda r: out().print(f"partner [bold]{r['partner_id']}[/] saved"))
@@ -423,8 +480,9 @@ def tenant_add(
     partner: str = typer.Option(None, "--partner", help="Partner id (escalation level 2)."),
     timezone: str = typer.Option(None, help="IANA time zone of the business calendar."),
     support_email: str = typer.Option(None, help="Where tenant-level notifications go."),
-    demo_sla: bool = typer.Option(False, "--demo-sla",
-                                  help="SLA targets in seconds (urgent 10s/30s) for demos."),
+    demo_sla: bool = typer.Option(
+        False, "--demo-sla", help="SLA targets in seconds (urgent 10s/30s) for demos."
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Create or update a tenant (idempotent)."""
@@ -432,23 +490,42 @@ def tenant_add(
     from ticketing.sla import demo_policy
 
     async def action() -> dict[str, Any]:
-        data = parse(RegisterTenantInput, {
-            "tenant_id": tenant_id, "name": name, "partner_id": partner,
-            "timezone": timezone, "support_email": support_email,
-        })
+        data = parse(
+            RegisterTenantInput,
+            {
+                "tenant_id": tenant_id,
+                "name": name,
+                "partner_id": partner,
+                "timezone": timezone,
+                "support_email": support_email,
+            },
+        )
         async with database(Settings()) as sessions, sessions() as s, s.begin():
             tenant = await TicketingService(s).register_tenant(
-                data.tenant_id, name=data.name, partner_id=data.partner_id,
-                timezone=data.timezone, support_email=data.support_email,
+                data.tenant_id,
+                name=data.name,
+                partner_id=data.partner_id,
+                timezone=data.timezone,
+                support_email=data.support_email,
                 sla_policy=demo_policy() if demo_sla else None,
             )
-            return {"tenant_id": tenant.id, "name": tenant.name, "partner_id": tenant.partner_id,
-                    "support_email": tenant.support_email, "demo_sla": demo_sla}
+            return {
+                "tenant_id": tenant.id,
+                "name": tenant.name,
+                "partner_id": tenant.partner_id,
+                "support_email": tenant.support_email,
+                "demo_sla": demo_sla,
+            }
 
-    run(json_out, action, lambda r: out().print(
-        f"tenant [bold]{r['tenant_id']}[/] saved"
-        + (f" (partner {r['partner_id']})" if r["partner_id"] else "")
-        + (" with the demo SLA" if r["demo_sla"] else "")))
+    run(
+        json_out,
+        action,
+        lambda r: out().print(
+            f"tenant [bold]{r['tenant_id']}[/] saved"
+            + (f" (partner {r['partner_id']})" if r["partner_id"] else "")
+            + (" with the demo SLA" if r["demo_sla"] else "")
+        ),
+    )
 
 
 # -- workflows -------------------------------------------------------------------------------
@@ -480,30 +557,47 @@ def onboard(
     settings = Settings()
 
     async def action() -> dict[str, Any]:
-        data = parse(OnboardingInput, {
-            "tenant_id": tenant, "customer_id": customer_id, "customer_email": email,
-            "customer_name": name, "priority": priority, "assigned_team": team, "notes": notes,
-        })
+        data = parse(
+            OnboardingInput,
+            {
+                "tenant_id": tenant,
+                "customer_id": customer_id,
+                "customer_email": email,
+                "customer_name": name,
+                "priority": priority,
+                "assigned_team": team,
+                "notes": notes,
+            },
+        )
         await _check_tenant(data.tenant_id)
         client = await temporal(settings)
         workflow_id = f"onboarding-{data.tenant_id}-{data.customer_id}"
         handle = await client.start_workflow(
-            "OnboardingWorkflow", data, id=workflow_id, task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, result_type=TicketInfo,
+            "OnboardingWorkflow",
+            data,
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            result_type=TicketInfo,
         )
-        result: dict[str, Any] = {"workflow_id": workflow_id, "run_id": handle.result_run_id,
-                                  "ticket_number": None, "ticket": None}
+        result: dict[str, Any] = {
+            "workflow_id": workflow_id,
+            "run_id": handle.result_run_id,
+            "ticket_number": None,
+            "ticket": None,
+        }
         if wait:
-            ticket = await _bounded(handle.result(), timeout,
-                                    f"no ticket after {timeout:.0f}s: is a worker running?")
-            result.update(ticket_number=ticket.ticket_number,
-                          ticket=ticket.model_dump(mode="json"))
+            ticket = await _bounded(
+                handle.result(), timeout, f"no ticket after {timeout:.0f}s: is a worker running?"
+            )
+            result.update(ticket_number=ticket.ticket_number, ticket=ticket.model_dump(mode="json"))
         return result
 
     def render(r: dict[str, Any]) -> None:
         if r["ticket_number"]:
-            out().print(f"[bold]{r['ticket_number']}[/] onboarding ticket "
-                        f"(workflow {r['workflow_id']})")
+            out().print(
+                f"[bold]{r['ticket_number']}[/] onboarding ticket (workflow {r['workflow_id']})"
+            )
         else:
             out().print(f"started workflow {r['workflow_id']}")
 
@@ -536,8 +630,10 @@ async def wait_installation_ticket(
         except RPCError:
             pass  # no worker answered yet
         if loop.time() >= deadline:
-            raise CliError(f"no ticket after {timeout:.0f}s: is a worker running? "
-                           f"(workflow {handle.id})", type="Timeout")
+            raise CliError(
+                f"no ticket after {timeout:.0f}s: is a worker running? (workflow {handle.id})",
+                type="Timeout",
+            )
         await asyncio.sleep(0.2)
 
 
@@ -562,26 +658,47 @@ def install(
     settings = Settings()
 
     async def action() -> dict[str, Any]:
-        data = parse(InstallationInput, {
-            "tenant_id": tenant, "customer_id": customer_id, "service_address": address,
-            "priority": priority, "assigned_team": team, "window_start": window_start,
-            "window_end": window_end, "affected_services": service or [],
-            "device_serial_numbers": serial or [], "notes": notes, "customer_email": email,
-            "customer_name": name,
-        })
+        data = parse(
+            InstallationInput,
+            {
+                "tenant_id": tenant,
+                "customer_id": customer_id,
+                "service_address": address,
+                "priority": priority,
+                "assigned_team": team,
+                "window_start": window_start,
+                "window_end": window_end,
+                "affected_services": service or [],
+                "device_serial_numbers": serial or [],
+                "notes": notes,
+                "customer_email": email,
+                "customer_name": name,
+            },
+        )
         await _check_tenant(data.tenant_id)
         client = await temporal(settings)
         workflow_id = f"installation-{data.tenant_id}-{data.customer_id}-{uuid.uuid4().hex[:8]}"
         handle = await client.start_workflow(
-            "InstallationWorkflow", data, id=workflow_id, task_queue=settings.task_queue,
+            "InstallationWorkflow",
+            data,
+            id=workflow_id,
+            task_queue=settings.task_queue,
         )
         state = await wait_installation_ticket(handle, timeout)
-        return {"workflow_id": workflow_id, "ticket_number": state.ticket_number,
-                "phase": state.phase.value}
+        return {
+            "workflow_id": workflow_id,
+            "ticket_number": state.ticket_number,
+            "phase": state.phase.value,
+        }
 
-    run(json_out, action, lambda r: out().print(
-        f"[bold]{r['ticket_number']}[/] installation ticket, {r['phase']} "
-        f"(workflow {r['workflow_id']})"))
+    run(
+        json_out,
+        action,
+        lambda r: out().print(
+            f"[bold]{r['ticket_number']}[/] installation ticket, {r['phase']} "
+            f"(workflow {r['workflow_id']})"
+        ),
+    )
 
 
 async def _installation_handle(
@@ -613,40 +730,53 @@ def installation_schedule(
     async def action() -> InstallationState:
         visit = parse(ScheduleVisit, {"at": at, "technician": technician})
         _, handle, _ = await _installation_handle(ticket, settings)
-        return await handle.execute_update("schedule_visit", visit,
-                                           result_type=InstallationState)
+        return await handle.execute_update("schedule_visit", visit, result_type=InstallationState)
 
     def render(state: InstallationState) -> None:
         visit = state.visit
-        out().print(f"[bold]{state.ticket_number}[/] {state.phase.value}"
-                    + (f": {_dt(visit.at)} with {visit.technician}" if visit else ""))
+        out().print(
+            f"[bold]{state.ticket_number}[/] {state.phase.value}"
+            + (f": {_dt(visit.at)} with {visit.technician}" if visit else "")
+        )
 
     run(json_out, action, render, lambda s: s.model_dump(mode="json"))
 
 
-def _finish_installation(ticket: str, signal: str, payload: BaseModel, wait: bool,
-                         timeout: float, json_out: bool) -> None:
+def _finish_installation(
+    ticket: str, signal: str, payload: BaseModel, wait: bool, timeout: float, json_out: bool
+) -> None:
     settings = Settings()
 
     async def action() -> dict[str, Any]:
         client, handle, info = await _installation_handle(ticket, settings)
         await handle.signal(signal, payload)
-        result: dict[str, Any] = {"ticket_number": info.ticket_number, "workflow_id": handle.id,
-                                  "signal": signal, "phase": None, "status": None}
+        result: dict[str, Any] = {
+            "ticket_number": info.ticket_number,
+            "workflow_id": handle.id,
+            "signal": signal,
+            "phase": None,
+            "status": None,
+        }
         if wait:
             from ticketing.schemas import InstallationResult
 
             typed = client.get_workflow_handle(handle.id, result_type=InstallationResult)
             done = await _bounded(
-                typed.result(), timeout,
-                f"workflow {handle.id} did not finish within {timeout:.0f}s: "
-                "is a worker running?")
+                typed.result(),
+                timeout,
+                f"workflow {handle.id} did not finish within {timeout:.0f}s: is a worker running?",
+            )
             result.update(phase=done.phase.value, status=done.ticket.status.value)
         return result
 
-    run(json_out, action, lambda r: out().print(
-        f"[bold]{r['ticket_number']}[/] "
-        + (f"{r['phase']} (ticket {r['status']})" if r["phase"] else f"sent {r['signal']}")))
+    run(
+        json_out,
+        action,
+        lambda r: out().print(
+            f"[bold]{r['ticket_number']}[/] "
+            + (f"{r['phase']} (ticket {r['status']})" if r["phase"] else f"sent {r['signal']}")
+        ),
+    )
 
 
 @installation_app.command("complete")
@@ -688,8 +818,11 @@ async def query_sla(client: Client, ticket_number: str) -> SlaSnapshot | None:
     from activities.watchers import escalation_workflow_id
 
     handle = client.get_workflow_handle(escalation_workflow_id(ticket_number))
-    return await handle.query("sla_state", result_type=SlaSnapshot | None,  # type: ignore[arg-type]
-                              rpc_timeout=QUERY_TIMEOUT)
+    return await handle.query(
+        "sla_state",
+        result_type=SlaSnapshot | None,  # type: ignore[arg-type]
+        rpc_timeout=QUERY_TIMEOUT,
+    )
 
 
 @ticket_app.command("show")
@@ -733,12 +866,21 @@ def _render_ticket(r: dict[str, Any]) -> None:
     t = r["ticket"]
     console.print(f"[bold]{t['ticket_number']}[/] {t['title']}")
     fields = Table.grid(padding=(0, 2))
-    for label, key in (("status", "status"), ("priority", "priority"), ("type", "ticket_type"),
-                       ("tenant", "tenant_id"), ("customer", "customer_id"),
-                       ("team", "assigned_team"), ("assignee", "assigned_to"),
-                       ("channel", "channel"), ("first response due", "first_response_due"),
-                       ("resolution due", "sla_due_date"), ("breached", "sla_breached"),
-                       ("escalation level", "escalation_level"), ("created", "created_at")):
+    for label, key in (
+        ("status", "status"),
+        ("priority", "priority"),
+        ("type", "ticket_type"),
+        ("tenant", "tenant_id"),
+        ("customer", "customer_id"),
+        ("team", "assigned_team"),
+        ("assignee", "assigned_to"),
+        ("channel", "channel"),
+        ("first response due", "first_response_due"),
+        ("resolution due", "sla_due_date"),
+        ("breached", "sla_breached"),
+        ("escalation level", "escalation_level"),
+        ("created", "created_at"),
+    ):
         value = t.get(key)
         fields.add_row(f"[dim]{label}[/]", "-" if value is None else str(value))
     console.print(fields)
@@ -749,11 +891,19 @@ def _render_ticket(r: dict[str, Any]) -> None:
     timeline.add_column("what")
     timeline.add_column("who")
     timeline.add_column("details", overflow="fold")
-    rows = [(m["created_at"], "internal note" if m["is_internal"] else "message",
-             f"{m['author_actor']}" + (f" {m['author']}" if m["author"] else ""), m["body"])
-            for m in r["messages"]]
-    rows += [(e["created_at"], e["kind"], e["actor"] or "", event_details(e["data"]))
-             for e in r["events"]]
+    rows = [
+        (
+            m["created_at"],
+            "internal note" if m["is_internal"] else "message",
+            f"{m['author_actor']}" + (f" {m['author']}" if m["author"] else ""),
+            m["body"],
+        )
+        for m in r["messages"]
+    ]
+    rows += [
+        (e["created_at"], e["kind"], e["actor"] or "", event_details(e["data"]))
+        for e in r["events"]
+    ]
     for at, what, who, details in sorted(rows, key=lambda row: row[0]):
         timeline.add_row(at[:19].replace("T", " "), what, who, details)
     console.print(timeline)
@@ -762,7 +912,8 @@ def _render_ticket(r: dict[str, Any]) -> None:
         console.print(
             f"SLA: phase [bold]{sla['phase']}[/], paused {sla['paused']}, "
             f"breached {sla['breached'] or 'none'}, level L{sla['escalation_level']}, "
-            f"next {sla['next_kind'] or '-'} at {sla['next_at'] or '-'}")
+            f"next {sla['next_kind'] or '-'} at {sla['next_at'] or '-'}"
+        )
     else:
         console.print(f"SLA: [yellow]{r['sla_error']}[/]")
 
@@ -794,12 +945,16 @@ async def _mutate(
         await notify_ticket_changed(client, info, settings.task_queue)
     except Exception as exc:  # noqa: BLE001 - the change is committed; the watcher catches up
         notified, warning = False, to_cli_error(exc).message
-    return {"ticket": info.model_dump(mode="json"), "watcher_notified": notified,
-            "warning": warning}
+    return {
+        "ticket": info.model_dump(mode="json"),
+        "watcher_notified": notified,
+        "warning": warning,
+    }
 
 
-def _mutation(json_out: bool, settings: Settings,
-              change: Callable[[Any], Awaitable[TicketInfo]], verb: str) -> None:
+def _mutation(
+    json_out: bool, settings: Settings, change: Callable[[Any], Awaitable[TicketInfo]], verb: str
+) -> None:
     def render(r: dict[str, Any]) -> None:
         t = r["ticket"]
         out().print(f"[bold]{t['ticket_number']}[/] {verb}: status {t['status']}")
@@ -821,9 +976,19 @@ def ticket_reply(
 ) -> None:
     """Add a reply (or --internal note); the assigned side's first public reply is the first
     response."""
-    _mutation(json_out, Settings(), lambda svc: svc.add_message(
-        ticket, body=body, author_actor=actor, author=author, is_internal=internal,
-        tenant_id=tenant), "noted" if internal else "replied")
+    _mutation(
+        json_out,
+        Settings(),
+        lambda svc: svc.add_message(
+            ticket,
+            body=body,
+            author_actor=actor,
+            author=author,
+            is_internal=internal,
+            tenant_id=tenant,
+        ),
+        "noted" if internal else "replied",
+    )
 
 
 def _status_verb(name: str, status: TicketStatus, help_text: str) -> None:
@@ -833,8 +998,12 @@ def _status_verb(name: str, status: TicketStatus, help_text: str) -> None:
         tenant: str = typer.Option(None, "--tenant", help="Only if it belongs to this tenant."),
         json_out: bool = JSON_OPTION,
     ) -> None:
-        _mutation(json_out, Settings(), lambda svc: svc.change_status(
-            ticket, status, actor=actor, tenant_id=tenant), name)
+        _mutation(
+            json_out,
+            Settings(),
+            lambda svc: svc.change_status(ticket, status, actor=actor, tenant_id=tenant),
+            name,
+        )
 
     command.__doc__ = help_text
     ticket_app.command(name)(command)
@@ -843,8 +1012,11 @@ def _status_verb(name: str, status: TicketStatus, help_text: str) -> None:
 _status_verb("pending", TicketStatus.PENDING, "Waiting on the customer: the SLA clock pauses.")
 _status_verb("resolve", TicketStatus.RESOLVED, "Resolve the ticket: its watcher ends.")
 _status_verb("close", TicketStatus.CLOSED, "Close the ticket.")
-_status_verb("reopen", TicketStatus.OPEN,
-             "Reopen (or resume) the ticket: a fresh resolution window and a new watcher.")
+_status_verb(
+    "reopen",
+    TicketStatus.OPEN,
+    "Reopen (or resume) the ticket: a fresh resolution window and a new watcher.",
+)
 
 
 @tickets_app.command("list")
@@ -870,8 +1042,12 @@ def tickets_list(
             "status": _enum(TicketStatus, "status", status),
             "priority": _enum(Priority, "priority", priority),
             "ticket_type": _enum(TicketType, "ticket_type", ticket_type),
-            "assigned_to": assignee, "assigned_team": team, "breached": breached,
-            "search": search, "limit": limit, "cursor": cursor,
+            "assigned_to": assignee,
+            "assigned_team": team,
+            "breached": breached,
+            "search": search,
+            "limit": limit,
+            "cursor": cursor,
         }
         async with database(Settings()) as sessions, sessions() as s:
             try:
@@ -880,8 +1056,10 @@ def tickets_list(
                 if cursor is None:
                     raise
                 raise InvalidInput("cursor", cursor, "is not a cursor from this list") from exc
-        return {"items": [t.model_dump(mode="json") for t in page.items],
-                "next_cursor": page.next_cursor}
+        return {
+            "items": [t.model_dump(mode="json") for t in page.items],
+            "next_cursor": page.next_cursor,
+        }
 
     def render(r: dict[str, Any]) -> None:
         console = out()
@@ -891,15 +1069,25 @@ def tickets_list(
         if wide:
             columns += ["customer", "team", "resolution due"]
         for column in columns:
-            table.add_column(column, no_wrap=column in ("number", "status", "prio", "SLA"),
-                             overflow="fold")
+            table.add_column(
+                column, no_wrap=column in ("number", "status", "prio", "SLA"), overflow="fold"
+            )
         for t in r["items"]:
             sla = f"L{t['escalation_level']}" + (" [red]![/]" if t["sla_breached"] else "")
-            row = [t["ticket_number"], t["status"], t["priority"], sla, t["ticket_type"],
-                   t["title"]]
+            row = [
+                t["ticket_number"],
+                t["status"],
+                t["priority"],
+                sla,
+                t["ticket_type"],
+                t["title"],
+            ]
             if wide:
-                row += [f"{t['tenant_id']}/{t['customer_id']}", t["assigned_team"] or "-",
-                        (t["sla_due_date"] or "-")[:16].replace("T", " ")]
+                row += [
+                    f"{t['tenant_id']}/{t['customer_id']}",
+                    t["assigned_team"] or "-",
+                    (t["sla_due_date"] or "-")[:16].replace("T", " "),
+                ]
             table.add_row(*row)
         console.print(table)
         if r["next_cursor"]:
