@@ -176,12 +176,19 @@ class TicketActivities:
 
     @activity.defn(name="record_breach")
     async def record_breach(self, input: RecordBreachInput) -> BreachResult:
+        """Record the threshold (idempotent), then send every unsent notification of the ticket.
+
+        Sending here, after the commit, saves the watcher a round trip per breach; a failed
+        send fails the attempt and the retry finds the breach recorded and sends again.
+        """
         async with self._service() as service:
             outcome = await service.record_breach(input.ticket_id, input.kind, now=input.now)
+            pending = await service.unsent_notifications(input.ticket_id)
+        await send_notifications(self.sessions, self.notifier, pending)
         return BreachResult(
             recorded=outcome.recorded,
             escalated=outcome.escalated,
-            notification_ids=outcome.notification_ids,
+            notification_ids=pending,
             snapshot=outcome.snapshot,
         )
 

@@ -689,6 +689,11 @@ class TicketingService:
             next_at=next_at,
         )
 
+    async def unsent_notifications(self, ticket: uuid.UUID | str) -> list[int]:
+        """Outbox rows of this ticket not yet delivered, oldest first."""
+        row = await self._load(ticket, tenant_id=None)
+        return await repo.unsent_notification_ids(self.session, row.id)
+
     # -- helpers ---------------------------------------------------------------------------
 
     async def _load(
