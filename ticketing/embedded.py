@@ -25,12 +25,24 @@ def embedded_postgres_url(home: Path) -> str:
     return _asyncpg_url(server.get_uri())
 
 
-def stop_embedded_postgres(home: Path) -> None:
+def stop_embedded_postgres(home: Path, timeout: float = 60.0) -> None:
+    """Fast shutdown of the embedded PostgreSQL under `home`, whoever started it.
+
+    pgserver hands back the instance this process already holds (started with
+    cleanup_mode=None), whose cleanup() is a no-op, so stop the postmaster with pg_ctl.
+    """
     import pgserver
 
     datadir = (home / "pgdata").resolve()
-    if datadir.exists():
-        pgserver.get_server(datadir, cleanup_mode="stop").cleanup()
+    if not (datadir / "postmaster.pid").exists():
+        return
+    server: Any = pgserver.get_server(datadir, cleanup_mode=None)
+    from pgserver import _commands
+
+    pg_ctl: Any = _commands.pg_ctl  # type: ignore[attr-defined]  # generated at import
+    pg_ctl(
+        ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=timeout
+    )
 
 
 def _asyncpg_url(uri: str) -> str:

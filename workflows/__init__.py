@@ -1,9 +1,20 @@
 """Deterministic orchestration of tickets: onboarding, installation and SLA escalation."""
 
-from workflows.escalation import EscalationWorkflow
-from workflows.installation import InstallationWorkflow
-from workflows.onboarding import OnboardingWorkflow
+from __future__ import annotations
 
-ALL_WORKFLOWS = [OnboardingWorkflow, InstallationWorkflow, EscalationWorkflow]
+from typing import Any
 
-__all__ = ["ALL_WORKFLOWS", "EscalationWorkflow", "InstallationWorkflow", "OnboardingWorkflow"]
+__all__ = ["ALL_WORKFLOWS"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy on purpose: the workflow sandbox re-imports this package for every workflow run it
+    # creates, and eagerly importing all three workflow modules here cost a quarter of the
+    # worker's CPU per onboarding (bench/workflow_path.py profile).
+    if name == "ALL_WORKFLOWS":
+        from workflows.escalation import EscalationWorkflow
+        from workflows.installation import InstallationWorkflow
+        from workflows.onboarding import OnboardingWorkflow
+
+        return [OnboardingWorkflow, InstallationWorkflow, EscalationWorkflow]
+    raise AttributeError(f"module 'workflows' has no attribute {name!r}")

@@ -1,0 +1,260 @@
+"""Run every benchmark, print one summary table, write bench/results/*.json and summary.png.
+
+Run: python -m bench [--only workflow_path,watchers] [--quick]
+
+Each benchmark runs in its own process (its own dev server, PostgreSQL and bench worker), one
+after the other, with its default (short) sizes; run a module on its own for bigger sizes, e.g.
+`python -m bench.watchers --watchers 20000`. `--quick` is a smoke test with tiny sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.common import RESULTS, ROOT, machine, stop_postgres
+
+BENCHMARKS = ["create_path", "workflow_path", "watchers", "timer_accuracy", "startup"]
+QUICK = {
+    "create_path": ["--seconds", "1"],
+    "workflow_path": ["--seconds", "3", "--concurrency", "10", "--warmup", "1"],
+    "watchers": ["--watchers", "100", "--idle-seconds", "2"],
+    "timer_accuracy": ["--tickets", "50", "--spread", "5", "--scale", "1"],
+    "startup": ["--repeats", "1"],
+}
+# create_path's own default is 5 s per point (51 s in all); 3 s keeps the whole run short.
+DEFAULT = {"create_path": ["--seconds", "3"]}
+
+
+def bench_postgres_homes() -> set[Path]:
+    """Homes of running embedded PostgreSQL servers in bench-pg-* temp dirs (create_path's)."""
+    homes = set()
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if cmd and cmd[0].endswith("postgres") and "-D" in cmd:
+            datadir = Path(cmd[cmd.index("-D") + 1])
+            if datadir.parent.name.startswith("bench-pg-"):
+                homes.add(datadir.parent)
+    return homes
+
+
+def run_module(name: str, args: list[str]) -> tuple[dict[str, Any] | None, float]:
+    """Run `python -m bench.<name>` (output streamed) and load the JSON it wrote."""
+    before_homes = bench_postgres_homes()
+    path = RESULTS / f"{name}.json"
+    before = path.stat().st_mtime if path.exists() else 0.0
+    start = time.perf_counter()
+    print(f"\n=== {name} {' '.join(args)}", flush=True)
+    code = subprocess.call([sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT)
+    elapsed = time.perf_counter() - start
+    # create_path stops its PostgreSQL with ticketing.embedded.stop_embedded_postgres, which
+    # leaves it running: stop the one this run started.
+    for home in bench_postgres_homes() - before_homes:
+        stop_postgres(home)
+    if code != 0 or not path.exists() or path.stat().st_mtime <= before:
+        print(f"!!! {name} failed (exit {code})", flush=True)
+        return None, elapsed
+    return json.loads(path.read_text()), elapsed
+
+
+def headline(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The figures that matter, one row each: value, baseline, ratio, goal."""
+    rows: list[dict[str, Any]] = []
+
+    def add(metric: str, value: float | None, unit: str, *, baseline: str = "",
+            ratio: float | None = None, goal: str = "", ok: bool | None = None) -> None:
+        rows.append({"benchmark": name, "metric": metric, "value": value, "unit": unit,
+                     "baseline": baseline, "ratio": ratio, "goal": goal, "ok": ok})
+
+    if name == "create_path":
+        for row in r["rows"]:
+            add(f"service create c={row['concurrency']}", row["service_per_s"], "/s",
+                baseline=f"raw asyncpg {row['raw_per_s']:.0f}/s",
+                ratio=row["ratio_same_concurrency"])
+    elif name == "workflow_path":
+        base = f"trivial {r['baseline_per_s']:.1f}/s"
+        for row in r["rows"]:
+            if row["variant"] in ("trivial", "trivial_again"):
+                continue
+            product = row["variant"] in ("onboarding", "installation")
+            ratio = row["ratio_vs_trivial"]
+            add(f"{row['variant']} (p95 {row['latency_s']['p95'] * 1000:.0f} ms)",
+                row["per_s"], "/s", baseline=base, ratio=ratio,
+                goal=">= 0.8" if product else "",
+                ok=(ratio >= r["goal_ratio"]) if product else None)
+            if product:
+                wf = row["ratio_counting_workflows"]
+                add(f"{row['variant']} counting 2 workflows", 2 * row["per_s"], "wf/s",
+                    baseline=base, ratio=wf, goal=">= 0.8", ok=wf >= r["goal_ratio"])
+    elif name == "watchers":
+        add(f"start {r['watchers']} watchers", r["start_per_s"], "/s")
+        add("arm (snapshot activity + timer)", r["armed_per_s"], "/s",
+            baseline=f"all {r['armed']} armed")
+        for proc in ("server", "worker"):
+            add(f"{proc} RSS per watcher", r["rss_kb_per_watcher"][proc], "KB",
+                baseline=f"{r['rss_baseline_mb'][proc]:.0f} MB idle")
+        add("worker peak RSS", r["rss_peak_mb"]["worker"], "MB",
+            baseline=f"cache {r['max_cached_workflows']}")
+        for proc in ("server", "worker"):
+            before = r["idle_cpu_cores_before"][proc] * 100
+            after = r["idle_cpu_cores_after"][proc] * 100
+            add(f"{proc} idle CPU, all armed", after, "% core",
+                baseline=f"{before:.1f}% with 0 watchers", goal="~0", ok=after < 5)
+    elif name == "timer_accuracy":
+        fr = r["first_response"]
+        for key, label in (("recorded_late_s", "recorded_at"), ("visible_late_s", "visible")):
+            s = fr[key]
+            add(f"first_response {label} late p99 (p50 {s['p50'] or 0:.2f}, max "
+                f"{s['max'] or 0:.2f})", s["p99"], "s", baseline="due_at", goal="<= 1 s",
+                ok=s["p99"] is not None and s["p99"] <= r["goal_p99_s"]
+                and s["n"] == r["tickets"])
+        esc = r["escalation"]
+        add(f"last escalation after last due ({esc['count']}/{r['tickets']})",
+            esc["last_visible_after_last_due_s"], "s", baseline="last resolution due_at")
+    elif name == "startup":
+        for row in r["rows"]:
+            if row["variant"] == "raw":
+                add("raw temporal start-dev", row["ready_s"], "s")
+                continue
+            add(f"{row['variant']} ready", row["ready_s"], "s",
+                baseline="raw start-dev", ratio=row["ratio_vs_raw"])
+    return rows
+
+
+def print_summary(rows: list[dict[str, Any]], info: dict[str, Any]) -> None:
+    print("\n=== summary")
+    print(f"machine: {info['cores']} cores, Python {info['python']}, temporalio "
+          f"{info['temporalio']}, {info['temporal_cli']}, PostgreSQL {info['postgres']}")
+    print(f"{'benchmark':<15} {'metric':<50} {'value':>10} {'unit':<6} {'ratio':>6} "
+          f"{'goal':<7} {'ok':<4} baseline")
+    for row in rows:
+        value = "-" if row["value"] is None else f"{row['value']:.2f}"
+        ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}"
+        ok = "" if row["ok"] is None else ("yes" if row["ok"] else "NO")
+        print(f"{row['benchmark']:<15} {row['metric'][:50]:<50} {value:>10} {row['unit']:<6} "
+              f"{ratio:>6} {row['goal']:<7} {ok:<4} {row['baseline']}")
+
+
+def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    ax = axes[0][0]
+    if r := results.get("create_path"):
+        xs = [str(row["concurrency"]) for row in r["rows"]]
+        ax.bar(xs, [row["ratio_same_concurrency"] for row in r["rows"]])
+        ax.set_title("create_path: service / raw asyncpg")
+        ax.set_xlabel("concurrency")
+        ax.set_ylabel("ratio")
+    ax = axes[0][1]
+    if r := results.get("workflow_path"):
+        names = [row["variant"] for row in r["rows"]]
+        ax.bar(names, [row["ratio_vs_trivial"] for row in r["rows"]], label="per run")
+        wf = [row.get("ratio_counting_workflows") or 0 for row in r["rows"]]
+        ax.bar(names, wf, alpha=0.4, label="counting escalation workflows")
+        ax.axhline(r["goal_ratio"], color="red", linestyle="--", label="goal 0.8")
+        ax.set_title(f"workflow_path: / trivial ({r['baseline_per_s']:.1f}/s), "
+                     f"c={r['concurrency']}")
+        ax.tick_params(axis="x", rotation=30)
+        ax.legend(fontsize=8)
+    ax = axes[0][2]
+    if r := results.get("timer_accuracy"):
+        groups = [("FR recorded", r["first_response"]["recorded_late_s"]),
+                  ("FR visible", r["first_response"]["visible_late_s"]),
+                  ("res. visible", r["resolution"]["visible_late_s"]),
+                  ("escalated", r["escalation"]["visible_after_due_s"])]
+        xs = range(len(groups))
+        for offset, q in ((-0.25, "p50"), (0, "p99"), (0.25, "max")):
+            ax.bar([x + offset for x in xs], [g[1][q] or 0 for g in groups], width=0.25,
+                   label=q)
+        ax.set_xticks(list(xs), [g[0] for g in groups])
+        ax.axhline(r["goal_p99_s"], color="red", linestyle="--", label="goal p99 1 s")
+        ax.set_title(f"timer_accuracy: s late, {r['tickets']} tickets")
+        ax.legend(fontsize=8)
+    ax = axes[1][0]
+    if r := results.get("watchers"):
+        points = r["rss_checkpoints"]
+        ax.plot([0] + [p["armed"] for p in points],
+                [r["rss_baseline_mb"]["worker"]] + [p["worker_mb"] for p in points],
+                marker="o", label="worker")
+        ax.plot([0] + [p["armed"] for p in points],
+                [r["rss_baseline_mb"]["server"]] + [p["server_mb"] for p in points],
+                marker="o", label="dev server")
+        ax.set_title(f"watchers: RSS (MB) vs armed watchers, cache {r['max_cached_workflows']}")
+        ax.set_xlabel("armed watchers")
+        ax.legend(fontsize=8)
+    ax = axes[1][1]
+    if r := results.get("watchers"):
+        names = ["server", "worker"]
+        xs = range(2)
+        ax.bar([x - 0.2 for x in xs], [r["idle_cpu_cores_before"][n] * 100 for n in names],
+               width=0.4, label="0 watchers")
+        ax.bar([x + 0.2 for x in xs], [r["idle_cpu_cores_after"][n] * 100 for n in names],
+               width=0.4, label=f"{r['watchers']} watchers")
+        ax.set_xticks(list(xs), names)
+        ax.set_title("watchers: idle CPU (% of a core)")
+        ax.legend(fontsize=8)
+    ax = axes[1][2]
+    if r := results.get("startup"):
+        ax.bar([row["variant"] for row in r["rows"]], [row["ready_s"] for row in r["rows"]])
+        ax.set_title("startup: seconds to ready (median)")
+        ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(BENCHMARKS))
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n]
+    unknown = set(names) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    results: dict[str, dict[str, Any]] = {}
+    elapsed: dict[str, float] = {}
+    failed: list[str] = []
+    for name in names:
+        extra = QUICK.get(name, []) if args.quick else DEFAULT.get(name, [])
+        result, elapsed[name] = run_module(name, extra)
+        if result is None:
+            failed.append(name)
+        else:
+            results[name] = result
+    # Benchmarks not run this time keep their last results in the summary.
+    for name in BENCHMARKS:
+        path = RESULTS / f"{name}.json"
+        if name not in results and path.exists():
+            results[name] = json.loads(path.read_text())
+    postgres = next((r["machine"].get("postgres") or r.get("postgres") for r in results.values()
+                     if r.get("machine", {}).get("postgres") or r.get("postgres")), None)
+    info = machine(postgres)
+    rows = [row for name in BENCHMARKS if name in results
+            for row in headline(name, results[name])]
+    print_summary(rows, info)
+    summary = {"machine": info, "ran": names, "quick": args.quick,
+               "seconds": elapsed, "failed": failed, "rows": rows}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    plot(results, RESULTS / "summary.png")
+    print(f"\nwrote {RESULTS / 'summary.json'} and {RESULTS / 'summary.png'}; "
+          f"took {sum(elapsed.values()):.0f} s")
+    if failed:
+        print(f"FAILED: {', '.join(failed)} (their last results, if any, are summarised)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Benchmark 4: how late SLA breaches are recorded behind their due time.
+
+Run: python -m bench.timer_accuracy [--tickets 1000] [--spread 40] [--scale 2]
+
+`tickets` urgent tickets under demo_policy(scale) (first response 10*scale s, resolution
+30*scale s, warnings at 75%) are created at an even pace over `spread` seconds (<= 60, so every
+first-response breach falls within the same minute), each with its EscalationWorkflow started
+right away (activities.watchers.ensure_watcher), like the product does.
+
+Lateness is absolute (the baseline is the due time itself), two ways:
+  recorded   sla_breaches.recorded_at - due_at (recorded_at is workflow.now() of the workflow
+             task that decided the breach, i.e. when the timer's task started)
+  visible    when a 20 ms poller first saw the committed row - due_at (includes the
+             record_breach activity and its transaction; up to 20 ms poller granularity)
+Escalation: for the resolution breach at level 1, when the `escalated` event became visible,
+and how long after the last level-1 resolution due time the last escalation was visible.
+Goal: first-response p99 <= 1 s late.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from sqlalchemy import text
+
+from activities.watchers import ensure_watcher
+from bench.common import Stack, cpu_over, machine, quiet_logging, summary, write_result
+from ticketing.service import TicketingService
+from ticketing.sla import demo_policy
+
+TENANT = "timers"
+GOAL_P99_S = 1.0
+
+
+class RowPoller:
+    """Records when each breach row and each `escalated` event first became visible."""
+
+    def __init__(self, stack: Stack, interval: float = 0.02) -> None:
+        self.stack = stack
+        self.interval = interval
+        self.breaches: dict[int, dict[str, Any]] = {}
+        self.escalations: dict[int, dict[str, Any]] = {}
+
+    async def run(self) -> None:
+        assert self.stack.engine is not None
+        # Ids are assigned at insert, rows become visible at commit: look back far enough
+        # behind the highest id seen to catch transactions that committed out of order.
+        breaches = text("SELECT id, ticket_id, kind, due_at, recorded_at, escalation_level "
+                        "FROM sla_breaches WHERE id > :floor")
+        events = text("SELECT id, ticket_id, created_at, data FROM ticket_events "
+                      "WHERE kind = 'escalated' AND id > :floor")
+        async with self.stack.engine.connect() as connection:
+            while True:
+                floor_b = max(self.breaches, default=0) - 2000
+                floor_e = max(self.escalations, default=0) - 20000
+                rows_b = (await connection.execute(breaches, {"floor": floor_b})).all()
+                rows_e = (await connection.execute(events, {"floor": floor_e})).all()
+                await connection.commit()
+                seen = time.time()
+                for row in rows_b:
+                    if row.id not in self.breaches:
+                        self.breaches[row.id] = {
+                            "ticket_id": row.ticket_id, "kind": row.kind,
+                            "level": row.escalation_level, "due": row.due_at.timestamp(),
+                            "recorded": row.recorded_at.timestamp(), "seen": seen}
+                for row in rows_e:
+                    if row.id not in self.escalations:
+                        self.escalations[row.id] = {
+                            "ticket_id": row.ticket_id, "created": row.created_at.timestamp(),
+                            "from_level": row.data.get("from_level"), "seen": seen}
+                await asyncio.sleep(self.interval)
+
+    def of_kind(self, kind: str, level: int = 1) -> list[dict[str, Any]]:
+        return [b for b in self.breaches.values() if b["kind"] == kind and b["level"] == level]
+
+
+async def bench(n: int, spread: float, scale: int, concurrency: int) -> dict[str, Any]:
+    policy = demo_policy(scale)
+    targets = policy.targets["urgent"]
+    async with Stack() as stack:
+        assert stack.client is not None and stack.sessions is not None
+        client, queue, sessions = stack.client, stack.task_queue, stack.sessions
+        async with sessions() as session, session.begin():
+            service = TicketingService(session)
+            await service.register_tenant(TENANT, sla_policy=policy)
+            await service.upsert_customer(tenant_id=TENANT, customer_id="1")
+        poller = RowPoller(stack)
+        poll_task = asyncio.create_task(poller.run())
+        meters = {"server": stack.server_meter(), "worker": stack.worker_meter()}
+        cpu_start = {k: m.cpu_seconds() for k, m in meters.items()}
+        idle = await cpu_over(meters, 2.0)
+        slots = iter(range(n))
+        created: dict[Any, float] = {}
+        lag: list[float] = []
+        start = time.time() + 0.5
+
+        async def create_loop() -> None:
+            for i in slots:
+                slot = start + i * spread / n
+                await asyncio.sleep(max(0.0, slot - time.time()))
+                lag.append(time.time() - slot)
+                async with sessions() as session, session.begin():
+                    ticket = await TicketingService(session).create_ticket(
+                        {"title": f"Timer {i}", "customer_id": 1, "priority": "urgent",
+                         "idempotency_key": f"timer-{i}"})
+                created[ticket.ticket_id] = ticket.created_at.timestamp()
+                await ensure_watcher(client, ticket, queue)
+
+        await asyncio.gather(*(create_loop() for _ in range(concurrency)))
+        created_s = time.time() - start
+        print(f"  created {n} tickets + watchers in {created_s:.1f}s "
+              f"(pacing lag p99 {summary(lag)['p99']:.2f}s); waiting for breaches...", flush=True)
+        last_due = max(created.values()) + targets.resolution.total_seconds()
+        deadline = last_due + 120
+        while time.time() < deadline:
+            escalated = {e["ticket_id"] for e in poller.escalations.values()
+                         if e["from_level"] == 1}
+            if len(poller.of_kind("resolution")) >= n and len(escalated) >= n:
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
+        poll_task.cancel()
+        cpu = {k: m.cpu_seconds() - cpu_start[k] for k, m in meters.items()}
+        wall = time.time() - start
+        first = poller.of_kind("first_response")
+        resolution = poller.of_kind("resolution")
+        escalations = [e for e in poller.escalations.values() if e["from_level"] == 1]
+        res_due = {b["ticket_id"]: b["due"] for b in resolution}
+        first_due = [b["due"] for b in first]
+        last_res_due = max(res_due.values(), default=0.0)
+        return {
+            "benchmark": "timer_accuracy", "tickets": n, "spread_s": spread,
+            "policy": f"demo_policy({scale}) urgent: first response "
+                      f"{targets.first_response.total_seconds():.0f}s, resolution "
+                      f"{targets.resolution.total_seconds():.0f}s",
+            "goal_p99_s": GOAL_P99_S,
+            "first_response_window_s": (max(first_due) - min(first_due)) if first_due else None,
+            "first_response": {
+                "count": len(first),
+                "recorded_late_s": summary([b["recorded"] - b["due"] for b in first]),
+                "visible_late_s": summary([b["seen"] - b["due"] for b in first]),
+            },
+            "resolution": {
+                "count": len(resolution),
+                "recorded_late_s": summary([b["recorded"] - b["due"] for b in resolution]),
+                "visible_late_s": summary([b["seen"] - b["due"] for b in resolution]),
+            },
+            "escalation": {
+                "count": len(escalations),
+                "visible_after_due_s": summary([e["seen"] - res_due[e["ticket_id"]]
+                                                for e in escalations
+                                                if e["ticket_id"] in res_due]),
+                "last_visible_after_last_due_s": (
+                    max(e["seen"] for e in escalations) - last_res_due if escalations else None),
+            },
+            "warnings_recorded": sum(1 for b in poller.breaches.values()
+                                     if b["kind"].endswith("_warning")),
+            "cpu_cores_during_run": {k: v / wall for k, v in cpu.items()},
+            "cpu_cores_idle_before": idle,
+            "machine": machine(stack.postgres_version),
+        }
+
+
+def print_table(r: dict[str, Any]) -> None:
+    print(f"machine: {r['machine']}")
+    print(f"{r['tickets']} tickets over {r['spread_s']:.0f}s, {r['policy']}; first-response "
+          f"breaches spread over {r['first_response_window_s'] or 0:.1f}s; "
+          f"{r['warnings_recorded']} warnings recorded too")
+    print(f"{'what':<34} {'n':>5} {'p50 s':>7} {'p99 s':>7} {'max s':>7}")
+    rows = [
+        ("first_response recorded_at - due", r["first_response"], "recorded_late_s"),
+        ("first_response visible - due", r["first_response"], "visible_late_s"),
+        ("resolution L1 recorded_at - due", r["resolution"], "recorded_late_s"),
+        ("resolution L1 visible - due", r["resolution"], "visible_late_s"),
+        ("escalated L1->L2 visible - due", r["escalation"], "visible_after_due_s"),
+    ]
+    for label, group, key in rows:
+        s = group[key]
+        if s["n"]:
+            print(f"{label:<34} {s['n']:>5} {s['p50']:>7.3f} {s['p99']:>7.3f} {s['max']:>7.3f}")
+        else:
+            print(f"{label:<34} {0:>5}")
+    last = r["escalation"]["last_visible_after_last_due_s"]
+    print(f"last escalation visible {last if last is None else round(last, 3)} s after the last "
+          f"resolution due time; CPU during run (cores) "
+          + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_cores_during_run"].items()))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tickets", type=int, default=1000)
+    parser.add_argument("--spread", type=float, default=40.0,
+                        help="seconds over which tickets are created (<= 60)")
+    parser.add_argument("--scale", type=int, default=2, help="demo_policy(scale_seconds)")
+    parser.add_argument("--concurrency", type=int, default=20)
+    args = parser.parse_args(argv)
+    quiet_logging()
+    result = asyncio.run(bench(args.tickets, args.spread, args.scale, args.concurrency))
+    print_table(result)
+    write_result("timer_accuracy", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

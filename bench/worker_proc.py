@@ -1,0 +1,119 @@
+"""The bench worker process: the product's workflows and activities with the product's worker
+options (worker.build_worker), plus the baseline workflows of bench.trivial on the same worker.
+
+Run by bench.common.Stack; writes `{"ready": true, "completed": {activity: n}}` to
+--progress-file every 0.25 s so the driver can tell when work has drained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.tickets import TicketActivities
+from bench.common import quiet_logging
+from bench.trivial import BASELINE_WORKFLOWS, noop
+from ticketing.db import make_engine, make_sessionmaker
+from ticketing.notify import Notifier
+from ticketing.settings import Settings
+from worker import GRACEFUL_SHUTDOWN, connect_client
+from workflows import ALL_WORKFLOWS
+
+COMPLETED: Counter[str] = Counter()
+
+
+class _CountingActivities(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        result = await super().execute_activity(input)
+        COMPLETED[activity.info().activity_type] += 1
+        return result
+
+
+class CountActivities(Interceptor):
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _CountingActivities(next)
+
+
+async def run(args: argparse.Namespace) -> None:
+    settings = Settings(task_queue=args.task_queue)
+    client = await connect_client(settings, target_host=args.target)
+    engine = make_engine(args.database_url, settings)
+    activities = TicketActivities(
+        make_sessionmaker(engine), client=client,
+        notifier=Notifier(settings.smtp_url, settings.smtp_sender), task_queue=settings.task_queue,
+    )
+    # Mirrors worker.build_worker: same runner, same options; only the baselines are added.
+    worker = Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[*ALL_WORKFLOWS, *BASELINE_WORKFLOWS],
+        activities=[*activities.all(), noop],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "ticketing", "activities", "pydantic", "sqlalchemy", "structlog", "asyncpg"
+            )
+        ),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_concurrent_local_activities=settings.max_concurrent_local_activities,
+        max_cached_workflows=settings.max_cached_workflows,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        interceptors=[CountActivities()],
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    progress = Path(args.progress_file)
+    sampler = None
+    if os.environ.get("BENCH_PROFILE"):
+        from bench.sampler import Sampler
+
+        sampler = Sampler(os.environ["BENCH_PROFILE"])
+        sampler.start()
+    try:
+        async with worker:
+            while not stop.is_set():
+                state = {"ready": True, "completed": dict(COMPLETED),
+                         "max_cached_workflows": settings.max_cached_workflows}
+                tmp = progress.with_suffix(".tmp")
+                tmp.write_text(json.dumps(state))
+                tmp.replace(progress)
+                try:
+                    await asyncio.wait_for(stop.wait(), 0.25)
+                except TimeoutError:
+                    pass
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--task-queue", required=True)
+    parser.add_argument("--progress-file", required=True)
+    args = parser.parse_args()
+    quiet_logging()
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
