@@ -91,18 +91,15 @@ async def send_notifications(
     transaction first) and carries the same Message-ID, so mail systems can drop the copy.
     While one sender holds a row, others skip it, so two live senders never both send it.
     """
+    if not ids:
+        return 0
+    async with sessions() as session, session.begin():
+        attempted = await repo.count_attempts(session, ids)
+    if not attempted:
+        return 0  # all already sent
     sent = 0
-    for notification_id in ids:
-        async with sessions() as session, session.begin():
-            if not await repo.count_attempt(session, notification_id):
-                continue  # already sent
-        async with sessions() as session, session.begin():
-            note = await repo.claim_notification(session, notification_id)
-            if note is None:
-                continue  # sent meanwhile, or another sender holds it
-            ticket = await session.get(Ticket, note.ticket_id) if note.ticket_id else None
-            if ticket is None:
-                continue
+    async with sessions() as session, session.begin():
+        for note, ticket in await repo.claim_notifications(session, attempted):
             await notifier.deliver(render(note, ticket))
             note.sent_at = datetime.now(UTC)
             sent += 1

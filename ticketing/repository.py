@@ -336,26 +336,31 @@ async def notification_ids_by_key(session: AsyncSession, dedupe_key: str) -> lis
     return list(rows.scalars())
 
 
-async def count_attempt(session: AsyncSession, notification_id: int) -> bool:
-    """Record a delivery attempt of an unsent notification; False if it is already sent."""
+async def count_attempts(session: AsyncSession, notification_ids: list[int]) -> list[int]:
+    """Record a delivery attempt on each unsent notification; returns those (already sent
+    ones drop out)."""
     result = await session.execute(
         update(Notification)
-        .where(Notification.id == notification_id, Notification.sent_at.is_(None))
+        .where(Notification.id.in_(notification_ids), Notification.sent_at.is_(None))
         .values(attempts=Notification.attempts + 1)
         .returning(Notification.id)
     )
-    return result.scalar_one_or_none() is not None
+    return sorted(result.scalars())
 
 
-async def claim_notification(session: AsyncSession, notification_id: int) -> Notification | None:
-    """Lock an unsent notification so two senders never send it both."""
-    return (
-        await session.execute(
-            select(Notification)
-            .where(Notification.id == notification_id, Notification.sent_at.is_(None))
-            .with_for_update(skip_locked=True)
-        )
-    ).scalar_one_or_none()
+async def claim_notifications(
+    session: AsyncSession, notification_ids: list[int]
+) -> list[tuple[Notification, Ticket]]:
+    """Lock the unsent ones with their tickets; rows another sender holds are skipped, so two
+    live senders never both send one."""
+    rows = await session.execute(
+        select(Notification, Ticket)
+        .join(Ticket, Ticket.id == Notification.ticket_id)
+        .where(Notification.id.in_(notification_ids), Notification.sent_at.is_(None))
+        .order_by(Notification.id)
+        .with_for_update(of=Notification, skip_locked=True)
+    )
+    return [(note, ticket) for note, ticket in rows.tuples()]
 
 
 async def messages(session: AsyncSession, ticket_id: uuid.UUID) -> list[TicketMessage]:
