@@ -69,6 +69,7 @@ class Notifier:
             message.recipient,
             message.subject,
         )
+        email["Message-ID"] = message.message_id
         email.set_content(message.body)
         await aiosmtplib.send(
             email,
