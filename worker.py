@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.tickets import TicketActivities
@@ -73,7 +73,11 @@ def build_worker(
     settings: Settings,
     *,
     notifier: Notifier | None = None,
+    extra_workflows: Sequence[type] = (),
+    extra_activities: Sequence[Callable[..., Any]] = (),
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
+    """The production worker; the extras let benchmarks add baselines under the same options."""
     activities = TicketActivities(
         sessions,
         client=client,
@@ -83,8 +87,8 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=ALL_WORKFLOWS,
-        activities=activities.all(),
+        workflows=[*ALL_WORKFLOWS, *extra_workflows],
+        activities=[*activities.all(), *extra_activities],
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(
                 "ticketing", "activities", "pydantic", "sqlalchemy", "structlog", "asyncpg"
@@ -95,6 +99,7 @@ def build_worker(
         max_concurrent_local_activities=settings.max_concurrent_local_activities,
         max_cached_workflows=settings.max_cached_workflows,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        interceptors=interceptors,
     )
 
 

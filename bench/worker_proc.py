@@ -21,18 +21,13 @@ from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
     Interceptor,
-    Worker,
 )
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.tickets import TicketActivities
 from bench.common import quiet_logging
 from bench.trivial import BASELINE_WORKFLOWS, noop
 from ticketing.db import make_engine, make_sessionmaker
-from ticketing.notify import Notifier
 from ticketing.settings import Settings
-from worker import GRACEFUL_SHUTDOWN, connect_client
-from workflows import ALL_WORKFLOWS
+from worker import build_worker, connect_client
 
 COMPLETED: Counter[str] = Counter()
 
@@ -53,26 +48,12 @@ async def run(args: argparse.Namespace) -> None:
     settings = Settings(task_queue=args.task_queue)
     client = await connect_client(settings, target_host=args.target)
     engine = make_engine(args.database_url, settings)
-    activities = TicketActivities(
-        make_sessionmaker(engine), client=client,
-        notifier=Notifier(settings.smtp_url, settings.smtp_sender), task_queue=settings.task_queue,
-    )
-    # Mirrors worker.build_worker: same runner, same options; only the baselines are added.
-    worker = Worker(
+    worker = build_worker(
         client,
-        task_queue=settings.task_queue,
-        workflows=[*ALL_WORKFLOWS, *BASELINE_WORKFLOWS],
-        activities=[*activities.all(), noop],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "ticketing", "activities", "pydantic", "sqlalchemy", "structlog", "asyncpg"
-            )
-        ),
-        max_concurrent_activities=settings.max_concurrent_activities,
-        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-        max_concurrent_local_activities=settings.max_concurrent_local_activities,
-        max_cached_workflows=settings.max_cached_workflows,
-        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        make_sessionmaker(engine),
+        settings,
+        extra_workflows=BASELINE_WORKFLOWS,
+        extra_activities=[noop],
         interceptors=[CountActivities()],
     )
     stop = asyncio.Event()

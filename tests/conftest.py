@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from temporalio.testing import WorkflowEnvironment
 
+from tests.temporal_support import dev_server, time_skipping_server
 from ticketing.db import migrate_async
 from ticketing.service import TicketingService
 
@@ -90,3 +92,18 @@ async def tenant(service: TicketingService) -> str:
     )
     await service.upsert_customer(tenant_id="globex", customer_id="7", email="bob@example.com")
     return "acme"
+
+
+@pytest_asyncio.fixture
+async def dev() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh dev server per test: ticket numbers restart with the truncated database, and
+    watcher ids (escalation-TKT-000001) must not meet a previous test's workflows."""
+    async with dev_server() as env:
+        yield env
+
+
+@pytest_asyncio.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server per test (the SDK's advice: one environment per test)."""
+    async with time_skipping_server() as env:
+        yield env

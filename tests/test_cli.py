@@ -90,10 +90,32 @@ def stack(cli: Any, env: dict[str, str], database_url: str) -> Iterator[None]:
         await engine.dispose()
 
     in_thread(asyncio.run, truncate())
-    ok_json(cli("partner", "add", "fiberco", "--name", "FiberCo", "--email", "noc@fiberco.test",
-                "--json"))
-    ok_json(cli("tenant", "add", "acme", "--name", "Acme ISP", "--partner", "fiberco",
-                "--support-email", "support@acme.test", "--json"))
+    ok_json(
+        cli(
+            "partner",
+            "add",
+            "fiberco",
+            "--name",
+            "FiberCo",
+            "--email",
+            "noc@fiberco.test",
+            "--json",
+        )
+    )
+    ok_json(
+        cli(
+            "tenant",
+            "add",
+            "acme",
+            "--name",
+            "Acme ISP",
+            "--partner",
+            "fiberco",
+            "--support-email",
+            "support@acme.test",
+            "--json",
+        )
+    )
 
     with BackgroundWorker(env, database_url):
         yield
@@ -135,8 +157,13 @@ class BackgroundWorker:
                 raise
             finally:
                 self.ready.set()
-            await run_worker(self.settings, client=client, database_url=self.database_url,
-                             shutdown=self.stop, migrate=False)
+            await run_worker(
+                self.settings,
+                client=client,
+                database_url=self.database_url,
+                shutdown=self.stop,
+                migrate=False,
+            )
 
         try:
             asyncio.run(main())
@@ -158,13 +185,15 @@ def test_bad_tenant_id_names_the_field(cli: Any, stack: None) -> None:
 
 def test_unknown_partner_and_timezone(cli: Any, stack: None) -> None:
     assert error_line(cli("tenant", "add", "t2", "--partner", "nobody")).startswith(
-        "error: partner_id:")
+        "error: partner_id:"
+    )
     assert "timezone" in error_line(cli("tenant", "add", "t2", "--timezone", "Mars/Olympus"))
 
 
 def test_unknown_ticket(cli: Any, stack: None) -> None:
     assert error_line(cli("ticket", "show", "TKT-999999")) == (
-        "error: ticket: no ticket 'TKT-999999'")
+        "error: ticket: no ticket 'TKT-999999'"
+    )
     result = cli("ticket", "reply", "TKT-999999", "--body", "hi", "--json")
     assert result.exit_code == 2
     assert json.loads(result.stdout)["error"]["type"] == "TicketNotFound"
@@ -176,14 +205,17 @@ def test_list_filters_are_validated(cli: Any, stack: None) -> None:
 
 
 def test_onboard_unknown_tenant_and_bad_email(cli: Any, stack: None) -> None:
-    line = error_line(cli("onboard", "--tenant", "nope", "--customer-id", "1",
-                          "--email", "a@b.test"))
+    line = error_line(
+        cli("onboard", "--tenant", "nope", "--customer-id", "1", "--email", "a@b.test")
+    )
     assert line.startswith("error: tenant_id:")
-    line = error_line(cli("onboard", "--tenant", "acme", "--customer-id", "1",
-                          "--email", "not-an-email"))
+    line = error_line(
+        cli("onboard", "--tenant", "acme", "--customer-id", "1", "--email", "not-an-email")
+    )
     assert line.startswith("error: customer_email:")
-    line = error_line(cli("onboard", "--tenant", "acme", "--customer-id", "x!",
-                          "--email", "a@b.test"))
+    line = error_line(
+        cli("onboard", "--tenant", "acme", "--customer-id", "x!", "--email", "a@b.test")
+    )
     assert line.startswith("error: customer_id:")
 
 
@@ -191,13 +223,35 @@ def test_onboard_unknown_tenant_and_bad_email(cli: Any, stack: None) -> None:
 
 
 def test_onboard_then_work_the_ticket(cli: Any, stack: None) -> None:
-    first = ok_json(cli("onboard", "--tenant", "acme", "--customer-id", "42",
-                        "--email", "jane@example.com", "--name", "Jane", "--json"))
+    first = ok_json(
+        cli(
+            "onboard",
+            "--tenant",
+            "acme",
+            "--customer-id",
+            "42",
+            "--email",
+            "jane@example.com",
+            "--name",
+            "Jane",
+            "--json",
+        )
+    )
     number = first["ticket_number"]
     assert number.startswith("TKT-")
     assert first["workflow_id"] == "onboarding-acme-42"
-    again = ok_json(cli("onboard", "--tenant", "acme", "--customer-id", "42",
-                        "--email", "jane@example.com", "--json"))
+    again = ok_json(
+        cli(
+            "onboard",
+            "--tenant",
+            "acme",
+            "--customer-id",
+            "42",
+            "--email",
+            "jane@example.com",
+            "--json",
+        )
+    )
     assert again["ticket_number"] == number
 
     page = ok_json(cli("tickets", "list", "--tenant", "acme", "--json"))
@@ -205,14 +259,25 @@ def test_onboard_then_work_the_ticket(cli: Any, stack: None) -> None:
     assert page["next_cursor"] is None
     assert ok_json(cli("tickets", "list", "--search", "nothing-like-it", "--json"))["items"] == []
 
-    reply = ok_json(cli("ticket", "reply", number, "--body", "Welcome aboard", "--author",
-                        "agent@acme.test", "--json"))
+    reply = ok_json(
+        cli(
+            "ticket",
+            "reply",
+            number,
+            "--body",
+            "Welcome aboard",
+            "--author",
+            "agent@acme.test",
+            "--json",
+        )
+    )
     assert reply["watcher_notified"] is True
     assert reply["ticket"]["first_response_at"] is not None
     assert ok_json(cli("ticket", "pending", number, "--json"))["ticket"]["status"] == "pending"
     assert ok_json(cli("ticket", "reopen", number, "--json"))["ticket"]["status"] == "open"
     assert error_line(cli("ticket", "reopen", number)) == (
-        "error: status: cannot move a ticket from 'open' to 'open'")
+        "error: status: cannot move a ticket from 'open' to 'open'"
+    )
     assert ok_json(cli("ticket", "resolve", number, "--json"))["ticket"]["status"] == "resolved"
     assert ok_json(cli("ticket", "reopen", number, "--json"))["ticket"]["status"] == "open"
 
@@ -233,35 +298,68 @@ def test_onboard_then_work_the_ticket(cli: Any, stack: None) -> None:
 
 
 def test_install_schedule_complete(cli: Any, stack: None) -> None:
-    started = ok_json(cli("install", "--tenant", "acme", "--customer-id", "77",
-                          "--address", "1 Main St", "--service", "fiber", "--serial", "ONT-1",
-                          "--email", "bob@example.com", "--json"))
+    started = ok_json(
+        cli(
+            "install",
+            "--tenant",
+            "acme",
+            "--customer-id",
+            "77",
+            "--address",
+            "1 Main St",
+            "--service",
+            "fiber",
+            "--serial",
+            "ONT-1",
+            "--email",
+            "bob@example.com",
+            "--json",
+        )
+    )
     number = started["ticket_number"]
     assert started["workflow_id"].startswith("installation-acme-77-")
 
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    line = error_line(cli("installation", "schedule", number, "--at", past,
-                          "--technician", "Grace"))
+    line = error_line(
+        cli("installation", "schedule", number, "--at", past, "--technician", "Grace")
+    )
     assert line.startswith("error: at:") and "in the past" in line
-    assert error_line(cli("installation", "schedule", number, "--at", "2030-01-01T10:00",
-                          "--technician", "Grace")).startswith("error: at:")
+    assert error_line(
+        cli("installation", "schedule", number, "--at", "2030-01-01T10:00", "--technician", "Grace")
+    ).startswith("error: at:")
 
     future = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0).isoformat()
-    state = ok_json(cli("installation", "schedule", number, "--at", future,
-                        "--technician", "Grace", "--json"))
+    state = ok_json(
+        cli("installation", "schedule", number, "--at", future, "--technician", "Grace", "--json")
+    )
     assert state["phase"] == "scheduled" and state["visit"]["technician"] == "Grace"
 
     done = ok_json(cli("installation", "complete", number, "--notes", "ONT online", "--json"))
-    assert done == {"ticket_number": number, "workflow_id": started["workflow_id"],
-                    "signal": "complete_installation", "phase": "completed",
-                    "status": "resolved"}
-    line = error_line(cli("installation", "schedule", number, "--at", future,
-                          "--technician", "Grace"))
+    assert done == {
+        "ticket_number": number,
+        "workflow_id": started["workflow_id"],
+        "signal": "complete_installation",
+        "phase": "completed",
+        "status": "resolved",
+    }
+    line = error_line(
+        cli("installation", "schedule", number, "--at", future, "--technician", "Grace")
+    )
     assert "temporal" in line or "completed" in line
 
 
 def test_installation_verbs_need_an_installation_ticket(cli: Any, stack: None) -> None:
-    number = ok_json(cli("onboard", "--tenant", "acme", "--customer-id", "43",
-                         "--email", "x@example.com", "--json"))["ticket_number"]
+    number = ok_json(
+        cli(
+            "onboard",
+            "--tenant",
+            "acme",
+            "--customer-id",
+            "43",
+            "--email",
+            "x@example.com",
+            "--json",
+        )
+    )["ticket_number"]
     line = error_line(cli("installation", "cancel", number, "--reason", "moved"))
     assert line.startswith("error: ticket:")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -18,25 +15,14 @@ from activities.watchers import (
     ensure_watcher,
     escalation_workflow_id,
     notify_ticket_changed,
-    register_search_attributes,
 )
 from tests.legacy.escalation_v0 import EscalationWorkflowV0
-from tests.temporal_support import binary, breaches, create_ticket, running_worker, seed_tenant
+from tests.temporal_support import breaches, create_ticket, running_worker, seed_tenant
 from ticketing.notify import Notifier
 from ticketing.schemas import EscalationResult, TicketInfo, TicketStatus
 from ticketing.service import TicketingService
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest_asyncio.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    ) as env:
-        await register_search_attributes(env.client)
-        yield env
 
 
 async def test_watcher_from_previous_release_finishes_on_new_code(

@@ -31,8 +31,9 @@ async def test_dev_server_registers_search_attributes_and_persists(tmp_path: Pat
         for name in SEARCH_ATTRIBUTES:
             assert response.custom_attributes[name] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
         # No worker polls this queue: the workflow just stays running, in the SQLite file.
-        await client.start_workflow("AnyWorkflowType", id=workflow_id,
-                                    task_queue=f"nobody-{workflow_id}")
+        await client.start_workflow(
+            "AnyWorkflowType", id=workflow_id, task_queue=f"nobody-{workflow_id}"
+        )
     assert not first.running
     assert (tmp_path / "temporal.db").exists()
 
@@ -52,8 +53,13 @@ async def test_dev_server_refuses_a_busy_port(tmp_path: Path) -> None:
 
 
 async def test_dev_server_failure_reports_its_output(tmp_path: Path) -> None:
-    server = TemporalDevServer(tmp_path, port=find_free_port(), headless=True,
-                               log_level="no-such-level", startup_timeout=10)
+    server = TemporalDevServer(
+        tmp_path,
+        port=find_free_port(),
+        headless=True,
+        log_level="no-such-level",
+        startup_timeout=10,
+    )
     with pytest.raises(DevServerError, match="exited with code"):
         await server.start()
     assert not server.running

@@ -6,11 +6,9 @@ import asyncio
 import json
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
@@ -21,14 +19,11 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.watchers import (
-    TENANT_ID,
     TICKET_NUMBER,
-    TICKET_PRIORITY,
     escalation_workflow_id,
 )
 from tests.temporal_support import (
@@ -55,22 +50,6 @@ from ticketing.service import TicketingService
 from ticketing.sla import demo_policy
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest_asyncio.fixture
-async def dev() -> AsyncIterator[WorkflowEnvironment]:
-    """A fresh dev server per test: ticket numbers restart with the truncated database, and
-    watcher ids (escalation-TKT-000001) must not meet a previous test's workflows."""
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=[TICKET_NUMBER, TENANT_ID, TICKET_PRIORITY],
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            "history.transferProcessorMaxPollRPS=1000",
-        ],
-    ) as env:
-        yield env
 
 
 def application_error(error: BaseException | None) -> ApplicationError | None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 
-import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.watchers import (
@@ -17,10 +15,8 @@ from activities.watchers import (
     ensure_watcher,
     escalation_workflow_id,
     notify_ticket_changed,
-    register_search_attributes,
 )
 from tests.temporal_support import (
-    binary,
     breaches,
     create_ticket,
     event_kinds,
@@ -32,16 +28,6 @@ from ticketing.schemas import EscalationResult, SlaSnapshot, TicketInfo, TicketS
 from ticketing.service import TicketingService
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest_asyncio.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    ) as env:
-        await register_search_attributes(env.client)
-        yield env
 
 
 async def watch(env: WorkflowEnvironment, ticket: TicketInfo, task_queue: str) -> WorkflowHandle:

@@ -20,10 +20,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment
 
 from activities.tickets import NON_RETRYABLE_ERRORS, LenientCreateTicket, TicketActivities
-from activities.watchers import TENANT_ID, TICKET_NUMBER, TICKET_PRIORITY
 from tests.strategies import (
     corpus,
     create_ticket_requests,
@@ -31,7 +30,7 @@ from tests.strategies import (
     installation_inputs,
     onboarding_inputs,
 )
-from tests.temporal_support import binary, running_worker
+from tests.temporal_support import dev_server, running_worker
 from tests.test_end_to_end import activity_attempts, application_error
 from ticketing.errors import TicketingError
 from ticketing.notify import Notifier
@@ -290,11 +289,7 @@ async def test_worker_fuzz(committed: Sessions) -> None:
     error. Afterwards the tickets are gap-free and complete, one per business key."""
     await seed(committed)
     unexpected: list[str] = []
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=[TICKET_NUMBER, TENANT_ID, TICKET_PRIORITY],
-    ) as env:
+    async with dev_server() as env:
         client = env.client
         async with running_worker(client, committed) as settings:
             cases: list[tuple[str, type[BaseModel], Any]] = [

@@ -92,13 +92,19 @@ BAD_TIMES = [
 ]
 TIME = mix(st.sampled_from(TIMES), st.sampled_from(TIMES), st.sampled_from(BAD_TIMES), HOSTILE)
 
-PRIORITY = fuzz(["low", "normal", "high", "urgent", "medium", " HIGH "],
-                ["p0", "critical", "", "médium", "urgent;"])
-STATUS = fuzz(["open", "in_progress", "pending", "resolved", "closed", " OPEN "],
-              ["bogus", "in progress", "", "opened"])
+PRIORITY = fuzz(
+    ["low", "normal", "high", "urgent", "medium", " HIGH "],
+    ["p0", "critical", "", "médium", "urgent;"],
+)
+STATUS = fuzz(
+    ["open", "in_progress", "pending", "resolved", "closed", " OPEN "],
+    ["bogus", "in progress", "", "opened"],
+)
 TYPE = fuzz(TICKET_TYPES, ["unknown", "billing issue", "", "INSTALLATION_REQUEST "])
-EMAIL = mix(fuzz(["a@b.test", "Jane@Example.COM", " x.y+z@sub.example.org "], weight=2),
-            BAD_EMAIL.filter(lambda e: "\x00" not in e))
+EMAIL = mix(
+    fuzz(["a@b.test", "Jane@Example.COM", " x.y+z@sub.example.org "], weight=2),
+    BAD_EMAIL.filter(lambda e: "\x00" not in e),
+)
 NEW_ID = st.from_regex(r"fz[a-z0-9_.:-]{0,12}", fullmatch=True)
 TENANT = fuzz(["acme"], ["ghost", "ACME", "a" * 64, "a" * 65, "-x"], weight=2)
 CUSTOMER = mix(
@@ -109,19 +115,40 @@ CUSTOMER = mix(
     HOSTILE,
 )
 ACTOR = fuzz(["customer", "tenant", "partner", "platform", "TENANT"], ["admin", ""])
-TIMEZONE = fuzz(["UTC", "Europe/Paris", "America/New_York", "Etc/GMT+5"],
-                ["Mars/Olympus", "utc", "../../etc/passwd", "Europe/Paris\n", "+05:30", ""])
+TIMEZONE = fuzz(
+    ["UTC", "Europe/Paris", "America/New_York", "Etc/GMT+5"],
+    ["Mars/Olympus", "utc", "../../etc/passwd", "Europe/Paris\n", "+05:30", ""],
+)
 
 
 def ticket_ref(seed: Seed, installations: list[str] | None = None) -> SearchStrategy[str]:
     installations = seed.installations if installations is None else installations
-    known = [seed.onboarding, *installations, seed.onboarding.lower(),
-             f" {seed.onboarding} ", seed.onboarding_id, seed.onboarding_id.upper()]
+    known = [
+        seed.onboarding,
+        *installations,
+        seed.onboarding.lower(),
+        f" {seed.onboarding} ",
+        seed.onboarding_id,
+        seed.onboarding_id.upper(),
+    ]
     return mix(
-        st.sampled_from(known), st.sampled_from(known),
-        st.sampled_from(["TKT-999999", "TKT-", "TKT-abc", "TKT-1", "TKT-0000001", "TKT--1",
-                         f"{seed.onboarding}'; --", "TKT-000001 OR 1=1", "TKT-99999999999999999999",
-                         "TKT-٠٠٠٠٠١", ""]),
+        st.sampled_from(known),
+        st.sampled_from(known),
+        st.sampled_from(
+            [
+                "TKT-999999",
+                "TKT-",
+                "TKT-abc",
+                "TKT-1",
+                "TKT-0000001",
+                "TKT--1",
+                f"{seed.onboarding}'; --",
+                "TKT-000001 OR 1=1",
+                "TKT-99999999999999999999",
+                "TKT-٠٠٠٠٠١",
+                "",
+            ]
+        ),
         st.uuids().map(str),
         HOSTILE,
     )
@@ -150,9 +177,12 @@ def argv(head: list[str], positional: str | None, opts: dict[str, Any]) -> list[
 MODE = st.sampled_from(["text", "json", "json", "both"])
 
 
-def calls(head: list[str], positional: SearchStrategy[str] | None,
-          required: dict[str, SearchStrategy[Any]], optional: dict[str, SearchStrategy[Any]],
-          ) -> SearchStrategy[tuple[list[str], str]]:
+def calls(
+    head: list[str],
+    positional: SearchStrategy[str] | None,
+    required: dict[str, SearchStrategy[Any]],
+    optional: dict[str, SearchStrategy[Any]],
+) -> SearchStrategy[tuple[list[str], str]]:
     return st.tuples(
         positional if positional is not None else st.none(),
         st.fixed_dictionaries(required),
@@ -165,70 +195,158 @@ def strategies(seed: Seed) -> dict[str, tuple[SearchStrategy[tuple[list[str], st
     ref = ticket_ref(seed)
     body = fuzz(["Thanks, looking into it", "ok"], weight=2)
     return {
-        "tenant add": (calls(
-            ["tenant", "add"], mix(NEW_ID, NEW_ID, HOSTILE.filter(lambda v: "acme" not in v)),
-            {},
-            {"--name": fuzz(["Fuzz ISP"]), "--partner": fuzz(["fiberco"], ["nobody", ""]),
-             "--timezone": TIMEZONE, "--support-email": EMAIL, "--demo-sla": st.booleans()},
-        ), 60),
-        "partner add": (calls(
-            ["partner", "add"], mix(NEW_ID, NEW_ID, HOSTILE),
-            {"--name": fuzz(["Fuzz Partner"], weight=2)}, {"--email": EMAIL},
-        ), 40),
-        "onboard": (calls(
-            ["onboard"], None,
-            {"--tenant": TENANT, "--customer-id": CUSTOMER, "--email": EMAIL},
-            {"--name": fuzz(["Jane", "O'Brien; --"]), "--priority": PRIORITY,
-             "--team": fuzz(["onboarding_team"], ["", "t" * 101]),
-             "--notes": fuzz(["note"]), "--no-wait": st.booleans(),
-             "--timeout": st.sampled_from(["abc", "0", "-1", "30", ""])},
-        ), 80),
-        "install": (calls(
-            ["install"], None,
-            {"--tenant": TENANT, "--customer-id": CUSTOMER,
-             "--address": fuzz(["1 Main St", "Rue de l'Église 5 🏠", "x" * 500], ["x" * 501]),
-             "--timeout": st.just("30")},
-            {"--priority": PRIORITY, "--team": fuzz(["field_ops"], [""]),
-             "--window-start": TIME, "--window-end": TIME,
-             "--service": st.lists(fuzz(["fiber", "tv"]), max_size=3),
-             "--serial": st.lists(fuzz(["ONT-1"]), max_size=3),
-             "--notes": fuzz(["gate code 1234"]), "--email": EMAIL, "--name": fuzz(["Bob"])},
-        ), 60),
-        "installation schedule": (calls(
-            ["installation", "schedule"], ref,
-            {"--at": TIME, "--technician": fuzz(["Grace"], weight=2)}, {},
-        ), 40),
-        "installation complete": (calls(
-            ["installation", "complete"], ticket_ref(seed, seed.installations[:2]),
-            {"--timeout": st.just("20")},
-            {"--notes": fuzz(["ONT online"]), "--no-wait": st.booleans()},
-        ), 20),
-        "installation cancel": (calls(
-            ["installation", "cancel"], ticket_ref(seed, seed.installations[2:]),
-            {"--timeout": st.just("20"), "--reason": fuzz(["moved away"], weight=3)},
-            {"--no-wait": st.booleans()},
-        ), 20),
-        "ticket show": (calls(
-            ["ticket", "show"], ref, {}, {"--tenant": TENANT},
-        ), 30),
-        "ticket reply": (calls(
-            ["ticket", "reply"], ref, {"--body": body},
-            {"--internal": st.booleans(), "--actor": ACTOR,
-             "--author": fuzz(["agent@acme.test"]), "--tenant": TENANT},
-        ), 50),
-        **{f"ticket {verb}": (calls(
-            ["ticket", verb], ref, {}, {"--actor": fuzz(["agent"]), "--tenant": TENANT},
-        ), 20) for verb in ("pending", "resolve", "close", "reopen")},
-        "tickets list": (calls(
-            ["tickets", "list"], None, {},
-            {"--tenant": TENANT, "--status": STATUS, "--priority": PRIORITY, "--type": TYPE,
-             "--assignee": fuzz(["agent"]), "--team": fuzz(["field_ops"]),
-             "--breached": st.booleans(), "--not-breached": st.booleans(),
-             "--search": fuzz(["TKT-000001", "42", "Onboarding"]),
-             "--limit": fuzz(["1", "50", "500"], ["501", "0", "-1", "abc", "1.5", "",
-                                                  "99999999999999999999"]),
-             "--cursor": fuzz([seed.cursor], ["garbage", "eyJ9", "MTIz", "=="])},
-        ), 80),
+        "tenant add": (
+            calls(
+                ["tenant", "add"],
+                mix(NEW_ID, NEW_ID, HOSTILE.filter(lambda v: "acme" not in v)),
+                {},
+                {
+                    "--name": fuzz(["Fuzz ISP"]),
+                    "--partner": fuzz(["fiberco"], ["nobody", ""]),
+                    "--timezone": TIMEZONE,
+                    "--support-email": EMAIL,
+                    "--demo-sla": st.booleans(),
+                },
+            ),
+            60,
+        ),
+        "partner add": (
+            calls(
+                ["partner", "add"],
+                mix(NEW_ID, NEW_ID, HOSTILE),
+                {"--name": fuzz(["Fuzz Partner"], weight=2)},
+                {"--email": EMAIL},
+            ),
+            40,
+        ),
+        "onboard": (
+            calls(
+                ["onboard"],
+                None,
+                {"--tenant": TENANT, "--customer-id": CUSTOMER, "--email": EMAIL},
+                {
+                    "--name": fuzz(["Jane", "O'Brien; --"]),
+                    "--priority": PRIORITY,
+                    "--team": fuzz(["onboarding_team"], ["", "t" * 101]),
+                    "--notes": fuzz(["note"]),
+                    "--no-wait": st.booleans(),
+                    "--timeout": st.sampled_from(["abc", "0", "-1", "30", ""]),
+                },
+            ),
+            80,
+        ),
+        "install": (
+            calls(
+                ["install"],
+                None,
+                {
+                    "--tenant": TENANT,
+                    "--customer-id": CUSTOMER,
+                    "--address": fuzz(
+                        ["1 Main St", "Rue de l'Église 5 🏠", "x" * 500], ["x" * 501]
+                    ),
+                    "--timeout": st.just("30"),
+                },
+                {
+                    "--priority": PRIORITY,
+                    "--team": fuzz(["field_ops"], [""]),
+                    "--window-start": TIME,
+                    "--window-end": TIME,
+                    "--service": st.lists(fuzz(["fiber", "tv"]), max_size=3),
+                    "--serial": st.lists(fuzz(["ONT-1"]), max_size=3),
+                    "--notes": fuzz(["gate code 1234"]),
+                    "--email": EMAIL,
+                    "--name": fuzz(["Bob"]),
+                },
+            ),
+            60,
+        ),
+        "installation schedule": (
+            calls(
+                ["installation", "schedule"],
+                ref,
+                {"--at": TIME, "--technician": fuzz(["Grace"], weight=2)},
+                {},
+            ),
+            40,
+        ),
+        "installation complete": (
+            calls(
+                ["installation", "complete"],
+                ticket_ref(seed, seed.installations[:2]),
+                {"--timeout": st.just("20")},
+                {"--notes": fuzz(["ONT online"]), "--no-wait": st.booleans()},
+            ),
+            20,
+        ),
+        "installation cancel": (
+            calls(
+                ["installation", "cancel"],
+                ticket_ref(seed, seed.installations[2:]),
+                {"--timeout": st.just("20"), "--reason": fuzz(["moved away"], weight=3)},
+                {"--no-wait": st.booleans()},
+            ),
+            20,
+        ),
+        "ticket show": (
+            calls(
+                ["ticket", "show"],
+                ref,
+                {},
+                {"--tenant": TENANT},
+            ),
+            30,
+        ),
+        "ticket reply": (
+            calls(
+                ["ticket", "reply"],
+                ref,
+                {"--body": body},
+                {
+                    "--internal": st.booleans(),
+                    "--actor": ACTOR,
+                    "--author": fuzz(["agent@acme.test"]),
+                    "--tenant": TENANT,
+                },
+            ),
+            50,
+        ),
+        **{
+            f"ticket {verb}": (
+                calls(
+                    ["ticket", verb],
+                    ref,
+                    {},
+                    {"--actor": fuzz(["agent"]), "--tenant": TENANT},
+                ),
+                20,
+            )
+            for verb in ("pending", "resolve", "close", "reopen")
+        },
+        "tickets list": (
+            calls(
+                ["tickets", "list"],
+                None,
+                {},
+                {
+                    "--tenant": TENANT,
+                    "--status": STATUS,
+                    "--priority": PRIORITY,
+                    "--type": TYPE,
+                    "--assignee": fuzz(["agent"]),
+                    "--team": fuzz(["field_ops"]),
+                    "--breached": st.booleans(),
+                    "--not-breached": st.booleans(),
+                    "--search": fuzz(["TKT-000001", "42", "Onboarding"]),
+                    "--limit": fuzz(
+                        ["1", "50", "500"],
+                        ["501", "0", "-1", "abc", "1.5", "", "99999999999999999999"],
+                    ),
+                    "--cursor": fuzz([seed.cursor], ["garbage", "eyJ9", "MTIz", "=="]),
+                },
+            ),
+            80,
+        ),
     }
 
 
@@ -311,8 +429,11 @@ COUNTED = ("tickets", "customers", "tenants", "partners", "ticket_messages")
 
 async def counts(engine: AsyncEngine) -> dict[str, int]:
     async with engine.connect() as connection:
-        row = (await connection.execute(text(
-            "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in COUNTED)))).one()
+        row = (
+            await connection.execute(
+                text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in COUNTED))
+            )
+        ).one()
     return dict(zip(COUNTED, row, strict=True))
 
 
@@ -348,17 +469,19 @@ class Fuzzer:
     def may_finish_later(outcome: Outcome) -> bool:
         """A timed-out wait: the workflow was started and may still write its ticket."""
         return outcome.kind == "Timeout" or (
-            outcome.kind == "text" and "no ticket after" in str(outcome.payload))
+            outcome.kind == "text" and "no ticket after" in str(outcome.payload)
+        )
 
     async def settle(self, verb: str, args: list[str], outcome: Outcome) -> None:
         """Wait for work a call left running, so the next call's row counts are its own."""
         started = verb == "onboard" and (
-            (outcome.exit_code == 0 and "--no-wait" in args) or self.may_finish_later(outcome))
+            (outcome.exit_code == 0 and "--no-wait" in args) or self.may_finish_later(outcome)
+        )
         if started:
             rerun = [a for a in args if a != "--no-wait"]
             if "--timeout" in rerun:
                 at = rerun.index("--timeout")
-                del rerun[at:at + 2]
+                del rerun[at : at + 2]
             result = await self.invoke([*rerun, "--timeout", "30", "--json"])
             assert result.exit_code == 0, ("onboarding did not finish", args, result.stdout)
         elif verb.startswith("installation ") and outcome.exit_code == 0 and "--no-wait" in args:
@@ -369,9 +492,16 @@ class Fuzzer:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             async with self.engine.connect() as connection:
-                found = (await connection.execute(text(
-                    "SELECT status FROM tickets WHERE upper(ticket_number) = upper(trim(:r)) "
-                    "OR CAST(id AS text) = lower(trim(:r))"), {"r": ref})).scalar()
+                found = (
+                    await connection.execute(
+                        text(
+                            "SELECT status FROM tickets WHERE upper(ticket_number) = "
+                            "upper(trim(:r)) "
+                            "OR CAST(id AS text) = lower(trim(:r))"
+                        ),
+                        {"r": ref},
+                    )
+                ).scalar()
             if found == status:
                 return
             await asyncio.sleep(0.2)
@@ -391,26 +521,38 @@ def env(database_url: str, temporal_server: str) -> dict[str, str]:  # noqa: F81
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def fuzzer(engine: AsyncEngine, env: dict[str, str],
-                 database_url: str) -> AsyncIterator[tuple[Fuzzer, Seed]]:
+async def fuzzer(
+    engine: AsyncEngine, env: dict[str, str], database_url: str
+) -> AsyncIterator[tuple[Fuzzer, Seed]]:
     """Emptied database, partner fiberco, tenant acme, one onboarding and four installation
     tickets, and a worker running."""
     await truncate(engine)
     fz = Fuzzer(engine, env)
     await fz.ok("partner", "add", "fiberco", "--name", "FiberCo", "--email", "noc@fiberco.test")
-    await fz.ok("tenant", "add", "acme", "--name", "Acme ISP", "--partner", "fiberco",
-                "--support-email", "support@acme.test")
+    await fz.ok(
+        "tenant",
+        "add",
+        "acme",
+        "--name",
+        "Acme ISP",
+        "--partner",
+        "fiberco",
+        "--support-email",
+        "support@acme.test",
+    )
     worker = BackgroundWorker(env, database_url)
     await asyncio.to_thread(worker.__enter__)
     try:
         seed = Seed()
-        first = await fz.ok("onboard", "--tenant", "acme", "--customer-id", "42",
-                            "--email", "jane@example.com")
+        first = await fz.ok(
+            "onboard", "--tenant", "acme", "--customer-id", "42", "--email", "jane@example.com"
+        )
         seed.onboarding = first["ticket_number"]
         seed.onboarding_id = first["ticket"]["ticket_id"]
         for customer in ("77", "78", "79", "80"):
-            started = await fz.ok("install", "--tenant", "acme", "--customer-id", customer,
-                                  "--address", "1 Main St")
+            started = await fz.ok(
+                "install", "--tenant", "acme", "--customer-id", customer, "--address", "1 Main St"
+            )
             seed.installations.append(started["ticket_number"])
         seed.cursor = (await fz.ok("tickets", "list", "--limit", "1"))["next_cursor"]
         assert seed.cursor
@@ -436,8 +578,12 @@ async def test_every_verb_survives_hostile_argv(fuzzer: tuple[Fuzzer, Seed]) -> 
     elapsed = time.monotonic() - started
     report(fz, elapsed)
 
-    problems = [f"{short(o.args)} -> exit {o.exit_code}: {p}"
-                for outcomes in fz.outcomes.values() for o in outcomes for p in o.problems]
+    problems = [
+        f"{short(o.args)} -> exit {o.exit_code}: {p}"
+        for outcomes in fz.outcomes.values()
+        for o in outcomes
+        for p in o.problems
+    ]
     assert not problems, f"{len(problems)} contract violations:\n" + "\n".join(problems[:25])
     # Every verb had at least one call go through and one rejected.
     for verb, outcomes in fz.outcomes.items():
@@ -448,27 +594,46 @@ async def test_every_verb_survives_hostile_argv(fuzzer: tuple[Fuzzer, Seed]) -> 
 
 async def check_database(fz: Fuzzer) -> None:
     async with fz.engine.connect() as connection:
-        numbers = [row[0] for row in await connection.execute(
-            text("SELECT number FROM tickets ORDER BY number"))]
+        numbers = [
+            row[0]
+            for row in await connection.execute(text("SELECT number FROM tickets ORDER BY number"))
+        ]
         assert numbers == list(range(1, len(numbers) + 1)), numbers
-        bad_names = (await connection.execute(text(
-            "SELECT count(*) FROM tickets WHERE ticket_number <> 'TKT-' || lpad(number::text, 6, "
-            "'0')"))).scalar()
+        bad_names = (
+            await connection.execute(
+                text(
+                    "SELECT count(*) FROM tickets WHERE ticket_number <> 'TKT-' "
+                    "|| lpad(number::text, 6, "
+                    "'0')"
+                )
+            )
+        ).scalar()
         assert bad_names == 0
-        counter = (await connection.execute(text("SELECT max(value) FROM ticket_counters"))
-                   ).scalar()
+        counter = (
+            await connection.execute(text("SELECT max(value) FROM ticket_counters"))
+        ).scalar()
         assert counter == len(numbers), (counter, len(numbers))
         for table, kind in (("ticket_events", "created"), ("notifications", "ticket_created")):
-            wrong = (await connection.execute(text(
-                f"SELECT t.ticket_number, count(x.id) FROM tickets t LEFT JOIN {table} x "
-                f"ON x.ticket_id = t.id AND x.kind = :kind GROUP BY t.ticket_number "
-                "HAVING count(x.id) <> 1"), {"kind": kind})).all()
+            wrong = (
+                await connection.execute(
+                    text(
+                        f"SELECT t.ticket_number, count(x.id) FROM tickets t LEFT JOIN {table} x "
+                        f"ON x.ticket_id = t.id AND x.kind = :kind GROUP BY t.ticket_number "
+                        "HAVING count(x.id) <> 1"
+                    ),
+                    {"kind": kind},
+                )
+            ).all()
             assert not wrong, (table, kind, wrong)
-        known = {row[0] for row in await connection.execute(
-            text("SELECT ticket_number FROM tickets"))}
-    created = [o.payload["ticket_number"] for verb in ("onboard", "install")
-               for o in fz.outcomes[verb] if o.kind == "ok" and o.json_out
-               and o.payload.get("ticket_number")]
+        known = {
+            row[0] for row in await connection.execute(text("SELECT ticket_number FROM tickets"))
+        }
+    created = [
+        o.payload["ticket_number"]
+        for verb in ("onboard", "install")
+        for o in fz.outcomes[verb]
+        if o.kind == "ok" and o.json_out and o.payload.get("ticket_number")
+    ]
     assert set(created) <= known, set(created) - known
 
 
@@ -487,8 +652,10 @@ def report(fz: Fuzzer, elapsed: float) -> None:
                 kinds["exit 2 text"] += 1
             else:
                 kinds[f"exit 2 {o.kind}"] += 1
-        print(f"  {verb:<22} {len(outcomes):>4}  " + ", ".join(
-            f"{k}: {v}" for k, v in sorted(kinds.items())))
+        print(
+            f"  {verb:<22} {len(outcomes):>4}  "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))
+        )
     samples: dict[str, str] = {}
     for outcomes in fz.outcomes.values():
         for o in outcomes:
@@ -501,11 +668,17 @@ def report(fz: Fuzzer, elapsed: float) -> None:
                 samples.setdefault(key, str(o.payload)[:110])
     for key, message in sorted(samples.items()):
         print(f"    {key:<40} {message!r}")
-    usage = Counter(str(o.payload).split(":")[0][:60] for outcomes in fz.outcomes.values()
-                    for o in outcomes if o.kind == "usage")
+    usage = Counter(
+        str(o.payload).split(":")[0][:60]
+        for outcomes in fz.outcomes.values()
+        for o in outcomes
+        if o.kind == "usage"
+    )
     if usage:
-        print("  click usage errors (multi-line panel, no --json object): " + ", ".join(
-            f"{k!r}: {v}" for k, v in usage.most_common()))
+        print(
+            "  click usage errors (multi-line panel, no --json object): "
+            + ", ".join(f"{k!r}: {v}" for k, v in usage.most_common())
+        )
 
 
 # -- regression: usage errors (bad option values, missing or unknown options) are one line ---
@@ -513,8 +686,17 @@ def report(fz: Fuzzer, elapsed: float) -> None:
 
 USAGE_CASES = [
     ["tickets", "list", "--limit", "abc"],
-    ["onboard", "--tenant", "acme", "--customer-id", "1", "--email", "a@b.test",
-     "--timeout", "abc"],
+    [
+        "onboard",
+        "--tenant",
+        "acme",
+        "--customer-id",
+        "1",
+        "--email",
+        "a@b.test",
+        "--timeout",
+        "abc",
+    ],
     ["onboard", "--tenant", "acme"],
 ]
 
@@ -531,20 +713,32 @@ async def test_usage_errors_follow_the_one_line_contract(
         assert outcome.usage_problem is None, (full, outcome.usage_problem)
 
 
-
 # -- regression: text the database cannot store is refused as InvalidInput naming the field
 
 DATABASE_CASES = {
     "ticket number beyond int64": ["ticket", "show", "TKT-99999999999999999999"],
     "ticket number beyond int64 (schedule)": [
-        "installation", "schedule", "TKT-99999999999999999999", "--at", TIMES[0],
-        "--technician", "Grace"],
+        "installation",
+        "schedule",
+        "TKT-99999999999999999999",
+        "--at",
+        TIMES[0],
+        "--technician",
+        "Grace",
+    ],
     "non-UTF-8 --tenant": ["tickets", "list", "--tenant", "\udcff\udcfe"],
     "non-UTF-8 --assignee": ["tickets", "list", "--assignee", "caf\udce9"],
     "non-UTF-8 --search": ["tickets", "list", "--search", "caf\udce9"],
     "non-UTF-8 reply --body": ["ticket", "reply", "TKT-000001", "--body", "caf\udce9"],
-    "non-UTF-8 reply --author": ["ticket", "reply", "TKT-000001", "--body", "hi",
-                                 "--author", "caf\udce9"],
+    "non-UTF-8 reply --author": [
+        "ticket",
+        "reply",
+        "TKT-000001",
+        "--body",
+        "hi",
+        "--author",
+        "caf\udce9",
+    ],
     "non-UTF-8 status --actor": ["ticket", "pending", "TKT-000001", "--actor", "caf\udce9"],
 }
 

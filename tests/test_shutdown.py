@@ -7,31 +7,17 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest_asyncio
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watchers import TENANT_ID, TICKET_NUMBER, TICKET_PRIORITY
-from tests.temporal_support import binary, running_worker, seed_tenant
+from tests.temporal_support import running_worker, seed_tenant
 from ticketing.models import Notification, Ticket, TicketEvent, TicketMessage
 from ticketing.schemas import TicketInfo
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest_asyncio.fixture
-async def dev() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=[TICKET_NUMBER, TENANT_ID, TICKET_PRIORITY],
-    ) as env:
-        yield env
 
 
 async def counts(sessions: Sessions) -> list[int]:
