@@ -12,9 +12,16 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from activities.tickets import NON_RETRYABLE_ERRORS
+    from activities.tickets import NON_RETRYABLE_ERRORS, TicketActivities
+    from activities.watchers import search_attribute_updates
     from ticketing.errors import TicketingError
-    from ticketing.schemas import parse
+    from ticketing.schemas import (
+        CreateTicketRequest,
+        OpenTicketInput,
+        TicketInfo,
+        UpsertCustomerInput,
+        parse,
+    )
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,3 +55,51 @@ def build(model: type[M], **fields: object) -> M:
     next request; that must fail the workflow with a typed error, not retry its task forever.
     """
     return reject_bad_input(model, fields)
+
+
+async def open_customer_ticket(
+    *,
+    tenant_id: str,
+    customer_id: str,
+    customer_email: str | None,
+    customer_name: str | None,
+    **request: object,
+) -> TicketInfo:
+    """Upsert the customer and create its ticket (one local activity, one transaction), tag
+    this workflow with the ticket's search attributes, and send the customer the ticket number.
+
+    A local activity is one round trip fewer per ticket than a regular one; the public
+    `create_ticket` activity stays available to other callers.
+    """
+    info = workflow.info()
+    ticket: TicketInfo = await workflow.execute_local_activity_method(
+        TicketActivities.open_ticket,
+        build(
+            OpenTicketInput,
+            customer=build(
+                UpsertCustomerInput,
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                email=customer_email,
+                name=customer_name,
+            ),
+            request=build(
+                CreateTicketRequest,
+                customer_id=customer_id,
+                tenant_id=tenant_id,
+                requester_email=customer_email,
+                metadata={"workflow_id": info.workflow_id, "workflow_type": info.workflow_type},
+                **request,
+            ),
+        ),
+        start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+        retry_policy=DB_RETRY,
+    )
+    workflow.upsert_search_attributes(search_attribute_updates(ticket))
+    await workflow.execute_local_activity_method(
+        TicketActivities.send_ticket_created,
+        ticket.ticket_id,
+        start_to_close_timeout=NOTIFY_TIMEOUT,
+        retry_policy=DB_RETRY,
+    )
+    return ticket

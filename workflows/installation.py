@@ -10,29 +10,24 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tickets import TicketActivities
-    from activities.watchers import search_attribute_updates
     from ticketing.schemas import (
         MAX_DESCRIPTION,
         CancelInstallation,
         CompleteInstallation,
-        CreateTicketRequest,
         InstallationInput,
         InstallationPhase,
         InstallationResult,
         InstallationState,
-        OpenTicketInput,
         ScheduleVisit,
         StatusChangeInput,
         TicketInfo,
         TicketStatus,
         TicketType,
-        UpsertCustomerInput,
     )
     from workflows.common import (
         DB_ACTIVITY_TIMEOUT,
         DB_RETRY,
-        NOTIFY_TIMEOUT,
-        build,
+        open_customer_ticket,
         reject_bad_input,
     )
 
@@ -104,13 +99,6 @@ class InstallationWorkflow:
     async def run(self, input: LenientInstallationInput) -> InstallationResult:
         self._input = input = reject_bad_input(InstallationInput, input)
         self._ticket = await self._open_ticket(input)
-        workflow.upsert_search_attributes(search_attribute_updates(self._ticket))
-        await workflow.execute_local_activity_method(
-            TicketActivities.send_ticket_created,
-            self._ticket.ticket_id,
-            start_to_close_timeout=NOTIFY_TIMEOUT,
-            retry_policy=DB_RETRY,
-        )
         if self._phase is InstallationPhase.CREATING_TICKET:
             self._phase = InstallationPhase.AWAITING_SCHEDULE
         # An unscheduled visit is not timed here: the ticket's SLA watcher escalates it like
@@ -140,40 +128,20 @@ class InstallationWorkflow:
             description += f"\nWindow: {_iso(input.window_start)} to {_iso(input.window_end)}"
         if input.notes:
             description += f"\n\n{input.notes}"
-        return await workflow.execute_local_activity_method(
-            TicketActivities.open_ticket,
-            build(
-                OpenTicketInput,
-                customer=build(
-                    UpsertCustomerInput,
-                    tenant_id=input.tenant_id,
-                    customer_id=input.customer_id,
-                    email=input.customer_email,
-                    name=input.customer_name,
-                ),
-                request=build(
-                    CreateTicketRequest,
-                    title=f"Installation: {input.service_address}"[:200],
-                    description=description[:MAX_DESCRIPTION],
-                    customer_id=input.customer_id,
-                    tenant_id=input.tenant_id,
-                    priority=input.priority,
-                    assigned_team=input.assigned_team,
-                    ticket_type=TicketType.INSTALLATION_REQUEST,
-                    service_address=input.service_address,
-                    affected_services=input.affected_services,
-                    device_serial_numbers=input.device_serial_numbers,
-                    requester_email=input.customer_email,
-                    idempotency_key=input.idempotency_key
-                    or f"installation:{workflow.info().workflow_id}",
-                    metadata={
-                        "workflow_id": workflow.info().workflow_id,
-                        "workflow_type": "InstallationWorkflow",
-                    },
-                ),
-            ),
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
+        return await open_customer_ticket(
+            tenant_id=input.tenant_id,
+            customer_id=input.customer_id,
+            customer_email=input.customer_email,
+            customer_name=input.customer_name,
+            title=f"Installation: {input.service_address}"[:200],
+            description=description[:MAX_DESCRIPTION],
+            priority=input.priority,
+            assigned_team=input.assigned_team,
+            ticket_type=TicketType.INSTALLATION_REQUEST,
+            service_address=input.service_address,
+            affected_services=input.affected_services,
+            device_serial_numbers=input.device_serial_numbers,
+            idempotency_key=input.idempotency_key or f"installation:{workflow.info().workflow_id}",
         )
 
     async def _set_status(
