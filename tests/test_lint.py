@@ -17,7 +17,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_is_clean() -> None:
-    result = run("ruff", "check", *PACKAGES, "tests", "bench")
+    result = run("ruff", "check", *PACKAGES, "tests", "bench", "chaos")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
