@@ -149,7 +149,8 @@ def _metadata(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _priority(value: Any) -> Any:
+def normalize_priority(value: Any) -> Any:
+    """Accept `medium` as `normal` and any case or padding; other values are left to the enum."""
     if isinstance(value, str) and value.strip().lower() == "medium":
         return Priority.NORMAL
     return value.strip().lower() if isinstance(value, str) else value
@@ -162,7 +163,7 @@ Description = Annotated[str, Field(max_length=MAX_DESCRIPTION), AfterValidator(_
 Email = Annotated[str, AfterValidator(_email)]
 Identifier = Annotated[str, AfterValidator(_identifier)]
 CustomerId = Annotated[str, BeforeValidator(normalize_customer_id)]
-PriorityField = Annotated[Priority, BeforeValidator(_priority)]
+PriorityField = Annotated[Priority, BeforeValidator(normalize_priority)]
 Team = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
 Labels = Annotated[list[ShortText], Field(max_length=100)]
 Name = Annotated[str, Field(max_length=200), AfterValidator(_no_nul)]

@@ -39,6 +39,7 @@ from ticketing.schemas import (
     TicketPage,
     TicketStatus,
     TicketType,
+    normalize_priority,
     parse,
 )
 from ticketing.sla import (
@@ -493,7 +494,7 @@ class TicketingService:
         """Re-target the due dates; elapsed and paused time are kept."""
         now = now or utcnow()
         try:
-            new = Priority("normal" if str(priority).lower() == "medium" else priority)
+            new = Priority(normalize_priority(priority))
         except ValueError:
             raise InvalidInput("priority", priority, "is not low, normal, high or urgent") from None
         _storable(actor=actor)
