@@ -183,8 +183,8 @@ class TicketActivities:
         """
         async with self._service() as service:
             outcome = await service.record_breach(input.ticket_id, input.kind, now=input.now)
-            pending = await service.unsent_notifications(input.ticket_id)
-        await send_notifications(self.sessions, self.notifier, pending)
+            pending = await service.start_delivery(outcome.snapshot.ticket_id)
+        await send_notifications(self.sessions, self.notifier, pending, attempts_counted=True)
         return BreachResult(
             recorded=outcome.recorded,
             escalated=outcome.escalated,

@@ -11,7 +11,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing import repository as repo
-from ticketing.models import Notification, Ticket
+from ticketing.repository import OutboxRow
 
 log = structlog.get_logger(__name__)
 
@@ -25,27 +25,27 @@ class Rendered:
     message_id: str
 
 
-def render(note: Notification, ticket: Ticket) -> Rendered:
+def render(note: OutboxRow) -> Rendered:
     """Subject and body for one outbox row; always carries the ticket number."""
-    prefix = f"[{ticket.ticket_number}]"
+    prefix = f"[{note.ticket_number}]"
     payload = note.payload
     if note.kind == "ticket_created":
-        subject = f"{prefix} We received your request: {ticket.title}"
+        subject = f"{prefix} We received your request: {note.title}"
         body = (
-            f"Your ticket number is {ticket.ticket_number}. Quote it in any reply.\n\n"
-            f"{ticket.title}\nPriority: {ticket.priority}"
+            f"Your ticket number is {note.ticket_number}. Quote it in any reply.\n\n"
+            f"{note.title}\nPriority: {note.priority}"
         )
     elif note.kind == "sla_warning":
         subject = f"{prefix} SLA warning ({payload.get('kind')}): due {payload.get('due_at')}"
-        body = f"{ticket.title} approaches its {payload.get('kind')} due time."
+        body = f"{note.title} approaches its {payload.get('kind')} due time."
     elif note.kind == "sla_breach":
         subject = f"{prefix} SLA breached ({payload.get('kind')}) at level {payload.get('level')}"
-        body = f"{ticket.title} missed its {payload.get('kind')} due time {payload.get('due_at')}."
+        body = f"{note.title} missed its {payload.get('kind')} due time {payload.get('due_at')}."
     elif note.kind == "escalated":
         subject = f"{prefix} Escalated to L{payload.get('to_level')} ({payload.get('target_type')})"
-        body = f"{ticket.title} was escalated from L{payload.get('from_level')}."
+        body = f"{note.title} was escalated from L{payload.get('from_level')}."
     else:
-        subject, body = f"{prefix} {note.kind}", ticket.title
+        subject, body = f"{prefix} {note.kind}", note.title
     return Rendered(note.recipient, subject, body, f"<notification-{note.id}@ticketing>")
 
 
@@ -83,25 +83,31 @@ class Notifier:
 
 
 async def send_notifications(
-    sessions: async_sessionmaker[AsyncSession], notifier: Notifier, ids: list[int]
+    sessions: async_sessionmaker[AsyncSession],
+    notifier: Notifier,
+    ids: list[int],
+    *,
+    attempts_counted: bool = False,
 ) -> int:
     """Send each unsent notification; returns how many this call delivered.
 
     Delivery is at least once: a crash after the mail left but before `sent_at` committed sends
     it again on retry. Such a repeat is visible (`attempts` is counted in its own committed
-    transaction first) and carries the same Message-ID, so mail systems can drop the copy.
+    transaction first, or by the caller's when `attempts_counted`) and carries the same
+    Message-ID, so mail systems can drop the copy.
     While one sender holds a row, others skip it, so two live senders never both send it.
     """
+    if ids and not attempts_counted:
+        async with sessions() as session, session.begin():
+            ids = await repo.count_attempts(session, ids)
     if not ids:
-        return 0
+        return 0  # nothing, or all already sent
     async with sessions() as session, session.begin():
-        attempted = await repo.count_attempts(session, ids)
-    if not attempted:
-        return 0  # all already sent
-    sent = 0
-    async with sessions() as session, session.begin():
-        for note, ticket in await repo.claim_notifications(session, attempted):
-            await notifier.deliver(render(note, ticket))
-            note.sent_at = datetime.now(UTC)
-            sent += 1
-    return sent
+        claimed = await repo.claim_notifications(session, ids)
+        sent: list[int] = []
+        for note in claimed:
+            await notifier.deliver(render(note))
+            sent.append(note.id)
+        if sent:
+            await repo.mark_sent(session, sent, datetime.now(UTC))
+    return len(sent)

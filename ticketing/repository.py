@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, text, update
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,6 @@ from ticketing.models import (
     Customer,
     Notification,
     Partner,
-    SlaBreach,
     Tenant,
     Ticket,
     TicketCounter,
@@ -132,9 +131,16 @@ _INSERT_PARAMS = (
     "event_data",
     "recipient",
 )
-_INSERT_TICKET_SQL = _INSERT_TICKET
-for _position, _name in sorted(enumerate(_INSERT_PARAMS, 1), key=lambda p: -len(p[1])):
-    _INSERT_TICKET_SQL = _INSERT_TICKET_SQL.replace(f":{_name}", f"${_position}")
+
+
+def _positional(sql: str, names: tuple[str, ...]) -> str:
+    """`:name` placeholders to asyncpg's `$n`, numbered by their place in `names`."""
+    for position, name in sorted(enumerate(names, 1), key=lambda p: -len(p[1])):
+        sql = sql.replace(f":{name}", f"${position}")
+    return sql
+
+
+_INSERT_TICKET_SQL = _positional(_INSERT_TICKET, _INSERT_PARAMS)
 
 
 async def insert_ticket(session: AsyncSession, values: dict[str, Any]) -> dict[str, Any] | None:
@@ -223,7 +229,9 @@ async def find_ticket(
     tenant_id: str | None,
     for_update: bool = False,
 ) -> Ticket | None:
-    query = _ticket_lookup(ref, tenant_id)
+    # populate_existing: the SLA path writes with plain SQL, so a ticket already in this
+    # session's identity map may be older than its row.
+    query = _ticket_lookup(ref, tenant_id).execution_options(populate_existing=True)
     if for_update:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
@@ -243,90 +251,167 @@ async def add_event(
     )
 
 
-async def add_notification(
-    session: AsyncSession,
-    *,
-    dedupe_key: str,
-    ticket: Ticket,
-    kind: str,
-    recipient: str | None,
-    now: datetime,
-    payload: dict[str, Any] | None = None,
-) -> int | None:
-    """Queue a notification once per dedupe key; returns its id, or None if already queued."""
-    stmt = (
-        pg_insert(Notification)
-        .values(
-            dedupe_key=dedupe_key,
-            ticket_id=ticket.id,
-            tenant_id=ticket.tenant_id,
-            kind=kind,
-            recipient=recipient,
-            payload=payload or {},
-            created_at=now,
-            attempts=0,
-        )
-        .on_conflict_do_nothing(index_elements=[Notification.dedupe_key])
-        .returning(Notification.id)
+@dataclass(frozen=True)
+class SlaRow:
+    """What the SLA clock of one ticket depends on, read in one statement: the ticket's clock
+    fields, its tenant's policy and contacts, and the thresholds recorded in its windows."""
+
+    id: uuid.UUID
+    ticket_number: str
+    tenant_id: str
+    status: str
+    priority: str
+    ticket_type: str
+    target_type: str
+    escalation_level: int
+    created_at: datetime
+    resolution_window_start: datetime
+    first_response_at: datetime | None
+    sla_pauses: list[Any]
+    sla_policy: dict[str, Any] | None
+    calendar: dict[str, Any] | None
+    support_email: str | None
+    partner_id: str | None
+    partner_email: str | None
+    recorded: frozenset[str]
+
+
+_SLA_ROW = """
+SELECT t.id, t.ticket_number, t.tenant_id, t.status, t.priority, t.ticket_type, t.target_type,
+       t.escalation_level, t.created_at, t.resolution_window_start, t.first_response_at,
+       t.sla_pauses, n.sla_policy, n.calendar, n.support_email, n.partner_id, p.email,
+       ARRAY(SELECT b.kind FROM sla_breaches b
+              WHERE b.ticket_id = t.id
+                AND ((b.kind LIKE 'first_response%' AND b.window_start = t.created_at)
+                  OR (b.kind LIKE 'resolution%' AND b.window_start = t.resolution_window_start)))
+FROM tickets t
+LEFT JOIN tenants n ON n.id = t.tenant_id
+LEFT JOIN partners p ON p.id = n.partner_id
+WHERE t.{column} = :ref AND (CAST(:tenant_id AS text) IS NULL OR t.tenant_id = :tenant_id)
+"""
+_SLA_ROW_BY = {
+    (column, lock): text(_SLA_ROW.format(column=column) + (" FOR UPDATE OF t" if lock else ""))
+    for column in ("id", "number")
+    for lock in (False, True)
+}
+
+
+async def sla_row(
+    session: AsyncSession, ref: uuid.UUID | int, *, tenant_id: str | None, for_update: bool
+) -> SlaRow | None:
+    """The SLA path's only read; with `for_update` the ticket row stays locked until commit.
+
+    A plain text statement: the watchers run it thousands of times a minute, and the ORM's
+    per-statement cost was most of what a threshold cost the worker.
+    """
+    column = "id" if isinstance(ref, uuid.UUID) else "number"
+    row = (
+        await session.execute(_SLA_ROW_BY[column, for_update], {"ref": ref, "tenant_id": tenant_id})
+    ).one_or_none()
+    if row is None:
+        return None
+    values = list(row)
+    values[-1] = frozenset(values[-1])
+    return SlaRow(*values)
+
+
+# A warning or breach with its event, its notification and (for a breach) the ticket's flag,
+# all only if the (ticket, kind, window) row is new: a retried call changes nothing.
+_RECORD_THRESHOLD = """
+WITH breach AS (
+    INSERT INTO sla_breaches (ticket_id, kind, window_start, escalation_level, due_at, recorded_at)
+    VALUES (:ticket_id, :kind, :window_start, :level, :due_at, :now)
+    ON CONFLICT (ticket_id, kind, window_start) DO NOTHING
+    RETURNING ticket_id
+), event AS (
+    INSERT INTO ticket_events (ticket_id, kind, actor, data, created_at)
+    SELECT ticket_id, :event_kind, NULL, CAST(:data AS jsonb), :now FROM breach
+), flag AS (
+    UPDATE tickets SET sla_breached = true
+    WHERE id IN (SELECT ticket_id FROM breach) AND :is_breach
+), note AS (
+    INSERT INTO notifications (dedupe_key, ticket_id, tenant_id, kind, recipient, payload,
+                               created_at, attempts)
+    SELECT :dedupe_key, ticket_id, :tenant_id, :note_kind, :recipient, CAST(:data AS jsonb),
+           :now, 0
+    FROM breach
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM breach), ARRAY(SELECT id FROM note)
+"""
+_RECORD_PARAMS = (
+    "ticket_id",
+    "kind",
+    "window_start",
+    "level",
+    "due_at",
+    "now",
+    "event_kind",
+    "data",
+    "is_breach",
+    "dedupe_key",
+    "tenant_id",
+    "note_kind",
+    "recipient",
+)
+_RECORD_THRESHOLD_SQL = _positional(_RECORD_THRESHOLD, _RECORD_PARAMS)
+
+
+async def record_threshold(session: AsyncSession, **values: Any) -> tuple[bool, list[int]]:
+    """Insert a threshold unless already recorded; (recorded, new notification ids)."""
+    values["data"] = json.dumps(values["data"])
+    driver = await _driver_connection(session)
+    recorded, note_ids = await driver.fetchrow(
+        _RECORD_THRESHOLD_SQL, *(values[name] for name in _RECORD_PARAMS)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return recorded > 0, list(note_ids)
 
 
-async def insert_breach(
-    session: AsyncSession,
-    *,
-    ticket_id: uuid.UUID,
-    kind: str,
-    window_start: datetime,
-    level: int,
-    due_at: datetime,
-    now: datetime,
-) -> bool:
-    stmt = (
-        pg_insert(SlaBreach)
-        .values(
-            ticket_id=ticket_id,
-            kind=kind,
-            window_start=window_start,
-            escalation_level=level,
-            due_at=due_at,
-            recorded_at=now,
-        )
-        .on_conflict_do_nothing(
-            index_elements=[SlaBreach.ticket_id, SlaBreach.kind, SlaBreach.window_start]
-        )
-        .returning(SlaBreach.id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+# Move the ticket one level up with its `escalated` event and notification, only if it is still
+# at `from_level` (the caller holds the row lock, so this only guards against a stale caller).
+_ESCALATE = """
+WITH moved AS (
+    UPDATE tickets
+    SET origin_type = :origin_type, target_type = :target_type, escalation_level = :to_level,
+        escalated_at = :now, resolution_window_start = :now,
+        first_response_due = :first_response_due, sla_due_date = :sla_due_date, updated_at = :now
+    WHERE id = :ticket_id AND escalation_level = :from_level
+    RETURNING id, tenant_id
+), event AS (
+    INSERT INTO ticket_events (ticket_id, kind, actor, data, created_at)
+    SELECT id, 'escalated', :actor, CAST(:data AS jsonb), :now FROM moved
+), note AS (
+    INSERT INTO notifications (dedupe_key, ticket_id, tenant_id, kind, recipient, payload,
+                               created_at, attempts)
+    SELECT :dedupe_key, id, tenant_id, 'escalated', :recipient, CAST(:data AS jsonb), :now, 0
+    FROM moved
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT count(*) FROM moved
+"""
+_ESCALATE_PARAMS = (
+    "ticket_id",
+    "from_level",
+    "to_level",
+    "origin_type",
+    "target_type",
+    "now",
+    "first_response_due",
+    "sla_due_date",
+    "actor",
+    "data",
+    "dedupe_key",
+    "recipient",
+)
+_ESCALATE_SQL = _positional(_ESCALATE, _ESCALATE_PARAMS)
 
 
-async def breach_kinds(session: AsyncSession, ticket: Ticket) -> set[str]:
-    """Warnings and breaches already recorded in the ticket's current windows."""
-    rows = await session.execute(
-        select(SlaBreach.kind).where(
-            SlaBreach.ticket_id == ticket.id,
-            or_(
-                and_(
-                    SlaBreach.kind.like("first_response%"),
-                    SlaBreach.window_start == ticket.created_at,
-                ),
-                and_(
-                    SlaBreach.kind.like("resolution%"),
-                    SlaBreach.window_start == ticket.resolution_window_start,
-                ),
-            ),
-        )
-    )
-    return set(rows.scalars())
-
-
-async def unsent_notification_ids(session: AsyncSession, ticket_id: uuid.UUID) -> list[int]:
-    rows = await session.execute(
-        select(Notification.id)
-        .where(Notification.ticket_id == ticket_id, Notification.sent_at.is_(None))
-        .order_by(Notification.id)
-    )
-    return list(rows.scalars())
+async def apply_escalation(session: AsyncSession, **values: Any) -> bool:
+    values["data"] = json.dumps(values["data"])
+    driver = await _driver_connection(session)
+    moved = await driver.fetchval(_ESCALATE_SQL, *(values[name] for name in _ESCALATE_PARAMS))
+    return bool(moved)
 
 
 async def notification_ids_by_key(session: AsyncSession, dedupe_key: str) -> list[int]:
@@ -336,31 +421,65 @@ async def notification_ids_by_key(session: AsyncSession, dedupe_key: str) -> lis
     return list(rows.scalars())
 
 
+_COUNT_ATTEMPTS = text(
+    "UPDATE notifications SET attempts = attempts + 1"
+    " WHERE id = ANY(:ids) AND sent_at IS NULL RETURNING id"
+)
+_COUNT_TICKET_ATTEMPTS = text(
+    "UPDATE notifications SET attempts = attempts + 1"
+    " WHERE ticket_id = :ticket_id AND sent_at IS NULL RETURNING id"
+)
+
+
 async def count_attempts(session: AsyncSession, notification_ids: list[int]) -> list[int]:
     """Record a delivery attempt on each unsent notification; returns those (already sent
     ones drop out)."""
-    result = await session.execute(
-        update(Notification)
-        .where(Notification.id.in_(notification_ids), Notification.sent_at.is_(None))
-        .values(attempts=Notification.attempts + 1)
-        .returning(Notification.id)
-    )
-    return sorted(result.scalars())
+    rows = await session.execute(_COUNT_ATTEMPTS, {"ids": notification_ids})
+    return sorted(rows.scalars())
+
+
+async def count_ticket_attempts(session: AsyncSession, ticket_id: uuid.UUID) -> list[int]:
+    """Like count_attempts, for every unsent notification of one ticket."""
+    rows = await session.execute(_COUNT_TICKET_ATTEMPTS, {"ticket_id": ticket_id})
+    return sorted(rows.scalars())
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One claimed notification with the ticket fields its message needs."""
+
+    id: int
+    kind: str
+    recipient: str | None
+    payload: dict[str, Any]
+    ticket_number: str
+    title: str
+    priority: str
+
+
+_CLAIM = text(
+    """
+SELECT x.id, x.kind, x.recipient, x.payload, t.ticket_number, t.title, t.priority
+FROM notifications x JOIN tickets t ON t.id = x.ticket_id
+WHERE x.id = ANY(:ids) AND x.sent_at IS NULL
+ORDER BY x.id
+FOR UPDATE OF x SKIP LOCKED
+"""
+)
+_MARK_SENT = text("UPDATE notifications SET sent_at = :now WHERE id = ANY(:ids)")
 
 
 async def claim_notifications(
     session: AsyncSession, notification_ids: list[int]
-) -> list[tuple[Notification, Ticket]]:
-    """Lock the unsent ones with their tickets; rows another sender holds are skipped, so two
-    live senders never both send one."""
-    rows = await session.execute(
-        select(Notification, Ticket)
-        .join(Ticket, Ticket.id == Notification.ticket_id)
-        .where(Notification.id.in_(notification_ids), Notification.sent_at.is_(None))
-        .order_by(Notification.id)
-        .with_for_update(of=Notification, skip_locked=True)
-    )
-    return [(note, ticket) for note, ticket in rows.tuples()]
+) -> list[OutboxRow]:
+    """Lock the unsent ones; rows another sender holds are skipped, so two live senders never
+    both send one."""
+    rows = await session.execute(_CLAIM, {"ids": notification_ids})
+    return [OutboxRow(*row) for row in rows]
+
+
+async def mark_sent(session: AsyncSession, notification_ids: list[int], now: datetime) -> None:
+    await session.execute(_MARK_SENT, {"ids": notification_ids, "now": now})
 
 
 async def messages(session: AsyncSession, ticket_id: uuid.UUID) -> list[TicketMessage]:

@@ -529,50 +529,51 @@ class TicketingService:
         """
         now = now or utcnow()
         _storable(actor=actor)
-        row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
+        row = await self._sla_row(ticket, tenant_id=tenant_id, for_update=True)
+        escalated = await self._escalate(row, from_level=from_level, actor=actor, now=now)
+        return ticket_info(await self._load(row.id, tenant_id=None)), escalated
+
+    async def _escalate(
+        self, row: repo.SlaRow, *, from_level: int | None, actor: str | None, now: datetime
+    ) -> bool:
         level = row.escalation_level
         if (
             (from_level is not None and from_level != level)
             or TicketStatus(row.status) in DONE_STATUSES
             or level >= MAX_ESCALATION_LEVEL
         ):
-            return ticket_info(row), False
-        tenant = await repo.get_tenant(self.session, row.tenant_id)
-        origin, target = escalation_route(
-            level, tenant_has_partner=bool(tenant and tenant.partner_id)
+            return False
+        origin, target = escalation_route(level, tenant_has_partner=bool(row.partner_id))
+        # The new level starts a fresh resolution window; first response keeps its own.
+        moved = replace(
+            row, target_type=target.value, escalation_level=level + 1, resolution_window_start=now
         )
-        row.origin_type, row.target_type = origin.value, target.value
-        row.escalation_level = level + 1
-        row.escalated_at = now
-        row.resolution_window_start = now
-        await repo.add_event(
+        due = self._deadlines(moved, now, _row_policy(row))
+        data = {"from_level": level, "to_level": level + 1, "target_type": target.value}
+        escalated = await repo.apply_escalation(
             self.session,
-            row.id,
-            EventKind.ESCALATED.value,
-            now,
-            actor=actor,
-            data={"from_level": level, "to_level": level + 1, "target_type": target.value},
-        )
-        await repo.add_notification(
-            self.session,
-            dedupe_key=f"escalated:{row.id}:{level + 1}:{now.isoformat()}",
-            ticket=row,
-            kind="escalated",
-            recipient=await self._target_email(row, tenant),
+            ticket_id=row.id,
+            from_level=level,
+            to_level=level + 1,
+            origin_type=origin.value,
+            target_type=target.value,
             now=now,
-            payload={"from_level": level, "to_level": level + 1, "target_type": target.value},
+            first_response_due=due.first_response_due,
+            sla_due_date=due.resolution_due,
+            actor=actor,
+            data=data,
+            dedupe_key=f"escalated:{row.id}:{level + 1}:{now.isoformat()}",
+            recipient=_recipient(moved),
         )
-        await self._retarget(row, now)
-        row.updated_at = now
-        await self.session.flush()
-        log.info(
-            "ticket_escalated",
-            ticket_number=row.ticket_number,
-            tenant_id=row.tenant_id,
-            level=row.escalation_level,
-            target=target.value,
-        )
-        return ticket_info(row), True
+        if escalated:
+            log.info(
+                "ticket_escalated",
+                ticket_number=row.ticket_number,
+                tenant_id=row.tenant_id,
+                level=level + 1,
+                target=target.value,
+            )
+        return escalated
 
     async def record_breach(
         self,
@@ -585,13 +586,15 @@ class TicketingService:
         """Record a warning or breach if it is really due; a resolution breach also escalates.
 
         Idempotent per (ticket, kind, window): the watcher may call it again after a retry or
-        replay and nothing is recorded, escalated or notified twice.
+        replay and nothing is recorded, escalated or notified twice. Every watcher threshold
+        runs this, so it is three statements: read (row locked), write, re-read after an
+        escalation.
         """
         if kind not in THRESHOLD_KINDS:
             raise InvalidInput("kind", kind, f"must be one of {', '.join(THRESHOLD_KINDS)}")
         now = now or utcnow()
-        row = await self._load(ticket, tenant_id=tenant_id, for_update=True)
-        due = self._deadlines(row, now, await self._policy(row))
+        row = await self._sla_row(ticket, tenant_id=tenant_id, for_update=True)
+        due = self._deadlines(row, now, _row_policy(row))
         at = {
             "first_response_warning": due.first_response_warning_at,
             "first_response": due.first_response_due,
@@ -605,44 +608,30 @@ class TicketingService:
             and TicketStatus(row.status) not in DONE_STATUSES
             and not (kind.startswith("first_response") and due.first_response_met)
         )
-        recorded = escalated = False
-        notification_ids: list[int] = []
-        if still_relevant and at is not None:
-            window = (
+        if not still_relevant or at is None:
+            return BreachOutcome(False, False, [], self._snapshot(row, now))
+        is_breach = kind in BREACH_KINDS
+        payload = {"kind": kind, "due_at": at.isoformat(), "level": row.escalation_level}
+        recorded, notification_ids = await repo.record_threshold(
+            self.session,
+            ticket_id=row.id,
+            tenant_id=row.tenant_id,
+            kind=kind,
+            window_start=(
                 row.created_at if kind.startswith("first_response") else row.resolution_window_start
-            )
-            recorded = await repo.insert_breach(
-                self.session,
-                ticket_id=row.id,
-                kind=kind,
-                window_start=window,
-                level=row.escalation_level,
-                due_at=at,
-                now=now,
-            )
-        if recorded and at is not None:
-            is_breach = kind in BREACH_KINDS
-            event = EventKind.BREACHED if is_breach else EventKind.SLA_WARNING
-            await repo.add_event(
-                self.session,
-                row.id,
-                event.value,
-                now,
-                data={"kind": kind, "due_at": at.isoformat(), "level": row.escalation_level},
-            )
-            if is_breach:
-                row.sla_breached = True
-            tenant = await repo.get_tenant(self.session, row.tenant_id)
-            nid = await repo.add_notification(
-                self.session,
-                dedupe_key=f"{kind}:{row.id}:{at.isoformat()}",
-                ticket=row,
-                kind="sla_breach" if is_breach else "sla_warning",
-                recipient=await self._target_email(row, tenant),
-                now=now,
-                payload={"kind": kind, "due_at": at.isoformat(), "level": row.escalation_level},
-            )
-            notification_ids += [nid] if nid is not None else []
+            ),
+            level=row.escalation_level,
+            due_at=at,
+            now=now,
+            is_breach=is_breach,
+            event_kind=(EventKind.BREACHED if is_breach else EventKind.SLA_WARNING).value,
+            note_kind="sla_breach" if is_breach else "sla_warning",
+            dedupe_key=f"{kind}:{row.id}:{at.isoformat()}",
+            recipient=_recipient(row),
+            data=payload,
+        )
+        escalated = False
+        if recorded:
             log.warning(
                 "sla_" + ("breach" if is_breach else "warning"),
                 kind=kind,
@@ -650,23 +639,27 @@ class TicketingService:
                 tenant_id=row.tenant_id,
                 late_seconds=(now - at).total_seconds(),
             )
+            row = replace(row, recorded=row.recorded | {kind})
             if kind == "resolution":
-                _, escalated = await self.escalate(row.id, from_level=row.escalation_level, now=now)
-        await self.session.flush()
-        snapshot = await self.sla_snapshot(row.id, now=now)
+                escalated = await self._escalate(
+                    row, from_level=row.escalation_level, actor=None, now=now
+                )
         if escalated:
-            notification_ids += await repo.unsent_notification_ids(self.session, row.id)
-        return BreachOutcome(recorded, escalated, sorted(set(notification_ids)), snapshot)
+            row = await self._sla_row(row.id, tenant_id=None)
+        return BreachOutcome(recorded, escalated, notification_ids, self._snapshot(row, now))
 
     async def sla_snapshot(
         self, ticket: uuid.UUID | str, *, now: datetime | None = None, tenant_id: str | None = None
     ) -> SlaSnapshot:
-        now = now or utcnow()
-        row = await self._load(ticket, tenant_id=tenant_id)
-        due = self._deadlines(row, now, await self._policy(row))
-        recorded = await repo.breach_kinds(self.session, row)
-        warned = frozenset(k.removesuffix("_warning") for k in recorded if k.endswith("_warning"))
-        breached = frozenset(k for k in recorded if k in BREACH_KINDS)
+        row = await self._sla_row(ticket, tenant_id=tenant_id)
+        return self._snapshot(row, now or utcnow())
+
+    def _snapshot(self, row: repo.SlaRow, now: datetime) -> SlaSnapshot:
+        due = self._deadlines(row, now, _row_policy(row))
+        warned = frozenset(
+            k.removesuffix("_warning") for k in row.recorded if k.endswith("_warning")
+        )
+        breached = frozenset(k for k in row.recorded if k in BREACH_KINDS)
         upcoming = next_threshold(due, warned=warned, breached=breached)
         next_kind, next_at = upcoming if upcoming else (None, None)
         return SlaSnapshot(
@@ -690,10 +683,12 @@ class TicketingService:
             next_at=next_at,
         )
 
-    async def unsent_notifications(self, ticket: uuid.UUID | str) -> list[int]:
-        """Outbox rows of this ticket not yet delivered, oldest first."""
-        row = await self._load(ticket, tenant_id=None)
-        return await repo.unsent_notification_ids(self.session, row.id)
+    async def start_delivery(self, ticket: uuid.UUID) -> list[int]:
+        """Count a delivery attempt on every unsent notification of the ticket; their ids.
+
+        Committed before the mail goes out, so a resend after a crash shows as attempts > 1.
+        """
+        return await repo.count_ticket_attempts(self.session, ticket)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -707,13 +702,26 @@ class TicketingService:
             raise TicketNotFound(ticket if isinstance(ticket, str) else str(ticket))
         return row
 
+    async def _sla_row(
+        self, ticket: uuid.UUID | str, *, tenant_id: str | None, for_update: bool = False
+    ) -> repo.SlaRow:
+        _storable(tenant_id=tenant_id)
+        row = await repo.sla_row(
+            self.session, _ticket_ref(ticket), tenant_id=tenant_id, for_update=for_update
+        )
+        if row is None:
+            raise TicketNotFound(ticket if isinstance(ticket, str) else str(ticket))
+        return row
+
     async def _policy(self, row: Ticket) -> SlaPolicy:
         tenant = await repo.get_tenant(self.session, row.tenant_id)
         return tenant_policy(
             tenant.sla_policy if tenant else None, tenant.calendar if tenant else None
         )
 
-    def _deadlines(self, row: Ticket, now: datetime, policy: SlaPolicy) -> SlaDeadlines:
+    def _deadlines(
+        self, row: Ticket | repo.SlaRow, now: datetime, policy: SlaPolicy
+    ) -> SlaDeadlines:
         clock = SlaClock(
             priority=row.priority,
             ticket_type=row.ticket_type,
@@ -730,20 +738,25 @@ class TicketingService:
         row.first_response_due = due.first_response_due
         row.sla_due_date = due.resolution_due
 
-    async def _target_email(self, row: Ticket, tenant: Tenant | None) -> str | None:
-        if row.target_type == Actor.PARTNER.value and tenant and tenant.partner_id:
-            partner = await repo.get_partner(self.session, tenant.partner_id)
-            return partner.email if partner else None
-        if row.target_type == Actor.TENANT.value and tenant:
-            return tenant.support_email
-        return None
-
 
 def tenant_policy(policy: dict[str, Any] | None, calendar: dict[str, Any] | None) -> SlaPolicy:
     resolved = SlaPolicy.from_dict(policy)
     if calendar is not None:
         resolved = replace(resolved, calendar=BusinessCalendar.from_dict(calendar))
     return resolved
+
+
+def _row_policy(row: repo.SlaRow) -> SlaPolicy:
+    return tenant_policy(row.sla_policy, row.calendar)
+
+
+def _recipient(row: repo.SlaRow) -> str | None:
+    """Who hears about the ticket at its level: the tenant's support desk or its partner."""
+    if row.target_type == Actor.PARTNER.value and row.partner_id:
+        return row.partner_email
+    if row.target_type == Actor.TENANT.value:
+        return row.support_email
+    return None
 
 
 def ticket_info(row: Ticket) -> TicketInfo:
@@ -823,7 +836,7 @@ def _actor(value: Actor | str) -> Actor:
         ) from None
 
 
-def _pauses(row: Ticket) -> list[Pause]:
+def _pauses(row: Ticket | repo.SlaRow) -> list[Pause]:
     return [
         Pause(datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None)
         for start, end in row.sla_pauses
