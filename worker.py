@@ -76,8 +76,18 @@ def build_worker(
     extra_workflows: Sequence[type] = (),
     extra_activities: Sequence[Callable[..., Any]] = (),
     interceptors: Sequence[Interceptor] = (),
+    sandbox_all: bool = False,
 ) -> Worker:
-    """The production worker; the extras let benchmarks add baselines under the same options."""
+    """The production worker; the extras let benchmarks add baselines under the same options.
+
+    EscalationWorkflow runs outside the sandbox (see its module); `sandbox_all` puts it back in,
+    which the test suite does so that a non-deterministic call added to it still fails there.
+    """
+    sandboxed = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "ticketing", "activities", "pydantic", "sqlalchemy", "structlog", "asyncpg"
+        )
+    )
     activities = TicketActivities(
         sessions,
         client=client,
@@ -89,11 +99,8 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=[*ALL_WORKFLOWS, *extra_workflows],
         activities=[*activities.all(), *extra_activities],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "ticketing", "activities", "pydantic", "sqlalchemy", "structlog", "asyncpg"
-            )
-        ),
+        workflow_runner=sandboxed,
+        **({"unsandboxed_workflow_runner": sandboxed} if sandbox_all else {}),
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_concurrent_local_activities=settings.max_concurrent_local_activities,

@@ -114,12 +114,15 @@ def quiet_logging() -> None:
 
 
 class ProcessMeter:
-    """RSS and CPU time of a process and its children."""
+    """RSS and CPU time of a process and (unless `alone`) its children."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, *, alone: bool = False) -> None:
         self.process = psutil.Process(pid)
+        self.alone = alone
 
     def _all(self) -> list[psutil.Process]:
+        if self.alone:
+            return [self.process]
         with contextlib.suppress(psutil.Error):
             return [self.process, *self.process.children(recursive=True)]
         return [self.process]
@@ -179,6 +182,16 @@ class Stack:
     def worker_meter(self) -> ProcessMeter:
         assert self.worker is not None
         return ProcessMeter(self.worker.pid)
+
+    def postgres_meter(self) -> ProcessMeter:
+        """The postmaster and its backends."""
+        pid = int((self.home / "pgdata" / "postmaster.pid").read_text().split()[0])
+        return ProcessMeter(pid)
+
+    def meters(self) -> dict[str, ProcessMeter]:
+        """Every process of the run: server, worker, PostgreSQL and this driver itself."""
+        return {"server": self.server_meter(), "worker": self.worker_meter(),
+                "postgres": self.postgres_meter(), "driver": ProcessMeter(os.getpid(), alone=True)}
 
     def worker_progress(self) -> dict[str, Any]:
         try:

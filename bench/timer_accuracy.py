@@ -89,7 +89,7 @@ async def bench(n: int, spread: float, scale: int, concurrency: int) -> dict[str
             await service.upsert_customer(tenant_id=TENANT, customer_id="1")
         poller = RowPoller(stack)
         poll_task = asyncio.create_task(poller.run())
-        meters = {"server": stack.server_meter(), "worker": stack.worker_meter()}
+        meters = stack.meters()
         cpu_start = {k: m.cpu_seconds() for k, m in meters.items()}
         idle = await cpu_over(meters, 2.0)
         slots = iter(range(n))

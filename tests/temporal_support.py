@@ -81,7 +81,9 @@ async def running_worker(
     client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str | None = None
 ) -> AsyncIterator[Settings]:
     settings = Settings(task_queue=task_queue or f"test-{uuid.uuid4().hex[:8]}")
-    async with build_worker(client, sessions, settings, notifier=Notifier()):
+    # sandbox_all: the watcher, unsandboxed in production, runs in the sandbox here so that a
+    # non-deterministic call added to it fails the tests.
+    async with build_worker(client, sessions, settings, notifier=Notifier(), sandbox_all=True):
         yield settings
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import workflow
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,8 +26,11 @@ from tests.temporal_support import (
     running_worker,
     seed_tenant,
 )
+from ticketing.notify import Notifier
 from ticketing.schemas import EscalationResult, SlaSnapshot, TicketInfo, TicketStatus
 from ticketing.service import TicketingService
+from ticketing.settings import Settings
+from worker import build_worker
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -226,3 +231,44 @@ async def test_priority_change_retargets_the_timer(
             "first_response_warning",
             "first_response",
         ]
+
+
+@workflow.defn(name="ReadsTheClock", sandboxed=False)
+class ReadsTheClock:
+    @workflow.run
+    async def run(self) -> str:
+        return datetime.now().isoformat()  # non-deterministic on purpose
+
+
+async def test_sandbox_all_runs_unsandboxed_workflows_in_the_sandbox(
+    env: WorkflowEnvironment, committed: Sessions
+) -> None:
+    """The watcher is unsandboxed in production; the suite relies on sandbox_all to catch a
+    non-deterministic call added to it. A workflow reading the wall clock must fail there."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    settings = Settings(task_queue=queue)
+    worker = build_worker(
+        env.client,
+        committed,
+        settings,
+        notifier=Notifier(),
+        extra_workflows=[ReadsTheClock],
+        sandbox_all=True,
+    )
+    async with worker:
+        handle = await env.client.start_workflow(
+            ReadsTheClock.run,
+            id=f"clock-{queue}",
+            task_queue=queue,
+            execution_timeout=timedelta(seconds=30),
+        )
+        failure = None
+        for _ in range(100):
+            async for event in handle.fetch_history_events():
+                if event.HasField("workflow_task_failed_event_attributes"):
+                    failure = event.workflow_task_failed_event_attributes.failure.message
+            if failure:
+                break
+            await asyncio.sleep(0.05)
+        await handle.terminate()
+    assert failure is not None and "datetime.now" in failure, failure
