@@ -156,7 +156,9 @@ class Stack:
     """Embedded PostgreSQL + tuned dev server + a bench worker process, all under a temp home."""
 
     def __init__(self, *, task_queue: str | None = None, settings: Settings | None = None,
-                 worker_env: dict[str, str] | None = None) -> None:
+                 worker_env: dict[str, str] | None = None,
+                 commit_timestamps: bool = False) -> None:
+        self.commit_timestamps = commit_timestamps
         self.home = Path(tempfile.mkdtemp(prefix="bench-stack-"))
         queue = task_queue or f"bench-{uuid.uuid4().hex[:6]}"
         self.settings = settings or Settings(task_queue=queue)
@@ -205,6 +207,8 @@ class Stack:
 
         try:
             self.database_url = await asyncio.to_thread(embedded_postgres_url, self.home)
+            if self.commit_timestamps:
+                await self._track_commit_timestamps()
             await migrate_async(self.database_url)
             self.server = TemporalDevServer(self.home, port=find_free_port(), headless=True)
             await self.server.start()
@@ -220,6 +224,23 @@ class Stack:
             await self.close()
             raise
         return self
+
+    async def _track_commit_timestamps(self) -> None:
+        """Turn on track_commit_timestamp (a restart): pg_xact_commit_timestamp(xmin) then says
+        when each row became visible, with no poller loading the machine under measurement."""
+        import asyncpg
+        import pgserver
+        from pgserver import _commands
+
+        dsn = self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        connection = await asyncpg.connect(dsn)
+        await connection.execute("ALTER SYSTEM SET track_commit_timestamp = on")
+        await connection.close()
+        server: Any = pgserver.get_server((self.home / "pgdata").resolve(), cleanup_mode=None)
+        pg_ctl: Any = _commands.pg_ctl  # type: ignore[attr-defined]
+        await asyncio.to_thread(
+            pg_ctl, ["-w", "-m", "fast", "-l", str(Path(server.pgdata) / "restart.log"), "restart"],
+            pgdata=server.pgdata, user=server.system_user, timeout=60)
 
     async def _start_worker(self) -> None:
         assert self.server is not None
