@@ -283,10 +283,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--scale", type=int, default=2, help="demo_policy(scale_seconds)")
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument(
+        "--runs", type=int, default=1,
+        help="repeat on fresh servers and report the median run (by first-response p99)",
+    )
     args = parser.parse_args(argv)
     quiet_logging()
-    result = asyncio.run(bench(args.tickets, args.spread, args.scale, args.concurrency))
-    print_table(result)
+    runs = []
+    for number in range(args.runs):
+        if args.runs > 1:
+            print(f"run {number + 1}/{args.runs}", flush=True)
+        runs.append(asyncio.run(bench(args.tickets, args.spread, args.scale, args.concurrency)))
+        print_table(runs[-1])
+    # This machine is shared and its load swings between runs: the median run is the figure,
+    # every run is kept.
+    ranked = sorted(runs, key=lambda r: r["first_response"]["recorded_late_s"]["p99"] or 0.0)
+    result = dict(ranked[(len(ranked) - 1) // 2])
+    result["runs"] = [
+        {"first_response_recorded_p99_s": r["first_response"]["recorded_late_s"]["p99"],
+         "first_response_visible_p99_s": r["first_response"]["visible_late_s"]["p99"],
+         "resolution_recorded_p99_s": r["resolution"]["recorded_late_s"]["p99"],
+         "cpu_cores_during_run": r["cpu_cores_during_run"]}
+        for r in runs
+    ]
+    if len(runs) > 1:
+        print("median run of", len(runs), "(first-response recorded p99 per run: "
+              + ", ".join(f"{r['first_response_recorded_p99_s']:.3f}" for r in result["runs"])
+              + " s)")
+        print_table(result)
     write_result("timer_accuracy", result)
     return result
 
