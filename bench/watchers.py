@@ -193,7 +193,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = asyncio.run(bench(args.watchers, args.idle_seconds, args.concurrency, args.cache,
                                args.sample))
     print_table(result)
-    write_result("watchers", result)
+    # The default size feeds the summary; bigger runs are kept beside it.
+    write_result("watchers" if args.watchers == 1000 else f"watchers_{args.watchers}", result)
     return result
 
 
