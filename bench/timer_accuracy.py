@@ -189,6 +189,7 @@ async def bench(n: int, spread: float, scale: int, concurrency: int) -> dict[str
         wall = time.time() - start
         breaches, all_escalations = await read_rows(stack)
         cache = worker_cache_metrics(metrics_port)
+        worker_gc = stack.worker_progress().get("gc")
         first = of_kind(breaches, "first_response")
         resolution = of_kind(breaches, "resolution")
         escalations = [e for e in all_escalations if e["from_level"] == 1]
@@ -228,6 +229,7 @@ async def bench(n: int, spread: float, scale: int, concurrency: int) -> dict[str
                 ),
             },
             "worker_sticky_cache": cache,
+            "worker_gc": worker_gc,
             "first_response_late_by_due_second": late_by_second(first, start),
             "cpu_cores_by_second": series,
             "warnings_recorded": sum(1 for b in breaches if b["kind"].endswith("_warning")),
@@ -265,6 +267,10 @@ def print_table(r: dict[str, Any]) -> None:
             for k, v in r["worker_sticky_cache"].items()
         )
     )
+    if r.get("worker_gc"):
+        g = r["worker_gc"]
+        print(f"worker garbage collector: {g['collections']} collections, "
+              f"{g['seconds']:.2f} s in all, longest {g['longest'] * 1000:.0f} ms")
     last = r["escalation"]["last_visible_after_last_due_s"]
     print(
         f"last escalation visible {last if last is None else round(last, 3)} s after the last "

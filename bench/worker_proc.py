@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,20 @@ from ticketing.settings import Settings
 from worker import build_worker, connect_client
 
 COMPLETED: Counter[str] = Counter()
+GC = {"collections": 0, "seconds": 0.0, "longest": 0.0}
+_gc_started = 0.0
+
+
+def _time_gc(phase: str, info: dict[str, Any]) -> None:
+    """Time the cyclic garbage collector: its pauses stop every workflow and activity."""
+    global _gc_started
+    if phase == "start":
+        _gc_started = time.perf_counter()
+        return
+    took = time.perf_counter() - _gc_started
+    GC["collections"] += 1
+    GC["seconds"] += took
+    GC["longest"] = max(GC["longest"], took)
 
 
 class _CountingActivities(ActivityInboundInterceptor):
@@ -70,7 +86,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         async with worker:
             while not stop.is_set():
-                state = {"ready": True, "completed": dict(COMPLETED),
+                state = {"ready": True, "completed": dict(COMPLETED), "gc": GC,
                          "max_cached_workflows": settings.max_cached_workflows}
                 tmp = progress.with_suffix(".tmp")
                 tmp.write_text(json.dumps(state))
@@ -93,6 +109,7 @@ def main() -> None:
     parser.add_argument("--progress-file", required=True)
     args = parser.parse_args()
     quiet_logging()
+    gc.callbacks.append(_time_gc)
     asyncio.run(run(args))
 
 
