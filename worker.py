@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import timedelta
@@ -15,7 +16,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Interceptor, Worker
+from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.tickets import TicketActivities
@@ -100,7 +101,7 @@ def build_worker(
         workflows=[*ALL_WORKFLOWS, *extra_workflows],
         activities=[*activities.all(), *extra_activities],
         workflow_runner=sandboxed,
-        **({"unsandboxed_workflow_runner": sandboxed} if sandbox_all else {}),
+        unsandboxed_workflow_runner=sandboxed if sandbox_all else UnsandboxedWorkflowRunner(),
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_concurrent_local_activities=settings.max_concurrent_local_activities,
@@ -108,6 +109,17 @@ def build_worker(
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         interceptors=interceptors,
     )
+
+
+def freeze_startup_heap() -> None:
+    """Move everything imported and built so far out of the garbage collector's sight.
+
+    The worker's full collections walk every tracked object, including the hundreds of
+    thousands that SQLAlchemy, pydantic and the SDK left at import; each such walk pauses every
+    workflow and activity of the process (228 ms at worst in the timer benchmark).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def run_worker(
@@ -130,6 +142,7 @@ async def run_worker(
     stop = shutdown or _signal_event()
     try:
         worker = build_worker(client, make_sessionmaker(engine), settings)
+        freeze_startup_heap()
         async with worker:
             log.info("worker_started", task_queue=settings.task_queue, namespace=client.namespace)
             await stop.wait()

@@ -21,9 +21,11 @@ import psutil
 
 from bench.common import RESULTS, ROOT, machine, stop_postgres
 
-BENCHMARKS = ["create_path", "workflow_path", "watchers", "timer_accuracy", "startup"]
+BENCHMARKS = ["create_path", "threshold_cost", "workflow_path", "watchers", "timer_accuracy",
+              "startup"]
 QUICK = {
     "create_path": ["--seconds", "1"],
+    "threshold_cost": ["--tickets", "20"],
     "workflow_path": ["--seconds", "3", "--concurrency", "10", "--warmup", "1"],
     "watchers": ["--watchers", "100", "--idle-seconds", "2"],
     "timer_accuracy": ["--tickets", "50", "--spread", "5", "--scale", "1"],
@@ -85,6 +87,11 @@ def headline(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
                 row["service_per_s"], "/s",
                 baseline=f"5 rows {row['five_rows_per_s']:.0f}/s",
                 ratio=row["ratio_vs_five_rows"])
+    elif name == "threshold_cost":
+        base = r["rows"][0]
+        for row in r["rows"][1:]:
+            add(f"{row['step']} activity CPU", row["cpu_ms"], "ms",
+                baseline=f"create_ticket {base['cpu_ms']:.2f} ms", ratio=row["cpu_vs_create"])
     elif name == "workflow_path":
         base = f"trivial {r['baseline_per_s']:.1f}/s"
         for row in r["rows"]:

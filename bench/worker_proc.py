@@ -29,7 +29,7 @@ from bench.common import quiet_logging
 from bench.trivial import BASELINE_WORKFLOWS, noop
 from ticketing.db import make_engine, make_sessionmaker
 from ticketing.settings import Settings
-from worker import build_worker, connect_client
+from worker import build_worker, connect_client, freeze_startup_heap
 
 COMPLETED: Counter[str] = Counter()
 GC = {"collections": 0, "seconds": 0.0, "longest": 0.0}
@@ -72,6 +72,7 @@ async def run(args: argparse.Namespace) -> None:
         extra_activities=[noop],
         interceptors=[CountActivities()],
     )
+    freeze_startup_heap()  # as worker.run_worker does
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
