@@ -530,11 +530,19 @@ class TicketingService:
         now = now or utcnow()
         _storable(actor=actor)
         row = await self._sla_row(ticket, tenant_id=tenant_id, for_update=True)
-        escalated = await self._escalate(row, from_level=from_level, actor=actor, now=now)
+        escalated = await self._escalate(
+            row, _row_policy(row), from_level=from_level, actor=actor, now=now
+        )
         return ticket_info(await self._load(row.id, tenant_id=None)), escalated
 
     async def _escalate(
-        self, row: repo.SlaRow, *, from_level: int | None, actor: str | None, now: datetime
+        self,
+        row: repo.SlaRow,
+        policy: SlaPolicy,
+        *,
+        from_level: int | None,
+        actor: str | None,
+        now: datetime,
     ) -> bool:
         level = row.escalation_level
         if (
@@ -548,7 +556,7 @@ class TicketingService:
         moved = replace(
             row, target_type=target.value, escalation_level=level + 1, resolution_window_start=now
         )
-        due = self._deadlines(moved, now, _row_policy(row))
+        due = self._deadlines(moved, now, policy)
         data = {"from_level": level, "to_level": level + 1, "target_type": target.value}
         escalated = await repo.apply_escalation(
             self.session,
@@ -594,7 +602,9 @@ class TicketingService:
             raise InvalidInput("kind", kind, f"must be one of {', '.join(THRESHOLD_KINDS)}")
         now = now or utcnow()
         row = await self._sla_row(ticket, tenant_id=tenant_id, for_update=True)
-        due = self._deadlines(row, now, _row_policy(row))
+        # Parsed once per call: the tenant's policy is a few hundred microseconds to build.
+        policy = _row_policy(row)
+        due = self._deadlines(row, now, policy)
         at = {
             "first_response_warning": due.first_response_warning_at,
             "first_response": due.first_response_due,
@@ -609,7 +619,7 @@ class TicketingService:
             and not (kind.startswith("first_response") and due.first_response_met)
         )
         if not still_relevant or at is None:
-            return BreachOutcome(False, False, [], self._snapshot(row, now))
+            return BreachOutcome(False, False, [], self._snapshot(row, now, policy))
         is_breach = kind in BREACH_KINDS
         payload = {"kind": kind, "due_at": at.isoformat(), "level": row.escalation_level}
         recorded, notification_ids = await repo.record_threshold(
@@ -642,20 +652,22 @@ class TicketingService:
             row = replace(row, recorded=row.recorded | {kind})
             if kind == "resolution":
                 escalated = await self._escalate(
-                    row, from_level=row.escalation_level, actor=None, now=now
+                    row, policy, from_level=row.escalation_level, actor=None, now=now
                 )
         if escalated:
             row = await self._sla_row(row.id, tenant_id=None)
-        return BreachOutcome(recorded, escalated, notification_ids, self._snapshot(row, now))
+        return BreachOutcome(
+            recorded, escalated, notification_ids, self._snapshot(row, now, policy)
+        )
 
     async def sla_snapshot(
         self, ticket: uuid.UUID | str, *, now: datetime | None = None, tenant_id: str | None = None
     ) -> SlaSnapshot:
         row = await self._sla_row(ticket, tenant_id=tenant_id)
-        return self._snapshot(row, now or utcnow())
+        return self._snapshot(row, now or utcnow(), _row_policy(row))
 
-    def _snapshot(self, row: repo.SlaRow, now: datetime) -> SlaSnapshot:
-        due = self._deadlines(row, now, _row_policy(row))
+    def _snapshot(self, row: repo.SlaRow, now: datetime, policy: SlaPolicy) -> SlaSnapshot:
+        due = self._deadlines(row, now, policy)
         warned = frozenset(
             k.removesuffix("_warning") for k in row.recorded if k.endswith("_warning")
         )
