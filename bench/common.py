@@ -229,18 +229,17 @@ class Stack:
         """Turn on track_commit_timestamp (a restart): pg_xact_commit_timestamp(xmin) then says
         when each row became visible, with no poller loading the machine under measurement."""
         import asyncpg
-        import pgserver
-        from pgserver import _commands
+
+        from ticketing.embedded import embedded_pg_ctl
 
         dsn = self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         connection = await asyncpg.connect(dsn)
         await connection.execute("ALTER SYSTEM SET track_commit_timestamp = on")
         await connection.close()
-        server: Any = pgserver.get_server((self.home / "pgdata").resolve(), cleanup_mode=None)
-        pg_ctl: Any = _commands.pg_ctl  # type: ignore[attr-defined]
+        # -l: the restarted postmaster must not hold pg_ctl's output pipe open.
+        log = (self.home / "pgdata").resolve() / "restart.log"
         await asyncio.to_thread(
-            pg_ctl, ["-w", "-m", "fast", "-l", str(Path(server.pgdata) / "restart.log"), "restart"],
-            pgdata=server.pgdata, user=server.system_user, timeout=60)
+            embedded_pg_ctl, self.home, ["-w", "-m", "fast", "-l", str(log), "restart"])
 
     async def _start_worker(self) -> None:
         assert self.server is not None

@@ -47,7 +47,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.service import RPCError
 
 from ticketing.db import make_engine, migrate_async
-from ticketing.embedded import embedded_postgres_url
+from ticketing.embedded import embedded_pg_ctl, embedded_postgres_url
 from ticketing.models import Notification, Ticket, TicketCounter
 from ticketing.schemas import (
     CancelInstallation,
@@ -415,12 +415,8 @@ class EmbeddedPostgres:
         return self.url
 
     def stop(self) -> None:
-        from pgserver import _commands
-
-        pg_ctl = _commands.pg_ctl  # type: ignore[attr-defined] # generated at import
         if self._server is not None:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._server.pgdata,
-                   user=self._server.system_user, timeout=60)
+            embedded_pg_ctl(self.home, ["-w", "-m", "fast", "stop"], timeout=60)
 
     def running(self) -> bool:
         from pgserver.utils import PostmasterInfo

@@ -31,18 +31,19 @@ def stop_embedded_postgres(home: Path, timeout: float = 60.0) -> None:
     pgserver hands back the instance this process already holds (started with
     cleanup_mode=None), whose cleanup() is a no-op, so stop the postmaster with pg_ctl.
     """
-    import pgserver
-
-    datadir = (home / "pgdata").resolve()
-    if not (datadir / "postmaster.pid").exists():
+    if not ((home / "pgdata").resolve() / "postmaster.pid").exists():
         return
-    server: Any = pgserver.get_server(datadir, cleanup_mode=None)
+    embedded_pg_ctl(home, ["-w", "-m", "fast", "stop"], timeout=timeout)
+
+
+def embedded_pg_ctl(home: Path, args: list[str], timeout: float = 60.0) -> None:
+    """Run pg_ctl on the embedded PostgreSQL under `home`, as the user that owns its data."""
+    import pgserver
     from pgserver import _commands
 
+    server: Any = pgserver.get_server((home / "pgdata").resolve(), cleanup_mode=None)
     pg_ctl: Any = _commands.pg_ctl  # type: ignore[attr-defined]  # generated at import
-    pg_ctl(
-        ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=timeout
-    )
+    pg_ctl(args, pgdata=server.pgdata, user=server.system_user, timeout=timeout)
 
 
 def _asyncpg_url(uri: str) -> str:
