@@ -12,17 +12,28 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.reconcile import ReconcileActivities
 from activities.tickets import TicketActivities
 from ticketing.db import make_engine, make_sessionmaker, migrate_async, resolve_database_url
 from ticketing.logging import configure_logging
 from ticketing.notify import Notifier
+from ticketing.reconcile import ReconcileInput
 from ticketing.settings import Settings
 from workflows import ALL_WORKFLOWS
 
@@ -95,11 +106,19 @@ def build_worker(
         notifier=notifier or Notifier(settings.smtp_url, settings.smtp_sender),
         task_queue=settings.task_queue,
     )
+    reconcile = ReconcileActivities(
+        sessions, client=client, delivery=activities.delivery, task_queue=settings.task_queue
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*ALL_WORKFLOWS, *extra_workflows],
-        activities=[*activities.all(), *extra_activities],
+        activities=[
+            *activities.all(),
+            reconcile.reconcile_watchers,
+            reconcile.reconcile_outbox,
+            *extra_activities,
+        ],
         workflow_runner=sandboxed,
         unsandboxed_workflow_runner=sandboxed if sandbox_all else UnsandboxedWorkflowRunner(),
         max_concurrent_activities=settings.max_concurrent_activities,
@@ -109,6 +128,35 @@ def build_worker(
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         interceptors=interceptors,
     )
+
+
+async def ensure_reconciler_schedule(client: Client, settings: Settings) -> None:
+    """Register the reconciler's schedule once per namespace and task queue (visible in the UI
+    under Schedules); a schedule already there is kept as the operator may have tuned it."""
+    from workflows.reconciler import RECONCILER_SCHEDULE, ReconcilerWorkflow
+
+    schedule_id = f"{RECONCILER_SCHEDULE}-{settings.task_queue}"
+    try:
+        await client.create_schedule(
+            schedule_id,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    ReconcilerWorkflow.run,
+                    ReconcileInput(),
+                    id=schedule_id,
+                    task_queue=settings.task_queue,
+                ),
+                spec=ScheduleSpec(
+                    intervals=[
+                        ScheduleIntervalSpec(every=timedelta(seconds=settings.reconcile_every))
+                    ]
+                ),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+            ),
+        )
+    except ScheduleAlreadyRunningError:
+        return
+    log.info("reconciler_scheduled", schedule_id=schedule_id, every=settings.reconcile_every)
 
 
 def freeze_startup_heap() -> None:
@@ -141,6 +189,7 @@ async def run_worker(
     engine = make_engine(url, settings)
     stop = shutdown or _signal_event()
     try:
+        await ensure_reconciler_schedule(client, settings)
         worker = build_worker(client, make_sessionmaker(engine), settings)
         freeze_startup_heap()
         async with worker:

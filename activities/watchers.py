@@ -26,6 +26,11 @@ def escalation_workflow_id(ticket_number: str) -> str:
     return f"escalation-{ticket_number}"
 
 
+def watcher_memo(ticket: TicketInfo) -> dict[str, str]:
+    """Which ticket a watcher was started for, readable by `describe` without a query."""
+    return {"ticket_id": str(ticket.ticket_id), "tenant_id": ticket.tenant_id}
+
+
 def ticket_search_attributes(ticket: TicketInfo) -> TypedSearchAttributes:
     return TypedSearchAttributes(
         [
@@ -45,6 +50,7 @@ async def ensure_watcher(client: Client, ticket: TicketInfo, task_queue: str) ->
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=ticket_search_attributes(ticket),
+        memo=watcher_memo(ticket),
     )
 
 
@@ -57,6 +63,7 @@ async def notify_ticket_changed(client: Client, ticket: TicketInfo, task_queue: 
         task_queue=task_queue,
         start_signal="ticket_changed",
         search_attributes=ticket_search_attributes(ticket),
+        memo=watcher_memo(ticket),
     )
 
 
@@ -80,3 +87,28 @@ async def register_search_attributes(client: Client) -> None:
     except RPCError as error:
         if error.status != RPCStatusCode.ALREADY_EXISTS:
             raise
+
+
+class TemporalWatchers:
+    """The Watchers port on Temporal: one EscalationWorkflow per ticket."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    async def ensure(self, ticket: TicketInfo) -> None:
+        await ensure_watcher(self.client, ticket, self.task_queue)
+
+    async def wake(self, ticket: TicketInfo) -> None:
+        await notify_ticket_changed(self.client, ticket, self.task_queue)
+
+
+class NoWatchers:
+    """For a process with no Temporal client (tests of the database alone): the reconciler
+    starts the watchers such a process could not."""
+
+    async def ensure(self, ticket: TicketInfo) -> None:
+        return None
+
+    async def wake(self, ticket: TicketInfo) -> None:
+        return None

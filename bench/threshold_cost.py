@@ -24,12 +24,14 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.tickets import TicketActivities
 from bench.common import machine, stop_postgres, write_result
+from ticketing.auth.principal import Principal
 from ticketing.db import make_engine, make_sessionmaker, migrate_async
 from ticketing.notify import Notifier
 from ticketing.schemas import RecordBreachInput, SnapshotInput
-from ticketing.service import TicketingService
 from ticketing.settings import Settings
 from ticketing.sla import demo_policy
+from ticketing.tenants.service import TenantService
+from ticketing.tickets.service import TicketService
 
 STEPS = (
     ("sla_snapshot", None),
@@ -46,7 +48,7 @@ async def bench(url: str, n: int) -> dict[str, Any]:
     sessions = make_sessionmaker(engine)
     customer = random.randint(10**6, 10**9)
     async with sessions() as session, session.begin():
-        service = TicketingService(session)
+        service = TenantService(session, Principal.platform())
         await service.register_tenant("cost", sla_policy=demo_policy(), support_email="s@cost.test")
         await service.upsert_customer(tenant_id="cost", customer_id=str(customer))
     t0 = datetime.now(UTC)
@@ -54,7 +56,7 @@ async def bench(url: str, n: int) -> dict[str, Any]:
     cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(n):
         async with sessions() as session, session.begin():
-            ticket = await TicketingService(session).create_ticket(
+            ticket = await TicketService(session, Principal.platform()).create_ticket(
                 {"title": "Cost", "customer_id": customer, "priority": "urgent"}, now=t0
             )
         tickets.append(ticket.ticket_id)

@@ -39,8 +39,10 @@ from bench.common import (
     summary,
     write_result,
 )
-from ticketing.service import TicketingService
+from ticketing.auth.principal import Principal
 from ticketing.sla import demo_policy
+from ticketing.tenants.service import TenantService
+from ticketing.tickets.service import TicketService
 
 TENANT = "timers"
 GOAL_P99_S = 1.0
@@ -138,7 +140,7 @@ async def bench(n: int, spread: float, scale: int, concurrency: int) -> dict[str
         assert stack.client is not None and stack.sessions is not None
         client, queue, sessions = stack.client, stack.task_queue, stack.sessions
         async with sessions() as session, session.begin():
-            service = TicketingService(session)
+            service = TenantService(session, Principal.platform())
             await service.register_tenant(TENANT, sla_policy=policy)
             await service.upsert_customer(tenant_id=TENANT, customer_id="1")
         meters = stack.meters()
@@ -157,7 +159,7 @@ async def bench(n: int, spread: float, scale: int, concurrency: int) -> dict[str
                 await asyncio.sleep(max(0.0, slot - time.time()))
                 lag.append(time.time() - slot)
                 async with sessions() as session, session.begin():
-                    ticket = await TicketingService(session).create_ticket(
+                    ticket = await TicketService(session, Principal.platform()).create_ticket(
                         {
                             "title": f"Timer {i}",
                             "customer_id": 1,

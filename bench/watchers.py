@@ -25,8 +25,10 @@ from temporalio.api.enums.v1 import EventType
 from activities.watchers import ensure_watcher, escalation_workflow_id
 from bench.common import Stack, cpu_over, machine, quiet_logging, write_result
 from bench.workflow_path import LONG_POLICY, TENANT
+from ticketing.auth.principal import Principal
 from ticketing.schemas import TicketInfo
-from ticketing.service import TicketingService
+from ticketing.tenants.service import TenantService
+from ticketing.tickets.service import TicketService
 
 MB = 1024 * 1024
 
@@ -35,7 +37,7 @@ async def create_tickets(stack: Stack, n: int, concurrency: int = 8) -> list[Tic
     assert stack.sessions is not None
     sessions = stack.sessions
     async with sessions() as session, session.begin():
-        service = TicketingService(session)
+        service = TenantService(session, Principal.platform())
         await service.register_tenant(TENANT, sla_policy=LONG_POLICY)
         await service.upsert_customer(tenant_id=TENANT, customer_id="1")
     tickets: list[TicketInfo] = []
@@ -44,7 +46,7 @@ async def create_tickets(stack: Stack, n: int, concurrency: int = 8) -> list[Tic
     async def loop() -> None:
         for i in numbers:
             async with sessions() as session, session.begin():
-                tickets.append(await TicketingService(session).create_ticket(
+                tickets.append(await TicketService(session, Principal.platform()).create_ticket(
                     {"title": f"Watcher {i}", "customer_id": 1, "priority": "urgent",
                      "idempotency_key": f"watch-{i}"}))
 

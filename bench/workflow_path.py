@@ -27,9 +27,10 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.common import Stack, machine, quiet_logging, summary, write_result
+from ticketing.auth.principal import Principal
 from ticketing.schemas import InstallationInput, OnboardingInput
-from ticketing.service import TicketingService
 from ticketing.sla import BusinessCalendar, SlaPolicy, SlaTargets
+from ticketing.tenants.service import TenantService
 
 TENANT = "bench"
 LONG = SlaTargets(timedelta(days=30), timedelta(days=60))
@@ -110,7 +111,8 @@ async def bench(seconds: float, concurrency: int, warmup: float,
         assert stack.client is not None and stack.sessions is not None
         client, queue = stack.client, stack.task_queue
         async with stack.sessions() as session, session.begin():
-            await TicketingService(session).register_tenant(TENANT, sla_policy=LONG_POLICY)
+            tenants = TenantService(session, Principal.platform())
+            await tenants.register_tenant(TENANT, sla_policy=LONG_POLICY)
         customers = iter(range(1_000_000, 10_000_000))
         run_id = uuid.uuid4().hex[:6]
 

@@ -46,6 +46,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 
+from ticketing.auth.principal import Principal
 from ticketing.db import make_engine, migrate_async
 from ticketing.embedded import embedded_pg_ctl, embedded_postgres_url
 from ticketing.models import Notification, Ticket, TicketCounter
@@ -58,7 +59,7 @@ from ticketing.schemas import (
     OnboardingInput,
     TicketInfo,
 )
-from ticketing.service import TicketingService
+from ticketing.tenants.service import TenantService
 from ticketing_ops.devstack import TemporalDevServer, find_free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -468,7 +469,7 @@ class ChaosRun:
             from sqlalchemy.ext.asyncio import async_sessionmaker
 
             async with async_sessionmaker(engine)() as session, session.begin():
-                service = TicketingService(session)
+                service = TenantService(session, Principal.platform(name="chaos"))
                 for tenant in TENANTS:
                     await service.register_tenant(
                         tenant, name=f"Chaos {tenant}", support_email=f"support@{tenant}.test"

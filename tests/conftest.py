@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from temporalio.testing import WorkflowEnvironment
 
+from tests.services import Services
 from tests.temporal_support import dev_server, time_skipping_server
 from ticketing.db import migrate_async
-from ticketing.service import TicketingService
 
 TABLES = (
     "notifications, sla_breaches, ticket_events, ticket_messages, tickets, customers, tenants, "
@@ -78,12 +78,12 @@ async def truncate(engine: AsyncEngine) -> None:
 
 
 @pytest_asyncio.fixture
-async def service(session: AsyncSession) -> TicketingService:
-    return TicketingService(session)
+async def service(session: AsyncSession) -> Services:
+    return Services(session)
 
 
 @pytest_asyncio.fixture
-async def tenant(service: TicketingService) -> str:
+async def tenant(service: Services) -> str:
     await service.register_partner("fiberco", name="FiberCo Partners", email="noc@fiberco.test")
     await service.register_tenant("acme", name="Acme ISP", support_email="support@acme.test")
     await service.register_tenant("globex", name="Globex", partner_id="fiberco")

@@ -23,10 +23,10 @@ from activities.watchers import (
     TICKET_PRIORITY,
     register_search_attributes,
 )
+from tests.services import Services
 from ticketing.models import SlaBreach, TicketEvent
 from ticketing.notify import Notifier
 from ticketing.schemas import TicketInfo
-from ticketing.service import TicketingService
 from ticketing.settings import Settings
 from ticketing.sla import SlaPolicy
 from worker import build_worker
@@ -96,7 +96,7 @@ async def seed_tenant(
     customer_id: str = "42",
 ) -> None:
     async with sessions() as session, session.begin():
-        service = TicketingService(session)
+        service = Services(session)
         if partner:
             await service.register_partner("fiberco", name="FiberCo", email="noc@fiberco.test")
         await service.register_tenant(
@@ -114,7 +114,7 @@ async def create_ticket(
     sessions: async_sessionmaker[AsyncSession], now: datetime, **fields: object
 ) -> TicketInfo:
     async with sessions() as session, session.begin():
-        return await TicketingService(session).create_ticket(
+        return await Services(session).create_ticket(
             {"title": "No internet", "customer_id": 42, **fields}, now=now
         )
 

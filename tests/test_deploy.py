@@ -17,10 +17,10 @@ from activities.watchers import (
     notify_ticket_changed,
 )
 from tests.legacy.escalation_v0 import EscalationWorkflowV0
+from tests.services import Services
 from tests.temporal_support import breaches, create_ticket, running_worker, seed_tenant
 from ticketing.notify import Notifier
 from ticketing.schemas import EscalationResult, TicketInfo, TicketStatus
-from ticketing.service import TicketingService
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -69,7 +69,7 @@ async def test_watcher_from_previous_release_finishes_on_new_code(
         description = await handle.describe()
         assert description.typed_search_attributes.get(TICKET_PRIORITY) == "low"
         async with committed() as session, session.begin():
-            resolved = await TicketingService(session).change_status(
+            resolved = await Services(session).change_status(
                 ticket.ticket_id, "resolved", now=await env.get_current_time()
             )
         await notify_ticket_changed(env.client, resolved, task_queue)
@@ -92,7 +92,7 @@ async def set_priority(
     task_queue: str,
 ) -> None:
     async with committed() as session, session.begin():
-        changed = await TicketingService(session).change_priority(
+        changed = await Services(session).change_priority(
             ticket.ticket_id, priority, now=await env.get_current_time()
         )
     await notify_ticket_changed(env.client, changed, task_queue)

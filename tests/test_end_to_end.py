@@ -26,6 +26,7 @@ from activities.watchers import (
     TICKET_NUMBER,
     escalation_workflow_id,
 )
+from tests.services import Services
 from tests.temporal_support import (
     binary,
     breaches,
@@ -46,7 +47,6 @@ from ticketing.schemas import (
     TicketInfo,
     TicketStatus,
 )
-from ticketing.service import TicketingService
 from ticketing.sla import demo_policy
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -169,7 +169,7 @@ async def test_installation_schedule_and_complete(
         )
         assert scheduled.phase is InstallationPhase.SCHEDULED
         async with committed() as session:
-            after_visit = await TicketingService(session).get_ticket("TKT-000001")
+            after_visit = await Services(session).get_ticket("TKT-000001")
         assert after_visit.status is TicketStatus.IN_PROGRESS
         assert after_visit.first_response_at is not None  # the visit date answered the customer
         await handle.signal("complete_installation", CompleteInstallation(notes="ONT online"))

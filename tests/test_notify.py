@@ -10,11 +10,11 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.tickets import TicketActivities
 from chaos.run import SmtpSink
+from tests.services import Services
 from tests.temporal_support import create_ticket, seed_tenant
 from ticketing.models import Notification
 from ticketing.notify import Notifier, send_notifications
 from ticketing.schemas import BreachResult, RecordBreachInput
-from ticketing.service import TicketingService
 from ticketing.sla import demo_policy
 
 
@@ -23,7 +23,7 @@ async def test_outbox_row_is_mailed_once_with_its_ticket_number(
 ) -> None:
     await seed_tenant(committed)
     async with committed() as session, session.begin():
-        ticket = await TicketingService(session).create_ticket(
+        ticket = await Services(session).create_ticket(
             {"title": "No internet", "customer_id": 42, "requester_email": "jane@example.com"}
         )
     async with committed() as session:

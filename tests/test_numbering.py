@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.services import Services
 from ticketing.models import Ticket
-from ticketing.numbering import format_ticket_number, parse_ticket_number
-from ticketing.service import TicketingService
+from ticketing.tickets.numbering import format_ticket_number, parse_ticket_number
 
 
 def test_format_pads_to_six_and_widens() -> None:
@@ -38,7 +38,7 @@ async def test_concurrent_creates_with_rollbacks_leave_no_gap(
     committed: async_sessionmaker[AsyncSession],
 ) -> None:
     async with committed() as session, session.begin():
-        service = TicketingService(session)
+        service = Services(session)
         await service.register_tenant("acme")
         await service.upsert_customer(tenant_id="acme", customer_id="1")
 
@@ -50,7 +50,7 @@ async def test_concurrent_creates_with_rollbacks_leave_no_gap(
         kept = []
         for i in jobs:
             async with committed() as session:
-                service = TicketingService(session)
+                service = Services(session)
                 info = await service.create_ticket(
                     {"title": f"t{i}", "customer_id": 1, "idempotency_key": f"req-{i}"}
                 )
@@ -67,7 +67,7 @@ async def test_concurrent_creates_with_rollbacks_leave_no_gap(
     # Retries of committed requests (the same idempotency key) return the same ticket.
     async def retry(key: str) -> str:
         async with committed() as session, session.begin():
-            info = await TicketingService(session).create_ticket(
+            info = await Services(session).create_ticket(
                 {"title": "retry", "customer_id": 1, "idempotency_key": key}
             )
             return info.ticket_number
@@ -92,13 +92,13 @@ async def test_racing_creates_with_one_key_make_one_ticket(
     committed: async_sessionmaker[AsyncSession],
 ) -> None:
     async with committed() as session, session.begin():
-        service = TicketingService(session)
+        service = Services(session)
         await service.register_tenant("acme")
         await service.upsert_customer(tenant_id="acme", customer_id="1")
 
     async def create(title: str) -> str:
         async with committed() as session, session.begin():
-            info = await TicketingService(session).create_ticket(
+            info = await Services(session).create_ticket(
                 {"title": title, "customer_id": 1, "idempotency_key": "same"}
             )
             return info.ticket_number
@@ -108,5 +108,5 @@ async def test_racing_creates_with_one_key_make_one_ticket(
     follow_up = await create("next")
     assert follow_up == "TKT-000001"
     async with committed() as session, session.begin():
-        other = await TicketingService(session).create_ticket({"title": "x", "customer_id": 1})
+        other = await Services(session).create_ticket({"title": "x", "customer_id": 1})
     assert other.ticket_number == "TKT-000002"

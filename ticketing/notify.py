@@ -10,8 +10,8 @@ from urllib.parse import unquote, urlparse
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ticketing import repository as repo
-from ticketing.repository import OutboxRow
+from ticketing.notifications import repository as repo
+from ticketing.notifications.repository import OutboxRow
 
 log = structlog.get_logger(__name__)
 

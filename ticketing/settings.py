@@ -31,3 +31,6 @@ class Settings(BaseSettings):
     metrics_port: int | None = None
     # How long the worker waits for PostgreSQL and Temporal at start-up before giving up.
     startup_timeout: float = Field(default=60.0, ge=0)
+    # Seconds between reconciler runs (watchers and stuck notices); the schedule is created
+    # once, so a later change takes effect when the schedule is edited or deleted.
+    reconcile_every: float = Field(default=300.0, ge=10)

@@ -37,7 +37,9 @@ from temporalio.exceptions import ApplicationError, TemporalError
 from temporalio.service import RPCError
 from typer.core import TyperGroup
 
-from ticketing.errors import InvalidInput, TicketingError
+from ticketing.auth.principal import Principal
+from ticketing.core.errors import InvalidInput, TicketingError
+from ticketing.core.fields import check_storable
 from ticketing.schemas import (
     CancelInstallation,
     CompleteInstallation,
@@ -313,6 +315,19 @@ async def temporal(settings: Settings) -> Client:
         ) from None
 
 
+# The operator at the machine acts for the platform; `--tenant` narrows a verb to one tenant.
+OPERATOR = Principal.platform(name="cli")
+
+
+def operator(tenant: str | None) -> Principal:
+    if tenant is None:
+        return OPERATOR
+    check_storable(tenant_id=tenant)
+    if not tenant:
+        raise InvalidInput("tenant_id", tenant, "must not be empty")
+    return Principal.tenant_admin(tenant, name="cli")
+
+
 def _enum(kind: type[T], field: str, value: str | None) -> T | None:
     if value is None:
         return None
@@ -458,14 +473,14 @@ def partner_add(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Create or update a partner."""
-    from ticketing.service import TicketingService
+    from ticketing.tenants.service import TenantService
 
     async def action() -> dict[str, Any]:
         data = parse(
             PartnerInput, {"partner_id": partner_id, "name": name or partner_id, "email": email}
         )
         async with database(Settings()) as sessions, sessions() as s, s.begin():
-            await TicketingService(s).register_partner(
+            await TenantService(s, OPERATOR).register_partner(
                 data.partner_id, name=data.name, email=data.email
             )
         return data.model_dump(mode="json")
@@ -486,8 +501,8 @@ def tenant_add(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Create or update a tenant (idempotent)."""
-    from ticketing.service import TicketingService
     from ticketing.sla import demo_policy
+    from ticketing.tenants.service import TenantService
 
     async def action() -> dict[str, Any]:
         data = parse(
@@ -501,7 +516,7 @@ def tenant_add(
             },
         )
         async with database(Settings()) as sessions, sessions() as s, s.begin():
-            tenant = await TicketingService(s).register_tenant(
+            tenant = await TenantService(s, OPERATOR).register_tenant(
                 data.tenant_id,
                 name=data.name,
                 partner_id=data.partner_id,
@@ -532,8 +547,8 @@ def tenant_add(
 
 
 async def _check_tenant(tenant_id: str) -> None:
-    from ticketing import repository as repo
-    from ticketing.errors import TenantNotFound
+    from ticketing.core.errors import TenantNotFound
+    from ticketing.tenants import repository as repo
 
     async with database(Settings()) as sessions, sessions() as s:
         if await repo.get_tenant(s, tenant_id) is None:
@@ -704,10 +719,10 @@ def install(
 async def _installation_handle(
     number: str, settings: Settings
 ) -> tuple[Client, WorkflowHandle[Any, Any], TicketInfo]:
-    from ticketing.service import TicketingService
+    from ticketing.tickets.service import TicketService
 
     async with database(settings) as sessions, sessions() as s:
-        ticket = await TicketingService(s).get_ticket(number)
+        ticket = await TicketService(s, OPERATOR).get_ticket(number)
     workflow_id = ticket.metadata.get("workflow_id")
     if not workflow_id or ticket.metadata.get("workflow_type", "InstallationWorkflow") != (
         "InstallationWorkflow"
@@ -832,14 +847,14 @@ def ticket_show(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """A ticket, its timeline and the live SLA state from its escalation watcher."""
-    from ticketing.service import TicketingService
+    from ticketing.tickets.service import TicketService
 
     settings = Settings()
 
     async def action() -> dict[str, Any]:
         async with database(settings) as sessions, sessions() as s:
-            service = TicketingService(s)
-            info = await service.get_ticket(ticket, tenant_id=tenant)
+            service = TicketService(s, operator(tenant))
+            info = await service.get_ticket(ticket)
             messages, events = await service.timeline(info.ticket_id)
         sla: SlaSnapshot | None = None
         sla_error: str | None = None
@@ -930,30 +945,62 @@ def event_details(data: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-async def _mutate(
-    settings: Settings, change: Callable[[Any], Awaitable[TicketInfo]]
-) -> dict[str, Any]:
-    """One service call in one transaction, committed, then the watcher is told."""
-    from activities.watchers import notify_ticket_changed
-    from ticketing.service import TicketingService
+class _OperatorWatchers:
+    """The watchers port for the CLI: a committed change stands even when Temporal is out of
+    reach; the failure becomes a warning and the reconciler repairs the watcher."""
 
-    async with database(settings) as sessions, sessions() as s, s.begin():
-        info = await change(TicketingService(s))
-    notified, warning = True, None
-    try:
-        client = await temporal(settings)
-        await notify_ticket_changed(client, info, settings.task_queue)
-    except Exception as exc:  # noqa: BLE001 - the change is committed; the watcher catches up
-        notified, warning = False, to_cli_error(exc).message
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.warning: str | None = None
+
+    async def _port(self) -> Any:
+        from activities.watchers import TemporalWatchers
+
+        return TemporalWatchers(await temporal(self.settings), self.settings.task_queue)
+
+    async def ensure(self, ticket: TicketInfo) -> None:
+        try:
+            await (await self._port()).ensure(ticket)
+        except Exception as exc:  # noqa: BLE001 - the change is committed; see the class
+            self.warning = to_cli_error(exc).message
+
+    async def wake(self, ticket: TicketInfo) -> None:
+        try:
+            await (await self._port()).wake(ticket)
+        except Exception as exc:  # noqa: BLE001 - the change is committed; see the class
+            self.warning = to_cli_error(exc).message
+
+
+async def _mutate(
+    settings: Settings, tenant: str | None, change: Callable[[Any], Awaitable[TicketInfo]]
+) -> dict[str, Any]:
+    """One flow: the change in one transaction, then its watcher woken and notices sent."""
+    from ticketing.notifications.service import DirectDelivery
+    from ticketing.notify import Notifier
+    from ticketing.tickets.flows import TicketFlows
+
+    watchers = _OperatorWatchers(settings)
+    async with database(settings) as sessions:
+        flows = TicketFlows(
+            sessions,
+            operator(tenant),
+            watchers=watchers,
+            notices=DirectDelivery(sessions, Notifier(settings.smtp_url, settings.smtp_sender)),
+        )
+        info = await change(flows)
     return {
         "ticket": info.model_dump(mode="json"),
-        "watcher_notified": notified,
-        "warning": warning,
+        "watcher_notified": watchers.warning is None,
+        "warning": watchers.warning,
     }
 
 
 def _mutation(
-    json_out: bool, settings: Settings, change: Callable[[Any], Awaitable[TicketInfo]], verb: str
+    json_out: bool,
+    settings: Settings,
+    tenant: str | None,
+    change: Callable[[Any], Awaitable[TicketInfo]],
+    verb: str,
 ) -> None:
     def render(r: dict[str, Any]) -> None:
         t = r["ticket"]
@@ -961,7 +1008,7 @@ def _mutation(
         if r["warning"]:
             warn(f"the SLA watcher was not notified: {r['warning']}", json_out)
 
-    run(json_out, lambda: _mutate(settings, change), render)
+    run(json_out, lambda: _mutate(settings, tenant, change), render)
 
 
 @ticket_app.command("reply")
@@ -979,13 +1026,9 @@ def ticket_reply(
     _mutation(
         json_out,
         Settings(),
-        lambda svc: svc.add_message(
-            ticket,
-            body=body,
-            author_actor=actor,
-            author=author,
-            is_internal=internal,
-            tenant_id=tenant,
+        tenant,
+        lambda flows: flows.reply(
+            ticket, body=body, author_actor=actor, author=author, is_internal=internal
         ),
         "noted" if internal else "replied",
     )
@@ -1001,7 +1044,8 @@ def _status_verb(name: str, status: TicketStatus, help_text: str) -> None:
         _mutation(
             json_out,
             Settings(),
-            lambda svc: svc.change_status(ticket, status, actor=actor, tenant_id=tenant),
+            tenant,
+            lambda flows: flows.change_status(ticket, status, actor=actor),
             name,
         )
 
@@ -1034,11 +1078,10 @@ def tickets_list(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Newest first, filtered, one page at a time."""
-    from ticketing.service import TicketingService
+    from ticketing.tickets.service import TicketService
 
     async def action() -> dict[str, Any]:
         kwargs: dict[str, Any] = {
-            "tenant_id": tenant,
             "status": _enum(TicketStatus, "status", status),
             "priority": _enum(Priority, "priority", priority),
             "ticket_type": _enum(TicketType, "ticket_type", ticket_type),
@@ -1051,7 +1094,7 @@ def tickets_list(
         }
         async with database(Settings()) as sessions, sessions() as s:
             try:
-                page = await TicketingService(s).list_tickets(**kwargs)
+                page = await TicketService(s, operator(tenant)).list_tickets(**kwargs)
             except (ValueError, IndexError) as exc:
                 if cursor is None:
                     raise

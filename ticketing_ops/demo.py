@@ -90,17 +90,24 @@ async def run_demo(
 
 async def _story(client: Client, sessions: Any, settings: Settings, say: Any,
                  console: Console, watch_limit: float) -> dict[str, Any]:
-    from activities.watchers import escalation_workflow_id, notify_ticket_changed
-    from ticketing.service import TicketingService
+    from activities.watchers import TemporalWatchers, escalation_workflow_id
+    from ticketing.auth.principal import Principal
+    from ticketing.notifications.service import DirectDelivery
+    from ticketing.notify import Notifier
     from ticketing.sla import demo_policy
+    from ticketing.tenants.schemas import UpsertCustomerInput
+    from ticketing.tenants.service import TenantService
+    from ticketing.tickets.flows import TicketFlows
+    from ticketing.tickets.service import TicketService
     from ticketing_ops.cli import wait_installation_ticket
 
     queue = settings.task_queue
     # Fresh customers every run, so a second demo on the same home starts from scratch.
     base = int(time.time()) % 10_000_000 * 10
 
+    operator = Principal.platform(name="demo")
     async with sessions() as s, s.begin():
-        svc = TicketingService(s)
+        svc = TenantService(s, operator)
         await svc.register_partner(PARTNER, name="Demo Fiber Partner", email="noc@partner.test")
         await svc.register_tenant(TENANT, name="Demo ISP", partner_id=PARTNER,
                                   support_email="support@demo-isp.test", sla_policy=demo_policy())
@@ -145,17 +152,18 @@ async def _story(client: Client, sessions: Any, settings: Settings, say: Any,
 
     # 3. An urgent outage nobody answers.
     outage_customer = str(base + 2)
-    async with sessions() as s, s.begin():
-        svc = TicketingService(s)
-        await svc.upsert_customer(tenant_id=TENANT, customer_id=outage_customer,
-                                  email=f"customer{outage_customer}@example.com")
-        urgent = await svc.create_ticket(CreateTicketRequest(
+    flows = TicketFlows(sessions, operator, watchers=TemporalWatchers(client, queue),
+                        notices=DirectDelivery(sessions, Notifier(settings.smtp_url,
+                                                                  settings.smtp_sender)))
+    urgent = await flows.open_for_customer(
+        UpsertCustomerInput(tenant_id=TENANT, customer_id=outage_customer,
+                            email=f"customer{outage_customer}@example.com"),
+        CreateTicketRequest(
             title="Total outage in sector 7", description="No sync on any ONT since 09:00.",
             customer_id=outage_customer, tenant_id=TENANT, priority="urgent",
             ticket_type="outage_report", channel="api",
             idempotency_key=f"demo-outage-{uuid.uuid4()}",
         ))
-    await notify_ticket_changed(client, urgent, queue)
     say(f"outage: [bold red]{urgent.ticket_number}[/] urgent, first response due "
         f"{_clock(urgent.first_response_due)}, resolution due {_clock(urgent.sla_due_date)}; "
         "nobody answers …")
@@ -168,9 +176,9 @@ async def _story(client: Client, sessions: Any, settings: Settings, say: Any,
     while time.monotonic() < deadline:
         await asyncio.sleep(1)
         async with sessions() as s:
-            svc = TicketingService(s)
-            info = await svc.get_ticket(urgent.ticket_id)
-            _, events = await svc.timeline(urgent.ticket_id)
+            reader = TicketService(s, operator)
+            info = await reader.get_ticket(urgent.ticket_id)
+            _, events = await reader.timeline(urgent.ticket_id)
         for event in events[seen:]:
             say(f"outage: {_describe(event)}")
         seen = len(events)

@@ -15,6 +15,7 @@ def __getattr__(name: str) -> Any:
         from workflows.escalation import EscalationWorkflow
         from workflows.installation import InstallationWorkflow
         from workflows.onboarding import OnboardingWorkflow
+        from workflows.reconciler import ReconcilerWorkflow
 
-        return [OnboardingWorkflow, InstallationWorkflow, EscalationWorkflow]
+        return [OnboardingWorkflow, InstallationWorkflow, EscalationWorkflow, ReconcilerWorkflow]
     raise AttributeError(f"module 'workflows' has no attribute {name!r}")

@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.tickets import NON_RETRYABLE_ERRORS, TicketActivities
     from activities.watchers import search_attribute_updates
-    from ticketing.errors import TicketingError
+    from ticketing.core.errors import TicketingError
     from ticketing.schemas import (
         CreateTicketRequest,
         OpenTicketInput,

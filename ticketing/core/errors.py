@@ -108,6 +108,36 @@ class EscalationLimitReached(TicketingError):
         )
 
 
+class Forbidden(TicketingError):
+    """The caller is known but its role may not do this (HTTP 403); never about another scope,
+    which is reported as not found."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"principal: not allowed to {action}", field="principal", value=action)
+
+
+class NoPrincipal(TicketingError):
+    """A service was built without a Principal: there is no unscoped default."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(
+            f"principal: {service} needs a Principal (there is no unscoped default)",
+            field="principal",
+            value=None,
+        )
+
+
+def non_retryable_error_types() -> list[str]:
+    """Every domain error class name: bad input or state never gets better by retrying."""
+    found: list[str] = []
+    pending: list[type[TicketingError]] = [TicketingError]
+    while pending:
+        cls = pending.pop()
+        found.append(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return sorted(set(found))
+
+
 def _printable(value: Any, limit: int = 80) -> Any:
     """Keep error messages short and single-line whatever the caller sent."""
     if isinstance(value, str):

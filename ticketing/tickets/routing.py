@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ticketing.errors import EscalationLimitReached, RouteNotAllowed
-from ticketing.schemas import Actor
+from ticketing.core.enums import Actor
+from ticketing.core.errors import EscalationLimitReached, RouteNotAllowed
 
 ALLOWED_ROUTES: frozenset[tuple[Actor, Actor]] = frozenset(
     {

@@ -1,0 +1,134 @@
+"""ReconcileActivities: repair what a crash or a lost signal left behind, a page at a time."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.watchers import (
+    ESCALATION_WORKFLOW,
+    TemporalWatchers,
+    escalation_workflow_id,
+)
+from ticketing.auth.principal import Principal
+from ticketing.core.enums import DONE_STATUSES
+from ticketing.notifications import repository as outbox
+from ticketing.notifications.service import DirectDelivery
+from ticketing.reconcile import OutboxSweep, WatcherSweep, WatcherSweepResult
+from ticketing.schemas import SlaSnapshot, TicketInfo
+from ticketing.tickets import repository as tickets_repo
+from ticketing.tickets.service import TicketService
+
+log = structlog.get_logger(__name__)
+
+QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+class ReconcileActivities:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        client: Client,
+        delivery: DirectDelivery,
+        task_queue: str,
+    ) -> None:
+        self.sessions = sessions
+        self.client = client
+        self.delivery = delivery
+        self.task_queue = task_queue
+        self.watchers = TemporalWatchers(client, task_queue)
+
+    @activity.defn(name="reconcile_watchers")
+    async def reconcile_watchers(self, sweep: WatcherSweep) -> WatcherSweepResult:
+        """One page of tickets: every open one watched by a watcher of *that* ticket, every
+        done one's watcher told so it ends."""
+        async with self.sessions() as session:
+            page = await tickets_repo.tickets_to_reconcile(
+                session,
+                after_number=sweep.after_number,
+                limit=sweep.limit,
+                done_since=datetime.now(UTC) - timedelta(seconds=sweep.done_within_seconds),
+            )
+        result = WatcherSweepResult(next_after=page[-1][1] if len(page) == sweep.limit else None)
+        for ticket_id, _number, ticket_number, status in page:
+            result.checked += 1
+            activity.heartbeat(ticket_number)
+            state = await self._watcher_state(ticket_id, ticket_number)
+            done = status in DONE_STATUSES
+            if state == "mine" and done:
+                await self.watchers.wake(await self._ticket(ticket_id))
+                result.woken += 1
+            elif state == "missing" and not done:
+                await self.watchers.ensure(await self._ticket(ticket_id))
+                result.started += 1
+            elif state == "foreign":
+                await self._replace(ticket_id, ticket_number, done)
+                result.replaced += 1
+        if result.started or result.replaced or result.woken:
+            log.warning("reconciled_watchers", **result.model_dump())
+        return result
+
+    async def _ticket(self, ticket_id: uuid.UUID) -> TicketInfo:
+        async with self.sessions() as session:
+            return await TicketService(session, Principal.reconciler()).get_ticket(ticket_id)
+
+    async def _watcher_state(self, ticket_id: uuid.UUID, ticket_number: str) -> str:
+        """'mine' (running, watching this ticket), 'missing' (none running) or 'foreign'
+        (running under the ticket's id but for another ticket or task queue: squatted)."""
+        handle = self.client.get_workflow_handle(escalation_workflow_id(ticket_number))
+        try:
+            described = await handle.describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return "missing"
+            raise
+        if described.status != WorkflowExecutionStatus.RUNNING:
+            return "missing"
+        if described.workflow_type != ESCALATION_WORKFLOW or described.task_queue != (
+            self.task_queue
+        ):
+            return "foreign"
+        memo = await described.memo()
+        if "ticket_id" in memo:
+            return "mine" if memo["ticket_id"] == str(ticket_id) else "foreign"
+        # Watchers started before the memo existed: ask the watcher itself.
+        try:
+            snapshot = await handle.query(
+                "sla_state", result_type=SlaSnapshot, rpc_timeout=QUERY_TIMEOUT
+            )
+        except RPCError:
+            return "foreign"
+        return "mine" if snapshot is None or snapshot.ticket_id == ticket_id else "foreign"
+
+    async def _replace(self, ticket_id: uuid.UUID, ticket_number: str, done: bool) -> None:
+        handle = self.client.get_workflow_handle(escalation_workflow_id(ticket_number))
+        try:
+            await handle.terminate(reason=f"reconciler: not the watcher of {ticket_number}")
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+        if not done:
+            await self.watchers.ensure(await self._ticket(ticket_id))
+
+    @activity.defn(name="reconcile_outbox")
+    async def reconcile_outbox(self, sweep: OutboxSweep) -> int:
+        """Hand over again the notices a crashed or failed delivery left unsent."""
+        before = datetime.now(UTC) - timedelta(seconds=sweep.older_than_seconds)
+        async with self.sessions() as session:
+            tickets = await outbox.tickets_with_stuck_notices(
+                session, before=before, max_attempts=sweep.max_attempts, limit=sweep.limit
+            )
+        handed = 0
+        for ticket_id in tickets:
+            activity.heartbeat(str(ticket_id))
+            handed += len(await self.delivery.deliver_ticket(ticket_id))
+        if handed:
+            log.warning("reconciled_outbox", notices=handed, tickets=len(tickets))
+        return handed

@@ -1,0 +1,1 @@
+"""Who is calling: principals, roles and what each may see."""

@@ -1,0 +1,1 @@
+"""Enums, field types, errors and the ORM base shared by every domain; no I/O."""

@@ -1,0 +1,98 @@
+"""The closed vocabularies of the domain, typed on ORM columns and in every contract."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class TicketType(StrEnum):
+    GENERAL_INQUIRY = "general_inquiry"
+    BILLING_ISSUE = "billing_issue"
+    TECHNICAL_SUPPORT = "technical_support"
+    INSTALLATION_REQUEST = "installation_request"
+    OUTAGE_REPORT = "outage_report"
+    SERVICE_UPGRADE = "service_upgrade"
+    SERVICE_DOWNGRADE = "service_downgrade"
+    CANCELLATION_REQUEST = "cancellation_request"
+    EQUIPMENT_ISSUE = "equipment_issue"
+    SPEED_ISSUE = "speed_issue"
+    NETWORK_ISSUE = "network_issue"
+    CONNECTIVITY_ISSUE = "connectivity_issue"
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+DONE_STATUSES = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
+
+
+class Actor(StrEnum):
+    CUSTOMER = "customer"
+    TENANT = "tenant"
+    PARTNER = "partner"
+    PLATFORM = "platform"
+
+
+class Channel(StrEnum):
+    WORKFLOW = "workflow"
+    WEB = "web"
+    EMAIL = "email"
+    CHAT = "chat"
+    API = "api"
+
+
+class EventKind(StrEnum):
+    CREATED = "created"
+    STATUS_CHANGED = "status_changed"
+    ASSIGNED = "assigned"
+    REPLIED = "replied"
+    NOTE_ADDED = "note_added"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    PRIORITY_CHANGED = "priority_changed"
+    SLA_WARNING = "sla_warning"
+    BREACHED = "breached"
+    ESCALATED = "escalated"
+
+
+class SlaWindow(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
+class ThresholdKind(StrEnum):
+    """What the watcher records; the values are stored in sla_breaches and in histories."""
+
+    FIRST_RESPONSE_WARNING = "first_response_warning"
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION_WARNING = "resolution_warning"
+    RESOLUTION = "resolution"
+
+    @property
+    def window(self) -> SlaWindow:
+        return SlaWindow(self.value.removesuffix("_warning"))
+
+    @property
+    def is_breach(self) -> bool:
+        return not self.value.endswith("_warning")
+
+
+class NoticeKind(StrEnum):
+    """Outbox row kinds; the values are stored and name the mail template."""
+
+    TICKET_CREATED = "ticket_created"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+    ESCALATED = "escalated"

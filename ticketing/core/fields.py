@@ -1,0 +1,148 @@
+"""Field types every contract shares: validated text, ids, emails, and typed parse errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+from ticketing.core.enums import Priority
+from ticketing.core.errors import InvalidCustomerId, InvalidInput
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 65_536
+MAX_SHORT_TEXT = 500
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail mid-transaction.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _email(value: str) -> str:
+    # Lower-casing can lengthen a string ("İ" → "i̇"): check what will be stored.
+    value = value.strip().lower()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("is not an email address")
+    return value
+
+
+def _identifier(value: str) -> str:
+    if not _IDENTIFIER.match(value):
+        raise ValueError("must be 1-64 letters, digits, '_', '.', ':' or '-'")
+    return value
+
+
+def normalize_customer_id(value: Any) -> str:
+    """Canonical text of a customer id: an integer's digits or a UUID's lower-case form."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer or a UUID")
+    if isinstance(value, int):
+        if not 0 <= value < 10**30:
+            raise ValueError("must be between 0 and 10**30")
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 30:
+            return str(int(text))
+        try:
+            return str(uuid.UUID(text))
+        except ValueError:
+            pass
+    raise ValueError("must be an integer, a numeric string or a UUID")
+
+
+MAX_METADATA_BYTES = 16_384
+
+
+def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """JSON PostgreSQL can store: no NaN/Infinity, no NUL, bounded size."""
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise ValueError("must be JSON without NaN or Infinity") from None
+    if "\\u0000" in encoded:
+        raise ValueError("must not contain NUL characters")
+    if len(encoded.encode()) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+    return value
+
+
+def normalize_priority(value: Any) -> Any:
+    """Accept `medium` as `normal` and any case or padding; other values are left to the enum."""
+    if isinstance(value, str) and value.strip().lower() == "medium":
+        return Priority.NORMAL
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Text = Annotated[str, AfterValidator(no_nul)]
+ShortText = Annotated[str, Field(max_length=MAX_SHORT_TEXT), AfterValidator(no_nul)]
+Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE), AfterValidator(no_nul)]
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION), AfterValidator(no_nul)]
+Email = Annotated[str, AfterValidator(_email)]
+Identifier = Annotated[str, AfterValidator(_identifier)]
+CustomerId = Annotated[str, BeforeValidator(normalize_customer_id)]
+PriorityField = Annotated[Priority, BeforeValidator(normalize_priority)]
+Team = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(no_nul)]
+Labels = Annotated[list[ShortText], Field(max_length=100)]
+Name = Annotated[str, Field(max_length=200), AfterValidator(no_nul)]
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+
+
+class Contract(BaseModel):
+    """Strict about unknown fields so a typo in another language's caller fails loudly."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate `data` as `model`, turning the first problem into a typed error naming its field."""
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_input_from(exc) from None
+
+
+def invalid_input_from(exc: ValidationError) -> InvalidInput:
+    first = exc.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or exc.title
+    value = first.get("input")
+    reason = first["msg"].removeprefix("Value error, ")
+    if field == "customer_id":
+        return InvalidCustomerId(field, value, reason)
+    return InvalidInput(field, value, reason)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def check_storable(**fields: str | None) -> None:
+    """Refuse text PostgreSQL cannot store (NUL, lone surrogates) as a typed error on its field."""
+    for field, value in fields.items():
+        if value is None:
+            continue
+        if "\x00" in value:
+            raise InvalidInput(field, value, "must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(field, value, "is not valid UTF-8 text") from None

@@ -1,0 +1,63 @@
+"""The watcher's commands with their after-commit duty: handing the notices they queued over."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ticketing.auth.principal import Principal
+from ticketing.notifications import repository as outbox
+from ticketing.sla.schemas import BreachResult, SlaSnapshot
+from ticketing.sla.service import SlaService
+from ticketing.tickets.ports import Notices
+from ticketing.tickets.schemas import TicketInfo
+from ticketing.tickets.service import TicketService
+
+
+class SlaFlows:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        principal: Principal,
+        *,
+        notices: Notices,
+    ) -> None:
+        self.sessions = sessions
+        self.principal = principal
+        self.notices = notices
+
+    async def snapshot(self, ticket_id: uuid.UUID, now: datetime) -> SlaSnapshot:
+        async with self.sessions() as session, session.begin():
+            return await SlaService(session, self.principal).sla_snapshot(ticket_id, now=now)
+
+    async def record_threshold(
+        self, ticket_id: uuid.UUID, kind: str, now: datetime
+    ) -> BreachResult:
+        """Record the threshold (idempotent), then send every unsent notice of the ticket.
+
+        The delivery attempt is counted in the threshold's own transaction, which saves the
+        watcher a round trip per threshold; a resend after a crash shows as attempts > 1.
+        """
+        async with self.sessions() as session, session.begin():
+            outcome = await SlaService(session, self.principal).record_breach(
+                ticket_id, kind, now=now
+            )
+            pending = await outbox.count_ticket_attempts(session, outcome.snapshot.ticket_id)
+        await self.notices.send_counted(pending)
+        return BreachResult(
+            recorded=outcome.recorded,
+            escalated=outcome.escalated,
+            notification_ids=pending,
+            snapshot=outcome.snapshot,
+        )
+
+    async def escalate(self, ticket_id: uuid.UUID, from_level: int, now: datetime) -> TicketInfo:
+        async with self.sessions() as session, session.begin():
+            row, _ = await SlaService(session, self.principal).escalate(
+                ticket_id, from_level=from_level, now=now
+            )
+            ticket = await TicketService(session, self.principal).get_ticket(row.id)
+        await self.notices.hand_over(ticket.ticket_id)
+        return ticket

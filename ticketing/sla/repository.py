@@ -1,0 +1,219 @@
+"""All SQL of the SLA path: one read per threshold, one write, an escalation."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.db_driver import driver_connection, positional
+
+
+@dataclass(frozen=True)
+class SlaRow:
+    """What the SLA clock of one ticket depends on, read in one statement: the ticket's clock
+    fields, its tenant's policy and contacts, and the thresholds recorded in its windows."""
+
+    id: uuid.UUID
+    ticket_number: str
+    tenant_id: str
+    status: str
+    priority: str
+    ticket_type: str
+    target_type: str
+    escalation_level: int
+    created_at: datetime
+    resolution_window_start: datetime
+    first_response_at: datetime | None
+    sla_pauses: list[Any]
+    sla_policy: dict[str, Any] | None
+    calendar: dict[str, Any] | None
+    support_email: str | None
+    partner_id: str | None
+    partner_email: str | None
+    recorded: frozenset[str]
+
+
+_SLA_ROW = """
+SELECT t.id, t.ticket_number, t.tenant_id, t.status, t.priority, t.ticket_type, t.target_type,
+       t.escalation_level, t.created_at, t.resolution_window_start, t.first_response_at,
+       t.sla_pauses, n.sla_policy, n.calendar, n.support_email, n.partner_id, p.email,
+       ARRAY(SELECT b.kind FROM sla_breaches b
+              WHERE b.ticket_id = t.id
+                AND ((b.kind LIKE 'first_response%' AND b.window_start = t.created_at)
+                  OR (b.kind LIKE 'resolution%' AND b.window_start = t.resolution_window_start)))
+FROM tickets t
+LEFT JOIN tenants n ON n.id = t.tenant_id
+LEFT JOIN partners p ON p.id = n.partner_id
+WHERE t.{column} = :ref AND (CAST(:tenant_id AS text) IS NULL OR t.tenant_id = :tenant_id)
+"""
+_SLA_ROW_BY = {
+    (column, lock): text(_SLA_ROW.format(column=column) + (" FOR UPDATE OF t" if lock else ""))
+    for column in ("id", "number")
+    for lock in (False, True)
+}
+
+
+async def sla_row(
+    session: AsyncSession, ref: uuid.UUID | int, *, tenant_id: str | None, for_update: bool
+) -> SlaRow | None:
+    # Scoped by tenant here; the service narrows further for principals below a tenant.
+    """The SLA path's only read; with `for_update` the ticket row stays locked until commit.
+
+    A plain text statement: the watchers run it thousands of times a minute, and the ORM's
+    per-statement cost was most of what a threshold cost the worker.
+    """
+    column = "id" if isinstance(ref, uuid.UUID) else "number"
+    row = (
+        await session.execute(_SLA_ROW_BY[column, for_update], {"ref": ref, "tenant_id": tenant_id})
+    ).one_or_none()
+    if row is None:
+        return None
+    values = list(row)
+    values[-1] = frozenset(values[-1])
+    return SlaRow(*values)
+
+
+# A warning or breach with its event, its notification and (for a breach) the ticket's flag,
+# all only if the (ticket, kind, window) row is new: a retried call changes nothing.
+_RECORD_THRESHOLD = """
+WITH breach AS (
+    INSERT INTO sla_breaches (ticket_id, kind, window_start, escalation_level, due_at, recorded_at)
+    VALUES (:ticket_id, :kind, :window_start, :level, :due_at, :now)
+    ON CONFLICT (ticket_id, kind, window_start) DO NOTHING
+    RETURNING ticket_id
+), event AS (
+    INSERT INTO ticket_events (ticket_id, kind, actor, data, created_at)
+    SELECT ticket_id, :event_kind, NULL, CAST(:data AS jsonb), :now FROM breach
+), flag AS (
+    UPDATE tickets SET sla_breached = true
+    WHERE id IN (SELECT ticket_id FROM breach) AND :is_breach
+), note AS (
+    INSERT INTO notifications (dedupe_key, ticket_id, tenant_id, kind, recipient, payload,
+                               created_at, attempts)
+    SELECT :dedupe_key, ticket_id, :tenant_id, :note_kind, :recipient, CAST(:data AS jsonb),
+           :now, 0
+    FROM breach
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM breach), ARRAY(SELECT id FROM note)
+"""
+_RECORD_PARAMS = (
+    "ticket_id",
+    "kind",
+    "window_start",
+    "level",
+    "due_at",
+    "now",
+    "event_kind",
+    "data",
+    "is_breach",
+    "dedupe_key",
+    "tenant_id",
+    "note_kind",
+    "recipient",
+)
+_RECORD_THRESHOLD_SQL = positional(_RECORD_THRESHOLD, _RECORD_PARAMS)
+
+
+@dataclass(frozen=True)
+class ThresholdRecord:
+    """One warning or breach to record, with its event and its notice."""
+
+    ticket_id: uuid.UUID
+    kind: str
+    window_start: datetime
+    level: int
+    due_at: datetime
+    now: datetime
+    event_kind: str
+    data: dict[str, Any]
+    is_breach: bool
+    dedupe_key: str
+    tenant_id: str
+    note_kind: str
+    recipient: str | None
+
+
+async def record_threshold(
+    session: AsyncSession, record: ThresholdRecord
+) -> tuple[bool, list[int]]:
+    """Insert a threshold unless already recorded; (recorded, new notification ids)."""
+    values = {**record.__dict__, "data": json.dumps(record.data)}
+    driver = await driver_connection(session)
+    row: Any = await driver.fetchrow(
+        _RECORD_THRESHOLD_SQL, *(values[name] for name in _RECORD_PARAMS)
+    )
+    recorded, note_ids = row
+    return recorded > 0, list(note_ids)
+
+
+# Move the ticket one level up with its `escalated` event and notification, only if it is still
+# at `from_level` (the caller holds the row lock, so this only guards against a stale caller).
+_ESCALATE = """
+WITH moved AS (
+    UPDATE tickets
+    SET origin_type = :origin_type, target_type = :target_type, escalation_level = :to_level,
+        escalated_at = :now, resolution_window_start = :now,
+        first_response_due = :first_response_due, sla_due_date = :sla_due_date, updated_at = :now
+    WHERE id = :ticket_id AND escalation_level = :from_level
+    RETURNING id, tenant_id
+), event AS (
+    INSERT INTO ticket_events (ticket_id, kind, actor, data, created_at)
+    SELECT id, 'escalated', :actor, CAST(:data AS jsonb), :now FROM moved
+), note AS (
+    INSERT INTO notifications (dedupe_key, ticket_id, tenant_id, kind, recipient, payload,
+                               created_at, attempts)
+    SELECT :dedupe_key, id, tenant_id, 'escalated', :recipient, CAST(:data AS jsonb), :now, 0
+    FROM moved
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT count(*) FROM moved
+"""
+_ESCALATE_PARAMS = (
+    "ticket_id",
+    "from_level",
+    "to_level",
+    "origin_type",
+    "target_type",
+    "now",
+    "first_response_due",
+    "sla_due_date",
+    "actor",
+    "data",
+    "dedupe_key",
+    "recipient",
+)
+_ESCALATE_SQL = positional(_ESCALATE, _ESCALATE_PARAMS)
+
+
+@dataclass(frozen=True)
+class EscalationMove:
+    """A ticket moving one level up, with its new route and due dates."""
+
+    ticket_id: uuid.UUID
+    from_level: int
+    to_level: int
+    origin_type: str
+    target_type: str
+    now: datetime
+    first_response_due: datetime | None
+    sla_due_date: datetime | None
+    actor: str | None
+    data: dict[str, Any]
+    dedupe_key: str
+    recipient: str | None
+
+
+async def apply_escalation(session: AsyncSession, move: EscalationMove) -> bool:
+    """Apply the move if the ticket is still at `from_level`; whether it moved."""
+    values = {**move.__dict__, "data": json.dumps(move.data)}
+    driver = await driver_connection(session)
+    moved = await driver.fetchval(_ESCALATE_SQL, *(values[name] for name in _ESCALATE_PARAMS))
+    return bool(moved)

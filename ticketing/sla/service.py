@@ -1,0 +1,350 @@
+"""SLA thresholds and escalation: the rules the watcher runs, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.auth.principal import Principal, Role, require_principal
+from ticketing.core.enums import (
+    DONE_STATUSES,
+    Actor,
+    EventKind,
+    NoticeKind,
+    Priority,
+    SlaWindow,
+    ThresholdKind,
+    TicketStatus,
+)
+from ticketing.core.errors import Forbidden, InvalidInput, TicketNotFound
+from ticketing.core.fields import check_storable
+from ticketing.sla import (
+    BusinessCalendar,
+    Pause,
+    SlaClock,
+    SlaDeadlines,
+    SlaPolicy,
+    deadlines,
+    next_threshold,
+)
+from ticketing.sla import repository as repo
+from ticketing.sla.repository import SlaRow
+from ticketing.sla.schemas import SlaSnapshot
+from ticketing.tickets.numbering import ticket_ref
+from ticketing.tickets.routing import MAX_ESCALATION_LEVEL, escalation_route
+
+log = structlog.get_logger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class BreachOutcome:
+    recorded: bool
+    escalated: bool
+    notification_ids: list[int]
+    snapshot: SlaSnapshot
+
+
+class SlaService:
+    """Warnings, breaches and escalations of tickets a Principal may see (the watcher's is
+    scoped to its one ticket)."""
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = require_principal(principal, "SlaService")
+
+    def _require_system_or_platform(self, action: str) -> None:
+        if self.principal.role not in (Role.SYSTEM, Role.PLATFORM):
+            raise Forbidden(action)
+
+    async def escalate(
+        self,
+        ticket: uuid.UUID | str,
+        *,
+        from_level: int | None = None,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[SlaRow, bool]:
+        """Move the ticket one level up its route; idempotent per (ticket, from_level).
+
+        Returns the ticket and whether this call escalated it. A ticket already past
+        `from_level`, done, or at the top level is returned unchanged.
+        """
+        if self.principal.is_customer:
+            raise Forbidden("escalate tickets")
+        now = now or utcnow()
+        check_storable(actor=actor)
+        row = await self._sla_row(ticket, for_update=True)
+        escalated = await self._escalate(
+            row, row_policy(row), from_level=from_level, actor=actor, now=now
+        )
+        return await self._sla_row(row.id), escalated
+
+    async def _escalate(
+        self,
+        row: SlaRow,
+        policy: SlaPolicy,
+        *,
+        from_level: int | None,
+        actor: str | None,
+        now: datetime,
+    ) -> bool:
+        level = row.escalation_level
+        if (
+            (from_level is not None and from_level != level)
+            or TicketStatus(row.status) in DONE_STATUSES
+            or level >= MAX_ESCALATION_LEVEL
+        ):
+            return False
+        origin, target = escalation_route(level, tenant_has_partner=bool(row.partner_id))
+        # The new level starts a fresh resolution window; first response keeps its own.
+        moved = replace(
+            row, target_type=target.value, escalation_level=level + 1, resolution_window_start=now
+        )
+        due = deadlines_for(moved, now, policy)
+        data = {"from_level": level, "to_level": level + 1, "target_type": target.value}
+        escalated = await repo.apply_escalation(
+            self.session,
+            repo.EscalationMove(
+                ticket_id=row.id,
+                from_level=level,
+                to_level=level + 1,
+                origin_type=origin.value,
+                target_type=target.value,
+                now=now,
+                first_response_due=due.first_response_due,
+                sla_due_date=due.resolution_due,
+                actor=actor,
+                data=data,
+                dedupe_key=f"escalated:{row.id}:{level + 1}:{now.isoformat()}",
+                recipient=level_recipient(moved),
+            ),
+        )
+        if escalated:
+            log.info(
+                "ticket_escalated",
+                ticket_number=row.ticket_number,
+                tenant_id=row.tenant_id,
+                level=level + 1,
+                target=target.value,
+            )
+        return escalated
+
+    async def record_breach(
+        self,
+        ticket: uuid.UUID | str,
+        kind: ThresholdKind | str,
+        *,
+        now: datetime | None = None,
+    ) -> BreachOutcome:
+        """Record a warning or breach if it is really due; a resolution breach also escalates.
+
+        Idempotent per (ticket, kind, window): the watcher may call it again after a retry or
+        replay and nothing is recorded, escalated or notified twice. Every watcher threshold
+        runs this, so it is three statements: read (row locked), write, re-read after an
+        escalation.
+        """
+        self._require_system_or_platform("record SLA thresholds")
+        try:
+            kind = ThresholdKind(kind)
+        except ValueError:
+            allowed = ", ".join(k.value for k in ThresholdKind)
+            raise InvalidInput("kind", kind, f"must be one of {allowed}") from None
+        now = now or utcnow()
+        row = await self._sla_row(ticket, for_update=True)
+        # Parsed once per call: the tenant's policy is a few hundred microseconds to build.
+        policy = row_policy(row)
+        due = deadlines_for(row, now, policy)
+        at = {
+            ThresholdKind.FIRST_RESPONSE_WARNING: due.first_response_warning_at,
+            ThresholdKind.FIRST_RESPONSE: due.first_response_due,
+            ThresholdKind.RESOLUTION_WARNING: due.resolution_warning_at,
+            ThresholdKind.RESOLUTION: due.resolution_due,
+        }[kind]
+        still_relevant = (
+            at is not None
+            and at <= now
+            and not due.paused
+            and TicketStatus(row.status) not in DONE_STATUSES
+            and not (kind.window is SlaWindow.FIRST_RESPONSE and due.first_response_met)
+        )
+        if not still_relevant or at is None:
+            return BreachOutcome(False, False, [], snapshot_of(row, now, policy))
+        is_breach = kind.is_breach
+        payload = {"kind": kind.value, "due_at": at.isoformat(), "level": row.escalation_level}
+        recorded, notification_ids = await repo.record_threshold(
+            self.session,
+            repo.ThresholdRecord(
+                ticket_id=row.id,
+                tenant_id=row.tenant_id,
+                kind=kind.value,
+                window_start=(
+                    row.created_at
+                    if kind.window is SlaWindow.FIRST_RESPONSE
+                    else row.resolution_window_start
+                ),
+                level=row.escalation_level,
+                due_at=at,
+                now=now,
+                is_breach=is_breach,
+                event_kind=(EventKind.BREACHED if is_breach else EventKind.SLA_WARNING).value,
+                note_kind=(NoticeKind.SLA_BREACH if is_breach else NoticeKind.SLA_WARNING).value,
+                dedupe_key=f"{kind.value}:{row.id}:{at.isoformat()}",
+                recipient=level_recipient(row),
+                data=payload,
+            ),
+        )
+        escalated = False
+        if recorded:
+            log.warning(
+                "sla_" + ("breach" if is_breach else "warning"),
+                kind=kind.value,
+                ticket_number=row.ticket_number,
+                tenant_id=row.tenant_id,
+                late_seconds=(now - at).total_seconds(),
+            )
+            row = replace(row, recorded=row.recorded | {kind.value})
+            if kind is ThresholdKind.RESOLUTION:
+                escalated = await self._escalate(
+                    row, policy, from_level=row.escalation_level, actor=None, now=now
+                )
+        if escalated:
+            row = await self._sla_row(row.id)
+        return BreachOutcome(recorded, escalated, notification_ids, snapshot_of(row, now, policy))
+
+    async def sla_snapshot(
+        self, ticket: uuid.UUID | str, *, now: datetime | None = None
+    ) -> SlaSnapshot:
+        row = await self._sla_row(ticket)
+        return snapshot_of(row, now or utcnow(), row_policy(row))
+
+    async def _sla_row(self, ticket: uuid.UUID | str, *, for_update: bool = False) -> SlaRow:
+        p = self.principal
+        row = await repo.sla_row(
+            self.session,
+            ticket_ref(ticket),
+            tenant_id=None if p.sees_everything or p.tenant_id is None else p.tenant_id,
+            for_update=for_update,
+        )
+        if row is None or not _may_see(p, row):
+            raise TicketNotFound(ticket if isinstance(ticket, str) else str(ticket))
+        return row
+
+
+def _may_see(p: Principal, row: SlaRow) -> bool:
+    """The SLA path's scope below the tenant filter the statement applies."""
+    if p.sees_everything:
+        return True
+    if p.role is Role.SYSTEM:
+        return row.id == p.ticket_id
+    if p.role is Role.PARTNER_AGENT:
+        return row.partner_id == p.partner_id and row.escalation_level >= 2
+    # Customers read their ticket's due dates from the ticket itself, not the watcher's view.
+    return p.role is not Role.CUSTOMER and row.tenant_id == p.tenant_id
+
+
+def snapshot_of(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaSnapshot:
+    """What the watcher needs to decide when to wake next."""
+    due = deadlines_for(row, now, policy)
+    warned = frozenset(k.removesuffix("_warning") for k in row.recorded if k.endswith("_warning"))
+    breached = frozenset(k for k in row.recorded if ThresholdKind(k).is_breach)
+    upcoming = next_threshold(due, warned=warned, breached=breached)
+    next_kind, next_at = upcoming if upcoming else (None, None)
+    return SlaSnapshot(
+        ticket_id=row.id,
+        ticket_number=row.ticket_number,
+        tenant_id=row.tenant_id,
+        status=TicketStatus(row.status),
+        priority=Priority(row.priority),
+        phase=due.phase.value,
+        paused=due.paused,
+        first_response_met=due.first_response_met,
+        first_response_due=due.first_response_due,
+        first_response_warning_at=due.first_response_warning_at,
+        sla_due_date=due.resolution_due,
+        resolution_warning_at=due.resolution_warning_at,
+        resolution_window_start=row.resolution_window_start,
+        breached=sorted(breached),
+        warned=sorted(warned),
+        escalation_level=row.escalation_level,
+        next_kind=_threshold_name(next_kind),
+        next_at=next_at,
+    )
+
+
+def tenant_policy(policy: dict[str, Any] | None, calendar: dict[str, Any] | None) -> SlaPolicy:
+    """The tenant's stored policy with its calendar; the built-in defaults where unset."""
+    resolved = SlaPolicy.from_dict(policy)
+    if calendar is not None:
+        resolved = replace(resolved, calendar=BusinessCalendar.from_dict(calendar))
+    return resolved
+
+
+def row_policy(row: SlaRow) -> SlaPolicy:
+    return tenant_policy(row.sla_policy, row.calendar)
+
+
+class ClockFields(Protocol):
+    """What a due-date computation reads from a ticket (its ORM row or the SLA path's row)."""
+
+    @property
+    def priority(self) -> str: ...
+    @property
+    def ticket_type(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def resolution_window_start(self) -> datetime: ...
+    @property
+    def first_response_at(self) -> datetime | None: ...
+    @property
+    def sla_pauses(self) -> list[Any]: ...
+
+
+def deadlines_for(row: ClockFields, now: datetime, policy: SlaPolicy) -> SlaDeadlines:
+    """The ticket's due dates and warning times as of `now`."""
+    clock = SlaClock(
+        priority=row.priority,
+        ticket_type=row.ticket_type,
+        created_at=row.created_at,
+        resolution_started_at=row.resolution_window_start,
+        first_response_at=row.first_response_at,
+        pauses=tuple(pauses_of(row.sla_pauses)),
+        done=TicketStatus(row.status) in DONE_STATUSES,
+    )
+    return deadlines(policy, clock, now)
+
+
+def pauses_of(stored: list[Any]) -> list[Pause]:
+    return [
+        Pause(datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None)
+        for start, end in stored
+    ]
+
+
+def pause_json(pause: Pause) -> list[str | None]:
+    return [pause.start.isoformat(), pause.end.isoformat() if pause.end else None]
+
+
+def level_recipient(row: SlaRow) -> str | None:
+    """Who hears about the ticket at its level: the tenant's support desk or its partner."""
+    if row.target_type == Actor.PARTNER.value and row.partner_id:
+        return row.partner_email
+    if row.target_type == Actor.TENANT.value:
+        return row.support_email
+    return None
+
+
+def _threshold_name(kind: str | None) -> str | None:
+    # sla.next_threshold names breaches "<window>_breach"; the service records them as "<window>".
+    return kind.removesuffix("_breach") if kind else None

@@ -1,0 +1,1 @@
+"""Partners, tenants and their customers."""

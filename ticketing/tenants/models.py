@@ -1,0 +1,46 @@
+"""Tables of partners, tenants and customers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ticketing.core.orm import Base
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"))
+    support_email: Mapped[str | None] = mapped_column(String(254))
+    # SlaPolicy.to_dict() and BusinessCalendar.to_dict(); NULL means the built-in defaults.
+    sla_policy: Mapped[dict[str, Any] | None]
+    calendar: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    # The caller's id (integer digits or lower-case UUID), unique across the platform so a
+    # request naming a customer and another tenant is caught as a mismatch.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

@@ -1,0 +1,42 @@
+"""All SQL about partners, tenants and customers."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.tenants.models import Customer, Partner, Tenant
+
+
+async def get_tenant(session: AsyncSession, tenant_id: str) -> Tenant | None:
+    return await session.get(Tenant, tenant_id)
+
+
+async def get_partner(session: AsyncSession, partner_id: str) -> Partner | None:
+    return await session.get(Partner, partner_id)
+
+
+async def get_customer(session: AsyncSession, customer_id: str) -> Customer | None:
+    return await session.get(Customer, customer_id)
+
+
+async def insert_customer_if_absent(
+    session: AsyncSession, *, customer_id: str, tenant_id: str, email: str | None, name: str | None
+) -> None:
+    await session.execute(
+        pg_insert(Customer)
+        .values(id=customer_id, tenant_id=tenant_id, email=email, name=name)
+        .on_conflict_do_nothing(index_elements=[Customer.id])
+    )
+
+
+async def lock_customer(session: AsyncSession, customer_id: str) -> Customer:
+    return (
+        await session.execute(
+            select(Customer)
+            .where(Customer.id == customer_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()

@@ -1,0 +1,20 @@
+"""Inputs for registering tenants and customers."""
+
+from __future__ import annotations
+
+from ticketing.core.fields import Contract, CustomerId, Email, Identifier, Name, ShortText
+
+
+class UpsertCustomerInput(Contract):
+    tenant_id: Identifier
+    customer_id: CustomerId
+    email: Email | None = None
+    name: Name | None = None
+
+
+class RegisterTenantInput(Contract):
+    tenant_id: Identifier
+    name: ShortText | None = None
+    partner_id: Identifier | None = None
+    timezone: ShortText | None = None
+    support_email: Email | None = None

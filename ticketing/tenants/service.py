@@ -1,0 +1,121 @@
+"""Partners, tenants and customers: registration rules, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.auth.principal import Principal, Role, require_principal
+from ticketing.core.errors import (
+    Forbidden,
+    InvalidInput,
+    PartnerNotFound,
+    TenantMismatch,
+    TenantNotFound,
+)
+from ticketing.sla import BusinessCalendar, SlaPolicy, validate_timezone
+from ticketing.tenants import repository as repo
+from ticketing.tenants.models import Customer, Partner, Tenant
+
+
+class TenantService:
+    """Registration of partners, tenants and customers for one Principal."""
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = require_principal(principal, "TenantService")
+
+    def _visible_tenant(self, tenant_id: str) -> None:
+        """Another tenant looks exactly like a missing one."""
+        p = self.principal
+        if not p.sees_everything and p.tenant_id != tenant_id:
+            raise TenantNotFound(tenant_id)
+
+    async def register_partner(
+        self, partner_id: str, *, name: str, email: str | None = None
+    ) -> None:
+        """Create or update a partner (platform only)."""
+        if self.principal.role is not Role.PLATFORM:
+            raise Forbidden("register partners")
+        existing = await repo.get_partner(self.session, partner_id)
+        if existing is None:
+            self.session.add(Partner(id=partner_id, name=name, email=email))
+        else:
+            existing.name, existing.email = name, email
+        await self.session.flush()
+
+    async def register_tenant(
+        self,
+        tenant_id: str,
+        *,
+        name: str | None = None,
+        partner_id: str | None = None,
+        timezone: str | None = None,
+        support_email: str | None = None,
+        sla_policy: SlaPolicy | None = None,
+        calendar: BusinessCalendar | None = None,
+    ) -> Tenant:
+        """Create or update a tenant (idempotent on its id); a tenant admin edits only its own
+        and cannot move it to another partner."""
+        p = self.principal
+        if not p.may_administer_tenants:
+            raise Forbidden("register tenants")
+        self._visible_tenant(tenant_id)
+        if partner_id is not None and p.role is not Role.PLATFORM:
+            raise Forbidden("change a tenant's partner")
+        if partner_id is not None and await repo.get_partner(self.session, partner_id) is None:
+            raise PartnerNotFound(partner_id)
+        if timezone is not None:
+            try:
+                validate_timezone(timezone)
+            except ValueError as exc:
+                raise InvalidInput("timezone", timezone, str(exc)) from None
+            calendar = replace(calendar or BusinessCalendar.always(), timezone=timezone)
+        tenant = await repo.get_tenant(self.session, tenant_id)
+        if tenant is None:
+            if p.role is not Role.PLATFORM:
+                raise TenantNotFound(tenant_id)
+            tenant = Tenant(id=tenant_id, name=name or tenant_id)
+            self.session.add(tenant)
+        elif name:
+            tenant.name = name
+        if partner_id is not None:
+            tenant.partner_id = partner_id
+        if support_email is not None:
+            tenant.support_email = support_email
+        if sla_policy is not None:
+            tenant.sla_policy = sla_policy.to_dict()
+        if calendar is not None:
+            tenant.calendar = calendar.to_dict()
+        await self.session.flush()
+        return tenant
+
+    async def upsert_customer(
+        self,
+        *,
+        tenant_id: str,
+        customer_id: str,
+        email: str | None = None,
+        name: str | None = None,
+    ) -> Customer:
+        """Create the customer under `tenant_id` or update its contact details.
+
+        A customer id already owned by another tenant is a TenantMismatch, never a move.
+        """
+        if self.principal.is_customer or self.principal.role is Role.PARTNER_AGENT:
+            raise Forbidden("register customers")
+        self._visible_tenant(tenant_id)
+        if await repo.get_tenant(self.session, tenant_id) is None:
+            raise TenantNotFound(tenant_id)
+        # Insert-or-nothing, then lock: two onboardings of one new customer never collide.
+        await repo.insert_customer_if_absent(
+            self.session, customer_id=customer_id, tenant_id=tenant_id, email=email, name=name
+        )
+        customer = await repo.lock_customer(self.session, customer_id)
+        if customer.tenant_id != tenant_id:
+            raise TenantMismatch(tenant_id, customer.tenant_id)
+        customer.email = email or customer.email
+        customer.name = name or customer.name
+        await self.session.flush()
+        return customer

@@ -1,0 +1,1 @@
+"""Tickets: numbering, routing, lifecycle rules, messages, events and their flows."""

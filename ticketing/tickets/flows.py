@@ -1,0 +1,169 @@
+"""Ticket commands with their after-commit duties: each runs in one transaction, then makes
+sure the ticket is watched (or its watcher woken) and its notices handed over."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ticketing.auth.principal import Principal
+from ticketing.core.enums import DONE_STATUSES, Actor, Priority, TicketStatus
+from ticketing.tenants.schemas import UpsertCustomerInput
+from ticketing.tenants.service import TenantService
+from ticketing.tickets.ports import Notices, Watchers
+from ticketing.tickets.schemas import CreateTicketRequest, StatusChangeInput, TicketInfo
+from ticketing.tickets.service import TicketService
+
+T = TypeVar("T")
+
+
+class TicketFlows:
+    """Every channel (activities, CLI, HTTP) changes tickets through here, never through the
+    service plus follow-ups of its own."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        principal: Principal,
+        *,
+        watchers: Watchers,
+        notices: Notices,
+    ) -> None:
+        self.sessions = sessions
+        self.principal = principal
+        self.watchers = watchers
+        self.notices = notices
+
+    async def _run(self, command: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """One transaction: committed on success, rolled back on any error."""
+        async with self.sessions() as session, session.begin():
+            return await command(session)
+
+    def _tickets(self, session: AsyncSession) -> TicketService:
+        return TicketService(session, self.principal)
+
+    async def _created(self, ticket: TicketInfo) -> TicketInfo:
+        # Also on an idempotent replay: a retry after a crash between the commit and these
+        # duties must still leave the ticket watched and its notice on its way.
+        await self.watchers.ensure(ticket)
+        await self.notices.hand_over(ticket.ticket_id)
+        return ticket
+
+    async def _changed(self, ticket: TicketInfo) -> TicketInfo:
+        await self.watchers.wake(ticket)
+        await self.notices.hand_over(ticket.ticket_id)
+        return ticket
+
+    async def create(
+        self, request: CreateTicketRequest | dict[str, object], *, now: datetime | None = None
+    ) -> TicketInfo:
+        """Create (or return the already created) ticket; watch it and send its notice."""
+        ticket = await self._run(lambda s: self._tickets(s).create_ticket(request, now=now))
+        return await self._created(ticket)
+
+    async def open_for_customer(
+        self, customer: UpsertCustomerInput, request: CreateTicketRequest
+    ) -> TicketInfo:
+        """Upsert the customer and create its ticket in one transaction, then as `create`."""
+
+        async def command(session: AsyncSession) -> TicketInfo:
+            await TenantService(session, self.principal).upsert_customer(
+                tenant_id=customer.tenant_id,
+                customer_id=customer.customer_id,
+                email=customer.email,
+                name=customer.name,
+            )
+            return await self._tickets(session).create_ticket(request)
+
+        return await self._created(await self._run(command))
+
+    async def reply(
+        self,
+        ticket: uuid.UUID | str,
+        *,
+        body: str,
+        author_actor: Actor | str | None = None,
+        author: str | None = None,
+        is_internal: bool = False,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        changed = await self._run(
+            lambda s: self._tickets(s).add_message(
+                ticket,
+                body=body,
+                author_actor=author_actor,
+                author=author,
+                is_internal=is_internal,
+                now=now,
+            )
+        )
+        return await self._changed(changed)
+
+    async def change_status(
+        self,
+        ticket: uuid.UUID | str,
+        status: TicketStatus | str,
+        *,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        changed = await self._run(
+            lambda s: self._tickets(s).change_status(ticket, status, actor=actor, now=now)
+        )
+        return await self._changed(changed)
+
+    async def settle_status(self, change: StatusChangeInput) -> TicketInfo:
+        """Move a ticket for a workflow, with an optional note; already there is success."""
+
+        async def command(session: AsyncSession) -> TicketInfo:
+            service = self._tickets(session)
+            ticket = await service.get_ticket(change.ticket_id)
+            # Asked to finish a ticket someone already finished: it is done either way.
+            settled = ticket.status is change.status or (
+                ticket.status in DONE_STATUSES and change.status in DONE_STATUSES
+            )
+            if settled:
+                return ticket
+            if change.note:
+                await service.add_message(
+                    change.ticket_id,
+                    body=change.note,
+                    author_actor=Actor.TENANT,
+                    author=change.actor,
+                    is_internal=not change.note_is_public,
+                    now=change.now,
+                )
+            return await service.change_status(
+                change.ticket_id, change.status, actor=change.actor, now=change.now
+            )
+
+        # Also when nothing changed: a retry after an attempt that committed but never reached
+        # the watcher must still wake it, or it sleeps on a finished ticket until its timer.
+        return await self._changed(await self._run(command))
+
+    async def assign(
+        self,
+        ticket: uuid.UUID | str,
+        *,
+        assigned_to: str | None,
+        assigned_team: str | None = None,
+        actor: str | None = None,
+    ) -> TicketInfo:
+        changed = await self._run(
+            lambda s: self._tickets(s).assign(
+                ticket, assigned_to=assigned_to, assigned_team=assigned_team, actor=actor
+            )
+        )
+        return await self._changed(changed)
+
+    async def change_priority(
+        self, ticket: uuid.UUID | str, priority: Priority | str, *, actor: str | None = None
+    ) -> TicketInfo:
+        changed = await self._run(
+            lambda s: self._tickets(s).change_priority(ticket, priority, actor=actor)
+        )
+        return await self._changed(changed)

@@ -1,0 +1,28 @@
+"""What the ticket flows need done after a commit, implemented by the Temporal side."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Protocol
+
+from ticketing.tickets.schemas import TicketInfo
+
+
+class Watchers(Protocol):
+    """Each ticket's SLA watcher."""
+
+    async def ensure(self, ticket: TicketInfo) -> None:
+        """Start the ticket's watcher unless one already watches that ticket."""
+
+    async def wake(self, ticket: TicketInfo) -> None:
+        """Tell the watcher the ticket changed; start one again if it had ended."""
+
+
+class Notices(Protocol):
+    """Hands queued outbox rows to delivery."""
+
+    async def hand_over(self, ticket_id: uuid.UUID) -> None:
+        """Deliver (or queue for delivery) every unsent notice of the ticket."""
+
+    async def send_counted(self, notification_ids: list[int]) -> None:
+        """Deliver rows whose attempt the caller counted in the transaction it committed."""

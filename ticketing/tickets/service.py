@@ -1,0 +1,417 @@
+"""Ticket rules: create, read, reply, move, assign, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.auth.principal import Principal, Role, require_principal
+from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, Priority, TicketStatus
+from ticketing.core.errors import (
+    CustomerNotFound,
+    Forbidden,
+    InvalidInput,
+    TenantNotFound,
+    TicketNotFound,
+)
+from ticketing.core.fields import check_storable, normalize_priority, parse
+from ticketing.sla import Pause, SlaClock, deadlines
+from ticketing.sla.service import deadlines_for, pause_json, pauses_of, tenant_policy
+from ticketing.tenants import repository as tenants_repo
+from ticketing.tickets import repository as repo
+from ticketing.tickets.lifecycle import check_transition, message_side, require_support_side
+from ticketing.tickets.models import Ticket, TicketMessage
+from ticketing.tickets.numbering import format_ticket_number, ticket_ref
+from ticketing.tickets.routing import check_route
+from ticketing.tickets.schemas import (
+    CreateTicketRequest,
+    TicketEventInfo,
+    TicketInfo,
+    TicketMessageInfo,
+    TicketPage,
+)
+from ticketing.tickets.views import created_info, decode_cursor, encode_cursor, ticket_info
+
+log = structlog.get_logger(__name__)
+
+# What a customer's timeline shows besides public messages: never notes, SLA or routing.
+CUSTOMER_EVENTS = frozenset(
+    {
+        EventKind.CREATED,
+        EventKind.STATUS_CHANGED,
+        EventKind.REPLIED,
+        EventKind.PAUSED,
+        EventKind.RESUMED,
+    }
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TicketService:
+    """Tickets as one Principal may see and change them; another scope's ticket is reported
+    exactly like a missing one."""
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = require_principal(principal, "TicketService")
+
+    # -- creation --------------------------------------------------------------------------
+
+    async def create_ticket(
+        self, request: CreateTicketRequest | dict[str, object], *, now: datetime | None = None
+    ) -> TicketInfo:
+        """Create a ticket, or return the one already created for this idempotency key."""
+        request = parse(CreateTicketRequest, request)
+        request.check_rules()
+        tenant_id, customer_id = self._create_scope(request)
+        now = now or utcnow()
+        ctx = await repo.begin_create(
+            self.session,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            idempotency_key=request.idempotency_key,
+        )
+        if ctx is None:
+            if tenant_id is not None and (
+                await tenants_repo.get_tenant(self.session, tenant_id) is None
+            ):
+                raise TenantNotFound(tenant_id)
+            raise CustomerNotFound(request.customer_id)
+        if ctx.existing_ticket_id is not None or ctx.number is None:
+            return await self._existing(ctx.existing_ticket_id)
+
+        check_route(Actor.CUSTOMER, Actor.TENANT)
+        policy = tenant_policy(ctx.sla_policy, ctx.calendar)
+        clock = SlaClock(
+            priority=request.priority.value,
+            ticket_type=request.ticket_type.value,
+            created_at=now,
+            resolution_started_at=now,
+            first_response_at=None,
+            pauses=(),
+            done=False,
+        )
+        due = deadlines(policy, clock, now)
+        team = request.assigned_team
+        contact = request.requester_email or ctx.customer_email
+        new = repo.NewTicket(
+            id=uuid.uuid4(),
+            number=ctx.number,
+            ticket_number=format_ticket_number(ctx.number),
+            tenant_id=ctx.tenant_id,
+            customer_id=ctx.customer_id,
+            title=request.title,
+            description=request.description,
+            origin_type=Actor.CUSTOMER,
+            target_type=Actor.TENANT,
+            priority=request.priority,
+            ticket_type=request.ticket_type,
+            channel=request.channel,
+            assigned_team=team,
+            service_address=request.service_address,
+            affected_services=request.affected_services,
+            device_serial_numbers=request.device_serial_numbers,
+            requester_email=request.requester_email,
+            idempotency_key=request.idempotency_key,
+            context={"assigned_team": team, "routing": {"team": team}},
+            metadata=request.metadata,
+            first_response_due=due.first_response_due,
+            sla_due_date=due.resolution_due,
+            created_at=now,
+            author=contact,
+            recipient=contact,
+        )
+        if not await repo.insert_ticket(self.session, new):
+            # Lost a race on the same idempotency key: the winner committed while we waited
+            # for the counter lock. Hand our number back and return the winner's ticket.
+            await repo.give_back_number(self.session)
+            ctx = await repo.begin_create(
+                self.session,
+                tenant_id=ctx.tenant_id,
+                customer_id=ctx.customer_id,
+                idempotency_key=request.idempotency_key,
+            )
+            assert ctx is not None and ctx.existing_ticket_id is not None
+            return await self._existing(ctx.existing_ticket_id)
+        log.info(
+            "ticket_created",
+            ticket_number=new.ticket_number,
+            tenant_id=new.tenant_id,
+            channel=new.channel.value,
+        )
+        return created_info(new)
+
+    def _create_scope(self, request: CreateTicketRequest) -> tuple[str | None, str]:
+        """The tenant and customer a create may name: the principal's own, or (platform)
+        any; a scoped principal naming another tenant or customer gets "not found"."""
+        p = self.principal
+        if p.role in (Role.PARTNER_AGENT, Role.SYSTEM):
+            raise Forbidden("create tickets")
+        if p.role is Role.PLATFORM:
+            return request.tenant_id, request.customer_id
+        if request.tenant_id is not None and request.tenant_id != p.tenant_id:
+            raise TenantNotFound(request.tenant_id)
+        if p.role is Role.CUSTOMER and request.customer_id != p.customer_id:
+            raise CustomerNotFound(request.customer_id)
+        return p.tenant_id, request.customer_id
+
+    async def _existing(self, ticket_id: uuid.UUID | None) -> TicketInfo:
+        assert ticket_id is not None
+        return await self.get_ticket(ticket_id)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get_ticket(self, ticket: uuid.UUID | str) -> TicketInfo:
+        return ticket_info(await self._load(ticket))
+
+    async def timeline(
+        self, ticket: uuid.UUID | str
+    ) -> tuple[list[TicketMessageInfo], list[TicketEventInfo]]:
+        """Messages and events; a customer sees public messages and its own kind of events."""
+        row = await self._load(ticket)
+        customer = self.principal.is_customer
+        messages = [
+            TicketMessageInfo(
+                author_actor=m.author_actor,
+                author=m.author,
+                body=m.body,
+                is_internal=m.is_internal,
+                created_at=m.created_at,
+            )
+            for m in await repo.messages(self.session, row.id, public_only=customer)
+        ]
+        events = [
+            TicketEventInfo(kind=e.kind, actor=e.actor, data=e.data, created_at=e.created_at)
+            for e in await repo.events(
+                self.session, row.id, kinds=CUSTOMER_EVENTS if customer else None
+            )
+        ]
+        return messages, events
+
+    async def list_tickets(
+        self,
+        *,
+        status: TicketStatus | None = None,
+        priority: Priority | None = None,
+        ticket_type: str | None = None,
+        assigned_to: str | None = None,
+        assigned_team: str | None = None,
+        breached: bool | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TicketPage:
+        """Newest first, keyset-paginated on the ticket number."""
+        if not 1 <= limit <= 500:
+            raise InvalidInput("limit", limit, "must be between 1 and 500")
+        check_storable(
+            ticket_type=ticket_type,
+            assigned_to=assigned_to,
+            assigned_team=assigned_team,
+            search=search,
+        )
+        filters = repo.TicketFilters(
+            status=TicketStatus(status) if status is not None else None,
+            priority=Priority(priority) if priority is not None else None,
+            ticket_type=ticket_type,
+            assigned_to=assigned_to,
+            assigned_team=assigned_team,
+            breached=breached,
+            search=search or None,
+            before_number=decode_cursor(cursor) if cursor is not None else None,
+        )
+        rows = await repo.list_tickets(self.session, self.principal, filters, limit + 1)
+        next_cursor = encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
+        return TicketPage(items=[ticket_info(r) for r in rows[:limit]], next_cursor=next_cursor)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def add_message(
+        self,
+        ticket: uuid.UUID | str,
+        *,
+        body: str,
+        author_actor: Actor | str | None = None,
+        author: str | None = None,
+        is_internal: bool = False,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        """Add a reply or note; the assigned side's first public reply meets first response."""
+        now = now or utcnow()
+        actor = message_side(self.principal, author_actor)
+        if is_internal and actor is Actor.CUSTOMER:
+            raise Forbidden("add internal notes")
+        author = author if author is not None else self.principal.name
+        check_storable(body=body, author=author)
+        if not body.strip():
+            raise InvalidInput("body", body, "must not be empty")
+        row = await self._load(ticket, for_update=True)
+        self.session.add(
+            TicketMessage(
+                ticket_id=row.id,
+                author_actor=actor,
+                author=author,
+                body=body,
+                is_internal=is_internal,
+                created_at=now,
+            )
+        )
+        kind = EventKind.NOTE_ADDED if is_internal else EventKind.REPLIED
+        repo.add_event(
+            self.session, row.id, kind, now, actor=author, data={"author_actor": actor.value}
+        )
+        answers = not is_internal and actor not in (Actor.CUSTOMER, row.origin_type)
+        if answers and row.first_response_at is None:
+            row.first_response_at = now
+            await self._retarget(row, now)
+        row.updated_at = now
+        await self.session.flush()
+        return ticket_info(row)
+
+    async def change_status(
+        self,
+        ticket: uuid.UUID | str,
+        status: TicketStatus | str,
+        *,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        require_support_side(self.principal, "change a ticket's status")
+        now = now or utcnow()
+        try:
+            requested = TicketStatus(status)
+        except ValueError:
+            raise InvalidInput("status", status, "is not a ticket status") from None
+        actor = actor if actor is not None else self.principal.name
+        check_storable(actor=actor)
+        row = await self._load(ticket, for_update=True)
+        current = row.status
+        check_transition(current, requested)
+
+        pauses = pauses_of(row.sla_pauses)
+        if current is TicketStatus.PENDING:
+            pauses = [p if p.end is not None else Pause(p.start, now) for p in pauses]
+            repo.add_event(self.session, row.id, EventKind.RESUMED, now, actor=actor)
+        if requested is TicketStatus.PENDING:
+            pauses.append(Pause(now))
+            repo.add_event(self.session, row.id, EventKind.PAUSED, now, actor=actor)
+        row.sla_pauses = [pause_json(p) for p in pauses]
+
+        if requested is TicketStatus.RESOLVED:
+            row.resolved_at = now
+            row.resolution_time_minutes = int((now - row.created_at).total_seconds() // 60)
+        elif requested is TicketStatus.CLOSED:
+            row.closed_at = now
+            row.resolved_at = row.resolved_at or now
+            row.resolution_time_minutes = int(
+                (row.resolved_at - row.created_at).total_seconds() // 60
+            )
+        elif requested is TicketStatus.OPEN and current in DONE_STATUSES:
+            # A reopen gets a fresh resolution window at the level it had reached.
+            row.resolved_at = row.closed_at = None
+            row.resolution_time_minutes = None
+            row.resolution_window_start = now
+        row.status = requested
+        repo.add_event(
+            self.session,
+            row.id,
+            EventKind.STATUS_CHANGED,
+            now,
+            actor=actor,
+            data={"from": current.value, "to": requested.value},
+        )
+        await self._retarget(row, now)
+        row.updated_at = now
+        await self.session.flush()
+        return ticket_info(row)
+
+    async def assign(
+        self,
+        ticket: uuid.UUID | str,
+        *,
+        assigned_to: str | None,
+        assigned_team: str | None = None,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        require_support_side(self.principal, "assign tickets")
+        now = now or utcnow()
+        actor = actor if actor is not None else self.principal.name
+        check_storable(assigned_to=assigned_to, assigned_team=assigned_team, actor=actor)
+        row = await self._load(ticket, for_update=True)
+        row.assigned_to = assigned_to
+        if assigned_team is not None:
+            row.assigned_team = assigned_team
+            row.context = {
+                **row.context,
+                "assigned_team": assigned_team,
+                "routing": {"team": assigned_team},
+            }
+        repo.add_event(
+            self.session,
+            row.id,
+            EventKind.ASSIGNED,
+            now,
+            actor=actor,
+            data={"assigned_to": assigned_to, "assigned_team": row.assigned_team},
+        )
+        row.updated_at = now
+        await self.session.flush()
+        return ticket_info(row)
+
+    async def change_priority(
+        self,
+        ticket: uuid.UUID | str,
+        priority: Priority | str,
+        *,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        """Re-target the due dates; elapsed and paused time are kept."""
+        require_support_side(self.principal, "change a ticket's priority")
+        now = now or utcnow()
+        try:
+            new = Priority(normalize_priority(priority))
+        except ValueError:
+            raise InvalidInput("priority", priority, "is not low, normal, high or urgent") from None
+        actor = actor if actor is not None else self.principal.name
+        check_storable(actor=actor)
+        row = await self._load(ticket, for_update=True)
+        old, row.priority = row.priority, new
+        repo.add_event(
+            self.session,
+            row.id,
+            EventKind.PRIORITY_CHANGED,
+            now,
+            actor=actor,
+            data={"from": old.value, "to": new.value},
+        )
+        await self._retarget(row, now)
+        row.updated_at = now
+        await self.session.flush()
+        return ticket_info(row)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _load(self, ticket: uuid.UUID | str, *, for_update: bool = False) -> Ticket:
+        row = await repo.find_ticket(
+            self.session, self.principal, ticket_ref(ticket), for_update=for_update
+        )
+        if row is None:
+            raise TicketNotFound(ticket if isinstance(ticket, str) else str(ticket))
+        return row
+
+    async def _retarget(self, row: Ticket, now: datetime) -> None:
+        tenant = await tenants_repo.get_tenant(self.session, row.tenant_id)
+        policy = tenant_policy(
+            tenant.sla_policy if tenant else None, tenant.calendar if tenant else None
+        )
+        due = deadlines_for(row, now, policy)
+        row.first_response_due = due.first_response_due
+        row.sla_due_date = due.resolution_due

@@ -1,0 +1,57 @@
+"""ReconcilerWorkflow: run by a schedule; sweeps watchers page by page, then the outbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.reconcile import ReconcileActivities
+    from activities.tickets import NON_RETRYABLE_ERRORS
+    from ticketing.reconcile import ReconcileInput, ReconcileReport
+
+RECONCILER_WORKFLOW = "ReconcilerWorkflow"
+RECONCILER_SCHEDULE = "ticketing-reconciler"
+
+SWEEP_TIMEOUT = timedelta(minutes=5)
+SWEEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+
+
+@workflow.defn(name=RECONCILER_WORKFLOW)
+class ReconcilerWorkflow:
+    @workflow.run
+    async def run(self, input: ReconcileInput) -> ReconcileReport:
+        sweep = input.watchers
+        report = ReconcileReport()
+        after: int | None = sweep.after_number
+        while after is not None:
+            page = await workflow.execute_activity_method(
+                ReconcileActivities.reconcile_watchers,
+                sweep.model_copy(update={"after_number": after}),
+                start_to_close_timeout=SWEEP_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=SWEEP_RETRY,
+            )
+            report.checked += page.checked
+            report.started += page.started
+            report.replaced += page.replaced
+            report.woken += page.woken
+            after = page.next_after
+            if after is not None and workflow.info().is_continue_as_new_suggested():
+                next_sweep = sweep.model_copy(update={"after_number": after})
+                workflow.continue_as_new(input.model_copy(update={"watchers": next_sweep}))
+        report.notices_handed_over = await workflow.execute_activity_method(
+            ReconcileActivities.reconcile_outbox,
+            input.outbox,
+            start_to_close_timeout=SWEEP_TIMEOUT,
+            heartbeat_timeout=timedelta(seconds=60),
+            retry_policy=SWEEP_RETRY,
+        )
+        return report
