@@ -31,3 +31,7 @@ class Settings(BaseSettings):
     metrics_port: int | None = None
     # How long the worker waits for PostgreSQL and Temporal at start-up before giving up.
     startup_timeout: float = Field(default=60.0, ge=0)
+    # Mail: the right-hand side of every Message-ID (unique per installation); unset means the
+    # domain of smtp_sender. The timeout bounds each SMTP step (connect, TLS, each command).
+    mail_domain: str | None = None
+    smtp_timeout: float = Field(default=10.0, gt=0)
