@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +16,8 @@ from chaos.run import SmtpSink
 from tests.notifications.smtp_support import LATER, REFUSED, RecordingHandler, smtp_server
 from tests.temporal_support import create_ticket, seed_tenant
 from ticketing.models import Notification, Tenant
-from ticketing.notify import MailDeferred, Notifier, send_notifications
+from ticketing.notify import MailDeferred, Notifier, TicketContext, render, send_notifications
+from ticketing.repository import OutboxRow
 from ticketing.schemas import BreachResult, RecordBreachInput
 from ticketing.service import TicketingService
 from ticketing.sla import demo_policy
@@ -170,3 +173,27 @@ async def test_legacy_path_leaves_refused_rows_unsent_and_retries_only_deferred_
     assert await sent_at(committed, ok) is not None
     assert await sent_at(committed, refused) is None
     assert await sent_at(committed, later) is None
+
+
+def test_legacy_render_keeps_subject_and_id_and_marks_what_can_never_be_sent() -> None:
+    context = TicketContext(uuid.uuid4(), "open", "Acme")
+    row = OutboxRow(
+        3,
+        "sla_warning",
+        "desk@acme.test",
+        {"kind": "resolution"},
+        "TKT-000009",
+        "Slow\r\nBcc: x@y",
+        "high",
+    )
+    full = render(row, context, sender="tickets@isp.test", domain="isp.test")
+    light = render(row, context, sender="tickets@isp.test", domain="isp.test", full=False)
+    assert full.subject == light.subject == "[TKT-000009] SLA warning (resolution): due ?"
+    assert full.message_id == light.message_id == "<notification-3.TKT-000009@isp.test>"
+    assert full.mail is not None and light.mail is None and full.problem is None
+    unknown = render(replace(row, kind="internal_note"), context, sender="t@isp.test", domain="d")
+    assert unknown.mail is None and unknown.problem is not None
+    nobody = render(replace(row, recipient=None), context, sender="t@isp.test", domain="d")
+    assert nobody.mail is None and nobody.problem is None  # logged and done, as before
+    bad = render(replace(row, recipient="jané@x.test"), context, sender="t@isp.test", domain="d")
+    assert bad.problem is not None and "non-ASCII" in bad.problem

@@ -27,6 +27,7 @@ from ticketing.notifications.rendering import (
     mail_domain,
     message_id_for,
     render_notice,
+    subject_line,
 )
 from ticketing.repository import OutboxRow
 from ticketing.settings import Settings
@@ -80,13 +81,27 @@ def notice_from_outbox(note: OutboxRow, context: TicketContext, *, sender: str) 
     )
 
 
-def render(note: OutboxRow, context: TicketContext | None, *, sender: str, domain: str) -> Rendered:
-    """Subject, text body and full mail for one outbox row; always carries the ticket number."""
+def render(
+    note: OutboxRow,
+    context: TicketContext | None,
+    *,
+    sender: str,
+    domain: str,
+    full: bool = True,
+) -> Rendered:
+    """Subject, text body and full mail for one outbox row; always carries the ticket number.
+
+    Without `full` only the subject is made: the log stands in for SMTP and a whole MIME
+    message costs milliseconds on the watcher's path.
+    """
     msg_id = message_id_for(note.id, note.ticket_number, domain)
     try:
         if context is None:
             raise UndeliverableNotice("ticket_id: the row has no ticket", field="ticket_id")
-        mail = render_notice(notice_from_outbox(note, context, sender=sender), domain=domain)
+        notice = notice_from_outbox(note, context, sender=sender)
+        if not full:
+            return Rendered(note.recipient, subject_line(notice), "", msg_id)
+        mail = render_notice(notice, domain=domain)
     except UndeliverableNotice as error:
         subject = f"[{header_text(note.ticket_number)}] {header_text(note.title)}"
         problem = None if not note.recipient else error.message
@@ -128,11 +143,14 @@ class Notifier:
 
     async def deliver(self, message: Rendered) -> DeliveryOutcome:
         """Send one rendered row; logging stands in for SMTP when none is configured."""
-        if message.problem is not None:
-            return DeliveryOutcome(DeliveryStatus.FAILED, message.problem)
-        if self.transport is None or message.mail is None:
+        if self.transport is None:
             log.info("notification", recipient=message.recipient, subject=message.subject)
             return DeliveryOutcome(DeliveryStatus.SENT, "logged")
+        if message.problem is not None:
+            return DeliveryOutcome(DeliveryStatus.FAILED, message.problem)
+        if message.mail is None:
+            log.info("notification_without_recipient", subject=message.subject)
+            return DeliveryOutcome(DeliveryStatus.SENT, "no recipient")
         return await self.transport.deliver(message.mail)
 
 
@@ -166,7 +184,11 @@ async def send_notifications(
         sent: list[int] = []
         for note in claimed:
             rendered = render(
-                note, contexts.get(note.id), sender=notifier.sender, domain=notifier.mail_domain
+                note,
+                contexts.get(note.id),
+                sender=notifier.sender,
+                domain=notifier.mail_domain,
+                full=notifier.transport is not None,
             )
             outcome = await notifier.deliver(rendered)
             if outcome.sent:

@@ -174,7 +174,7 @@ def render_notice(notice: Notice, *, domain: str, now: datetime | None = None) -
     recipient = mail_address(notice.recipient, "recipient")
     sender = mail_address(notice.sender_address, "sender_address")
     tracking_url = _tracking_url(notice)
-    subject = f"[{header_text(notice.ticket_number)}] {_subject(notice)}"
+    subject = subject_line(notice)
     context = {
         "notice": notice,
         "kind": notice.kind,
@@ -208,10 +208,12 @@ def render_notice(notice: Notice, *, domain: str, now: datetime | None = None) -
     return message
 
 
-def _subject(notice: Notice) -> str:
+def subject_line(notice: Notice) -> str:
+    """`[TKT-…] what happened`, on one line whatever the title holds."""
     fields = _Fields({key: str(value) for key, value in notice.payload.items()})
     fields["title"] = notice.title
-    return header_text(_SUBJECTS[notice.kind].format_map(fields))
+    what = header_text(_SUBJECTS[notice.kind].format_map(fields))
+    return f"[{header_text(notice.ticket_number)}] {what}"
 
 
 class _Fields(dict[str, str]):
