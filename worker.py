@@ -103,7 +103,7 @@ def build_worker(
     activities = TicketActivities(
         sessions,
         client=client,
-        notifier=notifier or Notifier(settings.smtp_url, settings.smtp_sender),
+        notifier=notifier or Notifier.from_settings(settings),
         task_queue=settings.task_queue,
     )
     reconcile = ReconcileActivities(

@@ -1037,14 +1037,14 @@ class Verifier:
         sent = [row for row in notifications if row.sent_at is not None]
         unsent = [row.dedupe_key for row in notifications if row.sent_at is None]
         deliveries = Counter(run.sink.messages)
-        retried_ids = {f"<notification-{row.id}@ticketing>" for row in sent if row.attempts > 1}
+        retried_ids = tuple(f"<notification-{row.id}." for row in sent if row.attempts > 1)
         repeats = [(key, count) for key, count in deliveries.items() if count > 1]
         crash_window = [f"{to} {message_id} x{count} (attempts>1, same Message-ID)"
                         for (to, _subject, message_id), count in repeats
-                        if message_id in retried_ids]
+                        if message_id.startswith(retried_ids)]
         delivered_twice = [f"{to} {subject!r} {message_id} x{count}"
                            for (to, subject, message_id), count in repeats
-                           if message_id not in retried_ids]
+                           if not message_id.startswith(retried_ids)]
         distinct_delivered = len(deliveries)
         created = sum(row.kind == "ticket_created" for row in notifications)
         self.add(

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.tickets import TicketActivities
 from chaos.run import SmtpSink
+from tests.notifications.smtp_support import LATER, REFUSED, RecordingHandler, smtp_server
 from tests.services import Services
 from tests.temporal_support import create_ticket, seed_tenant
-from ticketing.models import Notification
-from ticketing.notify import Notifier, send_notifications
+from ticketing.models import Notification, Tenant
+from ticketing.notifications.repository import OutboxRow
+from ticketing.notify import MailDeferred, Notifier, TicketContext, render, send_notifications
 from ticketing.schemas import BreachResult, RecordBreachInput
 from ticketing.sla import demo_policy
 
@@ -40,7 +45,7 @@ async def test_outbox_row_is_mailed_once_with_its_ticket_number(
     to, subject, message_id = sink.messages[0]
     assert to == "jane@example.com"
     assert ticket.ticket_number in subject
-    assert message_id == f"<notification-{note_id}@ticketing>"
+    assert message_id == f"<notification-{note_id}.{ticket.ticket_number}@isp.test>"
     async with committed() as session:
         note = await session.get(Notification, note_id)
         assert note is not None
@@ -96,3 +101,99 @@ async def test_watcher_thresholds_mail_whoever_owns_the_level_once(
         notes = (await session.execute(select(Notification))).scalars().all()
     assert len(notes) == 4
     assert all(n.sent_at is not None and n.attempts == 1 for n in notes)
+
+
+async def created_notice_ids(
+    committed: async_sessionmaker[AsyncSession], *emails: str
+) -> list[tuple[str, int]]:
+    """One ticket per requester email; returns (ticket_id, its ticket_created row id)."""
+    made: list[tuple[str, int]] = []
+    for email in emails:
+        async with committed() as session, session.begin():
+            ticket = await Services(session).create_ticket(
+                {"title": "No internet", "customer_id": 42, "requester_email": email}
+            )
+        async with committed() as session:
+            note_id = (
+                await session.execute(
+                    select(Notification.id).where(Notification.ticket_id == ticket.ticket_id)
+                )
+            ).scalar_one()
+        made.append((str(ticket.ticket_id), note_id))
+    return made
+
+
+async def sent_at(committed: async_sessionmaker[AsyncSession], note_id: int) -> datetime | None:
+    async with committed() as session:
+        note = await session.get(Notification, note_id)
+        assert note is not None
+        return note.sent_at
+
+
+async def test_legacy_path_threads_by_ticket_and_signs_with_the_tenant_name(
+    committed: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed_tenant(committed)
+    async with committed() as session, session.begin():
+        tenant = await session.get(Tenant, "acme")
+        assert tenant is not None
+        tenant.name = "Acme Fibre"
+    [(ticket_id, note_id)] = await created_notice_ids(committed, "jane@example.com")
+    handler = RecordingHandler()
+    with smtp_server(handler) as port:
+        notifier = Notifier(
+            f"smtp://127.0.0.1:{port}", sender="tickets@isp.test", mail_domain="mail.isp.test"
+        )
+        assert await send_notifications(committed, notifier, [note_id]) == 1
+    [got] = handler.received
+    message = got.message
+    assert message["References"] == f"<ticket-{ticket_id}@mail.isp.test>"
+    assert message["In-Reply-To"] == f"<ticket-{ticket_id}@mail.isp.test>"
+    assert str(message["Message-ID"]).startswith(f"<notification-{note_id}.TKT-")
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["From"].addresses[0].display_name == "Acme Fibre"
+    assert message.get_body(("html",)) is not None
+
+
+async def test_legacy_path_leaves_refused_rows_unsent_and_retries_only_deferred_ones(
+    committed: async_sessionmaker[AsyncSession],
+) -> None:
+    """550: logged, not sent, no exception; 451: the rows that went out are marked sent and
+    MailDeferred asks the caller to retry the rest."""
+    await seed_tenant(committed)
+    rows = await created_notice_ids(committed, "jane@example.com", REFUSED, LATER)
+    (_, ok), (_, refused), (_, later) = rows
+    handler = RecordingHandler()
+    with smtp_server(handler) as port:
+        notifier = Notifier(f"smtp://127.0.0.1:{port}", sender="tickets@isp.test")
+        assert await send_notifications(committed, notifier, [refused]) == 0
+        with pytest.raises(MailDeferred, match="451"):
+            await send_notifications(committed, notifier, [ok, later])
+    assert [r.recipients for r in handler.received] == [["jane@example.com"]]
+    assert await sent_at(committed, ok) is not None
+    assert await sent_at(committed, refused) is None
+    assert await sent_at(committed, later) is None
+
+
+def test_legacy_render_keeps_subject_and_id_and_marks_what_can_never_be_sent() -> None:
+    context = TicketContext(uuid.uuid4(), "open", "Acme")
+    row = OutboxRow(
+        3,
+        "sla_warning",
+        "desk@acme.test",
+        {"kind": "resolution"},
+        "TKT-000009",
+        "Slow\r\nBcc: x@y",
+        "high",
+    )
+    full = render(row, context, sender="tickets@isp.test", domain="isp.test")
+    light = render(row, context, sender="tickets@isp.test", domain="isp.test", full=False)
+    assert full.subject == light.subject == "[TKT-000009] SLA warning (resolution): due ?"
+    assert full.message_id == light.message_id == "<notification-3.TKT-000009@isp.test>"
+    assert full.mail is not None and light.mail is None and full.problem is None
+    unknown = render(replace(row, kind="internal_note"), context, sender="t@isp.test", domain="d")
+    assert unknown.mail is None and unknown.problem is not None
+    nobody = render(replace(row, recipient=None), context, sender="t@isp.test", domain="d")
+    assert nobody.mail is None and nobody.problem is None  # logged and done, as before
+    bad = render(replace(row, recipient="jané@x.test"), context, sender="t@isp.test", domain="d")
+    assert bad.problem is not None and "non-ASCII" in bad.problem

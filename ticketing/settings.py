@@ -34,3 +34,7 @@ class Settings(BaseSettings):
     # Seconds between reconciler runs (watchers and stuck notices); the schedule is created
     # once, so a later change takes effect when the schedule is edited or deleted.
     reconcile_every: float = Field(default=300.0, ge=10)
+    # Mail: the right-hand side of every Message-ID (unique per installation); unset means the
+    # domain of smtp_sender. The timeout bounds each SMTP step (connect, TLS, each command).
+    mail_domain: str | None = None
+    smtp_timeout: float = Field(default=10.0, gt=0)

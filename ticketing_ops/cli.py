@@ -985,7 +985,7 @@ async def _mutate(
             sessions,
             operator(tenant),
             watchers=watchers,
-            notices=DirectDelivery(sessions, Notifier(settings.smtp_url, settings.smtp_sender)),
+            notices=DirectDelivery(sessions, Notifier.from_settings(settings)),
         )
         info = await change(flows)
     return {

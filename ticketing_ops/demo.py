@@ -153,8 +153,7 @@ async def _story(client: Client, sessions: Any, settings: Settings, say: Any,
     # 3. An urgent outage nobody answers.
     outage_customer = str(base + 2)
     flows = TicketFlows(sessions, operator, watchers=TemporalWatchers(client, queue),
-                        notices=DirectDelivery(sessions, Notifier(settings.smtp_url,
-                                                                  settings.smtp_sender)))
+                        notices=DirectDelivery(sessions, Notifier.from_settings(settings)))
     urgent = await flows.open_for_customer(
         UpsertCustomerInput(tenant_id=TENANT, customer_id=outage_customer,
                             email=f"customer{outage_customer}@example.com"),

@@ -89,10 +89,36 @@ class ThresholdKind(StrEnum):
         return not self.value.endswith("_warning")
 
 
+class Audience(StrEnum):
+    CUSTOMER = "customer"
+    DESK = "desk"
+
+
 class NoticeKind(StrEnum):
-    """Outbox row kinds; the values are stored and name the mail template."""
+    """What a notice reports; the first four values are the outbox kinds already stored."""
 
     TICKET_CREATED = "ticket_created"
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
     ESCALATED = "escalated"
+    SUPPORT_REPLIED = "support_replied"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    TICKET_RESOLVED = "ticket_resolved"
+    TICKET_REOPENED = "ticket_reopened"
+    CUSTOMER_REPLIED = "customer_replied"
+
+    @property
+    def audience(self) -> Audience:
+        """Who reads it; internal notes have no kind at all, so they can never reach a customer."""
+        return Audience.CUSTOMER if self in _CUSTOMER_KINDS else Audience.DESK
+
+
+_CUSTOMER_KINDS = frozenset(
+    {
+        NoticeKind.TICKET_CREATED,
+        NoticeKind.SUPPORT_REPLIED,
+        NoticeKind.WAITING_ON_CUSTOMER,
+        NoticeKind.TICKET_RESOLVED,
+        NoticeKind.TICKET_REOPENED,
+    }
+)

@@ -1,1 +1,1 @@
-"""Outbox, rendering and delivery of notices."""
+"""Notices: the outbox, rendering into threaded mail, and delivery."""
