@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["PRIORITIES", "BusinessCalendar", "validate_timezone"]
+__all__ = ["PRIORITIES", "BusinessCalendar", "YearlyHoliday", "validate_timezone"]
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 
@@ -106,6 +107,35 @@ def _earliest_instant_at_or_after(tz: ZoneInfo, local: datetime) -> datetime:
     return hi.replace(microsecond=0) if hi.microsecond else hi
 
 
+@dataclass(frozen=True, order=True)
+class YearlyHoliday:
+    """A holiday on the same month and day every year ("12-25"); 02-29 only in leap years."""
+
+    month: int
+    day: int
+
+    def __post_init__(self) -> None:
+        try:
+            # 2000 is a leap year, so 02-29 is accepted as a yearly date.
+            date(2000, self.month, self.day)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"invalid yearly holiday {self.month!r}-{self.day!r}") from exc
+
+    @classmethod
+    def parse(cls, text: str) -> YearlyHoliday:
+        """Parse "MM-DD"."""
+        parts = text.split("-") if isinstance(text, str) else []
+        if len(parts) != 2 or not all(len(p) == 2 and p.isdigit() for p in parts):
+            raise ValueError(f"expected MM-DD, got {text!r}")
+        return cls(int(parts[0]), int(parts[1]))
+
+    def __str__(self) -> str:
+        return f"{self.month:02d}-{self.day:02d}"
+
+    def falls_on(self, day: date) -> bool:
+        return (day.month, day.day) == (self.month, self.day)
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     """Business hours in a local time zone; arithmetic happens on real (UTC) instants."""
@@ -114,6 +144,7 @@ class BusinessCalendar:
     # Minutes since local midnight, [start, end) with 0 <= start < end <= 1440; None is 24x7.
     weekly_hours: WeeklyHours | None = None
     holidays: frozenset[date] = frozenset()
+    yearly_holidays: frozenset[YearlyHoliday] = frozenset()
 
     def __post_init__(self) -> None:
         validate_timezone(self.timezone)
@@ -123,21 +154,34 @@ class BusinessCalendar:
             if isinstance(day, datetime) or not isinstance(day, date):
                 raise ValueError(f"holidays must be dates, got {day!r}")
         object.__setattr__(self, "holidays", holidays)
+        yearly = frozenset(self.yearly_holidays)
+        for item in yearly:
+            if not isinstance(item, YearlyHoliday):
+                raise ValueError(f"yearly_holidays must be YearlyHoliday, got {item!r}")
+        object.__setattr__(self, "yearly_holidays", yearly)
 
     def __hash__(self) -> int:
         hours = None if self.weekly_hours is None else tuple(self.weekly_hours.items())
-        return hash((self.timezone, hours, self.holidays))
+        return hash((self.timezone, hours, self.holidays, self.yearly_holidays))
 
     @property
     def is_24x7(self) -> bool:
-        return self.weekly_hours is None and not self.holidays
+        return self.weekly_hours is None and not self.holidays and not self.yearly_holidays
+
+    def is_holiday(self, day: date) -> bool:
+        """Whether the local date `day` is a dated or a yearly holiday."""
+        return day in self.holidays or (day.month, day.day) in self._yearly_keys
+
+    @cached_property
+    def _yearly_keys(self) -> frozenset[tuple[int, int]]:
+        return frozenset((h.month, h.day) for h in self.yearly_holidays)
 
     @property
     def _zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def _local_hours(self, day: date) -> DayHours:
-        if day in self.holidays:
+        if self.is_holiday(day):
             return ()
         if self.weekly_hours is None:
             return ((0, MINUTES_PER_DAY),)
@@ -223,9 +267,15 @@ class BusinessCalendar:
         end_minute: int = 17 * 60,
         weekdays: Iterable[int] = range(5),
         holidays: Iterable[date] = (),
+        yearly_holidays: Iterable[YearlyHoliday] = (),
     ) -> BusinessCalendar:
         hours = {weekday: ((start_minute, end_minute),) for weekday in weekdays}
-        return cls(timezone=timezone, weekly_hours=hours, holidays=frozenset(holidays))
+        return cls(
+            timezone=timezone,
+            weekly_hours=hours,
+            holidays=frozenset(holidays),
+            yearly_holidays=frozenset(yearly_holidays),
+        )
 
     def to_dict(self) -> dict[str, object]:
         hours: dict[str, object] | None = None
@@ -234,11 +284,15 @@ class BusinessCalendar:
                 str(weekday): [[start, end] for start, end in intervals]
                 for weekday, intervals in self.weekly_hours.items()
             }
-        return {
+        data: dict[str, object] = {
             "timezone": self.timezone,
             "weekly_hours": hours,
             "holidays": sorted(day.isoformat() for day in self.holidays),
         }
+        # Only when present, so calendars stored before yearly holidays existed stay byte-equal.
+        if self.yearly_holidays:
+            data["yearly_holidays"] = [str(h) for h in sorted(self.yearly_holidays)]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object] | None) -> BusinessCalendar:
@@ -250,7 +304,7 @@ def _calendar_from_dict(data: Mapping[str, object] | None, path: str) -> Busines
         return BusinessCalendar.always()
     if not isinstance(data, Mapping):
         raise ValueError(f"{path}: expected an object")
-    _reject_unknown_keys(data, {"timezone", "weekly_hours", "holidays"}, path)
+    _reject_unknown_keys(data, {"timezone", "weekly_hours", "holidays", "yearly_holidays"}, path)
     tz = data.get("timezone", "UTC")
     if not isinstance(tz, str):
         raise ValueError(f"{path}.timezone: expected a string")
@@ -260,8 +314,11 @@ def _calendar_from_dict(data: Mapping[str, object] | None, path: str) -> Busines
         raise ValueError(f"{path}.timezone: {exc}") from exc
     hours = _weekly_hours_from_json(data.get("weekly_hours"), f"{path}.weekly_hours")
     holidays = _holidays_from_json(data.get("holidays", []), f"{path}.holidays")
+    yearly = _yearly_from_json(data.get("yearly_holidays", []), f"{path}.yearly_holidays")
     try:
-        return BusinessCalendar(timezone=tz, weekly_hours=hours, holidays=holidays)
+        return BusinessCalendar(
+            timezone=tz, weekly_hours=hours, holidays=holidays, yearly_holidays=yearly
+        )
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from exc
 
@@ -298,6 +355,15 @@ def _holidays_from_json(raw: object, path: str) -> frozenset[date]:
         except ValueError as exc:
             raise ValueError(f"{path}: invalid date {item!r}") from exc
     return frozenset(days)
+
+
+def _yearly_from_json(raw: object, path: str) -> frozenset[YearlyHoliday]:
+    if not isinstance(raw, list | tuple):
+        raise ValueError(f"{path}: expected a list of MM-DD strings")
+    try:
+        return frozenset(YearlyHoliday.parse(item) for item in raw)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def _reject_unknown_keys(data: Mapping[str, object], allowed: set[str], path: str) -> None:
