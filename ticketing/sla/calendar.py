@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["PRIORITIES", "BusinessCalendar", "YearlyHoliday", "validate_timezone"]
@@ -15,8 +15,8 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 MINUTES_PER_DAY = 24 * 60
 # A calendar whose hours are all eaten by holidays would otherwise make add() spin forever.
 _MAX_EMPTY_DAYS = 3 * 366
-_ZERO = timedelta(0)
-_ONE_SECOND = timedelta(seconds=1)
+ZERO = timedelta(0)
+ONE_SECOND = timedelta(seconds=1)
 
 DayHours = tuple[tuple[int, int], ...]
 WeeklyHours = Mapping[int, DayHours]
@@ -34,7 +34,7 @@ def validate_timezone(name: str) -> str:
     return name
 
 
-def _require_aware(value: datetime, name: str) -> datetime:
+def require_aware(value: datetime, name: str) -> datetime:
     if not isinstance(value, datetime):
         raise ValueError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -42,10 +42,10 @@ def _require_aware(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _require_duration(value: timedelta, name: str) -> timedelta:
+def require_duration(value: timedelta, name: str) -> timedelta:
     if not isinstance(value, timedelta):
         raise ValueError(f"{name} must be a timedelta, got {type(value).__name__}")
-    if value < _ZERO:
+    if value < ZERO:
         raise ValueError(f"{name} must not be negative")
     return value
 
@@ -98,7 +98,7 @@ def _earliest_instant_at_or_after(tz: ZoneInfo, local: datetime) -> datetime:
         return forward
     lo = local.replace(tzinfo=tz, fold=1).astimezone(UTC)
     hi = forward
-    while hi - lo > _ONE_SECOND:
+    while hi - lo > ONE_SECOND:
         mid = lo + (hi - lo) / 2
         if mid.astimezone(tz).replace(tzinfo=None) >= local:
             hi = mid
@@ -218,9 +218,9 @@ class BusinessCalendar:
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """Return the instant `duration` of business time after `start`."""
-        begin = _require_aware(start, "start")
-        remaining = _require_duration(duration, "duration")
-        if remaining == _ZERO:
+        begin = require_aware(start, "start")
+        remaining = require_duration(duration, "duration")
+        if remaining == ZERO:
             return begin
         if self.is_24x7:
             return begin + remaining
@@ -237,19 +237,19 @@ class BusinessCalendar:
 
     def business_time_between(self, start: datetime, end: datetime) -> timedelta:
         """Business time elapsed in [start, end); zero if end <= start."""
-        begin = _require_aware(start, "start")
-        finish = _require_aware(end, "end")
+        begin = require_aware(start, "start")
+        finish = require_aware(end, "end")
         if finish <= begin:
-            return _ZERO
+            return ZERO
         if self.is_24x7:
             return finish - begin
-        total = _ZERO
+        total = ZERO
         day = self._first_day(begin)
         last_day = finish.astimezone(self._zone).date() + timedelta(days=1)
         while day <= last_day:
             for interval_start, interval_end in self._day_intervals(day):
                 overlap = min(interval_end, finish) - max(interval_start, begin)
-                if overlap > _ZERO:
+                if overlap > ZERO:
                     total += overlap
             day += timedelta(days=1)
         return total
@@ -296,15 +296,15 @@ class BusinessCalendar:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object] | None) -> BusinessCalendar:
-        return _calendar_from_dict(data, "calendar")
+        return calendar_from_dict(data, "calendar")
 
 
-def _calendar_from_dict(data: Mapping[str, object] | None, path: str) -> BusinessCalendar:
+def calendar_from_dict(data: Mapping[str, object] | None, path: str) -> BusinessCalendar:
     if data is None:
         return BusinessCalendar.always()
     if not isinstance(data, Mapping):
         raise ValueError(f"{path}: expected an object")
-    _reject_unknown_keys(data, {"timezone", "weekly_hours", "holidays", "yearly_holidays"}, path)
+    reject_unknown_keys(data, {"timezone", "weekly_hours", "holidays", "yearly_holidays"}, path)
     tz = data.get("timezone", "UTC")
     if not isinstance(tz, str):
         raise ValueError(f"{path}.timezone: expected a string")
@@ -366,7 +366,7 @@ def _yearly_from_json(raw: object, path: str) -> frozenset[YearlyHoliday]:
         raise ValueError(f"{path}: {exc}") from exc
 
 
-def _reject_unknown_keys(data: Mapping[str, object], allowed: set[str], path: str) -> None:
+def reject_unknown_keys(data: Mapping[str, object], allowed: set[str], path: str) -> None:
     unknown = sorted(str(key) for key in data if key not in allowed)
     if unknown:
         raise ValueError(f"{path}: unknown key {unknown[0]!r}")

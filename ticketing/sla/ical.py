@@ -27,7 +27,7 @@ class IcalHolidays:
         )
 
 
-def _is_yearly(event: icalendar.Event) -> bool:
+def _is_yearly(event: icalendar.cal.Component) -> bool:
     rule = event.get("RRULE")
     if rule is None:
         return False
@@ -60,7 +60,7 @@ def holidays_from_ical(source: bytes | str) -> IcalHolidays:
     return IcalHolidays(frozenset(dated), frozenset(yearly))
 
 
-def _event_days(event: icalendar.Event, start: date) -> list[date]:
+def _event_days(event: icalendar.cal.Component, start: date) -> list[date]:
     end = event.decoded("DTEND", None)
     if not isinstance(end, date) or isinstance(end, datetime) or end <= start:
         return [start]
