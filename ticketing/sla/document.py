@@ -73,6 +73,18 @@ class TimeRange(_Strict):
         return self
 
 
+def _merged(ranges: list[TimeRange]) -> list[TimeRange]:
+    merged: list[TimeRange] = []
+    for item in sorted(ranges, key=lambda r: _minutes(r.start)):
+        if merged and _minutes(item.start) <= _minutes(merged[-1].end):
+            last = merged[-1]
+            end = max(_minutes(item.end), _minutes(last.end))
+            merged[-1] = TimeRange(start=last.start, end=_clock(end))
+        else:
+            merged.append(item)
+    return merged
+
+
 class CalendarDocument(_Strict):
     """Business hours in a time zone; no `hours` means around the clock."""
 
@@ -92,19 +104,26 @@ class CalendarDocument(_Strict):
 
     @field_validator("hours")
     @classmethod
-    def _some_hours(
-        cls, value: dict[str, list[TimeRange]] | None
-    ) -> dict[str, list[TimeRange]] | None:
-        if value is not None and not any(value.values()):
+    def _canonical_hours(
+        cls, value: dict[Weekday, list[TimeRange]] | None
+    ) -> dict[Weekday, list[TimeRange]] | None:
+        # The calendar's own canonical form, so a document survives a round trip unchanged.
+        if value is None:
+            return None
+        hours = {day: _merged(ranges) for day, ranges in value.items() if ranges}
+        if not hours:
             raise ValueError("needs at least one open time range (or null for 24x7)")
-        return value
+        return dict(sorted(hours.items(), key=lambda item: WEEKDAYS.index(item[0])))
+
+    @field_validator("holidays")
+    @classmethod
+    def _sorted_dates(cls, value: list[date]) -> list[date]:
+        return sorted(set(value))
 
     @field_validator("yearly_holidays")
     @classmethod
     def _month_days(cls, value: list[str]) -> list[str]:
-        for item in value:
-            YearlyHoliday.parse(item)
-        return value
+        return [str(h) for h in sorted({YearlyHoliday.parse(item) for item in value})]
 
     def to_calendar(self) -> BusinessCalendar:
         hours: dict[int, DayHours] | None = None
@@ -207,6 +226,11 @@ class RuleConditions(_Strict):
         default_factory=list, description="Customer plan or tier names, e.g. enterprise."
     )
     channels: list[Channel] = Field(default_factory=list)
+
+    @field_validator("ticket_types", "customer_plans", "channels")
+    @classmethod
+    def _sorted_unique(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
 
 
 class RuleDocument(_Strict):
