@@ -135,7 +135,9 @@ class EscalationWorkflow:
             ),
         )
         if outcome.recorded:
-            target = self._warnings if snapshot.next_kind.endswith("_warning") else self._breaches
+            # "resolution_warning" or "resolution_warning_90" are warnings; the rest breaches.
+            is_warning = "_warning" in snapshot.next_kind
+            target = self._warnings if is_warning else self._breaches
             target.append(f"{snapshot.next_kind}@L{snapshot.escalation_level}")
         if outcome.notification_ids and not self._local:
             # record_breach now sends them itself; runs begun before kept this extra step.

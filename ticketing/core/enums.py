@@ -67,28 +67,6 @@ class EventKind(StrEnum):
     ESCALATED = "escalated"
 
 
-class SlaWindow(StrEnum):
-    FIRST_RESPONSE = "first_response"
-    RESOLUTION = "resolution"
-
-
-class ThresholdKind(StrEnum):
-    """What the watcher records; the values are stored in sla_breaches and in histories."""
-
-    FIRST_RESPONSE_WARNING = "first_response_warning"
-    FIRST_RESPONSE = "first_response"
-    RESOLUTION_WARNING = "resolution_warning"
-    RESOLUTION = "resolution"
-
-    @property
-    def window(self) -> SlaWindow:
-        return SlaWindow(self.value.removesuffix("_warning"))
-
-    @property
-    def is_breach(self) -> bool:
-        return not self.value.endswith("_warning")
-
-
 class Audience(StrEnum):
     CUSTOMER = "customer"
     DESK = "desk"

@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketing.core.enums import ThresholdKind
-from ticketing.core.orm import Base, enum_type
+from ticketing.core.orm import Base
 
 
 class SlaBreach(Base):
@@ -18,7 +17,8 @@ class SlaBreach(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tickets.id"), index=True)
-    kind: Mapped[ThresholdKind] = mapped_column(enum_type(ThresholdKind, 32))
+    # str(ThresholdKind): "first_response", "resolution_warning", "resolution_warning_90", …
+    kind: Mapped[str] = mapped_column(String(32))
     window_start: Mapped[datetime]
     escalation_level: Mapped[int] = mapped_column(Integer)
     due_at: Mapped[datetime]

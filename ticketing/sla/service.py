@@ -17,8 +17,6 @@ from ticketing.core.enums import (
     EventKind,
     NoticeKind,
     Priority,
-    SlaWindow,
-    ThresholdKind,
     TicketStatus,
 )
 from ticketing.core.errors import Forbidden, InvalidInput, TicketNotFound
@@ -29,6 +27,8 @@ from ticketing.sla import (
     SlaClock,
     SlaDeadlines,
     SlaPolicy,
+    SlaWindow,
+    ThresholdKind,
     deadlines,
     next_threshold,
 )
@@ -154,21 +154,15 @@ class SlaService:
         """
         self._require_system_or_platform("record SLA thresholds")
         try:
-            kind = ThresholdKind(kind)
-        except ValueError:
-            allowed = ", ".join(k.value for k in ThresholdKind)
-            raise InvalidInput("kind", kind, f"must be one of {allowed}") from None
+            kind = kind if isinstance(kind, ThresholdKind) else ThresholdKind.parse(kind)
+        except ValueError as error:
+            raise InvalidInput("kind", kind, str(error)) from None
         now = now or utcnow()
         row = await self._sla_row(ticket, for_update=True)
         # Parsed once per call: the tenant's policy is a few hundred microseconds to build.
         policy = row_policy(row)
         due = deadlines_for(row, now, policy)
-        at = {
-            ThresholdKind.FIRST_RESPONSE_WARNING: due.first_response_warning_at,
-            ThresholdKind.FIRST_RESPONSE: due.first_response_due,
-            ThresholdKind.RESOLUTION_WARNING: due.resolution_warning_at,
-            ThresholdKind.RESOLUTION: due.resolution_due,
-        }[kind]
+        at = due.at(kind)
         still_relevant = (
             at is not None
             and at <= now
@@ -179,13 +173,13 @@ class SlaService:
         if not still_relevant or at is None:
             return BreachOutcome(False, False, [], snapshot_of(row, now, policy))
         is_breach = kind.is_breach
-        payload = {"kind": kind.value, "due_at": at.isoformat(), "level": row.escalation_level}
+        payload = {"kind": str(kind), "due_at": at.isoformat(), "level": row.escalation_level}
         recorded, notification_ids = await repo.record_threshold(
             self.session,
             repo.ThresholdRecord(
                 ticket_id=row.id,
                 tenant_id=row.tenant_id,
-                kind=kind.value,
+                kind=str(kind),
                 window_start=(
                     row.created_at
                     if kind.window is SlaWindow.FIRST_RESPONSE
@@ -197,7 +191,7 @@ class SlaService:
                 is_breach=is_breach,
                 event_kind=(EventKind.BREACHED if is_breach else EventKind.SLA_WARNING).value,
                 note_kind=(NoticeKind.SLA_BREACH if is_breach else NoticeKind.SLA_WARNING).value,
-                dedupe_key=f"{kind.value}:{row.id}:{at.isoformat()}",
+                dedupe_key=f"{kind}:{row.id}:{at.isoformat()}",
                 recipient=level_recipient(row),
                 data=payload,
             ),
@@ -206,13 +200,13 @@ class SlaService:
         if recorded:
             log.warning(
                 "sla_" + ("breach" if is_breach else "warning"),
-                kind=kind.value,
+                kind=str(kind),
                 ticket_number=row.ticket_number,
                 tenant_id=row.tenant_id,
                 late_seconds=(now - at).total_seconds(),
             )
-            row = replace(row, recorded=row.recorded | {kind.value})
-            if kind is ThresholdKind.RESOLUTION:
+            row = replace(row, recorded=row.recorded | {str(kind)})
+            if kind == ThresholdKind.breach(SlaWindow.RESOLUTION):
                 escalated = await self._escalate(
                     row, policy, from_level=row.escalation_level, actor=None, now=now
                 )
@@ -254,9 +248,10 @@ def _may_see(p: Principal, row: SlaRow) -> bool:
 def snapshot_of(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaSnapshot:
     """What the watcher needs to decide when to wake next."""
     due = deadlines_for(row, now, policy)
-    warned = frozenset(k.removesuffix("_warning") for k in row.recorded if k.endswith("_warning"))
-    breached = frozenset(k for k in row.recorded if ThresholdKind(k).is_breach)
-    upcoming = next_threshold(due, warned=warned, breached=breached)
+    fired = [ThresholdKind.parse(k) for k in row.recorded]
+    warned = {k.window.value for k in fired if not k.is_breach}
+    breached = {k.window.value for k in fired if k.is_breach}
+    upcoming = next_threshold(due, fired=fired)
     next_kind, next_at = upcoming if upcoming else (None, None)
     return SlaSnapshot(
         ticket_id=row.id,
@@ -275,7 +270,7 @@ def snapshot_of(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaSnapshot:
         breached=sorted(breached),
         warned=sorted(warned),
         escalation_level=row.escalation_level,
-        next_kind=_threshold_name(next_kind),
+        next_kind=next_kind,
         next_at=next_at,
     )
 
@@ -343,8 +338,3 @@ def level_recipient(row: SlaRow) -> str | None:
     if row.target_type == Actor.TENANT.value:
         return row.support_email
     return None
-
-
-def _threshold_name(kind: str | None) -> str | None:
-    # sla.next_threshold names breaches "<window>_breach"; the service records them as "<window>".
-    return kind.removesuffix("_breach") if kind else None

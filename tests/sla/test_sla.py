@@ -300,7 +300,7 @@ def test_default_policy_targets() -> None:
             first * H, resolution * H
         )
     assert DEFAULT_POLICY.calendar.is_24x7
-    assert DEFAULT_POLICY.warning_ratio == 0.75
+    assert DEFAULT_POLICY.warning_percents == (75,)
     assert set(DEFAULT_POLICY.targets) == set(PRIORITIES)
 
 
@@ -320,17 +320,33 @@ def test_unknown_priority_raises() -> None:
 def test_policy_round_trip() -> None:
     policy = SlaPolicy(
         targets={p: SlaTargets((i + 1) * H, (i + 1) * 10 * H) for i, p in enumerate(PRIORITIES)},
-        type_overrides={"billing": SlaTargets(2 * H, 48 * H)},
+        type_overrides={"billing_issue": SlaTargets(2 * H, 48 * H)},
         calendar=BusinessCalendar.office_hours("Europe/Berlin", holidays=[date(2026, 12, 25)]),
         type_calendars={"outage_report": BusinessCalendar.always()},
-        warning_ratio=0.5,
+        warning_percents=(50,),
     )
     data = policy.to_dict()
     assert data["targets"] == {
-        "low": {"first_response": 3600, "resolution": 36000},
-        "normal": {"first_response": 7200, "resolution": 72000},
-        "high": {"first_response": 10800, "resolution": 108000},
-        "urgent": {"first_response": 14400, "resolution": 144000},
+        "low": {
+            "first_response_seconds": 3600,
+            "next_reply_seconds": None,
+            "resolution_seconds": 36000,
+        },
+        "normal": {
+            "first_response_seconds": 7200,
+            "next_reply_seconds": None,
+            "resolution_seconds": 72000,
+        },
+        "high": {
+            "first_response_seconds": 10800,
+            "next_reply_seconds": None,
+            "resolution_seconds": 108000,
+        },
+        "urgent": {
+            "first_response_seconds": 14400,
+            "next_reply_seconds": None,
+            "resolution_seconds": 144000,
+        },
     }
     assert SlaPolicy.from_dict(json.loads(json.dumps(data))) == policy
     assert SlaPolicy.from_dict(DEFAULT_POLICY.to_dict()) == DEFAULT_POLICY
@@ -343,7 +359,7 @@ def test_policy_from_dict_defaults() -> None:
     partial = SlaPolicy.from_dict({"targets": {"high": {"resolution": 7200}}, "warning_ratio": 0.5})
     assert partial.targets["high"] == SlaTargets(4 * H, 2 * H)
     assert partial.targets["low"] == DEFAULT_POLICY.targets["low"]
-    assert partial.warning_ratio == 0.5
+    assert partial.warning_percents == (50,)
     assert partial.type_overrides == DEFAULT_POLICY.type_overrides
     no_overrides = SlaPolicy.from_dict({"type_overrides": {}, "type_calendars": {}})
     assert no_overrides.targets_for("normal", "outage_report") == SlaTargets(8 * H, 72 * H)
@@ -546,16 +562,17 @@ def test_sla_phase_values() -> None:
 
 
 def sample_deadlines(**changes: object) -> SlaDeadlines:
-    base = SlaDeadlines(
-        phase=SlaPhase.FIRST_RESPONSE,
-        paused=False,
-        first_response_due=utc(2026, 1, 5, 14),
-        first_response_warning_at=utc(2026, 1, 5, 13),
-        resolution_due=utc(2026, 1, 6, 10),
-        resolution_warning_at=utc(2026, 1, 6, 4),
-        first_response_met=False,
-    )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    # Built afresh, not with dataclasses.replace: the thresholds derive from the named fields.
+    fields: dict[str, object] = {
+        "phase": SlaPhase.FIRST_RESPONSE,
+        "paused": False,
+        "first_response_due": utc(2026, 1, 5, 14),
+        "first_response_warning_at": utc(2026, 1, 5, 13),
+        "resolution_due": utc(2026, 1, 6, 10),
+        "resolution_warning_at": utc(2026, 1, 6, 4),
+        "first_response_met": False,
+    }
+    return SlaDeadlines(**{**fields, **changes})  # type: ignore[arg-type]
 
 
 NONE: frozenset[str] = frozenset()
@@ -570,12 +587,12 @@ def test_next_threshold_ordering_and_skipping() -> None:
         utc(2026, 1, 5, 13),
     )
     assert next_threshold(d, warned=fr, breached=NONE) == (
-        "first_response_breach",
+        "first_response",
         utc(2026, 1, 5, 14),
     )
     assert next_threshold(d, warned=fr, breached=fr) == ("resolution_warning", utc(2026, 1, 6, 4))
     assert next_threshold(d, warned=NONE, breached=fr) == ("resolution_warning", utc(2026, 1, 6, 4))
-    assert next_threshold(d, warned=both, breached=fr) == ("resolution_breach", utc(2026, 1, 6, 10))
+    assert next_threshold(d, warned=both, breached=fr) == ("resolution", utc(2026, 1, 6, 10))
     assert next_threshold(d, warned=both, breached=both) is None
 
 

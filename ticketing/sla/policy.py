@@ -1,0 +1,362 @@
+"""SLA policies: targets per priority and ticket type, the calendar they run on, warnings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from ticketing.sla.calendar import (
+    ONE_SECOND,
+    PRIORITIES,
+    ZERO,
+    BusinessCalendar,
+    calendar_from_dict,
+    reject_unknown_keys,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "DEFAULT_WARNING_PERCENTS",
+    "PAUSE_STATUSES",
+    "SlaPolicy",
+    "SlaRule",
+    "SlaTargets",
+    "demo_policy",
+]
+
+
+@dataclass(frozen=True)
+class SlaTargets:
+    first_response: timedelta
+    resolution: timedelta
+    # None: no next-reply window (the behaviour before next-reply targets existed).
+    next_reply: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("first_response", "resolution"):
+            value = getattr(self, name)
+            if not isinstance(value, timedelta) or value <= ZERO:
+                raise ValueError(f"{name} must be a positive timedelta")
+        if self.next_reply is not None and (
+            not isinstance(self.next_reply, timedelta) or self.next_reply <= ZERO
+        ):
+            raise ValueError("next_reply must be a positive timedelta or None")
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "first_response": self.first_response // ONE_SECOND,
+            "resolution": self.resolution // ONE_SECOND,
+        }
+        if self.next_reply is not None:
+            data["next_reply"] = self.next_reply // ONE_SECOND
+        return data
+
+
+def _seconds_from_json(raw: object, path: str) -> timedelta:
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw <= 0:
+        raise ValueError(f"{path}: expected a positive integer number of seconds")
+    return timedelta(seconds=raw)
+
+
+def _targets_from_json(raw: object, fallback: SlaTargets | None, path: str) -> SlaTargets:
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{path}: expected an object")
+    reject_unknown_keys(raw, {"first_response", "resolution", "next_reply"}, path)
+    values: dict[str, timedelta] = {}
+    for name in ("first_response", "resolution"):
+        if name in raw:
+            values[name] = _seconds_from_json(raw[name], f"{path}.{name}")
+        elif fallback is not None:
+            values[name] = getattr(fallback, name)
+        else:
+            raise ValueError(f"{path}.{name}: missing")
+    next_reply = fallback.next_reply if fallback is not None else None
+    if "next_reply" in raw:
+        next_reply = _seconds_from_json(raw["next_reply"], f"{path}.next_reply")
+    return SlaTargets(**values, next_reply=next_reply)
+
+
+def _hash_mapping(mapping: Mapping[str, object]) -> tuple[tuple[str, object], ...]:
+    return tuple(sorted(mapping.items()))
+
+
+PAUSE_STATUSES = ("pending", "resolved", "closed")
+DEFAULT_WARNING_PERCENTS = (75,)
+
+
+def _validate_percents(percents: tuple[int, ...]) -> tuple[int, ...]:
+    for value in percents:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
+            raise ValueError(f"warning_percents: expected integers in 1..100, got {value!r}")
+    if len(set(percents)) != len(percents):
+        raise ValueError("warning_percents: duplicates")
+    return tuple(sorted(percents))
+
+
+@dataclass(frozen=True)
+class SlaRule:
+    """Targets for the tickets a rule matches; an empty condition matches anything."""
+
+    name: str
+    targets: Mapping[str, SlaTargets]
+    ticket_types: frozenset[str] = frozenset()
+    customer_plans: frozenset[str] = frozenset()
+    channels: frozenset[str] = frozenset()
+    calendar: BusinessCalendar | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [p for p in self.targets if p not in PRIORITIES]
+        if unknown:
+            raise ValueError(f"rule {self.name!r}: unknown priority {unknown[0]!r}")
+        object.__setattr__(self, "targets", dict(self.targets))
+        for name in ("ticket_types", "customer_plans", "channels"):
+            object.__setattr__(self, name, frozenset(getattr(self, name)))
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                self.name,
+                _hash_mapping(self.targets),
+                self.ticket_types,
+                self.customer_plans,
+                self.channels,
+                self.calendar,
+            )
+        )
+
+    def matches(
+        self, priority: str, ticket_type: str, customer_plan: str | None, channel: str | None
+    ) -> bool:
+        """All given conditions hold and the rule has targets for `priority`."""
+        return (
+            priority in self.targets
+            and (not self.ticket_types or ticket_type in self.ticket_types)
+            and (not self.customer_plans or customer_plan in self.customer_plans)
+            and (not self.channels or channel in self.channels)
+        )
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    targets: Mapping[str, SlaTargets]
+    type_overrides: Mapping[str, SlaTargets] = field(default_factory=dict)
+    calendar: BusinessCalendar = BusinessCalendar()
+    # Some ticket types (outage reports) run 24x7 whatever the tenant's office hours are.
+    type_calendars: Mapping[str, BusinessCalendar] = field(default_factory=dict)
+    # Ordered: the first matching rule wins over type overrides and priority targets.
+    rules: tuple[SlaRule, ...] = ()
+    warning_percents: tuple[int, ...] = DEFAULT_WARNING_PERCENTS
+    pause_statuses: frozenset[str] = frozenset(PAUSE_STATUSES)
+    # Real (not business) time a resolved ticket stays quiet before it closes; None never.
+    auto_close_after: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        missing = [p for p in PRIORITIES if p not in self.targets]
+        if missing:
+            raise ValueError(f"targets: missing priority {missing[0]!r}")
+        unknown = [p for p in self.targets if p not in PRIORITIES]
+        if unknown:
+            raise ValueError(f"targets: unknown priority {unknown[0]!r}")
+        object.__setattr__(self, "warning_percents", _validate_percents(self.warning_percents))
+        statuses = frozenset(self.pause_statuses)
+        if "pending" not in statuses or not statuses <= set(PAUSE_STATUSES):
+            raise ValueError(f"pause_statuses: must include 'pending', within {PAUSE_STATUSES}")
+        if self.auto_close_after is not None and self.auto_close_after <= ZERO:
+            raise ValueError("auto_close_after must be positive or None")
+        object.__setattr__(self, "pause_statuses", statuses)
+        object.__setattr__(self, "rules", tuple(self.rules))
+        object.__setattr__(self, "targets", dict(self.targets))
+        object.__setattr__(self, "type_overrides", dict(self.type_overrides))
+        object.__setattr__(self, "type_calendars", dict(self.type_calendars))
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                _hash_mapping(self.targets),
+                _hash_mapping(self.type_overrides),
+                self.calendar,
+                _hash_mapping(self.type_calendars),
+                self.rules,
+                self.warning_percents,
+                self.pause_statuses,
+                self.auto_close_after,
+            )
+        )
+
+    def matching_rule(
+        self,
+        priority: str,
+        ticket_type: str,
+        customer_plan: str | None = None,
+        channel: str | None = None,
+    ) -> SlaRule | None:
+        """The first rule that matches the ticket, or None."""
+        for rule in self.rules:
+            if rule.matches(priority, ticket_type, customer_plan, channel):
+                return rule
+        return None
+
+    def targets_for(
+        self,
+        priority: str,
+        ticket_type: str,
+        customer_plan: str | None = None,
+        channel: str | None = None,
+    ) -> SlaTargets:
+        """First matching rule's targets, else the ticket type's override, else the priority's."""
+        rule = self.matching_rule(priority, ticket_type, customer_plan, channel)
+        if rule is not None:
+            return rule.targets[priority]
+        override = self.type_overrides.get(ticket_type)
+        if override is not None:
+            return override
+        try:
+            return self.targets[priority]
+        except KeyError:
+            raise ValueError(f"unknown priority {priority!r}") from None
+
+    def calendar_for(
+        self,
+        ticket_type: str,
+        priority: str | None = None,
+        customer_plan: str | None = None,
+        channel: str | None = None,
+    ) -> BusinessCalendar:
+        """First matching rule's calendar if it has one, else the type's, else the policy's."""
+        if priority is not None:
+            rule = self.matching_rule(priority, ticket_type, customer_plan, channel)
+            if rule is not None and rule.calendar is not None:
+                return rule.calendar
+        return self.type_calendars.get(ticket_type, self.calendar)
+
+    def to_dict(self) -> dict[str, object]:
+        """The policy as its public JSON document (`SlaPolicyDocument`)."""
+        # Imported here: the document module builds on this one (it converts to SlaPolicy).
+        from ticketing.sla.document import SlaPolicyDocument
+
+        return SlaPolicyDocument.from_policy(self).model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object] | None) -> SlaPolicy:
+        """Load a stored policy: the JSON document, or the format stored before it existed."""
+        if data is None:
+            return DEFAULT_POLICY
+        if isinstance(data, Mapping) and "version" in data:
+            from ticketing.sla.document import parse_policy_document
+
+            return parse_policy_document(data).to_policy()
+        return _policy_from_legacy_dict(data)
+
+
+def _policy_from_legacy_dict(data: object) -> SlaPolicy:
+    if not isinstance(data, Mapping):
+        raise ValueError("policy: expected an object")
+    reject_unknown_keys(
+        data,
+        {"targets", "type_overrides", "calendar", "type_calendars", "warning_ratio"},
+        "policy",
+    )
+    default = DEFAULT_POLICY
+    targets = dict(default.targets)
+    raw_targets = data.get("targets", {})
+    if not isinstance(raw_targets, Mapping):
+        raise ValueError("targets: expected an object")
+    for priority, raw in raw_targets.items():
+        if priority not in PRIORITIES:
+            raise ValueError(f"targets: unknown priority {priority!r}")
+        targets[priority] = _targets_from_json(
+            raw, default.targets[priority], f"targets.{priority}"
+        )
+
+    overrides = dict(default.type_overrides)
+    if "type_overrides" in data:
+        raw_overrides = data["type_overrides"]
+        if not isinstance(raw_overrides, Mapping):
+            raise ValueError("type_overrides: expected an object")
+        overrides = {
+            str(slug): _targets_from_json(raw, None, f"type_overrides.{slug}")
+            for slug, raw in raw_overrides.items()
+        }
+
+    calendar = default.calendar
+    if "calendar" in data:
+        calendar = _calendar_from_json(data["calendar"], "calendar")
+
+    type_calendars = dict(default.type_calendars)
+    if "type_calendars" in data:
+        raw_calendars = data["type_calendars"]
+        if not isinstance(raw_calendars, Mapping):
+            raise ValueError("type_calendars: expected an object")
+        type_calendars = {
+            str(slug): _calendar_from_json(raw, f"type_calendars.{slug}")
+            for slug, raw in raw_calendars.items()
+        }
+
+    return SlaPolicy(
+        targets=targets,
+        type_overrides=overrides,
+        calendar=calendar,
+        type_calendars=type_calendars,
+        warning_percents=_legacy_warning_percents(data.get("warning_ratio")),
+    )
+
+
+def _legacy_warning_percents(ratio: object) -> tuple[int, ...]:
+    if ratio is None:
+        return DEFAULT_WARNING_PERCENTS
+    if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0 < ratio <= 1:
+        raise ValueError("warning_ratio: expected a number in (0, 1]")
+    # A ratio finer than a percent rounds to the nearest one; below 1% it is 1%.
+    return (max(1, round(ratio * 100)),)
+
+
+def _calendar_from_json(raw: object, path: str) -> BusinessCalendar:
+    if raw is not None and not isinstance(raw, Mapping):
+        raise ValueError(f"{path}: expected an object or null")
+    return calendar_from_dict(raw, path)
+
+
+def _hours(n: int) -> timedelta:
+    return timedelta(hours=n)
+
+
+DEFAULT_POLICY = SlaPolicy(
+    targets={
+        "urgent": SlaTargets(_hours(1), _hours(4)),
+        "high": SlaTargets(_hours(4), _hours(24)),
+        "normal": SlaTargets(_hours(8), _hours(72)),
+        "low": SlaTargets(_hours(24), _hours(120)),
+    },
+    type_overrides={"outage_report": SlaTargets(_hours(1), _hours(4))},
+    type_calendars={"outage_report": BusinessCalendar.always()},
+)
+
+
+def demo_policy(scale_seconds: int = 1) -> SlaPolicy:
+    """A policy in seconds for demos and timer tests, 24x7.
+
+    urgent 10s/30s, high 20s/60s, normal 30s/90s, low 60s/180s (first response / resolution),
+    each multiplied by `scale_seconds`.
+    """
+    if not isinstance(scale_seconds, int) or isinstance(scale_seconds, bool) or scale_seconds < 1:
+        raise ValueError("scale_seconds must be a positive integer")
+
+    def seconds(first_response: int, resolution: int) -> SlaTargets:
+        return SlaTargets(
+            timedelta(seconds=first_response * scale_seconds),
+            timedelta(seconds=resolution * scale_seconds),
+        )
+
+    urgent = seconds(10, 30)
+    return SlaPolicy(
+        targets={
+            "urgent": urgent,
+            "high": seconds(20, 60),
+            "normal": seconds(30, 90),
+            "low": seconds(60, 180),
+        },
+        # Mirrors DEFAULT_POLICY so demos exercise the same type-wins-over-priority path.
+        type_overrides={"outage_report": urgent},
+        type_calendars={"outage_report": BusinessCalendar.always()},
+    )
