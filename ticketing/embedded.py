@@ -102,23 +102,27 @@ def _run_user() -> RunUser:
     from pgserver.utils import ensure_user_exists
 
     entry: Any = ensure_user_exists(SERVER_SYSTEM_USER)
-    _warn_running_as_root()
+    warn_if_root()
     return RunUser(SERVER_SYSTEM_USER, entry.pw_uid, entry.pw_gid)
 
 
 @functools.cache
-def _warn_running_as_root() -> None:
+def warn_if_root() -> None:
+    """One warning per process when the embedded stack runs as root, with the reason."""
+    if os.geteuid() != 0:
+        return
     log.warning(
         "embedded_stack_as_root",
-        reason="PostgreSQL cannot run as root, so it runs as the system user "
-        f"'{SERVER_SYSTEM_USER}', TICKETING_HOME is opened to that user's group (0710) and its "
-        "parent directories get o+x; run the embedded stack as an ordinary user",
+        reason="a root process's mistakes reach the whole machine, and PostgreSQL cannot run "
+        f"as root: it runs as the system user '{SERVER_SYSTEM_USER}', TICKETING_HOME is opened "
+        "to that user's group (0710) and its parent directories get o+x; run the embedded "
+        "stack as an ordinary user",
     )
 
 
 def _prepare_home(home: Path, run_user: RunUser) -> None:
     """TICKETING_HOME private to the user; under root, traversable by the server's group only."""
-    home.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(home)
     if run_user.name is None:
         home.chmod(0o700)
         return
@@ -126,6 +130,13 @@ def _prepare_home(home: Path, run_user: RunUser) -> None:
     home.chmod(0o710)
     _allow_traverse(home)
     _allow_server_binaries()
+
+
+def make_private_dirs(path: Path) -> None:
+    """mkdir -p with 0700 for every directory it creates (mkdir's parents get 0777 & ~umask)."""
+    for directory in [*reversed(path.parents), path]:
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
 
 
 def _allow_traverse(path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,5 +29,11 @@ class Settings(BaseSettings):
     max_concurrent_local_activities: int = Field(default=100, ge=1)
     max_cached_workflows: int = Field(default=1000, ge=0)
     metrics_port: int | None = None
+    # Loopback by default: the metrics endpoint has no authentication.
+    metrics_host: str = "127.0.0.1"
     # How long the worker waits for PostgreSQL and Temporal at start-up before giving up.
     startup_timeout: float = Field(default=60.0, ge=0)
+    # Encrypts every Temporal payload (AES-256-GCM): a base64 32-byte key. Old keys, comma
+    # separated, still decrypt histories written before a rotation.
+    payload_key: SecretStr | None = None
+    payload_old_keys: SecretStr | None = None
