@@ -46,8 +46,9 @@ def libpq(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-def without_password(url: str) -> str:
-    return libpq(url).replace(f":{url.split(':')[2].split('@')[0]}@", "@", 1)
+def with_password(url: str, password: str) -> str:
+    real = url.split(":")[2].split("@")[0]
+    return libpq(url).replace(f":{real}@", f":{password}@" if password else "@", 1)
 
 
 def assert_home_private(home: Path) -> None:
@@ -67,9 +68,9 @@ async def assert_password_required(url: str) -> None:
     finally:
         await connection.close()
     with pytest.raises(asyncpg.InvalidPasswordError):
-        await asyncpg.connect(without_password(url))
+        await asyncpg.connect(with_password(url, ""))
     with pytest.raises(asyncpg.InvalidPasswordError):
-        await asyncpg.connect(libpq(url).replace(":", ":x", 2).replace("postgresql:x", "postgresql:"))
+        await asyncpg.connect(with_password(url, "guessed"))
 
 
 async def test_embedded_postgres_is_private_and_password_protected(tmp_path: Path) -> None:

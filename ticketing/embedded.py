@@ -88,8 +88,10 @@ def stop_embedded_postgres(home: Path, timeout: float = 60.0) -> None:
 
 def embedded_pg_ctl(home: Path, args: list[str], timeout: float = 60.0) -> None:
     """Run pg_ctl on the embedded PostgreSQL under `home`, as the user that owns its data."""
-    _pg_command("pg_ctl", args, pgdata=(home / "pgdata").resolve(), run_user=_run_user(),
-                timeout=timeout)
+    pgdata, run_user = (home / "pgdata").resolve(), _run_user()
+    if run_user.name is not None:
+        _allow_traverse(pgdata)  # a restart reads pgdata by its absolute path
+    _pg_command("pg_ctl", args, pgdata=pgdata, run_user=run_user, timeout=timeout)
 
 
 def password_file(home: Path) -> Path:
@@ -196,7 +198,7 @@ def _initdb(home: Path, pgdata: Path, password: str, run_user: RunUser) -> None:
         os.write(fd, password.encode())
         os.close(fd)
         os.chown(pwfile, run_user.uid, run_user.gid)
-        _pg_command(
+        _as_server_user(
             "initdb",
             ["--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--encoding=utf8",
              "-U", SUPERUSER, f"--pwfile={pwfile}"],
@@ -234,7 +236,7 @@ def _socket_dir(pgdata: Path, run_user: RunUser) -> Path:
 
 def _start(pgdata: Path, run_user: RunUser) -> None:
     socket_dir = _socket_dir(pgdata, run_user)
-    _pg_command(
+    _as_server_user(
         "pg_ctl",
         ["-w", "-t", "60", "-o", '-h ""', "-o", f"-k {shlex.quote(str(socket_dir))}",
          "-l", str(pgdata / "log"), "start"],
@@ -309,6 +311,23 @@ def _wait_exit(pid: int, timeout: float) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.05)
+
+
+def _as_server_user(
+    name: str, args: list[str], *, pgdata: Path, run_user: RunUser, timeout: float
+) -> None:
+    """initdb or a start, which need every parent of pgdata traversable by the server's user."""
+    for attempt in range(3):
+        try:
+            _pg_command(name, args, pgdata=pgdata, run_user=run_user, timeout=timeout)
+            return
+        except subprocess.CalledProcessError:
+            if run_user.name is None or attempt == 2:
+                raise
+            # Another root process may have closed a parent meanwhile (pytest resets its shared
+            # /tmp/pytest-of-root to 0700 at every session start).
+            _allow_traverse(pgdata)
+            time.sleep(0.2)
 
 
 def _pg_command(
