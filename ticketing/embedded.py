@@ -42,6 +42,13 @@ host    replication     all             ::1/128                 scram-sha-256
 CONF = "\n# ticketing.embedded\nlisten_addresses = ''\nunix_socket_permissions = 0700\n"
 
 
+ROOT_WARNING = (
+    "running as root: a root process's mistakes reach the whole machine, and PostgreSQL cannot "
+    f"run as root, so it runs as the system user '{SERVER_SYSTEM_USER}', TICKETING_HOME is "
+    "opened to that user's group (0710) and its parents get o+x; run as an ordinary user"
+)
+
+
 @dataclass(frozen=True)
 class RunUser:
     """The system user that owns pgdata and runs the postmaster."""
@@ -111,15 +118,8 @@ def _run_user() -> RunUser:
 @functools.cache
 def warn_if_root() -> None:
     """One warning per process when the embedded stack runs as root, with the reason."""
-    if os.geteuid() != 0:
-        return
-    log.warning(
-        "embedded_stack_as_root",
-        reason="a root process's mistakes reach the whole machine, and PostgreSQL cannot run "
-        f"as root: it runs as the system user '{SERVER_SYSTEM_USER}', TICKETING_HOME is opened "
-        "to that user's group (0710) and its parent directories get o+x; run the embedded "
-        "stack as an ordinary user",
-    )
+    if os.geteuid() == 0:
+        log.warning("embedded_stack_as_root", reason=ROOT_WARNING)
 
 
 def _prepare_home(home: Path, run_user: RunUser) -> None:

@@ -20,6 +20,7 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
+from ticketing.embedded import ROOT_WARNING
 from ticketing.schemas import (
     CompleteInstallation,
     CreateTicketRequest,
@@ -84,6 +85,8 @@ async def run_demo(
     def say(message: str) -> None:
         console.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {message}")
 
+    if os.geteuid() == 0:  # the demo's log level hides the embedded stack's own warning
+        console.print(f"[yellow]warning: {ROOT_WARNING}[/]")
     say("starting embedded PostgreSQL and the Temporal dev server …")
     async with dev_stack(
         settings, temporal_port=port or find_free_port(), ui_port=ui_port or find_free_port(),
