@@ -40,8 +40,6 @@ host    replication     all             ::1/128                 scram-sha-256
 """
 # No TCP at all, and a socket only its owner can connect to, whoever restarts the server.
 CONF = "\n# ticketing.embedded\nlisten_addresses = ''\nunix_socket_permissions = 0700\n"
-
-
 ROOT_WARNING = (
     "running as root: a root process's mistakes reach the whole machine, and PostgreSQL cannot "
     f"run as root, so it runs as the system user '{SERVER_SYSTEM_USER}', TICKETING_HOME is "
@@ -73,16 +71,10 @@ def embedded_postgres_url(home: Path) -> str:
         if not (pgdata / "PG_VERSION").exists():
             password = password or _write_password(home, secrets.token_urlsafe(32))
             _initdb(home, pgdata, password, run_user)
-        socket_dir = _running_socket_dir(pgdata)
-        if socket_dir is None:
-            _start(pgdata, run_user)
-            socket_dir = _running_socket_dir(pgdata, wait=10.0)
-        if socket_dir is None:
-            raise RuntimeError(f"embedded PostgreSQL did not start: see {pgdata / 'log'}")
+        socket_dir = _ensure_running(pgdata, run_user)
         if password is None:
             password = _adopt_trusting_cluster(home, pgdata, socket_dir, run_user)
-            _start(pgdata, run_user)
-            socket_dir = _running_socket_dir(pgdata, wait=10.0)
+            socket_dir = _ensure_running(pgdata, run_user)
     return f"postgresql+asyncpg://{SUPERUSER}:{password}@/{SUPERUSER}?host={socket_dir}"
 
 
@@ -137,8 +129,9 @@ def _prepare_home(home: Path, run_user: RunUser) -> None:
 def make_private_dirs(path: Path) -> None:
     """mkdir -p with 0700 for every directory it creates (mkdir's parents get 0777 & ~umask)."""
     for directory in [*reversed(path.parents), path]:
-        with contextlib.suppress(FileExistsError):
-            directory.mkdir(mode=0o700)
+        if not directory.exists():
+            with contextlib.suppress(FileExistsError):  # another process was first
+                directory.mkdir(mode=0o700)
 
 
 def _allow_traverse(path: Path) -> None:
@@ -242,6 +235,17 @@ def _start(pgdata: Path, run_user: RunUser) -> None:
          "-l", str(pgdata / "log"), "start"],
         pgdata=pgdata, run_user=run_user, timeout=70,
     )
+
+
+def _ensure_running(pgdata: Path, run_user: RunUser) -> Path:
+    """The socket directory of the postmaster serving `pgdata`, started if need be."""
+    socket_dir = _running_socket_dir(pgdata)
+    if socket_dir is None:
+        _start(pgdata, run_user)
+        socket_dir = _running_socket_dir(pgdata, wait=10.0)
+    if socket_dir is None:
+        raise RuntimeError(f"embedded PostgreSQL did not start: see {pgdata / 'log'}")
+    return socket_dir
 
 
 def _running_socket_dir(pgdata: Path, wait: float = 0.0) -> Path | None:
