@@ -22,7 +22,6 @@ from temporalio.client import (
     SchedulePolicy,
     ScheduleSpec,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
@@ -30,11 +29,18 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.reconcile import ReconcileActivities
 from activities.tickets import TicketActivities
-from ticketing.db import make_engine, make_sessionmaker, migrate_async, resolve_database_url
+from ticketing.db import (
+    SchemaNotCurrent,
+    make_engine,
+    make_sessionmaker,
+    prepare_schema,
+    resolve_database_url,
+)
 from ticketing.logging import configure_logging
 from ticketing.notify import Notifier
 from ticketing.reconcile import ReconcileInput
 from ticketing.settings import Settings
+from ticketing.temporal.codec import data_converter
 from workflows import ALL_WORKFLOWS
 
 log = structlog.get_logger(__name__)
@@ -66,17 +72,22 @@ def temporal_connect_config() -> ClientConnectConfig:
 
 
 async def connect_client(settings: Settings, *, target_host: str | None = None) -> Client:
+    """A client with the project's data converter (and payload codec when a key is set)."""
     config = temporal_connect_config()
     if target_host:
         config["target_host"] = target_host
-    runtime = None
-    if settings.metrics_port:
-        runtime = Runtime(
-            telemetry=TelemetryConfig(
-                metrics=PrometheusConfig(bind_address=f"0.0.0.0:{settings.metrics_port}")
-            )
-        )
-    return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=runtime)
+    return await Client.connect(
+        **config, data_converter=data_converter(settings), runtime=metrics_runtime(settings)
+    )
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A runtime serving Prometheus metrics on TICKETING_METRICS_HOST (loopback by default)."""
+    if not settings.metrics_port:
+        return None
+    host = f"[{settings.metrics_host}]" if ":" in settings.metrics_host else settings.metrics_host
+    address = f"{host}:{settings.metrics_port}"
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
 
 
 def build_worker(
@@ -178,10 +189,16 @@ async def run_worker(
     shutdown: asyncio.Event | None = None,
     migrate: bool = True,
 ) -> None:
-    """Run until `shutdown` is set (or SIGINT/SIGTERM when none is given)."""
+    """Run until `shutdown` is set (or SIGINT/SIGTERM when none is given).
+
+    With `migrate`, the embedded database is migrated; a configured one must already be at head.
+    """
     url = database_url or resolve_database_url(settings)
     if migrate:
-        await _until_up("postgresql", lambda: migrate_async(url), settings.startup_timeout)
+        await _until_up(
+            "postgresql", lambda: prepare_schema(settings, url), settings.startup_timeout,
+            fatal=(SchemaNotCurrent,),
+        )
     if client is None:
         client = await _until_up(
             "temporal", lambda: connect_client(settings), settings.startup_timeout
@@ -201,7 +218,12 @@ async def run_worker(
     log.info("worker_stopped")
 
 
-async def _until_up(what: str, attempt: Callable[[], Awaitable[T]], timeout: float) -> T:
+async def _until_up(
+    what: str,
+    attempt: Callable[[], Awaitable[T]],
+    timeout: float,
+    fatal: tuple[type[Exception], ...] = (),
+) -> T:
     """Retry start-up against a dependency that may still be starting (or restarting)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -210,7 +232,7 @@ async def _until_up(what: str, attempt: Callable[[], Awaitable[T]], timeout: flo
         try:
             return await attempt()
         except Exception as error:  # noqa: BLE001 - any failure to reach it is worth a retry
-            if loop.time() + delay > deadline:
+            if isinstance(error, fatal) or loop.time() + delay > deadline:
                 raise
             log.warning(
                 "waiting_for_dependency", dependency=what, error=str(error)[:200], retry_in=delay

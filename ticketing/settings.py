@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     max_concurrent_local_activities: int = Field(default=100, ge=1)
     max_cached_workflows: int = Field(default=1000, ge=0)
     metrics_port: int | None = None
+    # Loopback by default: the metrics endpoint has no authentication.
+    metrics_host: str = "127.0.0.1"
     # How long the worker waits for PostgreSQL and Temporal at start-up before giving up.
     startup_timeout: float = Field(default=60.0, ge=0)
     # Seconds between reconciler runs (watchers and stuck notices); the schedule is created
@@ -38,3 +40,7 @@ class Settings(BaseSettings):
     # domain of smtp_sender. The timeout bounds each SMTP step (connect, TLS, each command).
     mail_domain: str | None = None
     smtp_timeout: float = Field(default=10.0, gt=0)
+    # Encrypts every Temporal payload (AES-256-GCM): a base64 32-byte key. Old keys, comma
+    # separated, still decrypt histories written before a rotation.
+    payload_key: SecretStr | None = None
+    payload_old_keys: SecretStr | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
+from ticketing.embedded import ROOT_WARNING
 from ticketing.schemas import (
     CompleteInstallation,
     CreateTicketRequest,
@@ -40,6 +42,26 @@ TOP_LEVEL = 3
 WATCH_LIMIT = 100.0  # seconds: urgent is 10s/30s, so L3 arrives after ~60s
 
 
+class DemoRefused(RuntimeError):
+    """The demo writes demo tenants and tickets: never into a configured database or cluster."""
+
+
+def require_embedded_stack(settings: Settings) -> None:
+    """Refuse to run when TICKETING_DATABASE_URL or TEMPORAL_ADDRESS points elsewhere."""
+    configured = [
+        name
+        for name, value in (
+            ("TICKETING_DATABASE_URL", settings.database_url),
+            ("TEMPORAL_ADDRESS", os.environ.get("TEMPORAL_ADDRESS")),
+        )
+        if value
+    ]
+    if configured:
+        raise DemoRefused(
+            f"demo runs only on the embedded stack: unset {' and '.join(configured)}"
+        )
+
+
 async def run_demo(
     settings: Settings,
     *,
@@ -49,11 +71,12 @@ async def run_demo(
     quiet: bool = False,
     watch_limit: float = WATCH_LIMIT,
 ) -> dict[str, Any]:
-    from ticketing.db import make_engine, make_sessionmaker
+    from ticketing.db import make_engine, make_sessionmaker, safe_url
     from ticketing.logging import configure_logging
     from ticketing_ops.devstack import dev_stack, find_free_port
     from worker import run_worker
 
+    require_embedded_stack(settings)
     configure_logging(settings.log_format, "ERROR")
     console = Console(quiet=quiet, highlight=False)
     settings = settings.model_copy(update={"home": settings.home / "demo"})
@@ -62,13 +85,15 @@ async def run_demo(
     def say(message: str) -> None:
         console.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {message}")
 
+    if os.geteuid() == 0:  # the demo's log level hides the embedded stack's own warning
+        console.print(f"[yellow]warning: {ROOT_WARNING}[/]")
     say("starting embedded PostgreSQL and the Temporal dev server …")
     async with dev_stack(
         settings, temporal_port=port or find_free_port(), ui_port=ui_port or find_free_port(),
         headless=headless,
     ) as stack:
         client, url = stack.client, stack.database_url
-        say(f"PostgreSQL {url.split('?')[0]}  Temporal {client.service_client.config.target_host}"
+        say(f"PostgreSQL {safe_url(url)}  Temporal {client.service_client.config.target_host}"
             + (f"  UI {stack.ui_url}" if stack.ui_url else ""))
         stop = asyncio.Event()
         worker = asyncio.create_task(run_worker(settings, client=client, database_url=url,

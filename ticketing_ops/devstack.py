@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sysconfig
 import tempfile
@@ -18,7 +19,8 @@ from types import TracebackType
 
 from temporalio.client import Client
 
-from ticketing.db import migrate_async, resolve_database_url
+from ticketing.db import prepare_schema, resolve_database_url
+from ticketing.embedded import PRIVATE_UMASK, make_private_dirs, warn_if_root
 from ticketing.settings import Settings
 
 SEARCH_ATTRIBUTES = {"TicketNumber": "Keyword", "TenantId": "Keyword", "TicketPriority": "Keyword"}
@@ -138,7 +140,7 @@ class TemporalDevServer:
     async def start(self) -> TemporalDevServer:
         if self.running:
             return self
-        self.home.mkdir(parents=True, exist_ok=True)
+        self._make_home_private()
         if _port_open(self.ip, self.port):
             raise DevServerError(
                 f"port {self.ip}:{self.port} is already in use: stop the other Temporal server, "
@@ -153,6 +155,7 @@ class TemporalDevServer:
             stdout=self._stderr,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
+            umask=PRIVATE_UMASK,  # temporal.db holds customers' emails and ticket texts
         )
         try:
             await self._wait_ready()
@@ -160,6 +163,14 @@ class TemporalDevServer:
             await self.stop()
             raise
         return self
+
+    def _make_home_private(self) -> None:
+        """Home 0700 (group x kept for the embedded PostgreSQL's user), the SQLite files 0600."""
+        warn_if_root()
+        make_private_dirs(self.home)
+        self.home.chmod(stat.S_IMODE(self.home.stat().st_mode) & 0o710)
+        for path in self.home.glob(f"{self.db_filename.name}*"):
+            path.chmod(0o600)  # files left by a release that ran the server with umask 022
 
     async def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
@@ -241,16 +252,18 @@ async def dev_stack(
     headless: bool = False,
     migrate: bool = True,
 ) -> AsyncIterator[DevStack]:
-    """Embedded PostgreSQL (unless TICKETING_DATABASE_URL is set) + migrations + a Temporal dev
-    server under TICKETING_HOME (unless TEMPORAL_ADDRESS is set) + a connected client.
+    """Embedded PostgreSQL (unless TICKETING_DATABASE_URL is set) + a Temporal dev server under
+    TICKETING_HOME (unless TEMPORAL_ADDRESS is set) + a connected client.
 
-    Yields a DevStack, which also unpacks as `(client, database_url)`.
+    With `migrate`, the embedded database is migrated and a configured one must be at head
+    (`ticketing migrate` is the only way to change it). Yields a DevStack, which also unpacks
+    as `(client, database_url)`.
     """
     from worker import connect_client
 
     database_url = await asyncio.to_thread(resolve_database_url, settings)
     if migrate:
-        await migrate_async(database_url)
+        await prepare_schema(settings, database_url)
     if os.environ.get("TEMPORAL_ADDRESS"):
         client = await connect_client(settings)
         yield DevStack(client, database_url, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -12,11 +13,16 @@ from sqlalchemy.pool import NullPool
 from ticketing.models import Base
 
 target_metadata = Base.metadata
+# pg_advisory_xact_lock key shared by every run of these migrations ("tickets" in ASCII).
+MIGRATION_LOCK_KEY = 0x7469636B657473
 
 
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata)
     with context.begin_transaction():
+        # Workers and `ticketing migrate`s started together queue here; each reads the version
+        # table only after the previous run committed, so none repeats another's DDL.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
 
 
