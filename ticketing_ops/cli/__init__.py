@@ -1,0 +1,57 @@
+"""`ticketing`: the operator CLI. Every verb takes --json and prints exactly one JSON object.
+
+Errors are one line on stderr (`error: <message>`, or `{"error": {...}}` with --json) and exit
+code 2; no tracebacks for bad input, unknown tickets, rejected updates or unreachable servers.
+Verbs live in one module per group; this module builds `app` (the console script) from them.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import typer
+
+from ticketing_ops.cli.errors import CliError, to_cli_error
+from ticketing_ops.cli.onboarding import (
+    install,
+    installation_app,
+    onboard,
+    wait_installation_ticket,
+)
+from ticketing_ops.cli.output import OneLineErrors, fail, plain_text, run, user_text, warn
+from ticketing_ops.cli.stack import demo, dev, migrate, worker
+from ticketing_ops.cli.tenants import partner_app, tenant_app
+from ticketing_ops.cli.tickets import event_details, ticket_app, tickets_app
+
+# temporalio's env config asks platformdirs for a runtime dir, which warns when XDG_RUNTIME_DIR
+# is unset (containers, CI); one warning per verb drowns the one-line output.
+warnings.filterwarnings("ignore", module="platformdirs")
+
+__all__ = [
+    "CliError",
+    "app",
+    "event_details",
+    "fail",
+    "plain_text",
+    "run",
+    "to_cli_error",
+    "user_text",
+    "wait_installation_ticket",
+    "warn",
+]
+
+app = typer.Typer(
+    cls=OneLineErrors,
+    name="ticketing",
+    help="Temporal-native ticketing: dev stack, worker, tenants, workflows and tickets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(partner_app, name="partner")
+app.add_typer(installation_app, name="installation")
+app.add_typer(ticket_app, name="ticket")
+app.add_typer(tickets_app, name="tickets")
+for command in (dev, demo, worker, migrate, onboard, install):
+    app.command()(command)

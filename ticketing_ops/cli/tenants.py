@@ -1,0 +1,108 @@
+"""`ticketing tenant add` and `ticketing partner add`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.text import Text
+
+from ticketing.schemas import Contract, Email, Identifier, RegisterTenantInput, ShortText, parse
+from ticketing.settings import Settings
+from ticketing_ops.cli.context import OPERATOR, database
+from ticketing_ops.cli.output import JSON_OPTION, out, run, user_text
+
+tenant_app = typer.Typer(help="Tenants (ISPs, service platforms).", no_args_is_help=True)
+partner_app = typer.Typer(
+    help="Partners (the escalation level above a tenant).", no_args_is_help=True
+)
+
+
+class PartnerInput(Contract):
+    partner_id: Identifier
+    name: ShortText
+    email: Email | None = None
+
+
+@partner_app.command("add")
+def partner_add(
+    partner_id: str = typer.Argument(..., help="Partner id (letters, digits, _ . : -)."),
+    name: str = typer.Option(None, help="Display name (defaults to the id)."),
+    email: str = typer.Option(None, help="Escalation email."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Create or update a partner."""
+    from ticketing.tenants.service import TenantService
+
+    async def action() -> dict[str, Any]:
+        data = parse(
+            PartnerInput, {"partner_id": partner_id, "name": name or partner_id, "email": email}
+        )
+        async with database(Settings()) as sessions, sessions() as s, s.begin():
+            await TenantService(s, OPERATOR).register_partner(
+                data.partner_id, name=data.name, email=data.email
+            )
+        return data.model_dump(mode="json")
+
+    run(
+        json_out,
+        action,
+        lambda r: out().print(
+            Text.assemble("partner ", user_text(r["partner_id"], style="bold"), " saved")
+        ),
+    )
+
+
+@tenant_app.command("add")
+def tenant_add(
+    tenant_id: str = typer.Argument(..., help="Tenant id (letters, digits, _ . : -)."),
+    name: str = typer.Option(None, help="Display name (defaults to the id)."),
+    partner: str = typer.Option(None, "--partner", help="Partner id (escalation level 2)."),
+    timezone: str = typer.Option(None, help="IANA time zone of the business calendar."),
+    support_email: str = typer.Option(None, help="Where tenant-level notifications go."),
+    demo_sla: bool = typer.Option(
+        False, "--demo-sla", help="SLA targets in seconds (urgent 10s/30s) for demos."
+    ),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Create or update a tenant (idempotent)."""
+    from ticketing.sla import demo_policy
+    from ticketing.tenants.service import TenantService
+
+    async def action() -> dict[str, Any]:
+        data = parse(
+            RegisterTenantInput,
+            {
+                "tenant_id": tenant_id,
+                "name": name,
+                "partner_id": partner,
+                "timezone": timezone,
+                "support_email": support_email,
+            },
+        )
+        async with database(Settings()) as sessions, sessions() as s, s.begin():
+            tenant = await TenantService(s, OPERATOR).register_tenant(
+                data.tenant_id,
+                name=data.name,
+                partner_id=data.partner_id,
+                timezone=data.timezone,
+                support_email=data.support_email,
+                sla_policy=demo_policy() if demo_sla else None,
+            )
+            return {
+                "tenant_id": tenant.id,
+                "name": tenant.name,
+                "partner_id": tenant.partner_id,
+                "support_email": tenant.support_email,
+                "demo_sla": demo_sla,
+            }
+
+    def render(r: dict[str, Any]) -> None:
+        line = Text.assemble("tenant ", user_text(r["tenant_id"], style="bold"), " saved")
+        if r["partner_id"]:
+            line.append_text(Text.assemble(" (partner ", user_text(r["partner_id"]), ")"))
+        if r["demo_sla"]:
+            line.append(" with the demo SLA")
+        out().print(line)
+
+    run(json_out, action, render)
