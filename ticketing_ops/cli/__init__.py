@@ -1,9 +1,8 @@
-"""`ticketing`: the operator CLI. Every verb takes --json and prints exactly one JSON object.
+"""`ticketing`, the operator CLI: builds `app` (the console script) from one module per group."""
 
-Errors are one line on stderr (`error: <message>`, or `{"error": {...}}` with --json) and exit
-code 2; no tracebacks for bad input, unknown tickets, rejected updates or unreachable servers.
-Verbs live in one module per group; this module builds `app` (the console script) from them.
-"""
+# The contract every verb keeps: --json prints exactly one JSON object; errors are one line on
+# stderr (`error: <message>`, or `{"error": {...}}` on stdout with --json) and exit code 2, with
+# no traceback for bad input, unknown tickets, rejected updates or unreachable servers.
 
 from __future__ import annotations
 
