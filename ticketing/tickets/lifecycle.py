@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from ticketing.auth.principal import Principal, Role
-from ticketing.core.enums import Actor, TicketStatus
-from ticketing.core.errors import Forbidden, InvalidInput, InvalidTransition
+from ticketing.core.enums import Actor, EventKind, TicketStatus
+from ticketing.core.errors import (
+    CustomerNotFound,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    TenantNotFound,
+)
+from ticketing.tickets.schemas import CreateTicketRequest
 
 TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     TicketStatus.OPEN: frozenset(
@@ -19,6 +26,18 @@ TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     TicketStatus.RESOLVED: frozenset({TicketStatus.CLOSED, TicketStatus.OPEN}),
     TicketStatus.CLOSED: frozenset({TicketStatus.OPEN}),
 }
+
+
+# What a customer's timeline shows besides public messages: never notes, SLA or routing.
+CUSTOMER_EVENTS = frozenset(
+    {
+        EventKind.CREATED,
+        EventKind.STATUS_CHANGED,
+        EventKind.REPLIED,
+        EventKind.PAUSED,
+        EventKind.RESUMED,
+    }
+)
 
 
 def check_transition(current: TicketStatus, requested: TicketStatus) -> None:
@@ -49,3 +68,17 @@ def message_side(principal: Principal, requested: Actor | str | None) -> Actor:
     if requested is not None and requested is not own:
         raise Forbidden(f"write as {requested.value}")
     return own
+
+
+def create_scope(p: Principal, request: CreateTicketRequest) -> tuple[str | None, str]:
+    """The tenant and customer a create may name: the principal's own, or (platform)
+    any; a scoped principal naming another tenant or customer gets "not found"."""
+    if p.role in (Role.PARTNER_AGENT, Role.SYSTEM):
+        raise Forbidden("create tickets")
+    if p.role is Role.PLATFORM:
+        return request.tenant_id, request.customer_id
+    if request.tenant_id is not None and request.tenant_id != p.tenant_id:
+        raise TenantNotFound(request.tenant_id)
+    if p.role is Role.CUSTOMER and request.customer_id != p.customer_id:
+        raise CustomerNotFound(request.customer_id)
+    return p.tenant_id, request.customer_id

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.auth.principal import Principal, Role, require_principal
+from ticketing.auth.principal import Principal, require_principal
 from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, Priority, TicketStatus
 from ticketing.core.errors import (
     CustomerNotFound,
@@ -19,10 +19,16 @@ from ticketing.core.errors import (
 )
 from ticketing.core.fields import check_storable, normalize_priority, parse
 from ticketing.sla import Pause, SlaClock, deadlines
-from ticketing.sla.service import deadlines_for, pause_json, pauses_of, tenant_policy
+from ticketing.sla.service import deadlines_for, pause_json, pauses_of, tenant_policy, utcnow
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tickets import repository as repo
-from ticketing.tickets.lifecycle import check_transition, message_side, require_support_side
+from ticketing.tickets.lifecycle import (
+    CUSTOMER_EVENTS,
+    check_transition,
+    create_scope,
+    message_side,
+    require_support_side,
+)
 from ticketing.tickets.models import Ticket, TicketMessage
 from ticketing.tickets.numbering import format_ticket_number, ticket_ref
 from ticketing.tickets.routing import check_route
@@ -36,21 +42,6 @@ from ticketing.tickets.schemas import (
 from ticketing.tickets.views import created_info, decode_cursor, encode_cursor, ticket_info
 
 log = structlog.get_logger(__name__)
-
-# What a customer's timeline shows besides public messages: never notes, SLA or routing.
-CUSTOMER_EVENTS = frozenset(
-    {
-        EventKind.CREATED,
-        EventKind.STATUS_CHANGED,
-        EventKind.REPLIED,
-        EventKind.PAUSED,
-        EventKind.RESUMED,
-    }
-)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class TicketService:
@@ -69,7 +60,7 @@ class TicketService:
         """Create a ticket, or return the one already created for this idempotency key."""
         request = parse(CreateTicketRequest, request)
         request.check_rules()
-        tenant_id, customer_id = self._create_scope(request)
+        tenant_id, customer_id = create_scope(self.principal, request)
         now = now or utcnow()
         ctx = await repo.begin_create(
             self.session,
@@ -146,20 +137,6 @@ class TicketService:
             channel=new.channel.value,
         )
         return created_info(new)
-
-    def _create_scope(self, request: CreateTicketRequest) -> tuple[str | None, str]:
-        """The tenant and customer a create may name: the principal's own, or (platform)
-        any; a scoped principal naming another tenant or customer gets "not found"."""
-        p = self.principal
-        if p.role in (Role.PARTNER_AGENT, Role.SYSTEM):
-            raise Forbidden("create tickets")
-        if p.role is Role.PLATFORM:
-            return request.tenant_id, request.customer_id
-        if request.tenant_id is not None and request.tenant_id != p.tenant_id:
-            raise TenantNotFound(request.tenant_id)
-        if p.role is Role.CUSTOMER and request.customer_id != p.customer_id:
-            raise CustomerNotFound(request.customer_id)
-        return p.tenant_id, request.customer_id
 
     async def _existing(self, ticket_id: uuid.UUID | None) -> TicketInfo:
         assert ticket_id is not None
