@@ -17,10 +17,6 @@ async def get_partner(session: AsyncSession, partner_id: str) -> Partner | None:
     return await session.get(Partner, partner_id)
 
 
-async def get_customer(session: AsyncSession, customer_id: str) -> Customer | None:
-    return await session.get(Customer, customer_id)
-
-
 async def insert_customer_if_absent(
     session: AsyncSession, *, customer_id: str, tenant_id: str, email: str | None, name: str | None
 ) -> None:

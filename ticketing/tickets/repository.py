@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, cast, func, or_, select, text, update
+from sqlalchemy import Select, String, cast, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role
@@ -343,10 +343,6 @@ async def events(
         query = query.where(TicketEvent.kind.in_(kinds))
     rows = await session.execute(query.order_by(TicketEvent.id))
     return list(rows.scalars())
-
-
-async def count_tickets(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).select_from(Ticket))).scalar_one())
 
 
 async def tickets_to_reconcile(
