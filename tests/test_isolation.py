@@ -92,8 +92,25 @@ async def test_create_for_another_tenants_customer_is_not_found(
         await acme.create_ticket({"title": "x", "customer_id": 7, "tenant_id": "globex"})
     with pytest.raises(errors.CustomerNotFound):
         await acme.create_ticket({"title": "x", "customer_id": 7})
-    with pytest.raises(errors.TenantMismatch):
-        await service.upsert_customer(tenant_id="acme", customer_id="7", email="x@y.test")
+
+
+async def test_customer_ids_are_per_tenant(service: Services, tenant: str) -> None:
+    """globex's customer 42 is not acme's customer 42, and neither names the other tenant."""
+    await service.upsert_customer(tenant_id="globex", customer_id="42", email="g42@g.test")
+    acme_ticket = await service.create_ticket(
+        {"title": "x", "customer_id": 42, "tenant_id": "acme"}
+    )
+    globex_ticket = await service.for_tenant("globex").create_ticket(
+        {"title": "y", "customer_id": 42}
+    )
+    assert (acme_ticket.tenant_id, globex_ticket.tenant_id) == ("acme", "globex")
+    acme_view = await service.for_tenant("acme").list_tickets()
+    assert [t.ticket_number for t in acme_view.items] == [acme_ticket.ticket_number]
+    # The platform must say which tenant once an id is ambiguous.
+    with pytest.raises(errors.InvalidInput) as caught:
+        await service.create_ticket({"title": "z", "customer_id": 42})
+    assert caught.value.field == "tenant_id"
+    assert "acme" not in str(caught.value) and "globex" not in str(caught.value)
 
 
 async def test_a_service_without_a_principal_cannot_be_used(session: AsyncSession) -> None:

@@ -8,12 +8,14 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.services import Services
+from ticketing.auth.principal import Principal
 from ticketing.models import Ticket
 from ticketing.tickets.numbering import format_ticket_number, parse_ticket_number
+from ticketing.tickets.service import TicketService
 
 
 def test_format_pads_to_six_and_widens() -> None:
@@ -110,3 +112,40 @@ async def test_racing_creates_with_one_key_make_one_ticket(
     async with committed() as session, session.begin():
         other = await Services(session).create_ticket({"title": "x", "customer_id": 1})
     assert other.ticket_number == "TKT-000002"
+
+
+async def test_racing_alone_creates_burn_no_number(
+    committed: async_sessionmaker[AsyncSession],
+) -> None:
+    """The flows' create commits by itself: a duplicate key fails its statement whole, so a
+    lost race hands back nothing and the next ticket takes the next number."""
+    async with committed() as session, session.begin():
+        service = Services(session)
+        await service.register_tenant("acme")
+        await service.upsert_customer(tenant_id="acme", customer_id="1")
+
+    async def create(title: str, key: str) -> str:
+        async with committed() as session:
+            info = await TicketService(session, Principal.platform()).create_ticket_alone(
+                {"title": title, "customer_id": 1, "idempotency_key": key}
+            )
+            return info.ticket_number
+
+    keys = ["same"] * 10 + [f"own-{i}" for i in range(10)]
+    numbers = await asyncio.gather(*(create(f"t{i}", key) for i, key in enumerate(keys)))
+    assert len(set(numbers[:10])) == 1
+    assert len(set(numbers)) == 11
+    async with committed() as session:
+        stored = sorted((await session.execute(select(Ticket.number))).scalars())
+        counter = (await session.execute(text("SELECT value FROM ticket_counters"))).scalar()
+    assert stored == list(range(1, 12)) and counter == 11
+
+
+async def test_alone_create_refuses_an_open_transaction(
+    committed: async_sessionmaker[AsyncSession],
+) -> None:
+    async with committed() as session, session.begin():
+        with pytest.raises(RuntimeError, match="no transaction"):
+            await TicketService(session, Principal.platform()).create_ticket_alone(
+                {"title": "x", "customer_id": 1}
+            )

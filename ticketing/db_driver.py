@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 class DriverConnection(Protocol):
     """The part of asyncpg's connection the hot statements use."""
 
+    async def fetch(self, query: str, *args: object) -> list[Sequence[Any]]: ...
     async def fetchrow(self, query: str, *args: object) -> object: ...
     async def fetchval(self, query: str, *args: object) -> object: ...
     def is_in_transaction(self) -> bool: ...
@@ -22,16 +24,22 @@ def positional(sql: str, names: tuple[str, ...]) -> str:
     return sql
 
 
-async def driver_connection(session: AsyncSession) -> DriverConnection:
-    """The asyncpg connection under the session, inside the session's open transaction.
+async def driver_connection(
+    session: AsyncSession, *, transaction: bool | None = True
+) -> DriverConnection:
+    """The asyncpg connection under the session.
 
-    A prepared statement on it skips SQLAlchemy's compile and result overhead. The caller must
-    have run a statement through the session first: SQLAlchemy begins the driver's transaction
-    lazily, and a statement sent before that would run outside the caller's transaction.
+    `transaction=True`: the statement must run inside the session's open transaction. The
+    caller must have run a statement through the session first: SQLAlchemy begins the driver's
+    transaction lazily, and a statement sent before that would commit on its own.
+    `transaction=False`: the statement must commit on its own, so the session must not have
+    begun one. `None`: either (a read that may run in or out of a transaction).
+    A prepared statement on it skips SQLAlchemy's compile and result overhead.
     """
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: DriverConnection = raw.driver_connection  # type: ignore[assignment]
-    if not driver.is_in_transaction():
-        raise RuntimeError("driver-level statement outside a transaction")
+    if transaction is not None and driver.is_in_transaction() != transaction:
+        where = "outside" if transaction else "inside"
+        raise RuntimeError(f"driver-level statement {where} a transaction")
     return driver

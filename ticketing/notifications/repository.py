@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.notifications.models import Notification
+from ticketing.tickets.numbering import format_ticket_number
 
 
 async def notification_ids_by_key(session: AsyncSession, dedupe_key: str) -> list[int]:
@@ -58,7 +59,7 @@ class OutboxRow:
 
 _CLAIM = text(
     """
-SELECT x.id, x.kind, x.recipient, x.payload, t.ticket_number, t.title, t.priority
+SELECT x.id, x.kind, x.recipient, x.payload, t.number, t.title, t.priority
 FROM notifications x JOIN tickets t ON t.id = x.ticket_id
 WHERE x.id = ANY(:ids) AND x.sent_at IS NULL
 ORDER BY x.id
@@ -74,7 +75,10 @@ async def claim_notifications(
     """Lock the unsent ones; rows another sender holds are skipped, so two live senders never
     both send one."""
     rows = await session.execute(_CLAIM, {"ids": notification_ids})
-    return [OutboxRow(*row) for row in rows]
+    return [
+        OutboxRow(row[0], row[1], row[2], row[3], format_ticket_number(row[4]), row[5], row[6])
+        for row in rows
+    ]
 
 
 async def mark_sent(session: AsyncSession, notification_ids: list[int], now: datetime) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.db_driver import driver_connection, positional
+from ticketing.tickets.numbering import format_ticket_number
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class SlaRow:
 
 
 _SLA_ROW = """
-SELECT t.id, t.ticket_number, t.tenant_id, t.status, t.priority, t.ticket_type, t.target_type,
+SELECT t.id, t.number, t.tenant_id, t.status, t.priority, t.ticket_type, t.target_type,
        t.escalation_level, t.created_at, t.resolution_window_start, t.first_response_at,
        t.sla_pauses, n.sla_policy, n.calendar, n.support_email, n.partner_id, p.email,
        ARRAY(SELECT b.kind FROM sla_breaches b
@@ -75,6 +76,7 @@ async def sla_row(
     if row is None:
         return None
     values = list(row)
+    values[1] = format_ticket_number(values[1])
     values[-1] = frozenset(values[-1])
     return SlaRow(*values)
 

@@ -36,10 +36,10 @@ class Tenant(Base):
 class Customer(Base):
     __tablename__ = "customers"
 
-    # The caller's id (integer digits or lower-case UUID), unique across the platform so a
-    # request naming a customer and another tenant is caught as a mismatch.
+    # The caller's id (integer digits or lower-case UUID), unique within its tenant: two tenants
+    # may each have a customer 42.
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True, index=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     email: Mapped[str | None] = mapped_column(String(254))
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -23,15 +23,15 @@ async def insert_customer_if_absent(
     await session.execute(
         pg_insert(Customer)
         .values(id=customer_id, tenant_id=tenant_id, email=email, name=name)
-        .on_conflict_do_nothing(index_elements=[Customer.id])
+        .on_conflict_do_nothing(index_elements=[Customer.tenant_id, Customer.id])
     )
 
 
-async def lock_customer(session: AsyncSession, customer_id: str) -> Customer:
+async def lock_customer(session: AsyncSession, tenant_id: str, customer_id: str) -> Customer:
     return (
         await session.execute(
             select(Customer)
-            .where(Customer.id == customer_id)
+            .where(Customer.tenant_id == tenant_id, Customer.id == customer_id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )

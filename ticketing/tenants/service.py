@@ -11,7 +11,6 @@ from ticketing.core.errors import (
     Forbidden,
     InvalidInput,
     PartnerNotFound,
-    TenantMismatch,
     TenantNotFound,
 )
 from ticketing.sla import BusinessCalendar, SlaPolicy, validate_timezone
@@ -101,7 +100,8 @@ class TenantService:
     ) -> Customer:
         """Create the customer under `tenant_id` or update its contact details.
 
-        A customer id already owned by another tenant is a TenantMismatch, never a move.
+        Customer ids are unique per tenant: another tenant's customer with the same id is
+        another customer.
         """
         if self.principal.is_customer or self.principal.role is Role.PARTNER_AGENT:
             raise Forbidden("register customers")
@@ -112,9 +112,7 @@ class TenantService:
         await repo.insert_customer_if_absent(
             self.session, customer_id=customer_id, tenant_id=tenant_id, email=email, name=name
         )
-        customer = await repo.lock_customer(self.session, customer_id)
-        if customer.tenant_id != tenant_id:
-            raise TenantMismatch(tenant_id, customer.tenant_id)
+        customer = await repo.lock_customer(self.session, tenant_id, customer_id)
         customer.email = email or customer.email
         customer.name = name or customer.name
         await self.session.flush()

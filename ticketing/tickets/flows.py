@@ -62,7 +62,9 @@ class TicketFlows:
         self, request: CreateTicketRequest | dict[str, object], *, now: datetime | None = None
     ) -> TicketInfo:
         """Create (or return the already created) ticket; watch it and send its notice."""
-        ticket = await self._run(lambda s: self._tickets(s).create_ticket(request, now=now))
+        # The create is the whole unit of work: it commits by itself (no BEGIN/COMMIT).
+        async with self.sessions() as session:
+            ticket = await self._tickets(session).create_ticket_alone(request, now=now)
         return await self._created(ticket)
 
     async def open_for_customer(

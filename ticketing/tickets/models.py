@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -37,6 +38,7 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key"),
+        ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"]),
         CheckConstraint("char_length(title) between 1 and 200", name="title_length"),
         CheckConstraint("escalation_level between 1 and 3", name="escalation_level_range"),
         Index("ix_tickets_tenant_status_number", "tenant_id", "status", "number"),
@@ -45,9 +47,9 @@ class Ticket(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     number: Mapped[int] = mapped_column(BigInteger, unique=True)
-    ticket_number: Mapped[str] = mapped_column(String(24), unique=True)
+    # The ticket number (TKT-000123) is format_ticket_number(number), never stored.
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     origin_type: Mapped[Actor] = mapped_column(enum_type(Actor, 16))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, cast, or_, select, text, update
+from asyncpg.exceptions import UniqueViolationError
+from sqlalchemy import ColumnElement, Select, String, cast, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role
@@ -23,7 +25,8 @@ from ticketing.core.enums import (
 )
 from ticketing.db_driver import driver_connection, positional
 from ticketing.tenants.models import Tenant
-from ticketing.tickets.models import Ticket, TicketCounter, TicketEvent, TicketMessage
+from ticketing.tickets.models import Ticket, TicketEvent, TicketMessage
+from ticketing.tickets.numbering import format_ticket_number, parse_ticket_number
 
 COUNTER = "ticket"
 
@@ -56,58 +59,73 @@ class CreateContext:
     sla_policy: dict[str, Any] | None
     calendar: dict[str, Any] | None
     existing_ticket_id: uuid.UUID | None
-    # The counter value taken for the new ticket (row locked until commit); None when a ticket
-    # already exists for the idempotency key and nothing was taken.
-    number: int | None
 
 
-# One round trip: the customer and its tenant's SLA settings, any ticket already made for this
-# key, and (only if there is none) the next number. The counter row stays locked until commit,
-# which keeps numbers gap-free.
-_BEGIN_CREATE = text(
-    """
-WITH ctx AS (
-    SELECT c.id, c.email, t.id AS tenant_id, t.partner_id, t.sla_policy, t.calendar,
-           (SELECT k.id FROM tickets k
-             WHERE k.tenant_id = c.tenant_id AND k.idempotency_key = :key) AS existing
-    FROM customers c JOIN tenants t ON t.id = c.tenant_id
-    WHERE c.id = :customer_id AND (CAST(:tenant_id AS text) IS NULL OR c.tenant_id = :tenant_id)
-), counter AS (
-    UPDATE ticket_counters SET value = value + 1
-    WHERE name = :counter AND EXISTS (SELECT 1 FROM ctx WHERE existing IS NULL)
-    RETURNING value
-)
-SELECT ctx.*, (SELECT value FROM counter) FROM ctx
+# The customer and its tenant's SLA settings, and any ticket already made for this key. A read:
+# nothing is locked until the insert takes its number. Two rows only when a platform create
+# names no tenant and two tenants have a customer with this id.
+_CREATE_CONTEXT = """
+SELECT c.id, c.email, t.id, t.partner_id, t.sla_policy, t.calendar,
+       (SELECT k.id FROM tickets k
+         WHERE k.tenant_id = c.tenant_id AND k.idempotency_key = :key) AS existing
+FROM customers c JOIN tenants t ON t.id = c.tenant_id
+WHERE c.id = :customer_id AND (CAST(:tenant_id AS text) IS NULL OR c.tenant_id = :tenant_id)
+LIMIT 2
 """
-)
+_CREATE_CONTEXT_PARAMS = ("customer_id", "tenant_id", "key")
+_CREATE_CONTEXT_SQL = text(_CREATE_CONTEXT)
+_CREATE_CONTEXT_DRIVER = positional(_CREATE_CONTEXT, _CREATE_CONTEXT_PARAMS)
 
 
-async def begin_create(
-    session: AsyncSession, *, tenant_id: str | None, customer_id: str, idempotency_key: str | None
-) -> CreateContext | None:
-    """Open the create: context and number in one statement; None if no such customer (in
-    `tenant_id`, when given)."""
-    row = (
-        await session.execute(
-            _BEGIN_CREATE,
-            {
-                "customer_id": customer_id,
-                "tenant_id": tenant_id,
-                "key": idempotency_key,
-                "counter": COUNTER,
-            },
+async def create_context(
+    session: AsyncSession,
+    *,
+    tenant_id: str | None,
+    customer_id: str,
+    idempotency_key: str | None,
+    alone: bool,
+) -> list[CreateContext]:
+    """The customer (in `tenant_id`, when given) with what a create needs; empty if none.
+
+    `alone`: read outside any transaction, on the driver (the create commits by itself next);
+    else through the session, which begins the caller's transaction.
+    """
+    if alone:
+        driver = await driver_connection(session, transaction=False)
+        rows: Sequence[Sequence[Any]] = await driver.fetch(
+            _CREATE_CONTEXT_DRIVER, customer_id, tenant_id, idempotency_key
         )
-    ).one_or_none()
-    return None if row is None else CreateContext(*row)
+    else:
+        result = await session.execute(
+            _CREATE_CONTEXT_SQL,
+            {"customer_id": customer_id, "tenant_id": tenant_id, "key": idempotency_key},
+        )
+        rows = list(result.tuples())
+    return [
+        CreateContext(
+            customer_id=row[0],
+            customer_email=row[1],
+            tenant_id=row[2],
+            partner_id=row[3],
+            sla_policy=_json(row[4]),
+            calendar=_json(row[5]),
+            existing_ticket_id=row[6],
+        )
+        for row in rows
+    ]
+
+
+def _json(value: object) -> Any:
+    # asyncpg hands jsonb over as text unless a codec is set on the connection.
+    return json.loads(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
 class NewTicket:
-    """A ticket about to be inserted, with the companions the insert writes alongside."""
+    """A ticket about to be inserted, with the companions the insert writes alongside; its
+    number is taken by the insert itself."""
 
     id: uuid.UUID
-    number: int
-    ticket_number: str
     tenant_id: str
     customer_id: str
     title: str
@@ -133,25 +151,29 @@ class NewTicket:
     recipient: str | None
 
 
-# The ticket unless its idempotency key exists, and its first message, `created` event and
-# `ticket_created` notice only if the ticket row went in.
+# The next number and the ticket, its first message, `created` event and `ticket_created`
+# notice, in one statement. The counter row stays locked until the statement's transaction
+# ends, which keeps numbers gap-free: a statement that fails takes its increment with it.
 _INSERT_TICKET = """
-WITH ticket AS (
+WITH counter AS (
+    UPDATE ticket_counters SET value = value + 1 WHERE name = :counter RETURNING value
+), ticket AS (
     INSERT INTO tickets (
-        id, number, ticket_number, tenant_id, customer_id, title, description,
+        id, number, tenant_id, customer_id, title, description,
         origin_type, target_type, priority, ticket_type, status, channel, assigned_team,
         service_address, affected_services, device_serial_numbers, requester_email,
         idempotency_key, context, metadata, first_response_due, sla_due_date,
         resolution_window_start, sla_pauses, sla_breached, escalation_level,
         created_at, updated_at)
-    VALUES (:id, :number, :ticket_number, :tenant_id, :customer_id, :title, :description,
+    SELECT :id, value, :tenant_id, :customer_id, :title, :description,
         :origin_type, :target_type, :priority, :ticket_type, 'open', :channel, :assigned_team,
         :service_address, CAST(:affected_services AS jsonb),
         CAST(:device_serial_numbers AS jsonb), :requester_email, :idempotency_key,
         CAST(:context AS jsonb), CAST(:metadata AS jsonb), :first_response_due, :sla_due_date,
-        :created_at, '[]'::jsonb, false, 1, :created_at, :created_at)
-    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-    RETURNING id, tenant_id
+        :created_at, '[]'::jsonb, false, 1, :created_at, :created_at
+    FROM counter
+    {on_conflict}
+    RETURNING id, tenant_id, number
 ), message AS (
     INSERT INTO ticket_messages (ticket_id, author_actor, author, body, is_internal, created_at)
     SELECT id, 'customer', :author, :description, false, :created_at FROM ticket
@@ -161,16 +183,14 @@ WITH ticket AS (
 ), outbox AS (
     INSERT INTO notifications (dedupe_key, ticket_id, tenant_id, kind, recipient, payload,
                                created_at, attempts)
-    SELECT 'ticket_created:' || id, id, tenant_id, 'ticket_created', :recipient, '{}'::jsonb,
+    SELECT 'ticket_created:' || id, id, tenant_id, 'ticket_created', :recipient, '{{}}'::jsonb,
            :created_at, 0
     FROM ticket
 )
-SELECT count(*) FROM ticket
+SELECT number FROM ticket
 """
 _INSERT_PARAMS = (
     "id",
-    "number",
-    "ticket_number",
     "tenant_id",
     "customer_id",
     "title",
@@ -194,23 +214,31 @@ _INSERT_PARAMS = (
     "author",
     "event_data",
     "recipient",
+    "counter",
 )
-_INSERT_TICKET_SQL = positional(_INSERT_TICKET, _INSERT_PARAMS)
+# Inside a caller's transaction a duplicate key must not abort that transaction: the insert
+# skips, and the caller hands the number back while it still holds the counter lock.
+_INSERT_IN_TRANSACTION = positional(
+    _INSERT_TICKET.format(on_conflict="ON CONFLICT (tenant_id, idempotency_key) DO NOTHING"),
+    _INSERT_PARAMS,
+)
+# Alone, the statement is its own transaction: a duplicate key fails it whole, increment
+# included.
+_INSERT_ALONE = positional(_INSERT_TICKET.format(on_conflict=""), _INSERT_PARAMS)
+_IDEMPOTENCY_CONSTRAINT = "uq_tickets_tenant_id_idempotency_key"
 
 
-async def insert_ticket(session: AsyncSession, new: NewTicket) -> bool:
-    """Insert a new ticket with its companions; False when the idempotency key already exists.
+async def insert_ticket(session: AsyncSession, new: NewTicket, *, alone: bool) -> int | None:
+    """Insert a new ticket with its companions and return its number; None when a ticket with
+    its idempotency key exists. `alone`: the statement commits by itself (the session must
+    have no transaction); else it runs inside the session's open transaction.
 
-    The hottest statement of the product: a prepared statement on the driver connection, inside
-    the transaction `begin_create` opened.
+    The hottest statement of the product: prepared, on the driver connection.
     """
-    driver = await driver_connection(session)
+    driver = await driver_connection(session, transaction=not alone)
     event_data = {"channel": new.channel.value, "priority": new.priority.value}
-    inserted = await driver.fetchval(
-        _INSERT_TICKET_SQL,
+    args = (
         new.id,
-        new.number,
-        new.ticket_number,
         new.tenant_id,
         new.customer_id,
         new.title,
@@ -234,17 +262,27 @@ async def insert_ticket(session: AsyncSession, new: NewTicket) -> bool:
         new.author,
         json.dumps(event_data),
         new.recipient,
+        COUNTER,
     )
-    return bool(inserted)
+    if alone:
+        try:
+            return cast_number(await driver.fetchval(_INSERT_ALONE, *args))
+        except UniqueViolationError as error:
+            if error.constraint_name != _IDEMPOTENCY_CONSTRAINT:
+                raise
+            return None
+    number = cast_number(await driver.fetchval(_INSERT_IN_TRANSACTION, *args))
+    if number is None:
+        # The counter was bumped before the insert skipped; we still hold its lock.
+        await driver.fetchval(_GIVE_BACK, COUNTER)
+    return number
 
 
-async def give_back_number(session: AsyncSession) -> None:
-    """Undo this transaction's counter increment (we still hold the row lock)."""
-    await session.execute(
-        update(TicketCounter)
-        .where(TicketCounter.name == COUNTER)
-        .values(value=TicketCounter.value - 1)
-    )
+_GIVE_BACK = "UPDATE ticket_counters SET value = value - 1 WHERE name = $1"
+
+
+def cast_number(value: object) -> int | None:
+    return None if value is None else int(str(value))
 
 
 async def find_ticket(
@@ -298,13 +336,14 @@ async def list_tickets(
     if filters.search:
         escaped = filters.search.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
         pattern = f"%{escaped}%"
-        query = query.where(
-            or_(
-                Ticket.ticket_number.ilike(pattern),
-                Ticket.title.ilike(pattern),
-                cast(Ticket.customer_id, String).ilike(pattern),
-            )
-        )
+        matches: list[ColumnElement[bool]] = [
+            Ticket.title.ilike(pattern),
+            cast(Ticket.customer_id, String).ilike(pattern),
+        ]
+        number = parse_ticket_number(filters.search)
+        if number is not None:
+            matches.append(Ticket.number == number)
+        query = query.where(or_(*matches))
     if filters.before_number is not None:
         query = query.where(Ticket.number < filters.before_number)
     rows = await session.execute(query.order_by(Ticket.number.desc()).limit(limit))
@@ -348,10 +387,10 @@ async def events(
 async def tickets_to_reconcile(
     session: AsyncSession, *, after_number: int, limit: int, done_since: datetime
 ) -> list[tuple[uuid.UUID, int, str, TicketStatus]]:
-    """(id, number, ticket_number, status) of tickets numbered above `after_number` that are
+    """(id, number, ticket number, status) of tickets numbered above `after_number` that are
     open, or done since `done_since` (whose watchers may not have heard), oldest first."""
     rows = await session.execute(
-        select(Ticket.id, Ticket.number, Ticket.ticket_number, Ticket.status)
+        select(Ticket.id, Ticket.number, Ticket.status)
         .where(
             Ticket.number > after_number,
             or_(Ticket.status.not_in(DONE_STATUSES), Ticket.updated_at >= done_since),
@@ -359,4 +398,4 @@ async def tickets_to_reconcile(
         .order_by(Ticket.number)
         .limit(limit)
     )
-    return [(row[0], row[1], row[2], row[3]) for row in rows]
+    return [(row[0], row[1], format_ticket_number(row[1]), row[2]) for row in rows]

@@ -18,10 +18,11 @@ from ticketing.core.errors import (
     TicketNotFound,
 )
 from ticketing.core.fields import check_storable, normalize_priority, parse
-from ticketing.sla import Pause, SlaClock, deadlines
+from ticketing.sla import Pause
 from ticketing.sla.service import deadlines_for, pause_json, pauses_of, tenant_policy, utcnow
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tickets import repository as repo
+from ticketing.tickets.creation import new_ticket
 from ticketing.tickets.lifecycle import (
     CUSTOMER_EVENTS,
     check_transition,
@@ -30,8 +31,7 @@ from ticketing.tickets.lifecycle import (
     require_support_side,
 )
 from ticketing.tickets.models import Ticket, TicketMessage
-from ticketing.tickets.numbering import format_ticket_number, ticket_ref
-from ticketing.tickets.routing import check_route
+from ticketing.tickets.numbering import ticket_ref
 from ticketing.tickets.schemas import (
     CreateTicketRequest,
     TicketEventInfo,
@@ -57,86 +57,69 @@ class TicketService:
     async def create_ticket(
         self, request: CreateTicketRequest | dict[str, object], *, now: datetime | None = None
     ) -> TicketInfo:
-        """Create a ticket, or return the one already created for this idempotency key."""
+        """Create a ticket inside the caller's transaction, or return the one already created
+        for this idempotency key."""
+        return await self._create(request, now, alone=False)
+
+    async def create_ticket_alone(
+        self, request: CreateTicketRequest | dict[str, object], *, now: datetime | None = None
+    ) -> TicketInfo:
+        """As `create_ticket`, for a session with no transaction yet, when the create is the
+        whole unit of work: it commits by itself, a read and one atomic insert."""
+        if self.session.in_transaction():
+            raise RuntimeError("create_ticket_alone needs a session with no transaction")
+        return await self._create(request, now, alone=True)
+
+    async def _create(
+        self,
+        request: CreateTicketRequest | dict[str, object],
+        now: datetime | None,
+        *,
+        alone: bool,
+    ) -> TicketInfo:
         request = parse(CreateTicketRequest, request)
         request.check_rules()
         tenant_id, customer_id = create_scope(self.principal, request)
-        now = now or utcnow()
-        ctx = await repo.begin_create(
+        found = await repo.create_context(
             self.session,
             tenant_id=tenant_id,
             customer_id=customer_id,
             idempotency_key=request.idempotency_key,
+            alone=alone,
         )
-        if ctx is None:
+        if not found:
             if tenant_id is not None and (
                 await tenants_repo.get_tenant(self.session, tenant_id) is None
             ):
                 raise TenantNotFound(tenant_id)
             raise CustomerNotFound(request.customer_id)
-        if ctx.existing_ticket_id is not None or ctx.number is None:
+        if len(found) > 1:
+            raise InvalidInput(
+                "tenant_id", None, "is required: several tenants have a customer with this id"
+            )
+        ctx = found[0]
+        if ctx.existing_ticket_id is not None:
             return await self._existing(ctx.existing_ticket_id)
-
-        check_route(Actor.CUSTOMER, Actor.TENANT)
-        policy = tenant_policy(ctx.sla_policy, ctx.calendar)
-        clock = SlaClock(
-            priority=request.priority.value,
-            ticket_type=request.ticket_type.value,
-            created_at=now,
-            resolution_started_at=now,
-            first_response_at=None,
-            pauses=(),
-            done=False,
-        )
-        due = deadlines(policy, clock, now)
-        team = request.assigned_team
-        contact = request.requester_email or ctx.customer_email
-        new = repo.NewTicket(
-            id=uuid.uuid4(),
-            number=ctx.number,
-            ticket_number=format_ticket_number(ctx.number),
-            tenant_id=ctx.tenant_id,
-            customer_id=ctx.customer_id,
-            title=request.title,
-            description=request.description,
-            origin_type=Actor.CUSTOMER,
-            target_type=Actor.TENANT,
-            priority=request.priority,
-            ticket_type=request.ticket_type,
-            channel=request.channel,
-            assigned_team=team,
-            service_address=request.service_address,
-            affected_services=request.affected_services,
-            device_serial_numbers=request.device_serial_numbers,
-            requester_email=request.requester_email,
-            idempotency_key=request.idempotency_key,
-            context={"assigned_team": team, "routing": {"team": team}},
-            metadata=request.metadata,
-            first_response_due=due.first_response_due,
-            sla_due_date=due.resolution_due,
-            created_at=now,
-            author=contact,
-            recipient=contact,
-        )
-        if not await repo.insert_ticket(self.session, new):
-            # Lost a race on the same idempotency key: the winner committed while we waited
-            # for the counter lock. Hand our number back and return the winner's ticket.
-            await repo.give_back_number(self.session)
-            ctx = await repo.begin_create(
+        new = new_ticket(request, ctx, now or utcnow())
+        number = await repo.insert_ticket(self.session, new, alone=alone)
+        if number is None:
+            # Lost a race on the same idempotency key: the winner committed first.
+            [ctx] = await repo.create_context(
                 self.session,
                 tenant_id=ctx.tenant_id,
                 customer_id=ctx.customer_id,
                 idempotency_key=request.idempotency_key,
+                alone=False,
             )
-            assert ctx is not None and ctx.existing_ticket_id is not None
             return await self._existing(ctx.existing_ticket_id)
+        ticket = created_info(new, number)
         log.info(
             "ticket_created",
-            ticket_number=new.ticket_number,
+            ticket_number=ticket.ticket_number,
             tenant_id=new.tenant_id,
             channel=new.channel.value,
         )
-        return created_info(new)
+        return ticket
 
     async def _existing(self, ticket_id: uuid.UUID | None) -> TicketInfo:
         assert ticket_id is not None

@@ -7,6 +7,7 @@ import base64
 from ticketing.core.enums import TicketStatus
 from ticketing.core.errors import InvalidInput
 from ticketing.tickets.models import Ticket
+from ticketing.tickets.numbering import format_ticket_number
 from ticketing.tickets.repository import NewTicket
 from ticketing.tickets.schemas import TicketInfo
 
@@ -14,7 +15,7 @@ from ticketing.tickets.schemas import TicketInfo
 def ticket_info(row: Ticket) -> TicketInfo:
     return TicketInfo(
         ticket_id=row.id,
-        ticket_number=row.ticket_number,
+        ticket_number=format_ticket_number(row.number),
         title=row.title,
         description=row.description,
         customer_id=row.customer_id,
@@ -43,11 +44,11 @@ def ticket_info(row: Ticket) -> TicketInfo:
     )
 
 
-def created_info(new: NewTicket) -> TicketInfo:
+def created_info(new: NewTicket, number: int) -> TicketInfo:
     """The view of a ticket just inserted, from what was inserted (no read back)."""
     return TicketInfo(
         ticket_id=new.id,
-        ticket_number=new.ticket_number,
+        ticket_number=format_ticket_number(number),
         title=new.title,
         description=new.description,
         customer_id=new.customer_id,

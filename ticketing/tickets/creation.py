@@ -1,0 +1,55 @@
+"""What a new ticket is made of, before its number: routing, due dates, first contact."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from ticketing.core.enums import Actor
+from ticketing.sla import SlaClock, deadlines
+from ticketing.sla.service import tenant_policy
+from ticketing.tickets.repository import CreateContext, NewTicket
+from ticketing.tickets.routing import check_route
+from ticketing.tickets.schemas import CreateTicketRequest
+
+
+def new_ticket(request: CreateTicketRequest, ctx: CreateContext, now: datetime) -> NewTicket:
+    """The row a create inserts: routed to the tenant, due dates from the tenant's policy."""
+    check_route(Actor.CUSTOMER, Actor.TENANT)
+    clock = SlaClock(
+        priority=request.priority.value,
+        ticket_type=request.ticket_type.value,
+        created_at=now,
+        resolution_started_at=now,
+        first_response_at=None,
+        pauses=(),
+        done=False,
+    )
+    due = deadlines(tenant_policy(ctx.sla_policy, ctx.calendar), clock, now)
+    team = request.assigned_team
+    contact = request.requester_email or ctx.customer_email
+    return NewTicket(
+        id=uuid.uuid4(),
+        tenant_id=ctx.tenant_id,
+        customer_id=ctx.customer_id,
+        title=request.title,
+        description=request.description,
+        origin_type=Actor.CUSTOMER,
+        target_type=Actor.TENANT,
+        priority=request.priority,
+        ticket_type=request.ticket_type,
+        channel=request.channel,
+        assigned_team=team,
+        service_address=request.service_address,
+        affected_services=request.affected_services,
+        device_serial_numbers=request.device_serial_numbers,
+        requester_email=request.requester_email,
+        idempotency_key=request.idempotency_key,
+        context={"assigned_team": team, "routing": {"team": team}},
+        metadata=request.metadata,
+        first_response_due=due.first_response_due,
+        sla_due_date=due.resolution_due,
+        created_at=now,
+        author=contact,
+        recipient=contact,
+    )
