@@ -75,7 +75,6 @@ class StoredTicket:
     status: str
     id: Any
 
-
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results" / "last.json"
 TASK_QUEUE = "ticketing"
@@ -362,12 +361,9 @@ class WorkerSupervisor:
             self.unexpected_exits.append(
                 f"pid {process.pid} rc={process.returncode} after {lived:.1f}s: {tail}"
             )
-            self.log_event(
-                "worker_exit",
-                f"worker pid {process.pid} exited rc="
-                f"{process.returncode} on its own after {lived:.1f}s; restarting "
-                f"({tail[-160:]})",
-            )
+            self.log_event("worker_exit", f"worker pid {process.pid} exited rc="
+                           f"{process.returncode} on its own after {lived:.1f}s; restarting "
+                           f"({tail[-160:]})")
             await asyncio.sleep(1.0)
             if not self.held and not self._closing:
                 self.spawn()
@@ -574,8 +570,7 @@ class ChaosRun:
 
         async def ticket_number() -> str | None:
             state = await handle.query(
-                "installation_state",
-                result_type=InstallationState,
+                "installation_state", result_type=InstallationState,
                 rpc_timeout=timedelta(seconds=5),
             )
             return state.ticket_number
@@ -630,9 +625,8 @@ class ChaosRun:
                 await self._start_temporal()
                 detail = "dev server stopped (SIGTERM); restarted on its temporal.db"
             self.report.faults.append(
-                FaultEvent(
-                    round(began - self.t0, 2), kind, detail, round(time.monotonic() - began, 2)
-                )
+                FaultEvent(round(began - self.t0, 2), kind, detail,
+                           round(time.monotonic() - began, 2))
             )
 
     async def _start_temporal(self) -> None:
@@ -772,14 +766,8 @@ class Verifier:
         self.client = run.client
         self.checks = run.report.checks
 
-    def add(
-        self,
-        name: str,
-        expected: str,
-        observed: str,
-        passed: bool,
-        details: list[str] | None = None,
-    ) -> None:
+    def add(self, name: str, expected: str, observed: str, passed: bool,
+            details: list[str] | None = None) -> None:
         self.checks.append(Check(name, expected, observed, passed, (details or [])[:20]))
 
     async def facts(self, workflow_id: str, result_type: type | None) -> WorkflowFacts:
@@ -829,8 +817,7 @@ class Verifier:
         handle = self.client.get_workflow_handle(workflow_id)
         try:
             history = await self.run.retrying(
-                "history",
-                lambda: handle.fetch_history(rpc_timeout=RPC_TIMEOUT),
+                "history", lambda: handle.fetch_history(rpc_timeout=RPC_TIMEOUT),
                 self.run.deadline,
             )
         except Exception as error:  # noqa: BLE001
@@ -883,8 +870,7 @@ class Verifier:
         # activity committed reported its ticket and its sent notice as missing.
         by_id = {r.workflow_id: r for r in requests}
         result_types: dict[str, type] = {
-            "OnboardingWorkflow": TicketInfo,
-            "InstallationWorkflow": InstallationResult,
+            "OnboardingWorkflow": TicketInfo, "InstallationWorkflow": InstallationResult,
         }
         business = await self.gather_facts(
             [(r.workflow_id, result_types[r.workflow_type]) for r in requests]
@@ -896,11 +882,8 @@ class Verifier:
                     StoredTicket(format_ticket_number(row.number), *row)
                     for row in await connection.execute(
                         select(
-                            Ticket.number,
-                            Ticket.tenant_id,
-                            Ticket.idempotency_key,
-                            Ticket.status,
-                            Ticket.id,
+                            Ticket.number, Ticket.tenant_id, Ticket.idempotency_key,
+                            Ticket.status, Ticket.id,
                         )
                     )
                 ]
@@ -910,12 +893,8 @@ class Verifier:
                 notifications = (
                     await connection.execute(
                         select(
-                            Notification.id,
-                            Notification.dedupe_key,
-                            Notification.kind,
-                            Notification.sent_at,
-                            Notification.attempts,
-                            Notification.recipient,
+                            Notification.id, Notification.dedupe_key, Notification.kind,
+                            Notification.sent_at, Notification.attempts, Notification.recipient,
                         )
                     )
                 ).all()
@@ -992,7 +971,8 @@ class Verifier:
             f"{len(set(numbers))} distinct, min {numbers[0] if numbers else '-'}, max "
             f"{numbers[-1] if numbers else '-'}, {len(gaps)} gaps, {len(doubled)} duplicates; "
             f"counter {counter_values}",
-            numbers == list(range(1, config.n + 1)) and list(counter_values.values()) == [config.n],
+            numbers == list(range(1, config.n + 1))
+            and list(counter_values.values()) == [config.n],
             [f"gap {g}" for g in gaps] + [f"duplicate {d}" for d in doubled],
         )
 
@@ -1023,8 +1003,7 @@ class Verifier:
         watcher_ids = sorted(f"escalation-{row.ticket_number}" for row in tickets)
         watchers = await self.gather_facts([(wid, None) for wid in watcher_ids])
         described_missing = [
-            f.workflow_id
-            for f in watchers
+            f.workflow_id for f in watchers
             if f.workflow_id in expected_ids and f.status != "RUNNING"
         ]
         self.add(
@@ -1050,8 +1029,7 @@ class Verifier:
                 self.checks[-1].details += [f"{watcher_id}: {line}" for line in lines]
                 run.report.stats.setdefault("evidence", {})[watcher_id] = lines
         failed_watchers = [
-            f"{f.workflow_id}: {f.status}"
-            for f in watchers
+            f"{f.workflow_id}: {f.status}" for f in watchers
             if f.status not in ("RUNNING", "COMPLETED")
         ]
         self.add(
@@ -1071,16 +1049,12 @@ class Verifier:
         deliveries = Counter(run.sink.messages)
         retried_ids = tuple(f"<notification-{row.id}." for row in sent if row.attempts > 1)
         repeats = [(key, count) for key, count in deliveries.items() if count > 1]
-        crash_window = [
-            f"{to} {message_id} x{count} (attempts>1, same Message-ID)"
-            for (to, _subject, message_id), count in repeats
-            if message_id.startswith(retried_ids)
-        ]
-        delivered_twice = [
-            f"{to} {subject!r} {message_id} x{count}"
-            for (to, subject, message_id), count in repeats
-            if not message_id.startswith(retried_ids)
-        ]
+        crash_window = [f"{to} {message_id} x{count} (attempts>1, same Message-ID)"
+                        for (to, _subject, message_id), count in repeats
+                        if message_id.startswith(retried_ids)]
+        delivered_twice = [f"{to} {subject!r} {message_id} x{count}"
+                           for (to, subject, message_id), count in repeats
+                           if not message_id.startswith(retried_ids)]
         distinct_delivered = len(deliveries)
         created = sum(row.kind == "ticket_created" for row in notifications)
         self.add(
@@ -1091,14 +1065,9 @@ class Verifier:
             f"doubled; {len(sent)} sent, {len(unsent)} unsent; {distinct_delivered} distinct "
             f"delivered, {len(delivered_twice)} repeated silently, {len(crash_window)} "
             "crash-window resends",
-            not duplicate_keys
-            and not delivered_twice
-            and not unsent
-            and created == config.n
-            and distinct_delivered == len(sent),
-            [f"doubled key {k}" for k, _ in duplicate_keys]
-            + delivered_twice
-            + crash_window
+            not duplicate_keys and not delivered_twice and not unsent
+            and created == config.n and distinct_delivered == len(sent),
+            [f"doubled key {k}" for k, _ in duplicate_keys] + delivered_twice + crash_window
             + [f"unsent {k}" for k in unsent],
         )
 
@@ -1183,12 +1152,8 @@ def print_report(report: ChaosReport) -> None:
     for column in ("t (s)", "fault", "detail", "down (s)"):
         faults.add_column(column)
     for event in sorted(report.faults, key=lambda event: event.at):
-        faults.add_row(
-            f"{event.at:.1f}",
-            event.kind,
-            event.detail,
-            "" if event.downtime is None else f"{event.downtime:.1f}",
-        )
+        faults.add_row(f"{event.at:.1f}", event.kind, event.detail,
+                       "" if event.downtime is None else f"{event.downtime:.1f}")
     console.print(faults)
     checks = Table(title=f"Chaos run: N={config['n']}, seed {config['seed']}", show_lines=True)
     checks.add_column("check")
@@ -1213,9 +1178,8 @@ def print_report(report: ChaosReport) -> None:
         f"exits {len(stats.get('worker_unexpected_exits') or [])}; total "
         f"{stats.get('total_seconds')} s; home {report.home}"
     )
-    console.print(
-        "[green]ALL CHECKS PASSED[/green]" if report.passed else "[red]SOME CHECKS FAILED[/red]"
-    )
+    console.print("[green]ALL CHECKS PASSED[/green]" if report.passed
+                  else "[red]SOME CHECKS FAILED[/red]")
 
 
 def parse_args(argv: list[str] | None = None) -> ChaosConfig:
@@ -1227,12 +1191,8 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
     parser.add_argument("--worker-kills", type=int, default=4)
     parser.add_argument("--pg-restarts", type=int, default=2)
     parser.add_argument("--temporal-restarts", type=int, default=2)
-    parser.add_argument(
-        "--load-seconds",
-        type=float,
-        default=None,
-        help="window the starts are spread over (default N/6, at least 15)",
-    )
+    parser.add_argument("--load-seconds", type=float, default=None,
+                        help="window the starts are spread over (default N/6, at least 15)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--keep-home", action="store_true")
@@ -1254,10 +1214,8 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
-    print(
-        f"chaos run: n={config.n} seed={config.seed} time limit {config.time_limit:.0f}s",
-        flush=True,
-    )
+    print(f"chaos run: n={config.n} seed={config.seed} time limit {config.time_limit:.0f}s",
+          flush=True)
     report = asyncio.run(run_chaos(config))
     print_report(report)
     if config.results_path is not None:

@@ -193,17 +193,9 @@ def _initdb(home: Path, pgdata: Path, password: str, run_user: RunUser) -> None:
         os.chown(pwfile, run_user.uid, run_user.gid)
         _as_server_user(
             "initdb",
-            [
-                "--auth-local=scram-sha-256",
-                "--auth-host=scram-sha-256",
-                "--encoding=utf8",
-                "-U",
-                SUPERUSER,
-                f"--pwfile={pwfile}",
-            ],
-            pgdata=pgdata,
-            run_user=run_user,
-            timeout=120,
+            ["--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--encoding=utf8",
+             "-U", SUPERUSER, f"--pwfile={pwfile}"],
+            pgdata=pgdata, run_user=run_user, timeout=120,
         )
     finally:
         os.unlink(pwfile)
@@ -226,7 +218,8 @@ def _socket_dir(pgdata: Path, run_user: RunUser) -> Path:
         path.mkdir(mode=0o700)
         os.chown(path, run_user.uid, run_user.gid)
     info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != run_user.uid or info.st_mode & 0o077:
+    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != run_user.uid
+            or info.st_mode & 0o077):
         raise RuntimeError(
             f"socket directory {path} is not a private directory of uid {run_user.uid}: "
             "remove it or use a shorter TICKETING_HOME"
@@ -238,21 +231,9 @@ def _start(pgdata: Path, run_user: RunUser) -> None:
     socket_dir = _socket_dir(pgdata, run_user)
     _as_server_user(
         "pg_ctl",
-        [
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            '-h ""',
-            "-o",
-            f"-k {shlex.quote(str(socket_dir))}",
-            "-l",
-            str(pgdata / "log"),
-            "start",
-        ],
-        pgdata=pgdata,
-        run_user=run_user,
-        timeout=70,
+        ["-w", "-t", "60", "-o", '-h ""', "-o", f"-k {shlex.quote(str(socket_dir))}",
+         "-l", str(pgdata / "log"), "start"],
+        pgdata=pgdata, run_user=run_user, timeout=70,
     )
 
 
@@ -293,31 +274,19 @@ def _ready_socket_dir(pgdata: Path) -> Path | None:
     return Path(lines[4].strip())
 
 
-def _adopt_trusting_cluster(home: Path, pgdata: Path, socket_dir: Path, run_user: RunUser) -> str:
+def _adopt_trusting_cluster(
+    home: Path, pgdata: Path, socket_dir: Path, run_user: RunUser
+) -> str:
     """Give a cluster made by an older release (trust auth, no password) a password and SCRAM."""
     from pgserver._commands import POSTGRES_BIN_PATH
 
     password = secrets.token_urlsafe(32)
     try:
         subprocess.run(
-            [
-                str(POSTGRES_BIN_PATH / "psql"),
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                str(socket_dir),
-                "-U",
-                SUPERUSER,
-                "-d",
-                SUPERUSER,
-            ],
+            [str(POSTGRES_BIN_PATH / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+             "-h", str(socket_dir), "-U", SUPERUSER, "-d", SUPERUSER],
             input=f"ALTER ROLE {SUPERUSER} PASSWORD '{password}';\n",  # stdin, never argv
-            text=True,
-            check=True,
-            capture_output=True,
-            timeout=30,
+            text=True, check=True, capture_output=True, timeout=30,
             env={k: v for k, v in os.environ.items() if not k.startswith("PG")},
         )
     except subprocess.CalledProcessError as exc:
@@ -329,15 +298,11 @@ def _adopt_trusting_cluster(home: Path, pgdata: Path, socket_dir: Path, run_user
     _write_server_config(pgdata)
     # Stopped, not restarted: the next start also moves the socket to a private directory.
     postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
-    _pg_command(
-        "pg_ctl", ["-w", "-m", "fast", "stop"], pgdata=pgdata, run_user=run_user, timeout=70
-    )
+    _pg_command("pg_ctl", ["-w", "-m", "fast", "stop"], pgdata=pgdata, run_user=run_user,
+                timeout=70)
     _wait_exit(postmaster, timeout=10.0)
-    log.warning(
-        "embedded_postgres_secured",
-        pgdata=str(pgdata),
-        reason="trust authentication replaced by a password (SCRAM)",
-    )
+    log.warning("embedded_postgres_secured", pgdata=str(pgdata),
+                reason="trust authentication replaced by a password (SCRAM)")
     return password
 
 
@@ -377,6 +342,7 @@ def _pg_command(
     command: Any = getattr(_commands, name)  # generated at import, one per binary
     # user= alone keeps root's group and supplementary groups (pgserver's own default): drop them.
     identity: dict[str, Any] = (
-        {"user": run_user.uid, "group": run_user.gid, "extra_groups": []} if run_user.name else {}
+        {"user": run_user.uid, "group": run_user.gid, "extra_groups": []}
+        if run_user.name else {}
     )
     command(args, pgdata=pgdata, timeout=timeout, umask=PRIVATE_UMASK, **identity)

@@ -42,9 +42,8 @@ class PayloadKey:
     def parse(cls, text: str, setting: str = "TICKETING_PAYLOAD_KEY") -> PayloadKey:
         """A key from its base64 text; its id is a digest, so rotating needs no naming scheme."""
         try:
-            secret = base64.b64decode(
-                text.strip() + "=" * (-len(text.strip()) % 4), altchars=b"-_", validate=False
-            )
+            secret = base64.b64decode(text.strip() + "=" * (-len(text.strip()) % 4),
+                                      altchars=b"-_", validate=False)
         except (binascii.Error, ValueError):
             secret = b""
         if len(secret) != 32:
@@ -108,11 +107,8 @@ def payload_codec(settings: Settings) -> EncryptionCodec | None:
         return None
     active = PayloadKey.parse(settings.payload_key.get_secret_value())
     old_text = settings.payload_old_keys.get_secret_value() if settings.payload_old_keys else ""
-    old = [
-        PayloadKey.parse(part, "TICKETING_PAYLOAD_OLD_KEYS")
-        for part in old_text.split(",")
-        if part.strip()
-    ]
+    old = [PayloadKey.parse(part, "TICKETING_PAYLOAD_OLD_KEYS")
+           for part in old_text.split(",") if part.strip()]
     return EncryptionCodec(active, old)
 
 

@@ -95,7 +95,10 @@ class CodecRequestHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def build_server(settings: Settings, host: str, port: int, origins: Sequence[str]) -> CodecServer:
+
+def build_server(
+    settings: Settings, host: str, port: int, origins: Sequence[str]
+) -> CodecServer:
     """A codec server for the configured payload key (raises when none is configured)."""
     codec = payload_codec(settings)
     if codec is None:
@@ -104,22 +107,14 @@ def build_server(settings: Settings, host: str, port: int, origins: Sequence[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m ticketing.temporal.codec_server", description=__doc__
-    )
-    parser.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="bind address (loopback: anyone who reaches it can decode)",
-    )
+    parser = argparse.ArgumentParser(prog="python -m ticketing.temporal.codec_server",
+                                     description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="bind address (loopback: anyone who reaches it can decode)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument(
-        "--origin",
-        action="append",
-        dest="origins",
-        help="a Web UI origin allowed to call it (repeatable; default: the "
-        "dev server's UI on port 8233)",
-    )
+    parser.add_argument("--origin", action="append", dest="origins",
+                        help="a Web UI origin allowed to call it (repeatable; default: the "
+                             "dev server's UI on port 8233)")
     args = parser.parse_args(argv)
     try:
         server = build_server(Settings(), args.host, args.port, args.origins or DEFAULT_ORIGINS)
