@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     mail_retry_first_delay: float = Field(default=30.0, gt=0)
     mail_retry_max_delay: float = Field(default=3600.0, gt=0)
     mail_retry_max_attempts: int = Field(default=8, ge=1)
-    # The dispatcher also looks for due rows this often, should a wake-up signal be lost.
+    # While rows are queued the dispatcher looks at least this often, should a wake-up be lost.
     dispatch_poll_seconds: float = Field(default=30.0, gt=0)
     # Encrypts every Temporal payload (AES-256-GCM): a base64 32-byte key. Old keys, comma
     # separated, still decrypt histories written before a rotation.

@@ -60,8 +60,13 @@ class DispatcherWorkflow:
         due = report.next_due_seconds
         if report.more or (due is not None and due <= 0 and report.handled):
             return
+        if due is None:
+            # Nothing queued: sleep until rows are. A lost wake-up is the reconciler's to
+            # repair (it rings when rows stay due), so an idle outbox costs no timers.
+            await workflow.wait_condition(lambda: self._rung)
+            return
         # A due row this pass could not claim is held by another sender for a moment.
-        wait = input.poll_seconds if due is None else min(input.poll_seconds, max(due, 1.0))
+        wait = min(input.poll_seconds, max(due, 1.0))
         try:
             await workflow.wait_condition(
                 lambda: self._rung, timeout=timedelta(seconds=wait), timeout_summary="outbox"

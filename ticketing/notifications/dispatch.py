@@ -125,8 +125,8 @@ class Dispatcher:
             return None
         outcome = await self._deliver(row)
         async with self.sessions() as session, session.begin():
-            await self._record(session, row, outcome)
-        return row.id, outcome
+            status = await self._record(session, row, outcome)
+        return row.id, replace(outcome, status=status)
 
     async def _deliver(self, row: repo.OutboxRow) -> DeliveryOutcome:
         if row.attempts > self.rules.retry.max_attempts:
@@ -159,11 +159,12 @@ class Dispatcher:
 
     async def _record(
         self, session: AsyncSession, row: repo.OutboxRow, outcome: DeliveryOutcome
-    ) -> None:
+    ) -> DeliveryStatus:
+        """Record the outcome; returns it as recorded (a retry past the bound is a failure)."""
         if outcome.status is DeliveryStatus.SENT:
             message_id = message_id_for(row.id, row.ticket_number, self.notifier.mail_domain)
             await repo.mark_sent(session, row.id, message_id, outcome.reason)
-            return
+            return DeliveryStatus.SENT
         delay = self.rules.retry.delay_after(row.attempts)
         if outcome.status is DeliveryStatus.FAILED or delay is None:
             reason = outcome.reason
@@ -171,8 +172,9 @@ class Dispatcher:
                 reason = f"gave up after {row.attempts} attempts: {reason}"
             log.warning("notification_failed", notification_id=row.id, reason=reason)
             await repo.mark_failed(session, row.id, reason)
-            return
+            return DeliveryStatus.FAILED
         await repo.defer(session, row.id, delay, outcome.reason)
+        return DeliveryStatus.RETRY
 
 
 class DispatchInput(BaseModel):
@@ -185,7 +187,7 @@ class DispatcherInput(BaseModel):
     """The dispatcher workflow's settings; carried across continue-as-new."""
 
     batch: int = 100
-    # Looks for due rows this often even without a wake-up signal.
+    # While rows are queued, looks for due ones at least this often without a wake-up.
     poll_seconds: float = 30.0
     # After the SMTP server could not be reached, wait this long before the next pass.
     outage_pause_seconds: float = 5.0
