@@ -13,7 +13,7 @@ from tests.temporal_support import seed_tenant
 from ticketing.auth.principal import Principal
 from ticketing.notifications.delivery import RetryPolicy
 from ticketing.notifications.dispatch import NO_RECIPIENT, Dispatcher, DispatchRules
-from ticketing.notifications.models import Notification, NoticeStatus
+from ticketing.notifications.models import NoticeStatus, Notification
 from ticketing.notifications.service import NotificationService, QueueOnly
 from ticketing.notify import Notifier
 from ticketing.schemas import TicketInfo

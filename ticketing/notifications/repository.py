@@ -173,7 +173,7 @@ async def next_due_in(session: AsyncSession) -> timedelta | None:
 
 _DUE_COUNT = text(
     "SELECT count(*) FROM notifications"
-    " WHERE status = 'queued' AND next_attempt_at <= clock_timestamp() - :older_than"
+    " WHERE status = 'queued' AND next_attempt_at <= clock_timestamp() - CAST(:older_than AS interval)"
 )
 
 
