@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.core.enums import NoticeKind
-from ticketing.notifications.models import NoticeStatus, Notification
+from ticketing.notifications.models import Notification
+from ticketing.notifications.schemas import NoticeInfo
 
 
 async def notification_ids_by_key(session: AsyncSession, dedupe_key: str) -> list[int]:
@@ -173,7 +174,8 @@ async def next_due_in(session: AsyncSession) -> timedelta | None:
 
 _DUE_COUNT = text(
     "SELECT count(*) FROM notifications"
-    " WHERE status = 'queued' AND next_attempt_at <= clock_timestamp() - CAST(:older_than AS interval)"
+    " WHERE status = 'queued'"
+    " AND next_attempt_at <= clock_timestamp() - CAST(:older_than AS interval)"
 )
 
 
@@ -182,27 +184,12 @@ async def count_overdue(session: AsyncSession, older_than: timedelta) -> int:
     return int((await session.execute(_DUE_COUNT, {"older_than": older_than})).scalar_one())
 
 
-@dataclass(frozen=True)
-class NoticeView:
-    """A ticket's notice as `ticket show` and the API list it."""
-
-    id: int
-    kind: NoticeKind
-    recipient: str | None
-    status: NoticeStatus
-    attempts: int
-    reason: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    failed_at: datetime | None
-
-
-async def notices_of_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> list[NoticeView]:
+async def notices_of_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> list[NoticeInfo]:
     rows = await session.execute(
         select(Notification).where(Notification.ticket_id == ticket_id).order_by(Notification.id)
     )
     return [
-        NoticeView(
+        NoticeInfo(
             id=n.id,
             kind=n.kind,
             recipient=n.recipient,

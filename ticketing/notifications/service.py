@@ -12,7 +12,8 @@ from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES, Actor, Audience, NoticeKind, TicketStatus
 from ticketing.notifications import repository as repo
 from ticketing.notifications.dispatch import Dispatcher, DispatchRules
-from ticketing.notifications.repository import NoticeView, QueuedNotice
+from ticketing.notifications.repository import QueuedNotice
+from ticketing.notifications.schemas import NoticeInfo
 from ticketing.notify import Notifier
 from ticketing.tickets.schemas import TicketInfo
 
@@ -103,7 +104,7 @@ class NotificationService:
             ),
         )
 
-    async def for_ticket(self, ticket: TicketInfo) -> list[NoticeView]:
+    async def for_ticket(self, ticket: TicketInfo) -> list[NoticeInfo]:
         """The ticket's notices with their status and failure reason; a customer sees only the
         ones addressed to customers. `ticket` comes from a scoped read."""
         notices = await repo.notices_of_ticket(self.session, ticket.ticket_id)
