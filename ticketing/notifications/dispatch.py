@@ -46,7 +46,8 @@ class DispatchReport(BaseModel):
 @dataclass(frozen=True)
 class DispatchRules:
     retry: RetryPolicy = RetryPolicy()
-    # Longer than one bounded SMTP session: a row is never claimed twice by live senders.
+    # Longer than one bounded SMTP session (six steps of the SMTP timeout): a row is never
+    # claimed twice by live senders.
     lease: timedelta = timedelta(minutes=5)
     # Desk notices without a recipient (escalations to the platform) go here.
     platform_email: str | None = None
@@ -58,7 +59,8 @@ class DispatchRules:
             max_delay=timedelta(seconds=settings.mail_retry_max_delay),
             max_attempts=settings.mail_retry_max_attempts,
         )
-        return cls(retry=retry, platform_email=settings.platform_email)
+        lease = timedelta(seconds=settings.smtp_timeout * 6 + 30)
+        return cls(retry=retry, lease=lease, platform_email=settings.platform_email)
 
 
 class Dispatcher:
