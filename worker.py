@@ -27,6 +27,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.notifications import NotificationActivities, ensure_dispatcher
 from activities.reconcile import ReconcileActivities
 from activities.tickets import TicketActivities
 from ticketing.db import (
@@ -37,6 +38,7 @@ from ticketing.db import (
     resolve_database_url,
 )
 from ticketing.logging import configure_logging
+from ticketing.notifications.dispatch import DispatcherInput, DispatchRules
 from ticketing.notify import Notifier
 from ticketing.reconcile import ReconcileInput
 from ticketing.settings import Settings
@@ -111,14 +113,17 @@ def build_worker(
             "ticketing", "activities", "pydantic", "sqlalchemy", "structlog", "asyncpg"
         )
     )
+    notifier = notifier or Notifier.from_settings(settings)
     activities = TicketActivities(
         sessions,
         client=client,
-        notifier=notifier or Notifier.from_settings(settings),
+        notifier=notifier,
         task_queue=settings.task_queue,
+        dispatcher=dispatcher_input(settings),
     )
+    notices = NotificationActivities(sessions, notifier, DispatchRules.from_settings(settings))
     reconcile = ReconcileActivities(
-        sessions, client=client, delivery=activities.delivery, task_queue=settings.task_queue
+        sessions, client=client, notices=activities.notices, task_queue=settings.task_queue
     )
     return Worker(
         client,
@@ -128,6 +133,7 @@ def build_worker(
             *activities.all(),
             reconcile.reconcile_watchers,
             reconcile.reconcile_outbox,
+            notices.dispatch_notifications,
             *extra_activities,
         ],
         workflow_runner=sandboxed,
@@ -139,6 +145,10 @@ def build_worker(
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         interceptors=interceptors,
     )
+
+
+def dispatcher_input(settings: Settings) -> DispatcherInput:
+    return DispatcherInput(poll_seconds=settings.dispatch_poll_seconds)
 
 
 async def ensure_reconciler_schedule(client: Client, settings: Settings) -> None:
@@ -196,7 +206,9 @@ async def run_worker(
     url = database_url or resolve_database_url(settings)
     if migrate:
         await _until_up(
-            "postgresql", lambda: prepare_schema(settings, url), settings.startup_timeout,
+            "postgresql",
+            lambda: prepare_schema(settings, url),
+            settings.startup_timeout,
             fatal=(SchemaNotCurrent,),
         )
     if client is None:
@@ -207,6 +219,7 @@ async def run_worker(
     stop = shutdown or _signal_event()
     try:
         await ensure_reconciler_schedule(client, settings)
+        await ensure_dispatcher(client, settings.task_queue, dispatcher_input(settings))
         worker = build_worker(client, make_sessionmaker(engine), settings)
         freeze_startup_heap()
         async with worker:

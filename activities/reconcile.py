@@ -19,10 +19,10 @@ from activities.watchers import (
 from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES
 from ticketing.notifications import repository as outbox
-from ticketing.notifications.service import DirectDelivery
 from ticketing.reconcile import OutboxSweep, WatcherSweep, WatcherSweepResult
 from ticketing.schemas import SlaSnapshot, TicketInfo
 from ticketing.tickets import repository as tickets_repo
+from ticketing.tickets.ports import Notices
 from ticketing.tickets.service import TicketService
 
 log = structlog.get_logger(__name__)
@@ -36,12 +36,12 @@ class ReconcileActivities:
         sessions: async_sessionmaker[AsyncSession],
         *,
         client: Client,
-        delivery: DirectDelivery,
+        notices: Notices,
         task_queue: str,
     ) -> None:
         self.sessions = sessions
         self.client = client
-        self.delivery = delivery
+        self.notices = notices
         self.task_queue = task_queue
         self.watchers = TemporalWatchers(client, task_queue)
 
@@ -119,16 +119,13 @@ class ReconcileActivities:
 
     @activity.defn(name="reconcile_outbox")
     async def reconcile_outbox(self, sweep: OutboxSweep) -> int:
-        """Hand over again the notices a crashed or failed delivery left unsent."""
-        before = datetime.now(UTC) - timedelta(seconds=sweep.older_than_seconds)
+        """Wake (or start) the dispatcher when queued notices have been due for a while: it
+        is not running, or its wake-up was lost. Returns how many were overdue."""
         async with self.sessions() as session:
-            tickets = await outbox.tickets_with_stuck_notices(
-                session, before=before, max_attempts=sweep.max_attempts, limit=sweep.limit
+            overdue = await outbox.count_overdue(
+                session, timedelta(seconds=sweep.older_than_seconds)
             )
-        handed = 0
-        for ticket_id in tickets:
-            activity.heartbeat(str(ticket_id))
-            handed += len(await self.delivery.deliver_ticket(ticket_id))
-        if handed:
-            log.warning("reconciled_outbox", notices=handed, tickets=len(tickets))
-        return handed
+        if overdue:
+            await self.notices.hand_over(uuid.UUID(int=0))
+            log.warning("reconciled_outbox", notices=overdue)
+        return overdue

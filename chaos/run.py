@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
@@ -260,6 +261,24 @@ def plan_faults(config: ChaosConfig, rng: random.Random) -> list[tuple[float, st
 
 
 # -- the stack under test -----------------------------------------------------------------------
+
+
+# Delivery is the dispatcher's, after the workflows end; a row a killed worker held is due
+# again when its lease ends (TICKETING_SMTP_TIMEOUT x 6 + 30 s).
+OUTBOX_DRAIN_SECONDS = 240.0
+
+
+async def outbox_drained(engine: AsyncEngine, deadline: float) -> None:
+    """Until no outbox row is queued (sent or failed), or the deadline (the check reports)."""
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            async with engine.connect() as connection:
+                queued = await connection.scalar(
+                    select(func.count()).where(Notification.status == "queued")
+                )
+            if not queued:
+                return
+        await asyncio.sleep(1.0)
 
 
 class SmtpSink:
@@ -877,6 +896,7 @@ class Verifier:
         )
         engine = make_engine(run.postgres.url)
         try:
+            await outbox_drained(engine, time.monotonic() + OUTBOX_DRAIN_SECONDS)
             async with engine.connect() as connection:
                 tickets = [
                     StoredTicket(format_ticket_number(row.number), *row)

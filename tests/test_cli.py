@@ -286,6 +286,11 @@ def test_onboard_then_work_the_ticket(cli: Any, stack: None) -> None:
     assert [m["body"] for m in shown["messages"]][-1] == "Welcome aboard"
     kinds = [e["kind"] for e in shown["events"]]
     assert kinds[0] == "created" and "paused" in kinds and "resumed" in kinds
+    notices = {n["kind"]: n for n in shown["notifications"]}
+    assert {"ticket_created", "waiting_on_customer", "ticket_resolved", "ticket_reopened"} <= set(
+        notices
+    )
+    assert all(n["status"] in ("queued", "sent", "failed") for n in notices.values())
     # The reopened ticket has a running watcher again, answering the sla_state query.
     assert shown["sla"] is not None or shown["sla_error"], shown
     if shown["sla"] is not None:

@@ -6,21 +6,28 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.tickets import TicketActivities
 from chaos.run import SmtpSink
-from tests.notifications.smtp_support import LATER, REFUSED, RecordingHandler, smtp_server
+from tests.notifications.smtp_support import RecordingHandler, smtp_server
 from tests.services import Services
 from tests.temporal_support import create_ticket, seed_tenant
+from ticketing.auth.principal import Principal
 from ticketing.models import Notification, Tenant
+from ticketing.notifications.dispatch import Dispatcher
 from ticketing.notifications.repository import OutboxRow
-from ticketing.notify import MailDeferred, Notifier, TicketContext, render, send_notifications
+from ticketing.notify import Notifier, TicketContext, render
 from ticketing.schemas import BreachResult, RecordBreachInput
 from ticketing.sla import demo_policy
+
+
+async def send_due(committed: async_sessionmaker[AsyncSession], notifier: Notifier) -> int:
+    """One dispatcher pass; how many rows it delivered."""
+    report = await Dispatcher(committed, Principal.reconciler(), notifier).send_due()
+    return report.sent
 
 
 async def test_outbox_row_is_mailed_once_with_its_ticket_number(
@@ -37,8 +44,8 @@ async def test_outbox_row_is_mailed_once_with_its_ticket_number(
     await sink.start()
     try:
         notifier = Notifier(f"smtp://127.0.0.1:{sink.port}", sender="tickets@isp.test")
-        assert await send_notifications(committed, notifier, [note_id]) == 1
-        assert await send_notifications(committed, notifier, [note_id]) == 0  # already sent
+        assert await send_due(committed, notifier) == 1
+        assert await send_due(committed, notifier) == 0  # already sent
     finally:
         await sink.stop()
     assert len(sink.messages) == 1
@@ -56,9 +63,9 @@ async def test_outbox_row_is_mailed_once_with_its_ticket_number(
 async def test_watcher_thresholds_mail_whoever_owns_the_level_once(
     committed: async_sessionmaker[AsyncSession],
 ) -> None:
-    """record_breach (the watcher's activity) sends every unsent notification of its ticket:
-    the warning and breach go to the tenant's desk at L1, the escalation to the partner that
-    owns L2, each once with one attempt; a retried call records and sends nothing more."""
+    """record_breach (the watcher's activity) only queues; the dispatcher then mails the
+    warning and breach to the tenant's desk at L1, the escalation to the partner that owns L2,
+    each once with one attempt; a retried call records and queues nothing more."""
     await seed_tenant(committed, partner=True, policy=demo_policy())
     t0 = datetime.now(UTC)
     ticket = await create_ticket(committed, t0, priority="urgent")
@@ -83,6 +90,9 @@ async def test_watcher_thresholds_mail_whoever_owns_the_level_once(
         warning = await fire("first_response_warning", 8)
         breach = await fire("resolution", 31)
         retry = await fire("resolution", 31)
+        assert sink.messages == []  # nothing sent on the watcher's path
+        notifier = Notifier(f"smtp://127.0.0.1:{sink.port}", sender="tickets@isp.test")
+        assert await send_due(committed, notifier) == 4
     finally:
         await sink.stop()
     assert warning.recorded and breach.recorded and breach.escalated
@@ -144,7 +154,7 @@ async def test_legacy_path_threads_by_ticket_and_signs_with_the_tenant_name(
         notifier = Notifier(
             f"smtp://127.0.0.1:{port}", sender="tickets@isp.test", mail_domain="mail.isp.test"
         )
-        assert await send_notifications(committed, notifier, [note_id]) == 1
+        assert await send_due(committed, notifier) == 1
     [got] = handler.received
     message = got.message
     assert message["References"] == f"<ticket-{ticket_id}@mail.isp.test>"
@@ -153,26 +163,6 @@ async def test_legacy_path_threads_by_ticket_and_signs_with_the_tenant_name(
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["From"].addresses[0].display_name == "Acme Fibre"
     assert message.get_body(("html",)) is not None
-
-
-async def test_legacy_path_leaves_refused_rows_unsent_and_retries_only_deferred_ones(
-    committed: async_sessionmaker[AsyncSession],
-) -> None:
-    """550: logged, not sent, no exception; 451: the rows that went out are marked sent and
-    MailDeferred asks the caller to retry the rest."""
-    await seed_tenant(committed)
-    rows = await created_notice_ids(committed, "jane@example.com", REFUSED, LATER)
-    (_, ok), (_, refused), (_, later) = rows
-    handler = RecordingHandler()
-    with smtp_server(handler) as port:
-        notifier = Notifier(f"smtp://127.0.0.1:{port}", sender="tickets@isp.test")
-        assert await send_notifications(committed, notifier, [refused]) == 0
-        with pytest.raises(MailDeferred, match="451"):
-            await send_notifications(committed, notifier, [ok, later])
-    assert [r.recipients for r in handler.received] == [["jane@example.com"]]
-    assert await sent_at(committed, ok) is not None
-    assert await sent_at(committed, refused) is None
-    assert await sent_at(committed, later) is None
 
 
 def test_legacy_render_keeps_subject_and_id_and_marks_what_can_never_be_sent() -> None:
@@ -194,6 +184,6 @@ def test_legacy_render_keeps_subject_and_id_and_marks_what_can_never_be_sent() -
     unknown = render(replace(row, kind="internal_note"), context, sender="t@isp.test", domain="d")
     assert unknown.mail is None and unknown.problem is not None
     nobody = render(replace(row, recipient=None), context, sender="t@isp.test", domain="d")
-    assert nobody.mail is None and nobody.problem is None  # logged and done, as before
+    assert nobody.mail is None and nobody.problem is None  # the transport fails it
     bad = render(replace(row, recipient="jané@x.test"), context, sender="t@isp.test", domain="d")
     assert bad.problem is not None and "non-ASCII" in bad.problem

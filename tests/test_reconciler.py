@@ -113,6 +113,11 @@ async def test_reconciler_repairs_each_kind_of_drift(
             escalation_workflow_id(dropped.ticket_number)
         ).result()
         assert result["status"] == "resolved"
+        # The reconciler woke the dispatcher; it delivers on its own schedule (bounded wait).
+        for _ in range(100):
+            if await unsent(committed, crashed) == 0:
+                break
+            await asyncio.sleep(0.1)
         assert await unsent(committed, crashed) == 0
 
         # A second run finds nothing left to repair.

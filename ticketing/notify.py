@@ -1,19 +1,14 @@
-"""Outbox rows to mail for today's callers: thin wrappers over ticketing.notifications."""
+"""Outbox rows to mail: rendering a claimed row and the transport (SMTP, or the log)."""
 
 from __future__ import annotations
 
 import ssl
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ticketing.models import Notification, Tenant, Ticket
-from ticketing.notifications import repository as repo
 from ticketing.notifications.delivery import (
     DeliveryOutcome,
     DeliveryStatus,
@@ -58,10 +53,6 @@ class TicketContext:
     tenant_name: str
 
 
-class MailDeferred(Exception):
-    """Some rows met a transient failure (4xx, connection): the caller should retry later."""
-
-
 def notice_from_outbox(note: OutboxRow, context: TicketContext, *, sender: str) -> Notice:
     """The rendering input for one outbox row; a kind we cannot render is undeliverable."""
     if note.kind not in _KINDS:
@@ -78,6 +69,8 @@ def notice_from_outbox(note: OutboxRow, context: TicketContext, *, sender: str) 
         sender_name=context.tenant_name,
         sender_address=sender,
         payload=note.payload,
+        # A reply's own words travel in its row: the ticket may have newer ones by now.
+        reply_body=body if isinstance(body := note.payload.get("body"), str) else None,
     )
 
 
@@ -149,74 +142,9 @@ class Notifier:
         if message.problem is not None:
             return DeliveryOutcome(DeliveryStatus.FAILED, message.problem)
         if message.mail is None:
-            log.info("notification_without_recipient", subject=message.subject)
-            return DeliveryOutcome(DeliveryStatus.SENT, "no recipient")
+            # Never "sent": a notice nobody received is a failure someone must see.
+            return DeliveryOutcome(DeliveryStatus.FAILED, "no recipient")
         return await self.transport.deliver(message.mail)
-
-
-async def send_notifications(
-    sessions: async_sessionmaker[AsyncSession],
-    notifier: Notifier,
-    ids: list[int],
-    *,
-    attempts_counted: bool = False,
-) -> int:
-    """Send each unsent notification; returns how many this call delivered.
-
-    Delivery is at least once: a crash after the mail left but before `sent_at` committed sends
-    it again on retry. Such a repeat is visible (`attempts` is counted in its own committed
-    transaction first, or by the caller's when `attempts_counted`) and carries the same
-    Message-ID, so mail systems can drop the copy.
-    While one sender holds a row, others skip it, so two live senders never both send it.
-    A permanent failure is logged with its reason and the row stays unsent (the outbox has no
-    `failed` status yet); a transient one raises MailDeferred after the rows that did go out
-    are marked sent, so a retry sends only the rest.
-    """
-    if ids and not attempts_counted:
-        async with sessions() as session, session.begin():
-            ids = await repo.count_attempts(session, ids)
-    if not ids:
-        return 0  # nothing, or all already sent
-    deferred: list[str] = []
-    async with sessions() as session, session.begin():
-        claimed = await repo.claim_notifications(session, ids)
-        contexts = await _ticket_contexts(session, [note.id for note in claimed])
-        sent: list[int] = []
-        for note in claimed:
-            rendered = render(
-                note,
-                contexts.get(note.id),
-                sender=notifier.sender,
-                domain=notifier.mail_domain,
-                full=notifier.transport is not None,
-            )
-            outcome = await notifier.deliver(rendered)
-            if outcome.sent:
-                sent.append(note.id)
-            elif outcome.status is DeliveryStatus.FAILED:
-                log.warning("notification_failed", notification_id=note.id, reason=outcome.reason)
-            else:
-                deferred.append(f"{note.id}: {outcome.reason}")
-                if outcome.code is None:
-                    break  # connection trouble: the rest would only wait out the same timeout
-        if sent:
-            await repo.mark_sent(session, sent, datetime.now(UTC))
-    if deferred:
-        raise MailDeferred("; ".join(deferred))
-    return len(sent)
-
-
-async def _ticket_contexts(
-    session: AsyncSession, notification_ids: list[int]
-) -> dict[int, TicketContext]:
-    # Transitional: OutboxRow lacks these; the dispatcher the lead is building will carry them.
-    rows = await session.execute(
-        select(Notification.id, Ticket.id, Ticket.status, Tenant.name)
-        .join(Ticket, Ticket.id == Notification.ticket_id)
-        .join(Tenant, Tenant.id == Ticket.tenant_id)
-        .where(Notification.id.in_(notification_ids))
-    )
-    return {row[0]: TicketContext(row[1], row[2], row[3]) for row in rows}
 
 
 def _domain(configured: str | None, sender: str) -> str:

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     # domain of smtp_sender. The timeout bounds each SMTP step (connect, TLS, each command).
     mail_domain: str | None = None
     smtp_timeout: float = Field(default=10.0, gt=0)
+    # Where desk notices with no recipient go (escalations to the platform); unset: `failed`.
+    platform_email: str | None = None
+    # Transient mail failures (4xx, connection) are retried with doubling delays, this many
+    # attempts in all, then the row is `failed`.
+    mail_retry_first_delay: float = Field(default=30.0, gt=0)
+    mail_retry_max_delay: float = Field(default=3600.0, gt=0)
+    mail_retry_max_attempts: int = Field(default=8, ge=1)
+    # While rows are queued the dispatcher looks at least this often, should a wake-up be lost.
+    dispatch_poll_seconds: float = Field(default=30.0, gt=0)
     # Encrypts every Temporal payload (AES-256-GCM): a base64 32-byte key. Old keys, comma
     # separated, still decrypt histories written before a rotation.
     payload_key: SecretStr | None = None

@@ -12,10 +12,17 @@ def __getattr__(name: str) -> Any:
     # creates, and eagerly importing all three workflow modules here cost a quarter of the
     # worker's CPU per onboarding (bench/workflow_path.py profile).
     if name == "ALL_WORKFLOWS":
+        from workflows.dispatcher import DispatcherWorkflow
         from workflows.escalation import EscalationWorkflow
         from workflows.installation import InstallationWorkflow
         from workflows.onboarding import OnboardingWorkflow
         from workflows.reconciler import ReconcilerWorkflow
 
-        return [OnboardingWorkflow, InstallationWorkflow, EscalationWorkflow, ReconcilerWorkflow]
+        return [
+            OnboardingWorkflow,
+            InstallationWorkflow,
+            EscalationWorkflow,
+            ReconcilerWorkflow,
+            DispatcherWorkflow,
+        ]
     raise AttributeError(f"module 'workflows' has no attribute {name!r}")

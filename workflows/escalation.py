@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tickets import TicketActivities
@@ -21,11 +22,18 @@ with workflow.unsafe.imports_passed_through():
         SlaSnapshot,
         SnapshotInput,
     )
-    from workflows.common import DB_ACTIVITY_TIMEOUT, DB_RETRY, NOTIFY_TIMEOUT
+    from workflows.common import (
+        DB_ACTIVITY_TIMEOUT,
+        DB_RETRY,
+        HAND_OVER_RETRY,
+        NOTIFY_TIMEOUT,
+    )
 
 # Timers that fire a little early would only re-read the snapshot; this keeps breaches from
 # being judged a few milliseconds before their due time because of clock rounding.
 _SETTLE = timedelta(milliseconds=5)
+# After an activity ran out of retries on an infrastructure failure (database down).
+_OUTAGE_PAUSE = timedelta(seconds=30)
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -102,13 +110,27 @@ class EscalationWorkflow:
             workflow.upsert_search_attributes([TICKET_PRIORITY.value_set(self._priority)])
 
     async def _call(self, activity: Callable[[TicketActivities, A], Awaitable[R]], arg: A) -> R:
-        if self._local:
-            return await workflow.execute_local_activity_method(
-                activity, arg, start_to_close_timeout=DB_ACTIVITY_TIMEOUT, retry_policy=DB_RETRY
-            )
-        return await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=DB_ACTIVITY_TIMEOUT, retry_policy=DB_RETRY
-        )
+        """Run an activity; when its bounded retries run out on an infrastructure failure,
+        wait and try again: the watcher outlives any database outage, but never retries
+        invisibly inside one local activity (a worker can always stop)."""
+        while True:
+            try:
+                if self._local:
+                    return await workflow.execute_local_activity_method(
+                        activity,
+                        arg,
+                        start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+                        retry_policy=DB_RETRY,
+                    )
+                return await workflow.execute_activity_method(
+                    activity, arg, start_to_close_timeout=DB_ACTIVITY_TIMEOUT, retry_policy=DB_RETRY
+                )
+            except ActivityError as error:
+                cause = error.cause
+                if isinstance(cause, ApplicationError) and cause.non_retryable:
+                    raise
+                workflow.logger.warning("watcher activity out of retries; waiting: %s", cause)
+                await workflow.sleep(_OUTAGE_PAUSE)
 
     async def _sleep_until_threshold(self, snapshot: SlaSnapshot) -> bool:
         """Sleep until the next threshold; True if a signal woke us first (or nothing is due)."""
@@ -140,12 +162,16 @@ class EscalationWorkflow:
             target = self._warnings if is_warning else self._breaches
             target.append(f"{snapshot.next_kind}@L{snapshot.escalation_level}")
         if outcome.notification_ids and not self._local:
-            # record_breach now sends them itself; runs begun before kept this extra step.
-            await workflow.execute_activity_method(
-                TicketActivities.send_notifications,
-                SendNotificationsInput(notification_ids=outcome.notification_ids),
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                retry_policy=DB_RETRY,
-            )
+            # Runs begun before local activities kept this step; it only wakes the dispatcher,
+            # which polls anyway: its failure must not end the watcher.
+            try:
+                await workflow.execute_activity_method(
+                    TicketActivities.send_notifications,
+                    SendNotificationsInput(notification_ids=outcome.notification_ids),
+                    start_to_close_timeout=NOTIFY_TIMEOUT,
+                    retry_policy=HAND_OVER_RETRY,
+                )
+            except ActivityError:
+                workflow.logger.warning("notice hand-over failed; the dispatcher will find it")
         self._snapshot = outcome.snapshot
         return outcome.snapshot

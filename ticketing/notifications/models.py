@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.core.enums import NoticeKind
 from ticketing.core.orm import Base, enum_type
+
+
+class NoticeStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    # Final: a permanent refusal, or transient ones past the retry bound; `reason` says which.
+    FAILED = "failed"
 
 
 class Notification(Base):
@@ -29,3 +37,11 @@ class Notification(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[NoticeStatus] = mapped_column(
+        enum_type(NoticeStatus, 16), default=NoticeStatus.QUEUED, server_default="queued"
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    # While a sender holds the row this is its lease's end; a crashed sender's row is due again.
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    failed_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(300))

@@ -1,16 +1,19 @@
-"""All SQL of the outbox: find, count attempts, claim and mark notices."""
+"""All SQL of the outbox: queue notices, claim one due row, record its outcome, list a ticket's."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.core.enums import NoticeKind
 from ticketing.notifications.models import Notification
+from ticketing.notifications.schemas import NoticeInfo
 from ticketing.tickets.numbering import format_ticket_number
 
 
@@ -21,27 +24,44 @@ async def notification_ids_by_key(session: AsyncSession, dedupe_key: str) -> lis
     return list(rows.scalars())
 
 
-_COUNT_ATTEMPTS = text(
-    "UPDATE notifications SET attempts = attempts + 1"
-    " WHERE id = ANY(:ids) AND sent_at IS NULL RETURNING id"
+@dataclass(frozen=True)
+class QueuedNotice:
+    """One outbox row to write: the key makes a second write of the same notice a no-op."""
+
+    dedupe_key: str
+    ticket_id: uuid.UUID
+    tenant_id: str
+    kind: NoticeKind
+    recipient: str | None
+    payload: dict[str, Any]
+
+
+_QUEUE = text(
+    """
+INSERT INTO notifications (dedupe_key, ticket_id, tenant_id, kind, recipient, payload,
+                           created_at, attempts, status, next_attempt_at)
+VALUES (:dedupe_key, :ticket_id, :tenant_id, :kind, :recipient, CAST(:payload AS jsonb),
+        now(), 0, 'queued', now())
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id
+"""
 )
-_COUNT_TICKET_ATTEMPTS = text(
-    "UPDATE notifications SET attempts = attempts + 1"
-    " WHERE ticket_id = :ticket_id AND sent_at IS NULL RETURNING id"
-)
 
 
-async def count_attempts(session: AsyncSession, notification_ids: list[int]) -> list[int]:
-    """Record a delivery attempt on each unsent notification; returns those (already sent
-    ones drop out)."""
-    rows = await session.execute(_COUNT_ATTEMPTS, {"ids": notification_ids})
-    return sorted(rows.scalars())
-
-
-async def count_ticket_attempts(session: AsyncSession, ticket_id: uuid.UUID) -> list[int]:
-    """Like count_attempts, for every unsent notification of one ticket."""
-    rows = await session.execute(_COUNT_TICKET_ATTEMPTS, {"ticket_id": ticket_id})
-    return sorted(rows.scalars())
+async def queue_notice(session: AsyncSession, notice: QueuedNotice) -> int | None:
+    """Write the row in the caller's transaction; None if that notice was already queued."""
+    row = await session.execute(
+        _QUEUE,
+        {
+            "dedupe_key": notice.dedupe_key,
+            "ticket_id": notice.ticket_id,
+            "tenant_id": notice.tenant_id,
+            "kind": notice.kind.value,
+            "recipient": notice.recipient,
+            "payload": json.dumps(notice.payload),
+        },
+    )
+    return row.scalar_one_or_none()
 
 
 @dataclass(frozen=True)
@@ -55,51 +75,161 @@ class OutboxRow:
     ticket_number: str
     title: str
     priority: str
+    ticket_id: uuid.UUID | None = None
+    status: str = ""
+    tenant_name: str = ""
+    attempts: int = 0
 
 
+# One due row, skipping rows another sender holds; the claim counts the attempt and leases the
+# row in a transaction of its own, committed before the mail leaves, so a crash between send
+# and record shows as a second attempt with the same Message-ID, never as a silent repeat.
 _CLAIM = text(
     """
-SELECT x.id, x.kind, x.recipient, x.payload, t.number, t.title, t.priority
-FROM notifications x JOIN tickets t ON t.id = x.ticket_id
-WHERE x.id = ANY(:ids) AND x.sent_at IS NULL
-ORDER BY x.id
-FOR UPDATE OF x SKIP LOCKED
+WITH due AS (
+    SELECT id FROM notifications
+    WHERE status = 'queued' AND next_attempt_at <= clock_timestamp()
+      AND (CAST(:ticket_id AS uuid) IS NULL OR ticket_id = CAST(:ticket_id AS uuid))
+    ORDER BY next_attempt_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE notifications x
+    SET attempts = x.attempts + 1, next_attempt_at = clock_timestamp() + :lease
+    FROM due WHERE x.id = due.id
+    RETURNING x.id, x.kind, x.recipient, x.payload, x.ticket_id, x.attempts
+)
+SELECT c.id, c.kind, c.recipient, c.payload, t.number, t.title, t.priority,
+       t.id, t.status, n.name, c.attempts
+FROM claimed c
+LEFT JOIN tickets t ON t.id = c.ticket_id
+LEFT JOIN tenants n ON n.id = t.tenant_id
 """
 )
-_MARK_SENT = text("UPDATE notifications SET sent_at = :now WHERE id = ANY(:ids)")
 
 
-async def claim_notifications(
-    session: AsyncSession, notification_ids: list[int]
-) -> list[OutboxRow]:
-    """Lock the unsent ones; rows another sender holds are skipped, so two live senders never
-    both send one."""
-    rows = await session.execute(_CLAIM, {"ids": notification_ids})
+async def claim_due(
+    session: AsyncSession, *, lease: timedelta, ticket_id: uuid.UUID | None = None
+) -> OutboxRow | None:
+    """Claim the oldest due row (of one ticket, if given) for `lease`; None if none is due."""
+    row = (
+        await session.execute(
+            _CLAIM, {"lease": lease, "ticket_id": str(ticket_id) if ticket_id else None}
+        )
+    ).first()
+    if row is None:
+        return None
+    return OutboxRow(
+        id=row[0],
+        kind=row[1],
+        recipient=row[2],
+        payload=dict(row[3] or {}),
+        ticket_number=format_ticket_number(row[4]) if row[4] else "",
+        title=row[5] or "",
+        priority=row[6] or "",
+        ticket_id=row[7],
+        status=row[8] or "",
+        tenant_name=row[9] or "",
+        attempts=row[10],
+    )
+
+
+_MARK_SENT = text(
+    "UPDATE notifications SET status = 'sent', sent_at = clock_timestamp(), reason = :reason,"
+    " message_id = :message_id WHERE id = :id AND status = 'queued'"
+)
+_MARK_FAILED = text(
+    "UPDATE notifications SET status = 'failed', failed_at = clock_timestamp(),"
+    " reason = :reason WHERE id = :id AND status = 'queued'"
+)
+_DEFER = text(
+    "UPDATE notifications SET next_attempt_at = clock_timestamp() + :delay, reason = :reason"
+    " WHERE id = :id AND status = 'queued'"
+)
+
+
+async def mark_sent(session: AsyncSession, note_id: int, message_id: str, reason: str) -> None:
+    await session.execute(
+        _MARK_SENT, {"id": note_id, "message_id": message_id, "reason": reason[:1000] or None}
+    )
+
+
+async def mark_failed(session: AsyncSession, note_id: int, reason: str) -> None:
+    await session.execute(_MARK_FAILED, {"id": note_id, "reason": reason[:1000]})
+
+
+async def defer(session: AsyncSession, note_id: int, delay: timedelta, reason: str) -> None:
+    await session.execute(_DEFER, {"id": note_id, "delay": delay, "reason": reason[:1000]})
+
+
+_NEXT_DUE = text(
+    "SELECT min(next_attempt_at) - clock_timestamp() FROM notifications WHERE status = 'queued'"
+)
+
+
+async def next_due_in(session: AsyncSession) -> timedelta | None:
+    """How long until the next queued row is due (negative if one is due now); None if none."""
+    value = (await session.execute(_NEXT_DUE)).scalar_one_or_none()
+    return value if isinstance(value, timedelta) else None
+
+
+_DUE_COUNT = text(
+    "SELECT count(*) FROM notifications"
+    " WHERE status = 'queued'"
+    " AND next_attempt_at <= clock_timestamp() - CAST(:older_than AS interval)"
+)
+
+
+async def count_overdue(session: AsyncSession, older_than: timedelta) -> int:
+    """Queued rows due for longer than `older_than`: a dispatcher that is not running."""
+    return int((await session.execute(_DUE_COUNT, {"older_than": older_than})).scalar_one())
+
+
+async def notices_of_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> list[NoticeInfo]:
+    rows = await session.execute(
+        select(Notification).where(Notification.ticket_id == ticket_id).order_by(Notification.id)
+    )
     return [
-        OutboxRow(row[0], row[1], row[2], row[3], format_ticket_number(row[4]), row[5], row[6])
-        for row in rows
+        NoticeInfo(
+            id=n.id,
+            kind=n.kind,
+            recipient=n.recipient,
+            status=n.status,
+            attempts=n.attempts,
+            reason=n.reason,
+            created_at=n.created_at,
+            sent_at=n.sent_at,
+            failed_at=n.failed_at,
+        )
+        for n in rows.scalars()
     ]
 
 
-async def mark_sent(session: AsyncSession, notification_ids: list[int], now: datetime) -> None:
-    await session.execute(_MARK_SENT, {"ids": notification_ids, "now": now})
+@dataclass(frozen=True)
+class TicketContacts:
+    """Who hears about a ticket: the customer who asked, and the tenant's desk."""
+
+    customer: str | None
+    desk: str | None
 
 
-_STUCK = text(
+_CONTACTS = text(
     """
-SELECT DISTINCT ticket_id FROM notifications
-WHERE sent_at IS NULL AND created_at < :before AND attempts < :max_attempts
-  AND ticket_id IS NOT NULL
-LIMIT :limit
+SELECT coalesce(t.requester_email, c.email), n.support_email
+FROM tickets t JOIN customers c ON c.id = t.customer_id JOIN tenants n ON n.id = t.tenant_id
+WHERE t.id = :ticket_id
 """
 )
 
 
-async def tickets_with_stuck_notices(
-    session: AsyncSession, *, before: datetime, max_attempts: int, limit: int
-) -> list[uuid.UUID]:
-    """Tickets with notices queued before `before`, unsent, and not yet tried too often."""
-    rows = await session.execute(
-        _STUCK, {"before": before, "max_attempts": max_attempts, "limit": limit}
-    )
-    return list(rows.scalars())
+async def ticket_contacts(session: AsyncSession, ticket_id: uuid.UUID) -> TicketContacts:
+    row = (await session.execute(_CONTACTS, {"ticket_id": ticket_id})).first()
+    return TicketContacts(row[0], row[1]) if row else TicketContacts(None, None)
+
+
+_LAST_EVENT = text("SELECT max(id) FROM ticket_events WHERE ticket_id = :ticket_id")
+
+
+async def last_event_id(session: AsyncSession, ticket_id: uuid.UUID) -> int | None:
+    """The newest event of the ticket: in the command's transaction, the one it just wrote."""
+    return (await session.execute(_LAST_EVENT, {"ticket_id": ticket_id})).scalar_one_or_none()

@@ -1,46 +1,139 @@
-"""Hand-over of outbox rows to delivery: the notices port, delivering right away."""
+"""Notices: queued in the command's transaction, listed per ticket, delivered without Temporal."""
 
 from __future__ import annotations
 
 import uuid
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ticketing.auth.principal import Principal
+from ticketing.core.enums import DONE_STATUSES, Actor, Audience, NoticeKind, TicketStatus
 from ticketing.notifications import repository as repo
-from ticketing.notify import Notifier, send_notifications
+from ticketing.notifications.dispatch import Dispatcher, DispatchRules
+from ticketing.notifications.repository import QueuedNotice
+from ticketing.notifications.schemas import NoticeInfo
+from ticketing.notify import Notifier
+from ticketing.tickets.schemas import TicketInfo
 
 log = structlog.get_logger(__name__)
 
+# A reply's words ride in its row so the mail quotes what was said; a novel is cut.
+_MAX_QUOTED = 20_000
+
+_LAST_MESSAGE = text(
+    "SELECT id, author_actor, is_internal, body FROM ticket_messages"
+    " WHERE ticket_id = :ticket_id ORDER BY id DESC LIMIT 1"
+)
+_LAST_STATUS_CHANGE = text(
+    "SELECT id, data FROM ticket_events WHERE ticket_id = :ticket_id AND kind = 'status_changed'"
+    " ORDER BY id DESC LIMIT 1"
+)
+
+
+def status_notice(before: str, after: str) -> NoticeKind | None:
+    """What the customer hears when their ticket moves; None for moves they need not hear."""
+    if after == TicketStatus.PENDING:
+        return NoticeKind.WAITING_ON_CUSTOMER
+    if after == TicketStatus.RESOLVED:
+        return NoticeKind.TICKET_RESOLVED
+    done = {s.value for s in DONE_STATUSES}
+    if before in done and after not in done:
+        return NoticeKind.TICKET_REOPENED
+    return None
+
+
+def reply_notice(author_actor: str, is_internal: bool) -> NoticeKind | None:
+    """Internal notes are never mailed; a customer's reply goes to the desk, any other public
+    reply to the customer."""
+    if is_internal:
+        return None
+    return (
+        NoticeKind.CUSTOMER_REPLIED
+        if author_actor == Actor.CUSTOMER
+        else (NoticeKind.SUPPORT_REPLIED)
+    )
+
+
+class NotificationService:
+    """Queues a command's notices inside its transaction and lists a ticket's notices."""
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+
+    async def queue_for_message(self, ticket: TicketInfo) -> int | None:
+        """Queue the notice of the message the command just added (once per message)."""
+        row = (await self.session.execute(_LAST_MESSAGE, {"ticket_id": ticket.ticket_id})).first()
+        if row is None:
+            return None
+        message_id, author_actor, is_internal, body = row
+        kind = reply_notice(str(author_actor), bool(is_internal))
+        if kind is None:
+            return None
+        return await self._queue(ticket, kind, f"m{message_id}", {"body": body[:_MAX_QUOTED]})
+
+    async def queue_for_status_change(self, ticket: TicketInfo) -> int | None:
+        """Queue the customer's notice of the status change the command just made (once)."""
+        row = (
+            await self.session.execute(_LAST_STATUS_CHANGE, {"ticket_id": ticket.ticket_id})
+        ).first()
+        if row is None:
+            return None
+        event_id, data = row
+        kind = status_notice(str(data.get("from")), str(data.get("to")))
+        if kind is None:
+            return None
+        return await self._queue(ticket, kind, f"e{event_id}", {})
+
+    async def _queue(
+        self, ticket: TicketInfo, kind: NoticeKind, event: str, payload: dict[str, object]
+    ) -> int | None:
+        contacts = await repo.ticket_contacts(self.session, ticket.ticket_id)
+        recipient = contacts.customer if kind.audience is Audience.CUSTOMER else contacts.desk
+        return await repo.queue_notice(
+            self.session,
+            QueuedNotice(
+                dedupe_key=f"{kind}:{ticket.ticket_id}:{event}:{kind.audience}",
+                ticket_id=ticket.ticket_id,
+                tenant_id=ticket.tenant_id,
+                kind=kind,
+                recipient=recipient,
+                payload=payload,
+            ),
+        )
+
+    async def for_ticket(self, ticket: TicketInfo) -> list[NoticeInfo]:
+        """The ticket's notices with their status and failure reason; a customer sees only the
+        ones addressed to customers. `ticket` comes from a scoped read."""
+        notices = await repo.notices_of_ticket(self.session, ticket.ticket_id)
+        if self.principal.is_customer:
+            return [n for n in notices if n.kind.audience is Audience.CUSTOMER]
+        return notices
+
 
 class DirectDelivery:
-    """Delivers a ticket's unsent notices now, after the commit that queued them.
+    """The notices port for a process without Temporal (the CLI): sends the ticket's due rows
+    right after the commit, each on its own; a failure never fails the committed command."""
 
-    A failed delivery never fails the command that queued it: the row stays unsent, with its
-    attempt counted, and the reconciler hands it over again.
-    """
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], notifier: Notifier) -> None:
-        self.sessions = sessions
-        self.notifier = notifier
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        notifier: Notifier,
+        rules: DispatchRules | None = None,
+    ) -> None:
+        self.dispatcher = Dispatcher(sessions, Principal.reconciler(), notifier, rules)
 
     async def hand_over(self, ticket_id: uuid.UUID) -> None:
         try:
-            await self.deliver_ticket(ticket_id)
-        except Exception as error:  # noqa: BLE001 - any failure leaves the row for a retry
+            await self.dispatcher.send_due(ticket_id=ticket_id, limit=20)
+        except Exception as error:  # noqa: BLE001 - the row stays queued for the dispatcher
             log.warning("notice_delivery_failed", ticket_id=str(ticket_id), error=str(error))
 
-    async def send_counted(self, notification_ids: list[int]) -> None:
-        await send_notifications(
-            self.sessions, self.notifier, notification_ids, attempts_counted=True
-        )
 
-    async def deliver_ticket(self, ticket_id: uuid.UUID) -> list[int]:
-        """Count an attempt on each unsent notice of the ticket, then send them; their ids."""
-        async with self.sessions() as session, session.begin():
-            ids = await repo.count_ticket_attempts(session, ticket_id)
-        await send_notifications(self.sessions, self.notifier, ids, attempts_counted=True)
-        return ids
+class QueueOnly:
+    """The notices port when delivery is someone else's job: rows wait for the dispatcher."""
 
-    async def deliver(self, notification_ids: list[int]) -> int:
-        return await send_notifications(self.sessions, self.notifier, notification_ids)
+    async def hand_over(self, ticket_id: uuid.UUID) -> None:
+        return None

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.auth.principal import Principal
-from ticketing.notifications import repository as outbox
 from ticketing.sla.schemas import BreachResult, SlaSnapshot
 from ticketing.sla.service import SlaService
 from ticketing.tickets.ports import Notices
@@ -35,21 +34,20 @@ class SlaFlows:
     async def record_threshold(
         self, ticket_id: uuid.UUID, kind: str, now: datetime
     ) -> BreachResult:
-        """Record the threshold (idempotent), then send every unsent notice of the ticket.
+        """Record the threshold (idempotent) with its notices queued, then hand them over.
 
-        The delivery attempt is counted in the threshold's own transaction, which saves the
-        watcher a round trip per threshold; a resend after a crash shows as attempts > 1.
+        Only queued: the dispatcher sends them, so mail never delays the next threshold.
         """
         async with self.sessions() as session, session.begin():
             outcome = await SlaService(session, self.principal).record_breach(
                 ticket_id, kind, now=now
             )
-            pending = await outbox.count_ticket_attempts(session, outcome.snapshot.ticket_id)
-        await self.notices.send_counted(pending)
+        if outcome.recorded:
+            await self.notices.hand_over(outcome.snapshot.ticket_id)
         return BreachResult(
             recorded=outcome.recorded,
             escalated=outcome.escalated,
-            notification_ids=pending,
+            notification_ids=outcome.notification_ids,
             snapshot=outcome.snapshot,
         )
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES, Actor, Priority, TicketStatus
+from ticketing.notifications.service import NotificationService
 from ticketing.tenants.schemas import UpsertCustomerInput
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.ports import Notices, Watchers
@@ -93,8 +94,8 @@ class TicketFlows:
         is_internal: bool = False,
         now: datetime | None = None,
     ) -> TicketInfo:
-        changed = await self._run(
-            lambda s: self._tickets(s).add_message(
+        async def command(session: AsyncSession) -> TicketInfo:
+            changed = await self._tickets(session).add_message(
                 ticket,
                 body=body,
                 author_actor=author_actor,
@@ -102,8 +103,10 @@ class TicketFlows:
                 is_internal=is_internal,
                 now=now,
             )
-        )
-        return await self._changed(changed)
+            await NotificationService(session, self.principal).queue_for_message(changed)
+            return changed
+
+        return await self._changed(await self._run(command))
 
     async def change_status(
         self,
@@ -113,10 +116,14 @@ class TicketFlows:
         actor: str | None = None,
         now: datetime | None = None,
     ) -> TicketInfo:
-        changed = await self._run(
-            lambda s: self._tickets(s).change_status(ticket, status, actor=actor, now=now)
-        )
-        return await self._changed(changed)
+        async def command(session: AsyncSession) -> TicketInfo:
+            changed = await self._tickets(session).change_status(
+                ticket, status, actor=actor, now=now
+            )
+            await NotificationService(session, self.principal).queue_for_status_change(changed)
+            return changed
+
+        return await self._changed(await self._run(command))
 
     async def settle_status(self, change: StatusChangeInput) -> TicketInfo:
         """Move a ticket for a workflow, with an optional note; already there is success."""
@@ -130,8 +137,9 @@ class TicketFlows:
             )
             if settled:
                 return ticket
+            notices = NotificationService(session, self.principal)
             if change.note:
-                await service.add_message(
+                noted = await service.add_message(
                     change.ticket_id,
                     body=change.note,
                     author_actor=Actor.TENANT,
@@ -139,9 +147,12 @@ class TicketFlows:
                     is_internal=not change.note_is_public,
                     now=change.now,
                 )
-            return await service.change_status(
+                await notices.queue_for_message(noted)
+            changed = await service.change_status(
                 change.ticket_id, change.status, actor=change.actor, now=change.now
             )
+            await notices.queue_for_status_change(changed)
+            return changed
 
         # Also when nothing changed: a retry after an attempt that committed but never reached
         # the watcher must still wake it, or it sleeps on a finished ticket until its timer.

@@ -22,7 +22,5 @@ class Notices(Protocol):
     """Hands queued outbox rows to delivery."""
 
     async def hand_over(self, ticket_id: uuid.UUID) -> None:
-        """Deliver (or queue for delivery) every unsent notice of the ticket."""
-
-    async def send_counted(self, notification_ids: list[int]) -> None:
-        """Deliver rows whose attempt the caller counted in the transaction it committed."""
+        """Tell delivery the ticket has queued notices; never sends on the caller's path and
+        never raises for a delivery problem."""

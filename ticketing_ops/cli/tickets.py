@@ -63,6 +63,7 @@ def ticket_show(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """A ticket, its timeline and the live SLA state from its escalation watcher."""
+    from ticketing.notifications.service import NotificationService
     from ticketing.tickets.service import TicketService
 
     settings = Settings()
@@ -72,6 +73,7 @@ def ticket_show(
             service = TicketService(s, operator(tenant))
             info = await service.get_ticket(ticket)
             messages, events = await service.timeline(info.ticket_id)
+            notices = await NotificationService(s, operator(tenant)).for_ticket(info)
         sla: SlaSnapshot | None = None
         sla_error: str | None = None
         try:
@@ -87,6 +89,7 @@ def ticket_show(
             "events": [e.model_dump(mode="json") for e in events],
             "sla": sla.model_dump(mode="json") if sla else None,
             "sla_error": sla_error,
+            "notifications": [n.model_dump(mode="json") for n in notices],
         }
 
     run(json_out, action, _render_ticket)
@@ -106,6 +109,7 @@ def _render_ticket(r: dict[str, Any]) -> None:
     if t.get("description"):
         console.print(user_text(t["description"], multiline=True))
     console.print(_timeline(r["messages"], r["events"]))
+    console.print(_notices(r["notifications"]))
     sla = r["sla"]
     if sla:
         console.print(
@@ -121,6 +125,21 @@ def _render_ticket(r: dict[str, Any]) -> None:
         )
     else:
         console.print(Text.assemble("SLA: ", user_text(r["sla_error"], style="yellow")))
+
+
+def _notices(notices: list[dict[str, Any]]) -> Table:
+    table = Table(title="notifications", show_lines=False)
+    for column in ("kind", "to", "status", "attempts", "reason"):
+        table.add_column(column, overflow="fold")
+    for n in notices:
+        table.add_row(
+            user_text(n["kind"]),
+            user_text(n["recipient"] or "-"),
+            user_text(n["status"]),
+            user_text(str(n["attempts"])),
+            user_text(n["reason"] or ""),
+        )
+    return table
 
 
 def _timeline(messages: list[dict[str, Any]], events: list[dict[str, Any]]) -> Table:

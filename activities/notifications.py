@@ -1,0 +1,110 @@
+"""The dispatcher's activity and the notices port that wakes it after a commit."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from ticketing.auth.principal import Principal
+from ticketing.notifications.dispatch import (
+    Dispatcher,
+    DispatcherInput,
+    DispatchInput,
+    DispatchReport,
+    DispatchRules,
+)
+from ticketing.notify import Notifier
+
+log = structlog.get_logger(__name__)
+
+DISPATCHER_WORKFLOW = "NotificationDispatcherWorkflow"
+NOTICES_QUEUED = "notices_queued"
+# Bounds each wake-up signal: a slow Temporal must not hold the caller's after-commit duty.
+RING_TIMEOUT = 10.0
+
+
+def dispatcher_workflow_id(task_queue: str) -> str:
+    return f"notification-dispatcher-{task_queue}"
+
+
+async def ensure_dispatcher(client: Client, task_queue: str, input: DispatcherInput) -> None:
+    """Start the task queue's dispatcher unless it runs (worker start-up, the reconciler)."""
+    await client.start_workflow(
+        DISPATCHER_WORKFLOW,
+        input,
+        id=dispatcher_workflow_id(task_queue),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
+async def ring_dispatcher(client: Client, task_queue: str, input: DispatcherInput) -> None:
+    """Wake the dispatcher; start it if it is not running (signal-with-start)."""
+    await client.start_workflow(
+        DISPATCHER_WORKFLOW,
+        input,
+        id=dispatcher_workflow_id(task_queue),
+        task_queue=task_queue,
+        start_signal=NOTICES_QUEUED,
+    )
+
+
+class DispatcherDoorbell:
+    """The notices port on Temporal: wakes the dispatcher and returns at once.
+
+    Rings are coalesced: while one signal is on its way, any number of hand-overs cost one
+    more signal after it, so a burst of thresholds is a handful of RPCs, off their path. A
+    ring lost with the process is covered by the dispatcher's own polling.
+    """
+
+    def __init__(self, client: Client, task_queue: str, input: DispatcherInput) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.input = input
+        self._rung = False
+        self._bell: asyncio.Task[None] | None = None
+
+    async def hand_over(self, ticket_id: uuid.UUID) -> None:
+        self.ring()
+
+    def ring(self) -> None:
+        self._rung = True
+        if self._bell is None or self._bell.done():
+            self._bell = asyncio.get_running_loop().create_task(self._ring_until_quiet())
+
+    async def wait_rung(self) -> None:
+        """Until the rings made so far reached Temporal (or failed); for short-lived callers."""
+        if self._bell is not None:
+            await asyncio.shield(self._bell)
+
+    async def _ring_until_quiet(self) -> None:
+        while self._rung:
+            self._rung = False
+            try:
+                async with asyncio.timeout(RING_TIMEOUT):
+                    await ring_dispatcher(self.client, self.task_queue, self.input)
+            except Exception as error:  # noqa: BLE001 - polling delivers it a little later
+                log.warning("dispatcher_ring_failed", error=str(error)[:300])
+
+
+class NotificationActivities:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        notifier: Notifier,
+        rules: DispatchRules | None = None,
+    ) -> None:
+        self.dispatcher = Dispatcher(sessions, Principal.reconciler(), notifier, rules)
+
+    @activity.defn(name="dispatch_notifications")
+    async def dispatch_notifications(self, input: DispatchInput) -> DispatchReport:
+        """One pass: claim, send and record due rows one at a time, up to the limit."""
+        return await self.dispatcher.send_due(
+            limit=input.limit, on_row=lambda note_id: activity.heartbeat(note_id)
+        )
