@@ -116,6 +116,7 @@ def build_worker(
         client=client,
         notifier=notifier or Notifier.from_settings(settings),
         task_queue=settings.task_queue,
+        max_clock_skew=timedelta(seconds=settings.max_clock_skew),
     )
     reconcile = ReconcileActivities(
         sessions, client=client, delivery=activities.delivery, task_queue=settings.task_queue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -14,9 +15,19 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.caller import (
+    INSTALLATION_WORKFLOW,
+    INTAKE_WORKFLOWS,
+    CallerCheck,
+)
 from activities.watchers import NoWatchers, TemporalWatchers
 from ticketing.auth.principal import Principal, Role
-from ticketing.core.errors import InvalidInput, TicketingError, non_retryable_error_types
+from ticketing.core.errors import (
+    InvalidInput,
+    TicketingError,
+    TicketNotFound,
+    non_retryable_error_types,
+)
 from ticketing.notifications import repository as outbox
 from ticketing.notifications.service import DirectDelivery
 from ticketing.notify import Notifier
@@ -36,9 +47,11 @@ from ticketing.schemas import (
     parse,
 )
 from ticketing.sla.flows import SlaFlows
+from ticketing.sla.service import DEFAULT_MAX_SKEW, CallerBounds, check_clock
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.ports import Watchers
+from ticketing.tickets.service import TicketService
 
 # Activity inputs are declared "the model, else anything": a malformed payload from another
 # language then reaches our code and fails as a non-retryable InvalidInput naming the field,
@@ -83,6 +96,9 @@ async def activity_boundary() -> AsyncIterator[None]:
 
 
 class TicketActivities:
+    """`create_ticket` is the public contract; every other activity here is internal and
+    first checks, through `CallerCheck`, that this plugin's own workflow called it."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -90,11 +106,14 @@ class TicketActivities:
         client: Client | None,
         notifier: Notifier,
         task_queue: str,
+        max_clock_skew: timedelta = DEFAULT_MAX_SKEW,
     ) -> None:
         self.sessions = sessions
         self.client = client
         self.notifier = notifier
         self.task_queue = task_queue
+        self.max_clock_skew = max_clock_skew
+        self.callers = CallerCheck(client, task_queue)
         self.delivery = DirectDelivery(sessions, notifier)
         self.watchers: Watchers = (
             TemporalWatchers(client, task_queue) if client is not None else NoWatchers()
@@ -111,8 +130,14 @@ class TicketActivities:
     def _tickets(self, principal: Principal) -> TicketFlows:
         return TicketFlows(self.sessions, principal, watchers=self.watchers, notices=self.delivery)
 
-    def _sla(self, ticket_id: uuid.UUID) -> SlaFlows:
-        return SlaFlows(self.sessions, Principal.watcher(ticket_id), notices=self.delivery)
+    async def _sla(self, ticket_id: uuid.UUID, action: str) -> SlaFlows:
+        """The calling watcher's flows: scoped to the ticket it names and bound to the number
+        in its workflow id, its `now` held near the database clock."""
+        number = await self.callers.require_watcher(action)
+        bounds = CallerBounds(max_skew=self.max_clock_skew, ticket_number=number)
+        return SlaFlows(
+            self.sessions, Principal.watcher(ticket_id), notices=self.delivery, bounds=bounds
+        )
 
     @activity.defn(name="create_ticket")
     async def create_ticket(self, request: LenientCreateTicket) -> TicketInfo:
@@ -129,6 +154,7 @@ class TicketActivities:
     async def open_ticket(self, input: LenientOpenTicket) -> TicketInfo:
         """Upsert the customer and create its ticket in one transaction, then watch it."""
         async with activity_boundary():
+            await self.callers.require(INTAKE_WORKFLOWS, "open tickets through open_ticket")
             input = parse(OpenTicketInput, input)
             principal = Principal.integration(input.customer.tenant_id, name="workflow")
             return await self._tickets(principal).open_for_customer(input.customer, input.request)
@@ -136,6 +162,7 @@ class TicketActivities:
     @activity.defn(name="upsert_customer")
     async def upsert_customer(self, input: LenientUpsertCustomer) -> str:
         async with activity_boundary():
+            await self.callers.require(INTAKE_WORKFLOWS, "upsert customers")
             input = parse(UpsertCustomerInput, input)
             async with self.sessions() as session, session.begin():
                 customer = await TenantService(
@@ -151,6 +178,7 @@ class TicketActivities:
     @activity.defn(name="register_tenant")
     async def register_tenant(self, input: LenientRegisterTenant) -> str:
         async with activity_boundary():
+            await self.callers.require(INTAKE_WORKFLOWS, "register tenants")
             input = parse(RegisterTenantInput, input)
             async with self.sessions() as session, session.begin():
                 tenant = await TenantService(session, Principal.platform()).register_tenant(
@@ -165,35 +193,49 @@ class TicketActivities:
     @activity.defn(name="sla_snapshot")
     async def sla_snapshot(self, input: SnapshotInput) -> SlaSnapshot:
         async with activity_boundary():
-            return await self._sla(input.ticket_id).snapshot(input.ticket_id, input.now)
+            flows = await self._sla(input.ticket_id, "read SLA snapshots")
+            return await flows.snapshot(input.ticket_id, input.now)
 
     @activity.defn(name="record_breach")
     async def record_breach(self, input: RecordBreachInput) -> BreachResult:
         """Record the threshold (idempotent), then send every unsent notice of the ticket."""
         async with activity_boundary():
-            flows = self._sla(input.ticket_id)
+            flows = await self._sla(input.ticket_id, "record SLA thresholds")
             return await flows.record_threshold(input.ticket_id, input.kind, input.now)
 
     @activity.defn(name="escalate_ticket")
     async def escalate_ticket(self, input: EscalateInput) -> TicketInfo:
         async with activity_boundary():
-            flows = self._sla(input.ticket_id)
+            flows = await self._sla(input.ticket_id, "escalate tickets")
             return await flows.escalate(input.ticket_id, input.from_level, input.now)
 
     @activity.defn(name="change_ticket_status")
     async def change_ticket_status(self, input: StatusChangeInput) -> TicketInfo:
         """Move a ticket on behalf of a workflow; already in the target status is success."""
         async with activity_boundary():
+            caller = await self.callers.require(
+                frozenset({INSTALLATION_WORKFLOW}), "change ticket status"
+            )
             principal = Principal(Role.SYSTEM, ticket_id=input.ticket_id, name=input.actor)
+            async with self.sessions() as session:
+                await check_clock(session, input.now, self.max_clock_skew)
+                ticket = await TicketService(session, principal).get_ticket(input.ticket_id)
+            # Only the ticket this installation opened: its create recorded the workflow id.
+            if ticket.metadata.get("workflow_id") != caller.workflow_id:
+                raise TicketNotFound(str(input.ticket_id))
             return await self._tickets(principal).settle_status(input)
 
     @activity.defn(name="send_notifications")
     async def send_notifications(self, input: SendNotificationsInput) -> int:
+        async with activity_boundary():
+            await self.callers.require_watcher("send notifications")
         return await self.delivery.deliver(input.notification_ids)
 
     @activity.defn(name="send_ticket_created")
     async def send_ticket_created(self, ticket_id: uuid.UUID) -> int:
         """Send the customer the ticket-created notice carrying its number (once)."""
+        async with activity_boundary():
+            await self.callers.require(INTAKE_WORKFLOWS, "send ticket-created notices")
         async with self.sessions() as session:
             ids = await outbox.notification_ids_by_key(session, f"ticket_created:{ticket_id}")
         return await self.delivery.deliver(ids)
