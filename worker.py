@@ -27,6 +27,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.caller import CallerCheck
 from activities.notifications import NotificationActivities, ensure_dispatcher
 from activities.reconcile import ReconcileActivities
 from activities.tickets import TicketActivities
@@ -120,8 +121,14 @@ def build_worker(
         notifier=notifier,
         task_queue=settings.task_queue,
         dispatcher=dispatcher_input(settings),
+        max_clock_skew=timedelta(seconds=settings.max_clock_skew),
     )
-    notices = NotificationActivities(sessions, notifier, DispatchRules.from_settings(settings))
+    notices = NotificationActivities(
+        sessions,
+        notifier,
+        DispatchRules.from_settings(settings),
+        callers=CallerCheck(client, settings.task_queue),
+    )
     reconcile = ReconcileActivities(
         sessions, client=client, notices=activities.notices, task_queue=settings.task_queue
     )

@@ -11,6 +11,8 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
+from activities.boundary import activity_boundary
+from activities.caller import CallerCheck
 from ticketing.auth.principal import Principal
 from ticketing.notifications.dispatch import (
     Dispatcher,
@@ -99,12 +101,17 @@ class NotificationActivities:
         sessions: async_sessionmaker[AsyncSession],
         notifier: Notifier,
         rules: DispatchRules | None = None,
+        *,
+        callers: CallerCheck,
     ) -> None:
         self.dispatcher = Dispatcher(sessions, Principal.reconciler(), notifier, rules)
+        self.callers = callers
 
     @activity.defn(name="dispatch_notifications")
     async def dispatch_notifications(self, input: DispatchInput) -> DispatchReport:
         """One pass: claim, send and record due rows one at a time, up to the limit."""
+        async with activity_boundary():
+            await self.callers.require(frozenset({DISPATCHER_WORKFLOW}), "dispatch notifications")
         return await self.dispatcher.send_due(
             limit=input.limit, on_row=lambda note_id: activity.heartbeat(note_id)
         )

@@ -8,26 +8,22 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.watchers import (
-    ESCALATION_WORKFLOW,
-    TemporalWatchers,
-    escalation_workflow_id,
-)
+from activities.boundary import activity_boundary
+from activities.caller import RECONCILER_WORKFLOW, CallerCheck
+from activities.watchers import TemporalWatchers, escalation_workflow_id, watcher_state
 from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES
 from ticketing.notifications import repository as outbox
 from ticketing.reconcile import OutboxSweep, WatcherSweep, WatcherSweepResult
-from ticketing.schemas import SlaSnapshot, TicketInfo
+from ticketing.schemas import TicketInfo
 from ticketing.tickets import repository as tickets_repo
 from ticketing.tickets.ports import Notices
 from ticketing.tickets.service import TicketService
 
 log = structlog.get_logger(__name__)
-
-QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class ReconcileActivities:
@@ -44,11 +40,18 @@ class ReconcileActivities:
         self.notices = notices
         self.task_queue = task_queue
         self.watchers = TemporalWatchers(client, task_queue)
+        self.callers = CallerCheck(client, task_queue)
+
+    async def _require_reconciler(self, action: str) -> None:
+        """Internal: only the plugin's own ReconcilerWorkflow on its own task queue."""
+        async with activity_boundary():
+            await self.callers.require(frozenset({RECONCILER_WORKFLOW}), action)
 
     @activity.defn(name="reconcile_watchers")
     async def reconcile_watchers(self, sweep: WatcherSweep) -> WatcherSweepResult:
         """One page of tickets: every open one watched by a watcher of *that* ticket, every
         done one's watcher told so it ends."""
+        await self._require_reconciler("reconcile watchers")
         async with self.sessions() as session:
             page = await tickets_repo.tickets_to_reconcile(
                 session,
@@ -80,32 +83,7 @@ class ReconcileActivities:
             return await TicketService(session, Principal.reconciler()).get_ticket(ticket_id)
 
     async def _watcher_state(self, ticket_id: uuid.UUID, ticket_number: str) -> str:
-        """'mine' (running, watching this ticket), 'missing' (none running) or 'foreign'
-        (running under the ticket's id but for another ticket or task queue: squatted)."""
-        handle = self.client.get_workflow_handle(escalation_workflow_id(ticket_number))
-        try:
-            described = await handle.describe()
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                return "missing"
-            raise
-        if described.status != WorkflowExecutionStatus.RUNNING:
-            return "missing"
-        if described.workflow_type != ESCALATION_WORKFLOW or described.task_queue != (
-            self.task_queue
-        ):
-            return "foreign"
-        memo = await described.memo()
-        if "ticket_id" in memo:
-            return "mine" if memo["ticket_id"] == str(ticket_id) else "foreign"
-        # Watchers started before the memo existed: ask the watcher itself.
-        try:
-            snapshot = await handle.query(
-                "sla_state", result_type=SlaSnapshot, rpc_timeout=QUERY_TIMEOUT
-            )
-        except RPCError:
-            return "foreign"
-        return "mine" if snapshot is None or snapshot.ticket_id == ticket_id else "foreign"
+        return await watcher_state(self.client, ticket_id, ticket_number, self.task_queue)
 
     async def _replace(self, ticket_id: uuid.UUID, ticket_number: str, done: bool) -> None:
         handle = self.client.get_workflow_handle(escalation_workflow_id(ticket_number))
@@ -121,6 +99,7 @@ class ReconcileActivities:
     async def reconcile_outbox(self, sweep: OutboxSweep) -> int:
         """Wake (or start) the dispatcher when queued notices have been due for a while: it
         is not running, or its wake-up was lost. Returns how many were overdue."""
+        await self._require_reconciler("reconcile the outbox")
         async with self.sessions() as session:
             overdue = await outbox.count_overdue(
                 session, timedelta(seconds=sweep.older_than_seconds)

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
 
+from activities.boundary import activity_boundary
+from activities.caller import (
+    INSTALLATION_WORKFLOW,
+    INTAKE_WORKFLOWS,
+    CallerCheck,
+)
 from activities.notifications import DispatcherDoorbell
 from activities.watchers import NoWatchers, TemporalWatchers
 from ticketing.auth.principal import Principal, Role
-from ticketing.core.errors import InvalidInput, TicketingError, non_retryable_error_types
+from ticketing.core.errors import (
+    InvalidInput,
+    non_retryable_error_types,
+)
 from ticketing.notifications import repository as outbox
 from ticketing.notifications.dispatch import DispatcherInput
 from ticketing.notifications.service import QueueOnly
@@ -38,6 +45,7 @@ from ticketing.schemas import (
     parse,
 )
 from ticketing.sla.flows import SlaFlows
+from ticketing.sla.service import DEFAULT_MAX_SKEW, CallerBounds, check_clock
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.ports import Notices, Watchers
@@ -54,37 +62,10 @@ LenientRegisterTenant = Annotated[RegisterTenantInput | Any, Field(union_mode="l
 NON_RETRYABLE_ERRORS = non_retryable_error_types()
 
 
-def domain_failure(error: TicketingError) -> ApplicationError:
-    return ApplicationError(
-        error.message, error.details(), type=type(error).__name__, non_retryable=True
-    )
-
-
-@asynccontextmanager
-async def activity_boundary() -> AsyncIterator[None]:
-    """Map what escapes a flow to Temporal failures: domain errors and refused values are
-    final, infrastructure errors (connection lost, deadlock) are retried."""
-    try:
-        yield
-    except TicketingError as error:
-        raise domain_failure(error) from error
-    except DataError as error:
-        # The database refused a value (SQLSTATE class 22): retrying cannot help. Input
-        # validation should have caught it first; this keeps a gap from becoming a loop.
-        raise ApplicationError(
-            f"database refused a value: {str(error.orig).splitlines()[0][:300]}",
-            type="InvalidInput",
-            non_retryable=True,
-        ) from error
-    except DBAPIError as error:
-        # No exception chain: its tracebacks push the failure past the server's size limit
-        # and the one-line cause is what an operator needs.
-        raise ApplicationError(
-            str(error.orig).splitlines()[0][:500], type=type(error.orig).__name__
-        ) from None
-
-
 class TicketActivities:
+    """`create_ticket` is the public contract; every other activity here is internal and
+    first checks, through `CallerCheck`, that this plugin's own workflow called it."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -93,6 +74,7 @@ class TicketActivities:
         notifier: Notifier,
         task_queue: str,
         dispatcher: DispatcherInput | None = None,
+        max_clock_skew: timedelta = DEFAULT_MAX_SKEW,
     ) -> None:
         self.sessions = sessions
         self.client = client
@@ -104,6 +86,8 @@ class TicketActivities:
             if client is not None
             else QueueOnly()
         )
+        self.max_clock_skew = max_clock_skew
+        self.callers = CallerCheck(client, task_queue)
         self.watchers: Watchers = (
             TemporalWatchers(client, task_queue) if client is not None else NoWatchers()
         )
@@ -119,8 +103,14 @@ class TicketActivities:
     def _tickets(self, principal: Principal) -> TicketFlows:
         return TicketFlows(self.sessions, principal, watchers=self.watchers, notices=self.notices)
 
-    def _sla(self, ticket_id: uuid.UUID) -> SlaFlows:
-        return SlaFlows(self.sessions, Principal.watcher(ticket_id), notices=self.notices)
+    async def _sla(self, ticket_id: uuid.UUID, action: str) -> SlaFlows:
+        """The calling watcher's flows: scoped to the ticket it names and bound to the number
+        in its workflow id, its `now` held near the database clock."""
+        number = await self.callers.require_watcher(action)
+        bounds = CallerBounds(max_skew=self.max_clock_skew, ticket_number=number)
+        return SlaFlows(
+            self.sessions, Principal.watcher(ticket_id), notices=self.notices, bounds=bounds
+        )
 
     @activity.defn(name="create_ticket")
     async def create_ticket(self, request: LenientCreateTicket) -> TicketInfo:
@@ -137,6 +127,7 @@ class TicketActivities:
     async def open_ticket(self, input: LenientOpenTicket) -> TicketInfo:
         """Upsert the customer and create its ticket in one transaction, then watch it."""
         async with activity_boundary():
+            await self.callers.require(INTAKE_WORKFLOWS, "open tickets through open_ticket")
             input = parse(OpenTicketInput, input)
             principal = Principal.integration(input.customer.tenant_id, name="workflow")
             return await self._tickets(principal).open_for_customer(input.customer, input.request)
@@ -144,6 +135,7 @@ class TicketActivities:
     @activity.defn(name="upsert_customer")
     async def upsert_customer(self, input: LenientUpsertCustomer) -> str:
         async with activity_boundary():
+            await self.callers.require(INTAKE_WORKFLOWS, "upsert customers")
             input = parse(UpsertCustomerInput, input)
             async with self.sessions() as session, session.begin():
                 customer = await TenantService(
@@ -159,6 +151,7 @@ class TicketActivities:
     @activity.defn(name="register_tenant")
     async def register_tenant(self, input: LenientRegisterTenant) -> str:
         async with activity_boundary():
+            await self.callers.require(INTAKE_WORKFLOWS, "register tenants")
             input = parse(RegisterTenantInput, input)
             async with self.sessions() as session, session.begin():
                 tenant = await TenantService(session, Principal.platform()).register_tenant(
@@ -173,25 +166,31 @@ class TicketActivities:
     @activity.defn(name="sla_snapshot")
     async def sla_snapshot(self, input: SnapshotInput) -> SlaSnapshot:
         async with activity_boundary():
-            return await self._sla(input.ticket_id).snapshot(input.ticket_id, input.now)
+            flows = await self._sla(input.ticket_id, "read SLA snapshots")
+            return await flows.snapshot(input.ticket_id, input.now)
 
     @activity.defn(name="record_breach")
     async def record_breach(self, input: RecordBreachInput) -> BreachResult:
         """Record the threshold (idempotent), then send every unsent notice of the ticket."""
         async with activity_boundary():
-            flows = self._sla(input.ticket_id)
+            flows = await self._sla(input.ticket_id, "record SLA thresholds")
             return await flows.record_threshold(input.ticket_id, input.kind, input.now)
 
     @activity.defn(name="escalate_ticket")
     async def escalate_ticket(self, input: EscalateInput) -> TicketInfo:
         async with activity_boundary():
-            flows = self._sla(input.ticket_id)
+            flows = await self._sla(input.ticket_id, "escalate tickets")
             return await flows.escalate(input.ticket_id, input.from_level, input.now)
 
     @activity.defn(name="change_ticket_status")
     async def change_ticket_status(self, input: StatusChangeInput) -> TicketInfo:
         """Move a ticket on behalf of a workflow; already in the target status is success."""
         async with activity_boundary():
+            # Our InstallationWorkflow passes only the ticket its open_ticket returned (or the
+            # one shared by its tenant's idempotency key), so the caller check binds the ticket.
+            await self.callers.require(frozenset({INSTALLATION_WORKFLOW}), "change ticket status")
+            async with self.sessions() as session:
+                await check_clock(session, input.now, self.max_clock_skew)
             principal = Principal(Role.SYSTEM, ticket_id=input.ticket_id, name=input.actor)
             return await self._tickets(principal).settle_status(input)
 
@@ -199,6 +198,8 @@ class TicketActivities:
     async def send_notifications(self, input: SendNotificationsInput) -> int:
         """Watchers begun before the dispatcher still call this: it only wakes the dispatcher,
         so their mail cannot hold them up either."""
+        async with activity_boundary():
+            await self.callers.require_watcher("send notifications")
         if input.notification_ids:
             await self.notices.hand_over(uuid.UUID(int=0))
         return 0
@@ -206,6 +207,8 @@ class TicketActivities:
     @activity.defn(name="send_ticket_created")
     async def send_ticket_created(self, ticket_id: uuid.UUID) -> int:
         """Hand the ticket-created notice to the dispatcher; the workflow never waits on mail."""
+        async with activity_boundary():
+            await self.callers.require(INTAKE_WORKFLOWS, "send ticket-created notices")
         async with self.sessions() as session:
             ids = await outbox.notification_ids_by_key(session, f"ticket_created:{ticket_id}")
         if ids:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+from enum import StrEnum
+
+import structlog
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import (
     SearchAttributeKey,
     SearchAttributePair,
@@ -12,9 +17,13 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from ticketing.schemas import EscalationInput, TicketInfo
+from ticketing.schemas import EscalationInput, SlaSnapshot, TicketInfo
+
+log = structlog.get_logger(__name__)
+QUERY_TIMEOUT = timedelta(seconds=5)
 
 TICKET_NUMBER = SearchAttributeKey.for_keyword("TicketNumber")
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
@@ -41,24 +50,82 @@ def ticket_search_attributes(ticket: TicketInfo) -> TypedSearchAttributes:
     )
 
 
-async def ensure_watcher(client: Client, ticket: TicketInfo, task_queue: str) -> None:
-    """Start the ticket's watcher; one already running is kept (retries start nothing new)."""
+class WatcherState(StrEnum):
+    MINE = "mine"  # running, watching this ticket
+    MISSING = "missing"  # none running
+    FOREIGN = "foreign"  # running under the ticket's id, for another ticket or task queue
+
+
+def escalation_input(ticket: TicketInfo) -> EscalationInput:
+    return EscalationInput(
+        ticket_id=ticket.ticket_id, ticket_number=ticket.ticket_number, tenant_id=ticket.tenant_id
+    )
+
+
+async def _start(
+    client: Client, ticket: TicketInfo, task_queue: str, policy: WorkflowIDConflictPolicy
+) -> None:
     await client.start_workflow(
         ESCALATION_WORKFLOW,
-        EscalationInput(ticket_id=ticket.ticket_id, ticket_number=ticket.ticket_number),
+        escalation_input(ticket),
         id=escalation_workflow_id(ticket.ticket_number),
         task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_conflict_policy=policy,
         search_attributes=ticket_search_attributes(ticket),
         memo=watcher_memo(ticket),
     )
+
+
+async def ensure_watcher(client: Client, ticket: TicketInfo, task_queue: str) -> None:
+    """Start the ticket's watcher; one already watching it is kept (retries start nothing new),
+    one squatting its id (another ticket, another task queue) is replaced."""
+    try:
+        await _start(client, ticket, task_queue, WorkflowIDConflictPolicy.FAIL)
+        return
+    except WorkflowAlreadyStartedError:
+        pass
+    state = await watcher_state(client, ticket.ticket_id, ticket.ticket_number, task_queue)
+    if state is WatcherState.FOREIGN:
+        log.warning("watcher_squatted", ticket_number=ticket.ticket_number, replaced=True)
+        await _start(client, ticket, task_queue, WorkflowIDConflictPolicy.TERMINATE_EXISTING)
+    elif state is WatcherState.MISSING:
+        await _start(client, ticket, task_queue, WorkflowIDConflictPolicy.USE_EXISTING)
+
+
+async def watcher_state(
+    client: Client, ticket_id: uuid.UUID, ticket_number: str, task_queue: str
+) -> WatcherState:
+    """Whether the workflow under the ticket's watcher id is the watcher of *that* ticket."""
+    handle = client.get_workflow_handle(escalation_workflow_id(ticket_number))
+    try:
+        described = await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return WatcherState.MISSING
+        raise
+    if described.status != WorkflowExecutionStatus.RUNNING:
+        return WatcherState.MISSING
+    if described.workflow_type != ESCALATION_WORKFLOW or described.task_queue != task_queue:
+        return WatcherState.FOREIGN
+    memo = await described.memo()
+    if "ticket_id" in memo:
+        return WatcherState.MINE if memo["ticket_id"] == str(ticket_id) else WatcherState.FOREIGN
+    # Watchers started before the memo existed: ask the watcher itself.
+    try:
+        snapshot = await handle.query(
+            "sla_state", result_type=SlaSnapshot, rpc_timeout=QUERY_TIMEOUT
+        )
+    except RPCError:
+        return WatcherState.FOREIGN
+    mine = snapshot is None or snapshot.ticket_id == ticket_id
+    return WatcherState.MINE if mine else WatcherState.FOREIGN
 
 
 async def notify_ticket_changed(client: Client, ticket: TicketInfo, task_queue: str) -> None:
     """Signal the watcher; start a new one if it has ended (a reopened ticket is watched again)."""
     await client.start_workflow(
         ESCALATION_WORKFLOW,
-        EscalationInput(ticket_id=ticket.ticket_id, ticket_number=ticket.ticket_number),
+        escalation_input(ticket),
         id=escalation_workflow_id(ticket.ticket_number),
         task_queue=task_queue,
         start_signal="ticket_changed",

@@ -18,7 +18,13 @@ from activities.watchers import (
 )
 from tests.legacy.escalation_v0 import EscalationWorkflowV0
 from tests.services import Services
-from tests.temporal_support import breaches, create_ticket, running_worker, seed_tenant
+from tests.temporal_support import (
+    TEST_CLOCK_SKEW,
+    breaches,
+    create_ticket,
+    running_worker,
+    seed_tenant,
+)
 from ticketing.notify import Notifier
 from ticketing.schemas import EscalationResult, TicketInfo, TicketStatus
 
@@ -32,7 +38,11 @@ async def test_watcher_from_previous_release_finishes_on_new_code(
     ticket = await create_ticket(committed, await env.get_current_time(), priority="low")
     task_queue = "deploy-test"
     acts = TicketActivities(
-        committed, client=env.client, notifier=Notifier(), task_queue=task_queue
+        committed,
+        client=env.client,
+        notifier=Notifier(),
+        task_queue=task_queue,
+        max_clock_skew=timedelta(seconds=TEST_CLOCK_SKEW),
     )
     # No sticky cache on the old worker: the time-skipping server does not time out a sticky
     # queue whose worker has gone, so the handover would stall there (a real cluster does).

@@ -79,8 +79,17 @@ async def test_watcher_thresholds_mail_whoever_owns_the_level_once(
             task_queue="unused",
         )
 
+        # As the watcher calls it: locally, from the EscalationWorkflow of this ticket.
+        watcher = ActivityEnvironment()
+        watcher.info = replace(
+            watcher.info,
+            workflow_type="EscalationWorkflow",
+            workflow_id=f"escalation-{ticket.ticket_number}",
+            is_local=True,
+        )
+
         async def fire(kind: str, seconds: int) -> BreachResult:
-            return await ActivityEnvironment().run(
+            return await watcher.run(
                 activities.record_breach,
                 RecordBreachInput(
                     ticket_id=ticket.ticket_id, kind=kind, now=t0 + timedelta(seconds=seconds)

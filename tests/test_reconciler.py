@@ -88,13 +88,14 @@ async def test_reconciler_repairs_each_kind_of_drift(
         # 3. A killed send and a missing watcher: committed, nothing after.
         crashed = await service_only("killed send")
         assert await unsent(committed, crashed) == 1
-        # 4. A squatter: a watcher under the ticket's id, watching another ticket.
+        # 4. A squatter: a watcher under the ticket's id, watching another ticket, on a queue
+        # none of our workers polls (on ours it would end itself: it checks its ticket).
         squatted = await service_only("squatted")
         await client.start_workflow(
             "EscalationWorkflow",
             EscalationInput(ticket_id=deleted.ticket_id, ticket_number=squatted.ticket_number),
             id=escalation_workflow_id(squatted.ticket_number),
-            task_queue=queue,
+            task_queue=f"{queue}-squatter",
         )
 
         report: ReconcileReport = await client.execute_workflow(

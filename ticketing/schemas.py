@@ -187,6 +187,8 @@ class InstallationResult(BaseModel):
 class EscalationInput(Contract):
     ticket_id: uuid.UUID
     ticket_number: str
+    # Checked by the watcher against its ticket; absent from watchers started before it existed.
+    tenant_id: str | None = None
 
 
 class EscalationResult(BaseModel):

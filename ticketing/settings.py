@@ -53,3 +53,6 @@ class Settings(BaseSettings):
     # separated, still decrypt histories written before a rotation.
     payload_key: SecretStr | None = None
     payload_old_keys: SecretStr | None = None
+    # Seconds a `now` sent by a workflow may differ from the database clock; outside it an
+    # activity refuses it (a forged clock would fake or hide SLA breaches).
+    max_clock_skew: float = Field(default=300.0, gt=0)

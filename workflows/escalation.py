@@ -70,7 +70,9 @@ class EscalationWorkflow:
         # plus two activity tasks, which is what keeps breaches on time when thousands fall
         # due together. Runs begun before this change keep their regular activities.
         self._local = workflow.patched("watcher-local-activities")
+        self._verify_id(input)
         snapshot = await self._read(input)
+        self._verify_ticket(input, snapshot)
         while snapshot.status not in DONE_STATUSES:
             if await self._sleep_until_threshold(snapshot):
                 snapshot = await self._read(input)
@@ -86,6 +88,20 @@ class EscalationWorkflow:
             breaches=self._breaches,
             warnings=self._warnings,
         )
+
+    def _verify_id(self, input: EscalationInput) -> None:
+        """A watcher's id names the ticket it watches: one started under another ticket's id
+        would hide that ticket's SLA (the id is taken) and show this one's in its place."""
+        expected = f"escalation-{input.ticket_number}"
+        if workflow.info().workflow_id != expected:
+            raise _mismatch(f"workflow id {workflow.info().workflow_id!r} is not {expected!r}")
+
+    def _verify_ticket(self, input: EscalationInput, snapshot: SlaSnapshot) -> None:
+        """The ticket read is the one the input names: same number, same tenant."""
+        if snapshot.ticket_number != input.ticket_number:
+            raise _mismatch(f"ticket {input.ticket_id} is not {input.ticket_number}")
+        if input.tenant_id is not None and snapshot.tenant_id != input.tenant_id:
+            raise _mismatch(f"ticket {input.ticket_number} is not of tenant {input.tenant_id!r}")
 
     async def _read(self, input: EscalationInput) -> SlaSnapshot:
         self._changed = False
@@ -175,3 +191,10 @@ class EscalationWorkflow:
                 workflow.logger.warning("notice hand-over failed; the dispatcher will find it")
         self._snapshot = outcome.snapshot
         return outcome.snapshot
+
+
+def _mismatch(detail: str) -> ApplicationError:
+    # Fails the run (not its task): a squatter must end, visibly, so the real watcher can start.
+    return ApplicationError(
+        f"watcher mismatch: {detail}", type="WatcherMismatch", non_retryable=True
+    )

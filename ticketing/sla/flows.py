@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.auth.principal import Principal
 from ticketing.sla.schemas import BreachResult, SlaSnapshot
-from ticketing.sla.service import SlaService
+from ticketing.sla.service import CallerBounds, SlaService
 from ticketing.tickets.ports import Notices
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.service import TicketService
@@ -22,14 +22,19 @@ class SlaFlows:
         principal: Principal,
         *,
         notices: Notices,
+        bounds: CallerBounds | None = None,
     ) -> None:
         self.sessions = sessions
         self.principal = principal
         self.notices = notices
+        self.bounds = bounds
+
+    def _service(self, session: AsyncSession) -> SlaService:
+        return SlaService(session, self.principal, bounds=self.bounds)
 
     async def snapshot(self, ticket_id: uuid.UUID, now: datetime) -> SlaSnapshot:
         async with self.sessions() as session, session.begin():
-            return await SlaService(session, self.principal).sla_snapshot(ticket_id, now=now)
+            return await self._service(session).sla_snapshot(ticket_id, now=now)
 
     async def record_threshold(
         self, ticket_id: uuid.UUID, kind: str, now: datetime
@@ -39,7 +44,7 @@ class SlaFlows:
         Only queued: the dispatcher sends them, so mail never delays the next threshold.
         """
         async with self.sessions() as session, session.begin():
-            outcome = await SlaService(session, self.principal).record_breach(
+            outcome = await self._service(session).record_breach(
                 ticket_id, kind, now=now
             )
         if outcome.recorded:
@@ -53,7 +58,7 @@ class SlaFlows:
 
     async def escalate(self, ticket_id: uuid.UUID, from_level: int, now: datetime) -> TicketInfo:
         async with self.sessions() as session, session.begin():
-            row, _ = await SlaService(session, self.principal).escalate(
+            row, _ = await self._service(session).escalate(
                 ticket_id, from_level=from_level, now=now
             )
             ticket = await TicketService(session, self.principal).get_ticket(row.id)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role, require_principal
@@ -53,13 +54,43 @@ class BreachOutcome:
     snapshot: SlaSnapshot
 
 
+# How far a workflow's `now` may be from the database clock (TICKETING_MAX_CLOCK_SKEW).
+DEFAULT_MAX_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class CallerBounds:
+    """What a caller from outside the process (a workflow) is held to: its `now` near the
+    database clock, and a watcher to the one ticket number its workflow id names."""
+
+    max_skew: timedelta | None = DEFAULT_MAX_SKEW
+    ticket_number: str | None = None
+
+
+async def check_clock(session: AsyncSession, now: datetime | None, bound: timedelta | None) -> None:
+    """Refuse a caller's `now` further than `bound` from the database clock: a forged 2099
+    would record every breach and push due dates decades out."""
+    if now is None or bound is None:
+        return
+    database_now = (await session.execute(text("SELECT statement_timestamp()"))).scalar_one()
+    if abs(now - database_now) > bound:
+        away = f"is more than {bound.total_seconds():g} s from the database clock"
+        raise InvalidInput("now", now.isoformat(), away)
+
+
 class SlaService:
     """Warnings, breaches and escalations of tickets a Principal may see (the watcher's is
     scoped to its one ticket)."""
 
-    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, *, bounds: CallerBounds | None = None
+    ) -> None:
         self.session = session
         self.principal = require_principal(principal, "SlaService")
+        self.bounds = bounds or CallerBounds(max_skew=None)
+
+    async def _check_now(self, now: datetime | None) -> None:
+        await check_clock(self.session, now, self.bounds.max_skew)
 
     def _require_system_or_platform(self, action: str) -> None:
         if self.principal.role not in (Role.SYSTEM, Role.PLATFORM):
@@ -80,6 +111,7 @@ class SlaService:
         """
         if self.principal.is_customer:
             raise Forbidden("escalate tickets")
+        await self._check_now(now)
         now = now or utcnow()
         check_storable(actor=actor)
         row = await self._sla_row(ticket, for_update=True)
@@ -157,6 +189,7 @@ class SlaService:
             kind = kind if isinstance(kind, ThresholdKind) else ThresholdKind.parse(kind)
         except ValueError as error:
             raise InvalidInput("kind", kind, str(error)) from None
+        await self._check_now(now)
         now = now or utcnow()
         row = await self._sla_row(ticket, for_update=True)
         # Parsed once per call: the tenant's policy is a few hundred microseconds to build.
@@ -217,6 +250,7 @@ class SlaService:
     async def sla_snapshot(
         self, ticket: uuid.UUID | str, *, now: datetime | None = None
     ) -> SlaSnapshot:
+        await self._check_now(now)
         row = await self._sla_row(ticket)
         return snapshot_of(row, now or utcnow(), row_policy(row))
 
@@ -228,7 +262,8 @@ class SlaService:
             tenant_id=None if p.sees_everything or p.tenant_id is None else p.tenant_id,
             for_update=for_update,
         )
-        if row is None or not _may_see(p, row):
+        bound_to = self.bounds.ticket_number
+        if row is None or not _may_see(p, row) or bound_to not in (None, row.ticket_number):
             raise TicketNotFound(ticket if isinstance(ticket, str) else str(ticket))
         return row
 
