@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -21,7 +26,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner, Result
 
-from ticketing.settings import Settings
 from ticketing_ops.cli import app
 from ticketing_ops.devstack import TemporalDevServer, find_free_port
 
@@ -123,52 +127,40 @@ def stack(cli: Any, env: dict[str, str], database_url: str) -> Iterator[None]:
 
 
 class BackgroundWorker:
-    """The real worker on its own event loop in a thread, stopped through its shutdown event."""
+    """The real worker as its own process (`ticketing worker`), so its logs never mix with a
+    CLI call's output; stopped with SIGTERM like a deployed one."""
 
     def __init__(self, env: dict[str, str], database_url: str) -> None:
-        self.settings = Settings(task_queue=env["TICKETING_TASK_QUEUE"])
-        self.database_url = database_url
-        self.address = env["TEMPORAL_ADDRESS"]
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
+        self.env = {**os.environ, **env, "TICKETING_DATABASE_URL": database_url}
+        self.log = tempfile.TemporaryFile()
 
     def __enter__(self) -> BackgroundWorker:
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        assert self.ready.wait(30), "worker did not start"
-        if self.error:
-            raise self.error
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ticketing_ops.cli", "worker"],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while b"worker_started" not in self._output():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                raise AssertionError(f"worker did not start:\n{self._output().decode()}")
+            time.sleep(0.1)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(30)
-
-    def _run(self) -> None:
-        from worker import connect_client, run_worker
-
-        async def main() -> None:
-            self.loop = asyncio.get_running_loop()
-            self.stop = asyncio.Event()
-            try:
-                client = await connect_client(self.settings, target_host=self.address)
-            except BaseException as exc:
-                self.error = exc
-                raise
-            finally:
-                self.ready.set()
-            await run_worker(
-                self.settings,
-                client=client,
-                database_url=self.database_url,
-                shutdown=self.stop,
-                migrate=False,
-            )
-
+        self.process.send_signal(signal.SIGTERM)
         try:
-            asyncio.run(main())
-        except BaseException as exc:  # noqa: BLE001 - reported by __enter__
-            self.error = exc
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+    def _output(self) -> bytes:
+        self.log.seek(0)
+        return self.log.read()
 
 
 # -- bad input: one line, the field named, exit code 2 ---------------------------------------

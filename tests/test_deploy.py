@@ -9,6 +9,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.caller import CallerCheck
+from activities.notifications import NotificationActivities
 from activities.tickets import TicketActivities
 from activities.watchers import (
     TICKET_PRIORITY,
@@ -27,6 +29,7 @@ from tests.temporal_support import (
 )
 from ticketing.notify import Notifier
 from ticketing.schemas import EscalationResult, TicketInfo, TicketStatus
+from workflows.dispatcher import DispatcherWorkflow
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -44,13 +47,18 @@ async def test_watcher_from_previous_release_finishes_on_new_code(
         task_queue=task_queue,
         max_clock_skew=timedelta(seconds=TEST_CLOCK_SKEW),
     )
+    # The queue's dispatcher runs beside the old watcher, as it would after the upgrade that
+    # introduced it: the activities ring it whatever release the watcher is on.
+    dispatcher = NotificationActivities(
+        committed, Notifier(), callers=CallerCheck(env.client, task_queue)
+    )
     # No sticky cache on the old worker: the time-skipping server does not time out a sticky
     # queue whose worker has gone, so the handover would stall there (a real cluster does).
     old_release = Worker(
         env.client,
         task_queue=task_queue,
-        workflows=[EscalationWorkflowV0],
-        activities=acts.all(),
+        workflows=[EscalationWorkflowV0, DispatcherWorkflow],
+        activities=[*acts.all(), dispatcher.dispatch_notifications],
         max_cached_workflows=0,
     )
     async with old_release:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -266,12 +267,12 @@ async def insert_ticket(session: AsyncSession, new: NewTicket, *, alone: bool) -
     )
     if alone:
         try:
-            return cast_number(await driver.fetchval(_INSERT_ALONE, *args))
+            return typing.cast(int | None, await driver.fetchval(_INSERT_ALONE, *args))
         except UniqueViolationError as error:
             if error.constraint_name != _IDEMPOTENCY_CONSTRAINT:
                 raise
             return None
-    number = cast_number(await driver.fetchval(_INSERT_IN_TRANSACTION, *args))
+    number = typing.cast(int | None, await driver.fetchval(_INSERT_IN_TRANSACTION, *args))
     if number is None:
         # The counter was bumped before the insert skipped; we still hold its lock.
         await driver.fetchval(_GIVE_BACK, COUNTER)
@@ -279,10 +280,6 @@ async def insert_ticket(session: AsyncSession, new: NewTicket, *, alone: bool) -
 
 
 _GIVE_BACK = "UPDATE ticket_counters SET value = value - 1 WHERE name = $1"
-
-
-def cast_number(value: object) -> int | None:
-    return None if value is None else int(str(value))
 
 
 async def find_ticket(
