@@ -39,7 +39,7 @@ class SlaRow:
     recorded: frozenset[str]
 
 
-_SLA_ROW = """
+_SLA_SELECT = """
 SELECT t.id, t.ticket_number, t.tenant_id, t.status, t.priority, t.ticket_type, t.target_type,
        t.escalation_level, t.created_at, t.resolution_window_start, t.first_response_at,
        t.sla_pauses, n.sla_policy, n.calendar, n.support_email, n.partner_id, p.email,
@@ -50,13 +50,29 @@ SELECT t.id, t.ticket_number, t.tenant_id, t.status, t.priority, t.ticket_type, 
 FROM tickets t
 LEFT JOIN tenants n ON n.id = t.tenant_id
 LEFT JOIN partners p ON p.id = n.partner_id
-WHERE t.{column} = :ref AND (CAST(:tenant_id AS text) IS NULL OR t.tenant_id = :tenant_id)
 """
+_SLA_ROW = (
+    _SLA_SELECT
+    + "WHERE t.{column} = :ref AND (CAST(:tenant_id AS text) IS NULL OR t.tenant_id = :tenant_id)"
+)
 _SLA_ROW_BY = {
     (column, lock): text(_SLA_ROW.format(column=column) + (" FOR UPDATE OF t" if lock else ""))
     for column in ("id", "number")
     for lock in (False, True)
 }
+# A tenant's tickets whose clocks may still run, a page at a time, locked against a concurrent
+# change computing its due dates from the policy being replaced.
+_OPEN_SLA_ROWS = text(
+    _SLA_SELECT
+    + "WHERE t.tenant_id = :tenant_id AND t.status NOT IN ('resolved', 'closed')"
+    + " AND t.id > :after ORDER BY t.id LIMIT :limit FOR UPDATE OF t"
+)
+
+
+def _sla_row(row: Any) -> SlaRow:
+    values = list(row)
+    values[-1] = frozenset(values[-1])
+    return SlaRow(*values)
 
 
 async def sla_row(
@@ -72,11 +88,58 @@ async def sla_row(
     row = (
         await session.execute(_SLA_ROW_BY[column, for_update], {"ref": ref, "tenant_id": tenant_id})
     ).one_or_none()
-    if row is None:
-        return None
-    values = list(row)
-    values[-1] = frozenset(values[-1])
-    return SlaRow(*values)
+    return None if row is None else _sla_row(row)
+
+
+async def open_sla_rows(
+    session: AsyncSession, tenant_id: str, *, after: uuid.UUID, limit: int
+) -> list[SlaRow]:
+    """A page of the tenant's not-done tickets with ids after `after`, locked."""
+    result = await session.execute(
+        _OPEN_SLA_ROWS, {"tenant_id": tenant_id, "after": after, "limit": limit}
+    )
+    return [_sla_row(row) for row in result]
+
+
+async def store_due_dates(
+    session: AsyncSession, due: list[tuple[uuid.UUID, datetime | None, datetime | None]]
+) -> None:
+    """Store re-targeted due dates: (ticket id, first response due, resolution due)."""
+    if not due:
+        return
+    await session.execute(
+        text(
+            "UPDATE tickets t SET first_response_due = d.fr, sla_due_date = d.res "
+            "FROM unnest(CAST(:ids AS uuid[]), CAST(:frs AS timestamptz[]),"
+            " CAST(:res AS timestamptz[])) AS d(id, fr, res) WHERE t.id = d.id"
+        ),
+        {
+            "ids": [ticket_id for ticket_id, _, _ in due],
+            "frs": [fr for _, fr, _ in due],
+            "res": [res for _, _, res in due],
+        },
+    )
+
+
+async def recorded_by_call(
+    session: AsyncSession, ticket_id: uuid.UUID, kind: str, now: datetime
+) -> tuple[bool, bool]:
+    """Whether a call stamped `now` already recorded `kind` (and escalated at it).
+
+    A retried activity carries its first attempt's `now`, so this tells a retry of a call that
+    committed from a call that found nothing to record.
+    """
+    row = (
+        await session.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM sla_breaches WHERE ticket_id = :id AND kind = :kind"
+                " AND recorded_at = :now),"
+                " COALESCE((SELECT escalated_at = :now FROM tickets WHERE id = :id), false)"
+            ),
+            {"id": ticket_id, "kind": kind, "now": now},
+        )
+    ).one()
+    return bool(row[0]), bool(row[1])
 
 
 # A warning or breach with its event, its notification and (for a breach) the ticket's flag,

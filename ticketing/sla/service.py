@@ -171,48 +171,36 @@ class SlaService:
             and not (kind.window is SlaWindow.FIRST_RESPONSE and due.first_response_met)
         )
         if not still_relevant or at is None:
-            return BreachOutcome(False, False, [], snapshot_of(row, now, policy))
-        is_breach = kind.is_breach
-        payload = {"kind": str(kind), "due_at": at.isoformat(), "level": row.escalation_level}
+            return await self._settled(row, kind, now, policy)
         recorded, notification_ids = await repo.record_threshold(
-            self.session,
-            repo.ThresholdRecord(
-                ticket_id=row.id,
-                tenant_id=row.tenant_id,
-                kind=str(kind),
-                window_start=(
-                    row.created_at
-                    if kind.window is SlaWindow.FIRST_RESPONSE
-                    else row.resolution_window_start
-                ),
-                level=row.escalation_level,
-                due_at=at,
-                now=now,
-                is_breach=is_breach,
-                event_kind=(EventKind.BREACHED if is_breach else EventKind.SLA_WARNING).value,
-                note_kind=(NoticeKind.SLA_BREACH if is_breach else NoticeKind.SLA_WARNING).value,
-                dedupe_key=f"{kind}:{row.id}:{at.isoformat()}",
-                recipient=level_recipient(row),
-                data=payload,
-            ),
+            self.session, threshold_record(row, kind, at, now)
         )
+        if not recorded:
+            return await self._settled(row, kind, now, policy)
+        log.warning(
+            "sla_" + ("breach" if kind.is_breach else "warning"),
+            kind=str(kind),
+            ticket_number=row.ticket_number,
+            tenant_id=row.tenant_id,
+            late_seconds=(now - at).total_seconds(),
+        )
+        row = replace(row, recorded=row.recorded | {str(kind)})
         escalated = False
-        if recorded:
-            log.warning(
-                "sla_" + ("breach" if is_breach else "warning"),
-                kind=str(kind),
-                ticket_number=row.ticket_number,
-                tenant_id=row.tenant_id,
-                late_seconds=(now - at).total_seconds(),
+        if kind == ThresholdKind.breach(SlaWindow.RESOLUTION):
+            escalated = await self._escalate(
+                row, policy, from_level=row.escalation_level, actor=None, now=now
             )
-            row = replace(row, recorded=row.recorded | {str(kind)})
-            if kind == ThresholdKind.breach(SlaWindow.RESOLUTION):
-                escalated = await self._escalate(
-                    row, policy, from_level=row.escalation_level, actor=None, now=now
-                )
         if escalated:
             row = await self._sla_row(row.id)
-        return BreachOutcome(recorded, escalated, notification_ids, snapshot_of(row, now, policy))
+        return BreachOutcome(True, escalated, notification_ids, snapshot_of(row, now, policy))
+
+    async def _settled(
+        self, row: SlaRow, kind: ThresholdKind, now: datetime, policy: SlaPolicy
+    ) -> BreachOutcome:
+        """Nothing new to record: a retry of a call that did record says so again, so the
+        watcher's result keeps a threshold whose first attempt committed but never returned."""
+        recorded, escalated = await repo.recorded_by_call(self.session, row.id, str(kind), now)
+        return BreachOutcome(recorded, escalated, [], snapshot_of(row, now, policy))
 
     async def sla_snapshot(
         self, ticket: uuid.UUID | str, *, now: datetime | None = None
@@ -243,6 +231,33 @@ def _may_see(p: Principal, row: SlaRow) -> bool:
         return row.partner_id == p.partner_id and row.escalation_level >= 2
     # Customers read their ticket's due dates from the ticket itself, not the watcher's view.
     return p.role is not Role.CUSTOMER and row.tenant_id == p.tenant_id
+
+
+def threshold_record(
+    row: SlaRow, kind: ThresholdKind, at: datetime, now: datetime
+) -> repo.ThresholdRecord:
+    """The warning or breach `kind` of the ticket's current window, due at `at`."""
+    is_breach = kind.is_breach
+    payload = {"kind": str(kind), "due_at": at.isoformat(), "level": row.escalation_level}
+    return repo.ThresholdRecord(
+        ticket_id=row.id,
+        tenant_id=row.tenant_id,
+        kind=str(kind),
+        window_start=(
+            row.created_at
+            if kind.window is SlaWindow.FIRST_RESPONSE
+            else row.resolution_window_start
+        ),
+        level=row.escalation_level,
+        due_at=at,
+        now=now,
+        is_breach=is_breach,
+        event_kind=(EventKind.BREACHED if is_breach else EventKind.SLA_WARNING).value,
+        note_kind=(NoticeKind.SLA_BREACH if is_breach else NoticeKind.SLA_WARNING).value,
+        dedupe_key=f"{kind}:{row.id}:{at.isoformat()}",
+        recipient=level_recipient(row),
+        data=payload,
+    )
 
 
 def snapshot_of(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaSnapshot:
