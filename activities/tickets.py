@@ -112,7 +112,12 @@ class TicketActivities:
         return TicketFlows(self.sessions, principal, watchers=self.watchers, notices=self.delivery)
 
     def _sla(self, ticket_id: uuid.UUID) -> SlaFlows:
-        return SlaFlows(self.sessions, Principal.watcher(ticket_id), notices=self.delivery)
+        return SlaFlows(
+            self.sessions,
+            Principal.watcher(ticket_id),
+            notices=self.delivery,
+            watchers=self.watchers,
+        )
 
     @activity.defn(name="create_ticket")
     async def create_ticket(self, request: LenientCreateTicket) -> TicketInfo:
@@ -153,14 +158,22 @@ class TicketActivities:
         async with activity_boundary():
             input = parse(RegisterTenantInput, input)
             async with self.sessions() as session, session.begin():
-                tenant = await TenantService(session, Principal.platform()).register_tenant(
+                await TenantService(session, Principal.platform()).register_tenant(
                     input.tenant_id,
                     name=input.name,
                     partner_id=input.partner_id,
                     timezone=input.timezone,
                     support_email=input.support_email,
                 )
-                return tenant.id
+            # The policy (or a calendar's new zone) re-targets open tickets and wakes watchers.
+            sla = SlaFlows(
+                self.sessions, Principal.platform(), notices=self.delivery, watchers=self.watchers
+            )
+            if input.sla_policy is not None:
+                await sla.set_policy(input.tenant_id, input.sla_policy)
+            elif input.timezone is not None:
+                await sla.retarget(input.tenant_id)
+            return input.tenant_id
 
     @activity.defn(name="sla_snapshot")
     async def sla_snapshot(self, input: SnapshotInput) -> SlaSnapshot:

@@ -312,7 +312,9 @@ async def test_record_breach_is_checked_idempotent_and_escalates(
     # attempt did without doing it twice; a later call finds nothing new.
     dup = await service.record_breach(info.ticket_id, "resolution", now=late)
     assert dup.recorded and dup.escalated and dup.snapshot.escalation_level == 2
-    later = await service.record_breach(info.ticket_id, "resolution", now=late + timedelta(seconds=1))
+    later = await service.record_breach(
+        info.ticket_id, "resolution", now=late + timedelta(seconds=1)
+    )
     assert not later.recorded and not later.escalated
     ticket = await service.get_ticket(info.ticket_number)
     assert ticket.sla_breached and ticket.escalation_level == 2

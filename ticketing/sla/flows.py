@@ -1,17 +1,20 @@
-"""The watcher's commands with their after-commit duty: handing the notices they queued over."""
+"""SLA commands with their after-commit duties: notices handed over, watchers woken."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.auth.principal import Principal
 from ticketing.notifications import repository as outbox
+from ticketing.sla.document import SlaPolicyDocument
+from ticketing.sla.policies import SlaPolicyService
 from ticketing.sla.schemas import BreachResult, SlaSnapshot
 from ticketing.sla.service import SlaService
-from ticketing.tickets.ports import Notices
+from ticketing.tickets.ports import Notices, Watchers
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.service import TicketService
 
@@ -23,10 +26,12 @@ class SlaFlows:
         principal: Principal,
         *,
         notices: Notices,
+        watchers: Watchers,
     ) -> None:
         self.sessions = sessions
         self.principal = principal
         self.notices = notices
+        self.watchers = watchers
 
     async def snapshot(self, ticket_id: uuid.UUID, now: datetime) -> SlaSnapshot:
         async with self.sessions() as session, session.begin():
@@ -61,3 +66,38 @@ class SlaFlows:
             ticket = await TicketService(session, self.principal).get_ticket(row.id)
         await self.notices.hand_over(ticket.ticket_id)
         return ticket
+
+    async def policy(self, tenant_id: str) -> SlaPolicyDocument:
+        async with self.sessions() as session, session.begin():
+            return await SlaPolicyService(session, self.principal).policy_document(tenant_id)
+
+    async def set_policy(
+        self,
+        tenant_id: str,
+        document: SlaPolicyDocument | Mapping[str, object] | str | bytes,
+        *,
+        now: datetime | None = None,
+    ) -> SlaPolicyDocument:
+        """Replace the tenant's policy, re-target its open tickets, then wake their watchers."""
+        async with self.sessions() as session, session.begin():
+            stored, moved = await SlaPolicyService(session, self.principal).set_policy(
+                tenant_id, document, now=now
+            )
+        await self.wake(moved)
+        return stored
+
+    async def retarget(self, tenant_id: str, *, now: datetime | None = None) -> int:
+        """After a calendar edit: re-target the tenant's open tickets and wake their watchers."""
+        async with self.sessions() as session, session.begin():
+            moved = await SlaPolicyService(session, self.principal).retarget_open_tickets(
+                tenant_id, now=now
+            )
+        await self.wake(moved)
+        return len(moved)
+
+    async def wake(self, ticket_ids: list[uuid.UUID]) -> None:
+        """Wake each ticket's watcher so it sleeps until its new threshold, not the old one."""
+        for ticket_id in ticket_ids:
+            async with self.sessions() as session:
+                ticket = await TicketService(session, self.principal).get_ticket(ticket_id)
+            await self.watchers.wake(ticket)
