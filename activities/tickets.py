@@ -150,6 +150,7 @@ class TicketActivities:
                     customer_id=input.customer_id,
                     email=input.email,
                     name=input.name,
+                    plan=input.plan,
                 )
                 return customer.id
 

@@ -12,7 +12,7 @@ from ticketing.auth.principal import Principal, Role, require_principal
 from ticketing.core.errors import Forbidden, TenantNotFound
 from ticketing.sla import SlaPolicyDocument, parse_policy_document
 from ticketing.sla import repository as repo
-from ticketing.sla.service import deadlines_for, row_policy, tenant_policy, utcnow
+from ticketing.sla.service import row_deadlines, row_policy, tenant_policy, utcnow
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tenants.models import Tenant
 
@@ -75,7 +75,7 @@ class SlaPolicyService:
         after = _FIRST_ID
         while rows := await repo.open_sla_rows(self.session, tenant_id, after=after, limit=PAGE):
             policy = row_policy(rows[0])
-            due = [deadlines_for(row, now, policy) for row in rows]
+            due = [row_deadlines(row, now, policy) for row in rows]
             await repo.store_due_dates(
                 self.session,
                 [

@@ -36,20 +36,37 @@ class SlaRow:
     support_email: str | None
     partner_id: str | None
     partner_email: str | None
+    channel: str
+    customer_plan: str | None
+    # The oldest customer message the support side has not answered: the next-reply window.
+    awaiting_reply_since: datetime | None
     recorded: frozenset[str]
 
 
+# `w.since`: the oldest public customer message after the support side's latest public reply,
+# once a first response exists (before it, the first-response window covers every message).
 _SLA_SELECT = """
 SELECT t.id, t.ticket_number, t.tenant_id, t.status, t.priority, t.ticket_type, t.target_type,
        t.escalation_level, t.created_at, t.resolution_window_start, t.first_response_at,
        t.sla_pauses, n.sla_policy, n.calendar, n.support_email, n.partner_id, p.email,
+       t.channel, c.plan, w.since,
        ARRAY(SELECT b.kind FROM sla_breaches b
               WHERE b.ticket_id = t.id
                 AND ((b.kind LIKE 'first_response%' AND b.window_start = t.created_at)
-                  OR (b.kind LIKE 'resolution%' AND b.window_start = t.resolution_window_start)))
+                  OR (b.kind LIKE 'resolution%' AND b.window_start = t.resolution_window_start)
+                  OR (b.kind LIKE 'next_reply%' AND b.window_start = w.since)))
 FROM tickets t
 LEFT JOIN tenants n ON n.id = t.tenant_id
 LEFT JOIN partners p ON p.id = n.partner_id
+LEFT JOIN customers c ON c.id = t.customer_id
+LEFT JOIN LATERAL (
+    SELECT min(m.created_at) AS since FROM ticket_messages m
+    WHERE m.ticket_id = t.id AND m.author_actor = 'customer' AND NOT m.is_internal
+      AND t.first_response_at IS NOT NULL
+      AND m.created_at > (SELECT max(r.created_at) FROM ticket_messages r
+                          WHERE r.ticket_id = t.id AND NOT r.is_internal
+                            AND r.author_actor NOT IN ('customer', t.origin_type))
+) w ON true
 """
 _SLA_ROW = (
     _SLA_SELECT
@@ -280,3 +297,13 @@ async def apply_escalation(session: AsyncSession, move: EscalationMove) -> bool:
     driver = await driver_connection(session)
     moved = await driver.fetchval(_ESCALATE_SQL, *(values[name] for name in _ESCALATE_PARAMS))
     return bool(moved)
+
+
+async def customer_plan(session: AsyncSession, customer_id: str) -> str | None:
+    """The plan (tier) a customer is on, which SLA rules may match."""
+    plan: str | None = (
+        await session.execute(
+            text("SELECT plan FROM customers WHERE id = :id"), {"id": customer_id}
+        )
+    ).scalar_one_or_none()
+    return plan

@@ -33,6 +33,8 @@ class SlaSnapshot(BaseModel):
     escalation_level: int
     next_kind: str | None
     next_at: datetime | None
+    # Defaulted so snapshots recorded before next-reply targets still decode during replay.
+    next_reply_due: datetime | None = None
 
 
 class SnapshotInput(Contract):

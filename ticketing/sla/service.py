@@ -109,7 +109,7 @@ class SlaService:
         moved = replace(
             row, target_type=target.value, escalation_level=level + 1, resolution_window_start=now
         )
-        due = deadlines_for(moved, now, policy)
+        due = row_deadlines(moved, now, policy)
         data = {"from_level": level, "to_level": level + 1, "target_type": target.value}
         escalated = await repo.apply_escalation(
             self.session,
@@ -161,7 +161,7 @@ class SlaService:
         row = await self._sla_row(ticket, for_update=True)
         # Parsed once per call: the tenant's policy is a few hundred microseconds to build.
         policy = row_policy(row)
-        due = deadlines_for(row, now, policy)
+        due = row_deadlines(row, now, policy)
         at = due.at(kind)
         still_relevant = (
             at is not None
@@ -233,6 +233,15 @@ def _may_see(p: Principal, row: SlaRow) -> bool:
     return p.role is not Role.CUSTOMER and row.tenant_id == p.tenant_id
 
 
+def window_start(row: SlaRow, window: SlaWindow) -> datetime:
+    """Where the ticket's current `window` began: what makes a threshold once per window."""
+    if window is SlaWindow.FIRST_RESPONSE:
+        return row.created_at
+    if window is SlaWindow.NEXT_REPLY and row.awaiting_reply_since is not None:
+        return row.awaiting_reply_since
+    return row.resolution_window_start
+
+
 def threshold_record(
     row: SlaRow, kind: ThresholdKind, at: datetime, now: datetime
 ) -> repo.ThresholdRecord:
@@ -243,11 +252,7 @@ def threshold_record(
         ticket_id=row.id,
         tenant_id=row.tenant_id,
         kind=str(kind),
-        window_start=(
-            row.created_at
-            if kind.window is SlaWindow.FIRST_RESPONSE
-            else row.resolution_window_start
-        ),
+        window_start=window_start(row, kind.window),
         level=row.escalation_level,
         due_at=at,
         now=now,
@@ -262,7 +267,7 @@ def threshold_record(
 
 def snapshot_of(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaSnapshot:
     """What the watcher needs to decide when to wake next."""
-    due = deadlines_for(row, now, policy)
+    due = row_deadlines(row, now, policy)
     fired = [ThresholdKind.parse(k) for k in row.recorded]
     warned = {k.window.value for k in fired if not k.is_breach}
     breached = {k.window.value for k in fired if k.is_breach}
@@ -287,6 +292,7 @@ def snapshot_of(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaSnapshot:
         escalation_level=row.escalation_level,
         next_kind=next_kind,
         next_at=next_at,
+        next_reply_due=due.next_reply_due,
     )
 
 
@@ -319,9 +325,18 @@ class ClockFields(Protocol):
     def first_response_at(self) -> datetime | None: ...
     @property
     def sla_pauses(self) -> list[Any]: ...
+    @property
+    def channel(self) -> str: ...
 
 
-def deadlines_for(row: ClockFields, now: datetime, policy: SlaPolicy) -> SlaDeadlines:
+def deadlines_for(
+    row: ClockFields,
+    now: datetime,
+    policy: SlaPolicy,
+    *,
+    customer_plan: str | None = None,
+    awaiting_reply_since: datetime | None = None,
+) -> SlaDeadlines:
     """The ticket's due dates and warning times as of `now`."""
     clock = SlaClock(
         priority=row.priority,
@@ -331,8 +346,22 @@ def deadlines_for(row: ClockFields, now: datetime, policy: SlaPolicy) -> SlaDead
         first_response_at=row.first_response_at,
         pauses=tuple(pauses_of(row.sla_pauses)),
         done=TicketStatus(row.status) in DONE_STATUSES,
+        awaiting_reply_since=awaiting_reply_since,
+        customer_plan=customer_plan,
+        channel=row.channel,
     )
     return deadlines(policy, clock, now)
+
+
+def row_deadlines(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaDeadlines:
+    """Every window of the SLA path's row, next reply and the customer's plan included."""
+    return deadlines_for(
+        row,
+        now,
+        policy,
+        customer_plan=row.customer_plan,
+        awaiting_reply_since=row.awaiting_reply_since,
+    )
 
 
 def pauses_of(stored: list[Any]) -> list[Pause]:

@@ -16,6 +16,7 @@ from ticketing.sla.service import (
     deadlines_for,
     pause_json,
     pauses_of,
+    row_deadlines,
     row_policy,
     tenant_policy,
     threshold_record,
@@ -32,6 +33,11 @@ class StoredClock(ClockFields, Protocol):
 
     first_response_due: datetime | None
     sla_due_date: datetime | None
+
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
 
     @property
     def sla_pauses(self) -> list[Any]: ...
@@ -75,9 +81,20 @@ def move_pauses(
     return change
 
 
-def store_due_dates(row: StoredClock, now: datetime, policy: SlaPolicy) -> None:
+async def plan_for(session: AsyncSession, policy: SlaPolicy, customer_id: str) -> str | None:
+    """The customer's plan, read only when a rule of the policy asks for one."""
+    if not any(rule.customer_plans for rule in policy.rules):
+        return None
+    return await repo.customer_plan(session, customer_id)
+
+
+async def store_due_dates(
+    session: AsyncSession, row: StoredClock, now: datetime, policy: SlaPolicy | None = None
+) -> None:
     """Keep the ticket's stored due dates equal to what the watcher computes."""
-    due = deadlines_for(row, now, policy)
+    policy = policy or await policy_of(session, row.tenant_id)
+    plan = await plan_for(session, policy, row.customer_id)
+    due = deadlines_for(row, now, policy, customer_plan=plan)
     row.first_response_due = due.first_response_due
     row.sla_due_date = due.resolution_due
 
@@ -94,7 +111,7 @@ async def record_missed_breaches(
     row = await repo.sla_row(session, ticket_id, tenant_id=None, for_update=False)
     if row is None or TicketStatus(row.status) in DONE_STATUSES:
         return False
-    due = deadlines_for(row, now, row_policy(row))
+    due = row_deadlines(row, now, row_policy(row))
     found = False
     for threshold in due.thresholds:
         kind = threshold.kind

@@ -11,6 +11,8 @@ class UpsertCustomerInput(Contract):
     customer_id: CustomerId
     email: Email | None = None
     name: Name | None = None
+    # The customer's plan (tier) for SLA rules; None keeps the one stored.
+    plan: ShortText | None = None
 
 
 class RegisterTenantInput(Contract):

@@ -103,6 +103,7 @@ class TenantService:
         customer_id: str,
         email: str | None = None,
         name: str | None = None,
+        plan: str | None = None,
     ) -> Customer:
         """Create the customer under `tenant_id` or update its contact details.
 
@@ -122,5 +123,6 @@ class TenantService:
             raise TenantMismatch(tenant_id, customer.tenant_id)
         customer.email = email or customer.email
         customer.name = name or customer.name
+        customer.plan = plan or customer.plan
         await self.session.flush()
         return customer

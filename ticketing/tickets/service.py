@@ -82,7 +82,7 @@ class TicketService:
 
         check_route(Actor.CUSTOMER, Actor.TENANT)
         policy = tenant_policy(ctx.sla_policy, ctx.calendar)
-        clock = SlaClock(
+        start = SlaClock(
             priority=request.priority.value,
             ticket_type=request.ticket_type.value,
             created_at=now,
@@ -90,8 +90,10 @@ class TicketService:
             first_response_at=None,
             pauses=(),
             done=False,
+            customer_plan=await clock.plan_for(self.session, policy, ctx.customer_id),
+            channel=request.channel.value,
         )
-        due = deadlines(policy, clock, now)
+        due = deadlines(policy, start, now)
         team = request.assigned_team
         contact = request.requester_email or ctx.customer_email
         new = repo.NewTicket(
@@ -254,7 +256,7 @@ class TicketService:
                 row.sla_breached = True
             if row.first_response_at is None:
                 row.first_response_at = now
-                clock.store_due_dates(row, now, await clock.policy_of(self.session, row.tenant_id))
+                await clock.store_due_dates(self.session, row, now)
         elif actor is Actor.CUSTOMER and not is_internal:
             await self._customer_answered(row, author, now)
         row.updated_at = now
@@ -315,7 +317,7 @@ class TicketService:
         if reason is not None:
             data["reason"] = reason
         repo.add_event(self.session, row.id, EventKind.STATUS_CHANGED, now, actor=actor, data=data)
-        clock.store_due_dates(row, now, policy)
+        await clock.store_due_dates(self.session, row, now, policy)
         row.updated_at = now
 
     async def assign(
@@ -379,7 +381,7 @@ class TicketService:
             actor=actor,
             data={"from": old.value, "to": new.value},
         )
-        clock.store_due_dates(row, now, await clock.policy_of(self.session, row.tenant_id))
+        await clock.store_due_dates(self.session, row, now)
         row.updated_at = now
         await self.session.flush()
         return ticket_info(row)
