@@ -40,6 +40,7 @@ class SlaRow:
     customer_plan: str | None
     # The oldest customer message the support side has not answered: the next-reply window.
     awaiting_reply_since: datetime | None
+    resolved_at: datetime | None
     recorded: frozenset[str]
 
 
@@ -49,7 +50,7 @@ _SLA_SELECT = """
 SELECT t.id, t.ticket_number, t.tenant_id, t.status, t.priority, t.ticket_type, t.target_type,
        t.escalation_level, t.created_at, t.resolution_window_start, t.first_response_at,
        t.sla_pauses, n.sla_policy, n.calendar, n.support_email, n.partner_id, p.email,
-       t.channel, c.plan, w.since,
+       t.channel, c.plan, w.since, t.resolved_at,
        ARRAY(SELECT b.kind FROM sla_breaches b
               WHERE b.ticket_id = t.id
                 AND ((b.kind LIKE 'first_response%' AND b.window_start = t.created_at)

@@ -59,3 +59,24 @@ class BreachResult(BaseModel):
     escalated: bool
     notification_ids: list[int]
     snapshot: SlaSnapshot
+
+
+class WindowOutcomeInfo(BaseModel):
+    """One SLA window of a ticket: due when, done when, met or missed and by how much."""
+
+    window: str
+    due: datetime
+    done_at: datetime | None
+    # None while the window is open and not yet overdue.
+    met: bool | None
+    # Business minutes to spare (positive) or by which the window was missed (negative).
+    margin_minutes: float
+
+
+class SlaStatisticsInfo(BaseModel):
+    """Business-time figures of a ticket, net of the time it waited on the customer."""
+
+    first_response_minutes: float | None
+    resolution_minutes: float | None
+    hold_minutes: float
+    windows: list[WindowOutcomeInfo]

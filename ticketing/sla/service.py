@@ -34,7 +34,7 @@ from ticketing.sla import (
 )
 from ticketing.sla import repository as repo
 from ticketing.sla.repository import SlaRow
-from ticketing.sla.schemas import SlaSnapshot
+from ticketing.sla.schemas import SlaSnapshot, SlaStatisticsInfo
 from ticketing.tickets.numbering import ticket_ref
 from ticketing.tickets.routing import MAX_ESCALATION_LEVEL, escalation_route
 
@@ -201,6 +201,15 @@ class SlaService:
         watcher's result keeps a threshold whose first attempt committed but never returned."""
         recorded, escalated = await repo.recorded_by_call(self.session, row.id, str(kind), now)
         return BreachOutcome(recorded, escalated, [], snapshot_of(row, now, policy))
+
+    async def statistics(
+        self, ticket: uuid.UUID | str, *, now: datetime | None = None
+    ) -> SlaStatisticsInfo:
+        """First response and resolution in business minutes, each window met or missed."""
+        from ticketing.sla.reports import statistics_of
+
+        row = await self._sla_row(ticket)
+        return statistics_of(row, now or utcnow(), row_policy(row))
 
     async def sla_snapshot(
         self, ticket: uuid.UUID | str, *, now: datetime | None = None

@@ -62,7 +62,8 @@ def ticket_show(
     tenant: str = typer.Option(None, "--tenant", help="Only if it belongs to this tenant."),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """A ticket, its timeline and the live SLA state from its escalation watcher."""
+    """A ticket, its timeline, its SLA statistics and the live state from its watcher."""
+    from ticketing.sla.service import SlaService
     from ticketing.tickets.service import TicketService
 
     settings = Settings()
@@ -72,6 +73,7 @@ def ticket_show(
             service = TicketService(s, operator(tenant))
             info = await service.get_ticket(ticket)
             messages, events = await service.timeline(info.ticket_id)
+            stats = await SlaService(s, operator(tenant)).statistics(info.ticket_id)
         sla: SlaSnapshot | None = None
         sla_error: str | None = None
         try:
@@ -87,9 +89,28 @@ def ticket_show(
             "events": [e.model_dump(mode="json") for e in events],
             "sla": sla.model_dump(mode="json") if sla else None,
             "sla_error": sla_error,
+            "sla_statistics": stats.model_dump(mode="json"),
         }
 
     run(json_out, action, _render_ticket)
+
+
+def _statistics_line(stats: dict[str, Any]) -> Text:
+    """Business minutes: first response, resolution, hold, and each window met or missed."""
+
+    def minutes(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} min"
+
+    outcomes = [
+        f"{w['window']} {'open' if w['met'] is None else 'met' if w['met'] else 'missed'}"
+        f" ({w['margin_minutes']:+.0f} min)"
+        for w in stats["windows"]
+    ]
+    return Text(
+        f"SLA (business time): first response {minutes(stats['first_response_minutes'])}, "
+        f"resolution {minutes(stats['resolution_minutes'])}, "
+        f"on hold {minutes(stats['hold_minutes'])}; " + ", ".join(outcomes)
+    )
 
 
 def _render_ticket(r: dict[str, Any]) -> None:
@@ -106,6 +127,7 @@ def _render_ticket(r: dict[str, Any]) -> None:
     if t.get("description"):
         console.print(user_text(t["description"], multiline=True))
     console.print(_timeline(r["messages"], r["events"]))
+    console.print(_statistics_line(r["sla_statistics"]))
     sla = r["sla"]
     if sla:
         console.print(
