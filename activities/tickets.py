@@ -36,6 +36,7 @@ from ticketing.schemas import (
     parse,
 )
 from ticketing.sla.flows import SlaFlows
+from ticketing.sla.schemas import AutoCloseInput
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.ports import Watchers
@@ -187,6 +188,18 @@ class TicketActivities:
         async with activity_boundary():
             flows = self._sla(input.ticket_id)
             return await flows.record_threshold(input.ticket_id, input.kind, input.now)
+
+    @activity.defn(name="auto_close_resolved")
+    async def auto_close_resolved(self, input: AutoCloseInput) -> int:
+        """Internal (the reconciler's): close resolved tickets past their quiet period."""
+        async with activity_boundary():
+            flows = SlaFlows(
+                self.sessions,
+                Principal.reconciler(),
+                notices=self.delivery,
+                watchers=self.watchers,
+            )
+            return await flows.auto_close(input.now, limit=input.limit)
 
     @activity.defn(name="escalate_ticket")
     async def escalate_ticket(self, input: EscalateInput) -> TicketInfo:

@@ -8,8 +8,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ticketing.auth.principal import Principal
+from ticketing.auth.principal import Principal, Role
+from ticketing.core.enums import TicketStatus
 from ticketing.notifications import repository as outbox
+from ticketing.sla import repository as repo
 from ticketing.sla.document import SlaPolicyDocument
 from ticketing.sla.policies import SlaPolicyService
 from ticketing.sla.schemas import BreachResult, SlaSnapshot
@@ -101,3 +103,22 @@ class SlaFlows:
             async with self.sessions() as session:
                 ticket = await TicketService(session, self.principal).get_ticket(ticket_id)
             await self.watchers.wake(ticket)
+
+    async def auto_close(self, now: datetime, *, limit: int = 200) -> int:
+        """Close resolved tickets nobody answered within their tenant's quiet period; each in
+        its own transaction, then its watcher woken and its notices handed over."""
+        async with self.sessions() as session:
+            due = await repo.quiet_resolved(session, now=now, limit=limit)
+        closed = 0
+        for ticket_id in due:
+            system = Principal(Role.SYSTEM, ticket_id=ticket_id, name="auto-close")
+            async with self.sessions() as session, session.begin():
+                if not await repo.lock_if_quiet(session, ticket_id, now):
+                    continue
+                ticket = await TicketService(session, system).change_status(
+                    ticket_id, TicketStatus.CLOSED, now=now
+                )
+            await self.watchers.wake(ticket)
+            await self.notices.hand_over(ticket.ticket_id)
+            closed += 1
+        return closed

@@ -308,3 +308,31 @@ async def customer_plan(session: AsyncSession, customer_id: str) -> str | None:
         )
     ).scalar_one_or_none()
     return plan
+
+
+# Resolved tickets whose tenant's policy closes them after a quiet period that has passed. The
+# period lives in the policy document; policies stored before it existed have none.
+_QUIET_RESOLVED = """
+SELECT t.id FROM tickets t JOIN tenants n ON n.id = t.tenant_id
+WHERE t.status = 'resolved' AND n.sla_policy ? 'auto_close_after_seconds'
+  AND jsonb_typeof(n.sla_policy -> 'auto_close_after_seconds') = 'number'
+  AND t.resolved_at + make_interval(secs => (n.sla_policy ->> 'auto_close_after_seconds')::int)
+      <= :now
+"""
+
+
+async def quiet_resolved(session: AsyncSession, *, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Up to `limit` resolved tickets whose quiet period has passed, oldest first."""
+    rows = await session.execute(
+        text(_QUIET_RESOLVED + " ORDER BY t.resolved_at LIMIT :limit"),
+        {"now": now, "limit": limit},
+    )
+    return list(rows.scalars())
+
+
+async def lock_if_quiet(session: AsyncSession, ticket_id: uuid.UUID, now: datetime) -> bool:
+    """Lock the ticket if it is still resolved and quiet (a customer may have just answered)."""
+    row = await session.execute(
+        text(_QUIET_RESOLVED + " AND t.id = :id FOR UPDATE OF t"), {"now": now, "id": ticket_id}
+    )
+    return row.first() is not None

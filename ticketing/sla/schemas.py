@@ -48,6 +48,13 @@ class RecordBreachInput(Contract):
     now: AwareDatetime
 
 
+class AutoCloseInput(Contract):
+    """One auto-close sweep as of the workflow's `now`, closing at most `limit` tickets."""
+
+    now: AwareDatetime
+    limit: int = 200
+
+
 class EscalateInput(Contract):
     ticket_id: uuid.UUID
     from_level: int

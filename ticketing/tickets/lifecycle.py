@@ -76,6 +76,18 @@ def settle_dates(
         row.resolution_window_start = now
 
 
+def status_change_reason(
+    principal: Principal, current: TicketStatus, requested: TicketStatus
+) -> str | None:
+    """Status belongs to the support side; the customer may only confirm a resolution, which
+    closes the ticket (the reason the timeline keeps)."""
+    if principal.role is not Role.CUSTOMER:
+        return None
+    if current is TicketStatus.RESOLVED and requested is TicketStatus.CLOSED:
+        return "customer_confirmed"
+    raise Forbidden("change a ticket's status")
+
+
 def require_support_side(principal: Principal, action: str) -> None:
     """Status, assignment and priority belong to the support side, never to a customer."""
     if principal.role is Role.CUSTOMER:

@@ -31,6 +31,7 @@ from ticketing.tickets.lifecycle import (
     require_support_side,
     settle_dates,
     status_after_customer_reply,
+    status_change_reason,
 )
 from ticketing.tickets.models import Ticket, TicketMessage
 from ticketing.tickets.numbering import format_ticket_number, ticket_ref
@@ -277,7 +278,7 @@ class TicketService:
         actor: str | None = None,
         now: datetime | None = None,
     ) -> TicketInfo:
-        require_support_side(self.principal, "change a ticket's status")
+        """Move the ticket; a customer may only confirm a resolution (resolved to closed)."""
         now = now or utcnow()
         try:
             requested = TicketStatus(status)
@@ -286,8 +287,9 @@ class TicketService:
         actor = actor if actor is not None else self.principal.name
         check_storable(actor=actor)
         row = await self._load(ticket, for_update=True)
+        reason = status_change_reason(self.principal, row.status, requested)
         check_transition(row.status, requested)
-        await self._move(row, requested, actor=actor, now=now)
+        await self._move(row, requested, actor=actor, now=now, reason=reason)
         await self.session.flush()
         return ticket_info(row)
 
