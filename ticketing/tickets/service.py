@@ -235,6 +235,12 @@ class TicketService:
         if not body.strip():
             raise InvalidInput("body", body, "must not be empty")
         row = await self._load(ticket, for_update=True)
+        answers = not is_internal and actor not in (Actor.CUSTOMER, row.origin_type)
+        # Before the answer is written: the windows it settles are judged as they stood.
+        if answers and await clock.record_missed_breaches(
+            self.session, row.id, clock.ANSWERED_WINDOWS, now
+        ):
+            row.sla_breached = True
         self.session.add(
             TicketMessage(
                 ticket_id=row.id,
@@ -249,15 +255,9 @@ class TicketService:
         repo.add_event(
             self.session, row.id, kind, now, actor=author, data={"author_actor": actor.value}
         )
-        answers = not is_internal and actor not in (Actor.CUSTOMER, row.origin_type)
-        if answers:
-            if await clock.record_missed_breaches(
-                self.session, row.id, clock.ANSWERED_WINDOWS, now
-            ):
-                row.sla_breached = True
-            if row.first_response_at is None:
-                row.first_response_at = now
-                await clock.store_due_dates(self.session, row, now)
+        if answers and row.first_response_at is None:
+            row.first_response_at = now
+            await clock.store_due_dates(self.session, row, now)
         elif actor is Actor.CUSTOMER and not is_internal:
             await self._customer_answered(row, author, now)
         row.updated_at = now
