@@ -16,6 +16,7 @@ from activities.boundary import activity_boundary
 from activities.caller import (
     INSTALLATION_WORKFLOW,
     INTAKE_WORKFLOWS,
+    RECONCILER_WORKFLOW,
     CallerCheck,
 )
 from activities.notifications import DispatcherDoorbell
@@ -44,8 +45,9 @@ from ticketing.schemas import (
     UpsertCustomerInput,
     parse,
 )
+from ticketing.sla.bounds import DEFAULT_MAX_SKEW, CallerBounds, check_clock
 from ticketing.sla.flows import SlaFlows
-from ticketing.sla.service import DEFAULT_MAX_SKEW, CallerBounds, check_clock
+from ticketing.sla.schemas import AutoCloseInput
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.ports import Notices, Watchers
@@ -109,7 +111,9 @@ class TicketActivities:
         number = await self.callers.require_watcher(action)
         bounds = CallerBounds(max_skew=self.max_clock_skew, ticket_number=number)
         return SlaFlows(
-            self.sessions, Principal.watcher(ticket_id), notices=self.notices, bounds=bounds
+            self.sessions, Principal.watcher(ticket_id), notices=self.notices,
+            watchers=self.watchers,
+            bounds=bounds,
         )
 
     @activity.defn(name="create_ticket")
@@ -145,6 +149,7 @@ class TicketActivities:
                     customer_id=input.customer_id,
                     email=input.email,
                     name=input.name,
+                    plan=input.plan,
                 )
                 return customer.id
 
@@ -154,14 +159,22 @@ class TicketActivities:
             await self.callers.require(INTAKE_WORKFLOWS, "register tenants")
             input = parse(RegisterTenantInput, input)
             async with self.sessions() as session, session.begin():
-                tenant = await TenantService(session, Principal.platform()).register_tenant(
+                await TenantService(session, Principal.platform()).register_tenant(
                     input.tenant_id,
                     name=input.name,
                     partner_id=input.partner_id,
                     timezone=input.timezone,
                     support_email=input.support_email,
                 )
-                return tenant.id
+            # The policy (or a calendar's new zone) re-targets open tickets and wakes watchers.
+            sla = SlaFlows(
+                self.sessions, Principal.platform(), notices=self.notices, watchers=self.watchers
+            )
+            if input.sla_policy is not None:
+                await sla.set_policy(input.tenant_id, input.sla_policy)
+            elif input.timezone is not None:
+                await sla.retarget(input.tenant_id)
+            return input.tenant_id
 
     @activity.defn(name="sla_snapshot")
     async def sla_snapshot(self, input: SnapshotInput) -> SlaSnapshot:
@@ -175,6 +188,19 @@ class TicketActivities:
         async with activity_boundary():
             flows = await self._sla(input.ticket_id, "record SLA thresholds")
             return await flows.record_threshold(input.ticket_id, input.kind, input.now)
+
+    @activity.defn(name="auto_close_resolved")
+    async def auto_close_resolved(self, input: AutoCloseInput) -> int:
+        """Internal (the reconciler's): close resolved tickets past their quiet period."""
+        async with activity_boundary():
+            await self.callers.require(frozenset({RECONCILER_WORKFLOW}), "auto-close tickets")
+            flows = SlaFlows(
+                self.sessions,
+                Principal.reconciler(),
+                notices=self.notices,
+                watchers=self.watchers,
+            )
+            return await flows.auto_close(input.now, limit=input.limit)
 
     @activity.defn(name="escalate_ticket")
     async def escalate_ticket(self, input: EscalateInput) -> TicketInfo:

@@ -306,8 +306,14 @@ async def test_record_breach_is_checked_idempotent_and_escalates(
     assert res.snapshot.resolution_window_start == late
     assert res.snapshot.breached == ["first_response"]  # the new window has no breach yet
     assert res.snapshot.sla_due_date == late + timedelta(hours=4)
+    # The same call again (a retried activity carries its first `now`) reports what the first
+    # attempt did without doing it twice; a later call finds nothing new.
     dup = await service.record_breach(info.ticket_id, "resolution", now=late)
-    assert not dup.recorded and not dup.escalated
+    assert dup.recorded and dup.escalated and dup.snapshot.escalation_level == 2
+    later = await service.record_breach(
+        info.ticket_id, "resolution", now=late + timedelta(seconds=1)
+    )
+    assert not later.recorded and not later.escalated
     ticket = await service.get_ticket(info.ticket_number)
     assert ticket.sla_breached and ticket.escalation_level == 2
     with pytest.raises(errors.InvalidInput, match="kind"):

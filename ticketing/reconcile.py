@@ -42,3 +42,4 @@ class ReconcileReport(BaseModel):
     replaced: int = 0
     woken: int = 0
     notices_handed_over: int = 0
+    auto_closed: int = 0

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from ticketing.sla.calendar import (
     ZERO,
@@ -310,3 +311,15 @@ def next_threshold(
     """
     upcoming = upcoming_threshold(d, _fired_kinds(warned, breached, fired))
     return None if upcoming is None else (str(upcoming.kind), upcoming.at)
+
+
+# Pauses as a ticket stores them: [[start, end | null], ...] in ISO 8601.
+def pauses_of(stored: list[Any]) -> list[Pause]:
+    return [
+        Pause(datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None)
+        for start, end in stored
+    ]
+
+
+def pause_json(pause: Pause) -> list[str | None]:
+    return [pause.start.isoformat(), pause.end.isoformat() if pause.end else None]

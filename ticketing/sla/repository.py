@@ -37,27 +37,62 @@ class SlaRow:
     support_email: str | None
     partner_id: str | None
     partner_email: str | None
+    channel: str
+    customer_plan: str | None
+    # The oldest customer message the support side has not answered: the next-reply window.
+    awaiting_reply_since: datetime | None
+    resolved_at: datetime | None
     recorded: frozenset[str]
 
 
-_SLA_ROW = """
+# `w.since`: the oldest public customer message after the support side's latest public reply,
+# once a first response exists (before it, the first-response window covers every message).
+_SLA_SELECT = """
 SELECT t.id, t.number, t.tenant_id, t.status, t.priority, t.ticket_type, t.target_type,
        t.escalation_level, t.created_at, t.resolution_window_start, t.first_response_at,
        t.sla_pauses, n.sla_policy, n.calendar, n.support_email, n.partner_id, p.email,
+       t.channel, c.plan, w.since, t.resolved_at,
        ARRAY(SELECT b.kind FROM sla_breaches b
               WHERE b.ticket_id = t.id
                 AND ((b.kind LIKE 'first_response%' AND b.window_start = t.created_at)
-                  OR (b.kind LIKE 'resolution%' AND b.window_start = t.resolution_window_start)))
+                  OR (b.kind LIKE 'resolution%' AND b.window_start = t.resolution_window_start)
+                  OR (b.kind LIKE 'next_reply%' AND b.window_start = w.since)))
 FROM tickets t
 LEFT JOIN tenants n ON n.id = t.tenant_id
 LEFT JOIN partners p ON p.id = n.partner_id
-WHERE t.{column} = :ref AND (CAST(:tenant_id AS text) IS NULL OR t.tenant_id = :tenant_id)
+LEFT JOIN customers c ON c.tenant_id = t.tenant_id AND c.id = t.customer_id
+LEFT JOIN LATERAL (
+    SELECT min(m.created_at) AS since FROM ticket_messages m
+    WHERE m.ticket_id = t.id AND m.author_actor = 'customer' AND NOT m.is_internal
+      AND t.first_response_at IS NOT NULL
+      AND m.created_at > (SELECT max(r.created_at) FROM ticket_messages r
+                          WHERE r.ticket_id = t.id AND NOT r.is_internal
+                            AND r.author_actor NOT IN ('customer', t.origin_type))
+) w ON true
 """
+_SLA_ROW = (
+    _SLA_SELECT
+    + "WHERE t.{column} = :ref AND (CAST(:tenant_id AS text) IS NULL OR t.tenant_id = :tenant_id)"
+)
 _SLA_ROW_BY = {
     (column, lock): text(_SLA_ROW.format(column=column) + (" FOR UPDATE OF t" if lock else ""))
     for column in ("id", "number")
     for lock in (False, True)
 }
+# A tenant's tickets whose clocks may still run, a page at a time, locked against a concurrent
+# change computing its due dates from the policy being replaced.
+_OPEN_SLA_ROWS = text(
+    _SLA_SELECT
+    + "WHERE t.tenant_id = :tenant_id AND t.status NOT IN ('resolved', 'closed')"
+    + " AND t.id > :after ORDER BY t.id LIMIT :limit FOR UPDATE OF t"
+)
+
+
+def _sla_row(row: Any) -> SlaRow:
+    values = list(row)
+    values[1] = format_ticket_number(values[1])
+    values[-1] = frozenset(values[-1])
+    return SlaRow(*values)
 
 
 async def sla_row(
@@ -73,12 +108,58 @@ async def sla_row(
     row = (
         await session.execute(_SLA_ROW_BY[column, for_update], {"ref": ref, "tenant_id": tenant_id})
     ).one_or_none()
-    if row is None:
-        return None
-    values = list(row)
-    values[1] = format_ticket_number(values[1])
-    values[-1] = frozenset(values[-1])
-    return SlaRow(*values)
+    return None if row is None else _sla_row(row)
+
+
+async def open_sla_rows(
+    session: AsyncSession, tenant_id: str, *, after: uuid.UUID, limit: int
+) -> list[SlaRow]:
+    """A page of the tenant's not-done tickets with ids after `after`, locked."""
+    result = await session.execute(
+        _OPEN_SLA_ROWS, {"tenant_id": tenant_id, "after": after, "limit": limit}
+    )
+    return [_sla_row(row) for row in result]
+
+
+async def store_due_dates(
+    session: AsyncSession, due: list[tuple[uuid.UUID, datetime | None, datetime | None]]
+) -> None:
+    """Store re-targeted due dates: (ticket id, first response due, resolution due)."""
+    if not due:
+        return
+    await session.execute(
+        text(
+            "UPDATE tickets t SET first_response_due = d.fr, sla_due_date = d.res "
+            "FROM unnest(CAST(:ids AS uuid[]), CAST(:frs AS timestamptz[]),"
+            " CAST(:res AS timestamptz[])) AS d(id, fr, res) WHERE t.id = d.id"
+        ),
+        {
+            "ids": [ticket_id for ticket_id, _, _ in due],
+            "frs": [fr for _, fr, _ in due],
+            "res": [res for _, _, res in due],
+        },
+    )
+
+
+async def recorded_by_call(
+    session: AsyncSession, ticket_id: uuid.UUID, kind: str, now: datetime
+) -> tuple[bool, bool]:
+    """Whether a call stamped `now` already recorded `kind` (and escalated at it).
+
+    A retried activity carries its first attempt's `now`, so this tells a retry of a call that
+    committed from a call that found nothing to record.
+    """
+    row = (
+        await session.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM sla_breaches WHERE ticket_id = :id AND kind = :kind"
+                " AND recorded_at = :now),"
+                " COALESCE((SELECT escalated_at = :now FROM tickets WHERE id = :id), false)"
+            ),
+            {"id": ticket_id, "kind": kind, "now": now},
+        )
+    ).one()
+    return bool(row[0]), bool(row[1])
 
 
 # A warning or breach with its event, its notification and (for a breach) the ticket's flag,
@@ -219,3 +300,42 @@ async def apply_escalation(session: AsyncSession, move: EscalationMove) -> bool:
     driver = await driver_connection(session)
     moved = await driver.fetchval(_ESCALATE_SQL, *(values[name] for name in _ESCALATE_PARAMS))
     return bool(moved)
+
+
+async def customer_plan(session: AsyncSession, tenant_id: str, customer_id: str) -> str | None:
+    """The plan (tier) a customer is on, which SLA rules may match."""
+    plan: str | None = (
+        await session.execute(
+            text("SELECT plan FROM customers WHERE tenant_id = :tenant AND id = :id"),
+            {"tenant": tenant_id, "id": customer_id},
+        )
+    ).scalar_one_or_none()
+    return plan
+
+
+# Resolved tickets whose tenant's policy closes them after a quiet period that has passed. The
+# period lives in the policy document; policies stored before it existed have none.
+_QUIET_RESOLVED = """
+SELECT t.id FROM tickets t JOIN tenants n ON n.id = t.tenant_id
+WHERE t.status = 'resolved' AND n.sla_policy ? 'auto_close_after_seconds'
+  AND jsonb_typeof(n.sla_policy -> 'auto_close_after_seconds') = 'number'
+  AND t.resolved_at + make_interval(secs => (n.sla_policy ->> 'auto_close_after_seconds')::int)
+      <= :now
+"""
+
+
+async def quiet_resolved(session: AsyncSession, *, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Up to `limit` resolved tickets whose quiet period has passed, oldest first."""
+    rows = await session.execute(
+        text(_QUIET_RESOLVED + " ORDER BY t.resolved_at LIMIT :limit"),
+        {"now": now, "limit": limit},
+    )
+    return list(rows.scalars())
+
+
+async def lock_if_quiet(session: AsyncSession, ticket_id: uuid.UUID, now: datetime) -> bool:
+    """Lock the ticket if it is still resolved and quiet (a customer may have just answered)."""
+    row = await session.execute(
+        text(_QUIET_RESOLVED + " AND t.id = :id FOR UPDATE OF t"), {"now": now, "id": ticket_id}
+    )
+    return row.first() is not None

@@ -33,6 +33,8 @@ class SlaSnapshot(BaseModel):
     escalation_level: int
     next_kind: str | None
     next_at: datetime | None
+    # Defaulted so snapshots recorded before next-reply targets still decode during replay.
+    next_reply_due: datetime | None = None
 
 
 class SnapshotInput(Contract):
@@ -46,6 +48,13 @@ class RecordBreachInput(Contract):
     now: AwareDatetime
 
 
+class AutoCloseInput(Contract):
+    """One auto-close sweep as of the workflow's `now`, closing at most `limit` tickets."""
+
+    now: AwareDatetime
+    limit: int = 200
+
+
 class EscalateInput(Contract):
     ticket_id: uuid.UUID
     from_level: int
@@ -57,3 +66,24 @@ class BreachResult(BaseModel):
     escalated: bool
     notification_ids: list[int]
     snapshot: SlaSnapshot
+
+
+class WindowOutcomeInfo(BaseModel):
+    """One SLA window of a ticket: due when, done when, met or missed and by how much."""
+
+    window: str
+    due: datetime
+    done_at: datetime | None
+    # None while the window is open and not yet overdue.
+    met: bool | None
+    # Business minutes to spare (positive) or by which the window was missed (negative).
+    margin_minutes: float
+
+
+class SlaStatisticsInfo(BaseModel):
+    """Business-time figures of a ticket, net of the time it waited on the customer."""
+
+    first_response_minutes: float | None
+    resolution_minutes: float | None
+    hold_minutes: float
+    windows: list[WindowOutcomeInfo]

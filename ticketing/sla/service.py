@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role, require_principal
@@ -24,7 +23,6 @@ from ticketing.core.errors import Forbidden, InvalidInput, TicketNotFound
 from ticketing.core.fields import check_storable
 from ticketing.sla import (
     BusinessCalendar,
-    Pause,
     SlaClock,
     SlaDeadlines,
     SlaPolicy,
@@ -34,8 +32,10 @@ from ticketing.sla import (
     next_threshold,
 )
 from ticketing.sla import repository as repo
+from ticketing.sla.bounds import CallerBounds, check_clock
+from ticketing.sla.deadlines import pauses_of
 from ticketing.sla.repository import SlaRow
-from ticketing.sla.schemas import SlaSnapshot
+from ticketing.sla.schemas import SlaSnapshot, SlaStatisticsInfo
 from ticketing.tickets.numbering import ticket_ref
 from ticketing.tickets.routing import MAX_ESCALATION_LEVEL, escalation_route
 
@@ -52,30 +52,6 @@ class BreachOutcome:
     escalated: bool
     notification_ids: list[int]
     snapshot: SlaSnapshot
-
-
-# How far a workflow's `now` may be from the database clock (TICKETING_MAX_CLOCK_SKEW).
-DEFAULT_MAX_SKEW = timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class CallerBounds:
-    """What a caller from outside the process (a workflow) is held to: its `now` near the
-    database clock, and a watcher to the one ticket number its workflow id names."""
-
-    max_skew: timedelta | None = DEFAULT_MAX_SKEW
-    ticket_number: str | None = None
-
-
-async def check_clock(session: AsyncSession, now: datetime | None, bound: timedelta | None) -> None:
-    """Refuse a caller's `now` further than `bound` from the database clock: a forged 2099
-    would record every breach and push due dates decades out."""
-    if now is None or bound is None:
-        return
-    database_now = (await session.execute(text("SELECT statement_timestamp()"))).scalar_one()
-    if abs(now - database_now) > bound:
-        away = f"is more than {bound.total_seconds():g} s from the database clock"
-        raise InvalidInput("now", now.isoformat(), away)
 
 
 class SlaService:
@@ -141,7 +117,7 @@ class SlaService:
         moved = replace(
             row, target_type=target.value, escalation_level=level + 1, resolution_window_start=now
         )
-        due = deadlines_for(moved, now, policy)
+        due = row_deadlines(moved, now, policy)
         data = {"from_level": level, "to_level": level + 1, "target_type": target.value}
         escalated = await repo.apply_escalation(
             self.session,
@@ -194,7 +170,7 @@ class SlaService:
         row = await self._sla_row(ticket, for_update=True)
         # Parsed once per call: the tenant's policy is a few hundred microseconds to build.
         policy = row_policy(row)
-        due = deadlines_for(row, now, policy)
+        due = row_deadlines(row, now, policy)
         at = due.at(kind)
         still_relevant = (
             at is not None
@@ -204,48 +180,45 @@ class SlaService:
             and not (kind.window is SlaWindow.FIRST_RESPONSE and due.first_response_met)
         )
         if not still_relevant or at is None:
-            return BreachOutcome(False, False, [], snapshot_of(row, now, policy))
-        is_breach = kind.is_breach
-        payload = {"kind": str(kind), "due_at": at.isoformat(), "level": row.escalation_level}
+            return await self._settled(row, kind, now, policy)
         recorded, notification_ids = await repo.record_threshold(
-            self.session,
-            repo.ThresholdRecord(
-                ticket_id=row.id,
-                tenant_id=row.tenant_id,
-                kind=str(kind),
-                window_start=(
-                    row.created_at
-                    if kind.window is SlaWindow.FIRST_RESPONSE
-                    else row.resolution_window_start
-                ),
-                level=row.escalation_level,
-                due_at=at,
-                now=now,
-                is_breach=is_breach,
-                event_kind=(EventKind.BREACHED if is_breach else EventKind.SLA_WARNING).value,
-                note_kind=(NoticeKind.SLA_BREACH if is_breach else NoticeKind.SLA_WARNING).value,
-                dedupe_key=f"{kind}:{row.id}:{at.isoformat()}",
-                recipient=level_recipient(row),
-                data=payload,
-            ),
+            self.session, threshold_record(row, kind, at, now)
         )
+        if not recorded:
+            return await self._settled(row, kind, now, policy)
+        log.warning(
+            "sla_" + ("breach" if kind.is_breach else "warning"),
+            kind=str(kind),
+            ticket_number=row.ticket_number,
+            tenant_id=row.tenant_id,
+            late_seconds=(now - at).total_seconds(),
+        )
+        row = replace(row, recorded=row.recorded | {str(kind)})
         escalated = False
-        if recorded:
-            log.warning(
-                "sla_" + ("breach" if is_breach else "warning"),
-                kind=str(kind),
-                ticket_number=row.ticket_number,
-                tenant_id=row.tenant_id,
-                late_seconds=(now - at).total_seconds(),
+        if kind == ThresholdKind.breach(SlaWindow.RESOLUTION):
+            escalated = await self._escalate(
+                row, policy, from_level=row.escalation_level, actor=None, now=now
             )
-            row = replace(row, recorded=row.recorded | {str(kind)})
-            if kind == ThresholdKind.breach(SlaWindow.RESOLUTION):
-                escalated = await self._escalate(
-                    row, policy, from_level=row.escalation_level, actor=None, now=now
-                )
         if escalated:
             row = await self._sla_row(row.id)
-        return BreachOutcome(recorded, escalated, notification_ids, snapshot_of(row, now, policy))
+        return BreachOutcome(True, escalated, notification_ids, snapshot_of(row, now, policy))
+
+    async def _settled(
+        self, row: SlaRow, kind: ThresholdKind, now: datetime, policy: SlaPolicy
+    ) -> BreachOutcome:
+        """Nothing new to record: a retry of a call that did record says so again, so the
+        watcher's result keeps a threshold whose first attempt committed but never returned."""
+        recorded, escalated = await repo.recorded_by_call(self.session, row.id, str(kind), now)
+        return BreachOutcome(recorded, escalated, [], snapshot_of(row, now, policy))
+
+    async def statistics(
+        self, ticket: uuid.UUID | str, *, now: datetime | None = None
+    ) -> SlaStatisticsInfo:
+        """First response and resolution in business minutes, each window met or missed."""
+        from ticketing.sla.reports import statistics_of
+
+        row = await self._sla_row(ticket)
+        return statistics_of(row, now or utcnow(), row_policy(row))
 
     async def sla_snapshot(
         self, ticket: uuid.UUID | str, *, now: datetime | None = None
@@ -280,9 +253,41 @@ def _may_see(p: Principal, row: SlaRow) -> bool:
     return p.role is not Role.CUSTOMER and row.tenant_id == p.tenant_id
 
 
+def window_start(row: SlaRow, window: SlaWindow) -> datetime:
+    """Where the ticket's current `window` began: what makes a threshold once per window."""
+    if window is SlaWindow.FIRST_RESPONSE:
+        return row.created_at
+    if window is SlaWindow.NEXT_REPLY and row.awaiting_reply_since is not None:
+        return row.awaiting_reply_since
+    return row.resolution_window_start
+
+
+def threshold_record(
+    row: SlaRow, kind: ThresholdKind, at: datetime, now: datetime
+) -> repo.ThresholdRecord:
+    """The warning or breach `kind` of the ticket's current window, due at `at`."""
+    is_breach = kind.is_breach
+    payload = {"kind": str(kind), "due_at": at.isoformat(), "level": row.escalation_level}
+    return repo.ThresholdRecord(
+        ticket_id=row.id,
+        tenant_id=row.tenant_id,
+        kind=str(kind),
+        window_start=window_start(row, kind.window),
+        level=row.escalation_level,
+        due_at=at,
+        now=now,
+        is_breach=is_breach,
+        event_kind=(EventKind.BREACHED if is_breach else EventKind.SLA_WARNING).value,
+        note_kind=(NoticeKind.SLA_BREACH if is_breach else NoticeKind.SLA_WARNING).value,
+        dedupe_key=f"{kind}:{row.id}:{at.isoformat()}",
+        recipient=level_recipient(row),
+        data=payload,
+    )
+
+
 def snapshot_of(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaSnapshot:
     """What the watcher needs to decide when to wake next."""
-    due = deadlines_for(row, now, policy)
+    due = row_deadlines(row, now, policy)
     fired = [ThresholdKind.parse(k) for k in row.recorded]
     warned = {k.window.value for k in fired if not k.is_breach}
     breached = {k.window.value for k in fired if k.is_breach}
@@ -307,6 +312,7 @@ def snapshot_of(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaSnapshot:
         escalation_level=row.escalation_level,
         next_kind=next_kind,
         next_at=next_at,
+        next_reply_due=due.next_reply_due,
     )
 
 
@@ -339,9 +345,18 @@ class ClockFields(Protocol):
     def first_response_at(self) -> datetime | None: ...
     @property
     def sla_pauses(self) -> list[Any]: ...
+    @property
+    def channel(self) -> str: ...
 
 
-def deadlines_for(row: ClockFields, now: datetime, policy: SlaPolicy) -> SlaDeadlines:
+def deadlines_for(
+    row: ClockFields,
+    now: datetime,
+    policy: SlaPolicy,
+    *,
+    customer_plan: str | None = None,
+    awaiting_reply_since: datetime | None = None,
+) -> SlaDeadlines:
     """The ticket's due dates and warning times as of `now`."""
     clock = SlaClock(
         priority=row.priority,
@@ -351,19 +366,22 @@ def deadlines_for(row: ClockFields, now: datetime, policy: SlaPolicy) -> SlaDead
         first_response_at=row.first_response_at,
         pauses=tuple(pauses_of(row.sla_pauses)),
         done=TicketStatus(row.status) in DONE_STATUSES,
+        awaiting_reply_since=awaiting_reply_since,
+        customer_plan=customer_plan,
+        channel=row.channel,
     )
     return deadlines(policy, clock, now)
 
 
-def pauses_of(stored: list[Any]) -> list[Pause]:
-    return [
-        Pause(datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None)
-        for start, end in stored
-    ]
-
-
-def pause_json(pause: Pause) -> list[str | None]:
-    return [pause.start.isoformat(), pause.end.isoformat() if pause.end else None]
+def row_deadlines(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaDeadlines:
+    """Every window of the SLA path's row, next reply and the customer's plan included."""
+    return deadlines_for(
+        row,
+        now,
+        policy,
+        customer_plan=row.customer_plan,
+        awaiting_reply_since=row.awaiting_reply_since,
+    )
 
 
 def level_recipient(row: SlaRow) -> str | None:

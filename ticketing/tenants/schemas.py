@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ticketing.core.fields import Contract, CustomerId, Email, Identifier, Name, ShortText
+from ticketing.sla.document import SlaPolicyDocument
 
 
 class UpsertCustomerInput(Contract):
@@ -10,6 +11,8 @@ class UpsertCustomerInput(Contract):
     customer_id: CustomerId
     email: Email | None = None
     name: Name | None = None
+    # The customer's plan (tier) for SLA rules; None keeps the one stored.
+    plan: ShortText | None = None
 
 
 class RegisterTenantInput(Contract):
@@ -18,3 +21,5 @@ class RegisterTenantInput(Contract):
     partner_id: Identifier | None = None
     timezone: ShortText | None = None
     support_email: Email | None = None
+    # The tenant's SLA policy document (as `ticketing sla set` takes it); None keeps the policy.
+    sla_policy: SlaPolicyDocument | None = None

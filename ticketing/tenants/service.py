@@ -70,8 +70,13 @@ class TenantService:
                 validate_timezone(timezone)
             except ValueError as exc:
                 raise InvalidInput("timezone", timezone, str(exc)) from None
-            calendar = replace(calendar or BusinessCalendar.always(), timezone=timezone)
         tenant = await repo.get_tenant(self.session, tenant_id)
+        if timezone is not None:
+            # Only the zone changes: the business hours and holidays in force are kept.
+            current = SlaPolicy.from_dict(tenant.sla_policy).calendar if tenant else None
+            if tenant is not None and tenant.calendar is not None:
+                current = BusinessCalendar.from_dict(tenant.calendar)
+            calendar = replace(calendar or current or BusinessCalendar.always(), timezone=timezone)
         if tenant is None:
             if p.role is not Role.PLATFORM:
                 raise TenantNotFound(tenant_id)
@@ -97,6 +102,7 @@ class TenantService:
         customer_id: str,
         email: str | None = None,
         name: str | None = None,
+        plan: str | None = None,
     ) -> Customer:
         """Create the customer under `tenant_id` or update its contact details.
 
@@ -115,5 +121,6 @@ class TenantService:
         customer = await repo.lock_customer(self.session, tenant_id, customer_id)
         customer.email = email or customer.email
         customer.name = name or customer.name
+        customer.plan = plan or customer.plan
         await self.session.flush()
         return customer

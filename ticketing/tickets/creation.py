@@ -6,14 +6,15 @@ import uuid
 from datetime import datetime
 
 from ticketing.core.enums import Actor
-from ticketing.sla import SlaClock, deadlines
-from ticketing.sla.service import tenant_policy
+from ticketing.sla import SlaClock, SlaPolicy, deadlines
 from ticketing.tickets.repository import CreateContext, NewTicket
 from ticketing.tickets.routing import check_route
 from ticketing.tickets.schemas import CreateTicketRequest
 
 
-def new_ticket(request: CreateTicketRequest, ctx: CreateContext, now: datetime) -> NewTicket:
+def new_ticket(
+    request: CreateTicketRequest, ctx: CreateContext, policy: SlaPolicy, now: datetime
+) -> NewTicket:
     """The row a create inserts: routed to the tenant, due dates from the tenant's policy."""
     check_route(Actor.CUSTOMER, Actor.TENANT)
     clock = SlaClock(
@@ -24,8 +25,10 @@ def new_ticket(request: CreateTicketRequest, ctx: CreateContext, now: datetime) 
         first_response_at=None,
         pauses=(),
         done=False,
+        customer_plan=ctx.customer_plan,
+        channel=request.channel.value,
     )
-    due = deadlines(tenant_policy(ctx.sla_policy, ctx.calendar), clock, now)
+    due = deadlines(policy, clock, now)
     team = request.assigned_team
     contact = request.requester_email or ctx.customer_email
     return NewTicket(

@@ -79,6 +79,7 @@ class TicketFlows:
                 customer_id=customer.customer_id,
                 email=customer.email,
                 name=customer.name,
+                plan=customer.plan,
             )
             return await self._tickets(session).create_ticket(request)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ticketing.auth.principal import Principal, Role
-from ticketing.core.enums import Actor, EventKind, TicketStatus
+from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, TicketStatus
 from ticketing.core.errors import (
     CustomerNotFound,
     Forbidden,
@@ -11,6 +13,7 @@ from ticketing.core.errors import (
     InvalidTransition,
     TenantNotFound,
 )
+from ticketing.tickets.models import Ticket
 from ticketing.tickets.schemas import CreateTicketRequest
 
 TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
@@ -43,6 +46,46 @@ CUSTOMER_EVENTS = frozenset(
 def check_transition(current: TicketStatus, requested: TicketStatus) -> None:
     if requested not in TRANSITIONS[current]:
         raise InvalidTransition(current.value, requested.value)
+
+
+def status_after_customer_reply(current: TicketStatus, *, responded: bool) -> TicketStatus | None:
+    """Where a customer's public reply moves the ticket: a wait on the customer ends (back to
+    in progress once the support side has answered, else open); a resolved ticket reopens."""
+    if current is TicketStatus.PENDING:
+        return TicketStatus.IN_PROGRESS if responded else TicketStatus.OPEN
+    if current is TicketStatus.RESOLVED:
+        return TicketStatus.OPEN
+    return None
+
+
+def settle_dates(
+    row: Ticket, current: TicketStatus, requested: TicketStatus, now: datetime
+) -> None:
+    """Resolution and close dates of a transition; a reopen starts a fresh resolution window."""
+    if requested is TicketStatus.RESOLVED:
+        row.resolved_at = now
+        row.resolution_time_minutes = int((now - row.created_at).total_seconds() // 60)
+    elif requested is TicketStatus.CLOSED:
+        row.closed_at = now
+        row.resolved_at = row.resolved_at or now
+        row.resolution_time_minutes = int((row.resolved_at - row.created_at).total_seconds() // 60)
+    elif requested is TicketStatus.OPEN and current in DONE_STATUSES:
+        # At the escalation level it had reached.
+        row.resolved_at = row.closed_at = None
+        row.resolution_time_minutes = None
+        row.resolution_window_start = now
+
+
+def status_change_reason(
+    principal: Principal, current: TicketStatus, requested: TicketStatus
+) -> str | None:
+    """Status belongs to the support side; the customer may only confirm a resolution, which
+    closes the ticket (the reason the timeline keeps)."""
+    if principal.role is not Role.CUSTOMER:
+        return None
+    if current is TicketStatus.RESOLVED and requested is TicketStatus.CLOSED:
+        return "customer_confirmed"
+    raise Forbidden("change a ticket's status")
 
 
 def require_support_side(principal: Principal, action: str) -> None:

@@ -60,6 +60,7 @@ class CreateContext:
     sla_policy: dict[str, Any] | None
     calendar: dict[str, Any] | None
     existing_ticket_id: uuid.UUID | None
+    customer_plan: str | None
 
 
 # The customer and its tenant's SLA settings, and any ticket already made for this key. A read:
@@ -68,7 +69,7 @@ class CreateContext:
 _CREATE_CONTEXT = """
 SELECT c.id, c.email, t.id, t.partner_id, t.sla_policy, t.calendar,
        (SELECT k.id FROM tickets k
-         WHERE k.tenant_id = c.tenant_id AND k.idempotency_key = :key) AS existing
+         WHERE k.tenant_id = c.tenant_id AND k.idempotency_key = :key) AS existing, c.plan
 FROM customers c JOIN tenants t ON t.id = c.tenant_id
 WHERE c.id = :customer_id AND (CAST(:tenant_id AS text) IS NULL OR c.tenant_id = :tenant_id)
 LIMIT 2
@@ -111,6 +112,7 @@ async def create_context(
             sla_policy=_json(row[4]),
             calendar=_json(row[5]),
             existing_ticket_id=row[6],
+            customer_plan=row[7],
         )
         for row in rows
     ]

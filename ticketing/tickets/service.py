@@ -18,8 +18,8 @@ from ticketing.core.errors import (
     TicketNotFound,
 )
 from ticketing.core.fields import check_storable, normalize_priority, parse
-from ticketing.sla import Pause
-from ticketing.sla.service import deadlines_for, pause_json, pauses_of, tenant_policy, utcnow
+from ticketing.sla import ticket_clock as clock
+from ticketing.sla.service import tenant_policy, utcnow
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tickets import repository as repo
 from ticketing.tickets.creation import new_ticket
@@ -29,6 +29,9 @@ from ticketing.tickets.lifecycle import (
     create_scope,
     message_side,
     require_support_side,
+    settle_dates,
+    status_after_customer_reply,
+    status_change_reason,
 )
 from ticketing.tickets.models import Ticket, TicketMessage
 from ticketing.tickets.numbering import ticket_ref
@@ -100,7 +103,9 @@ class TicketService:
         ctx = found[0]
         if ctx.existing_ticket_id is not None:
             return await self._existing(ctx.existing_ticket_id)
-        new = new_ticket(request, ctx, now or utcnow())
+        now = now or utcnow()
+        policy = tenant_policy(ctx.sla_policy, ctx.calendar)
+        new = new_ticket(request, ctx, policy, now)
         number = await repo.insert_ticket(self.session, new, alone=alone)
         if number is None:
             # Lost a race on the same idempotency key: the winner committed first.
@@ -212,6 +217,12 @@ class TicketService:
         if not body.strip():
             raise InvalidInput("body", body, "must not be empty")
         row = await self._load(ticket, for_update=True)
+        answers = not is_internal and actor not in (Actor.CUSTOMER, row.origin_type)
+        # Before the answer is written: the windows it settles are judged as they stood.
+        if answers and await clock.record_missed_breaches(
+            self.session, row.id, clock.ANSWERED_WINDOWS, now
+        ):
+            row.sla_breached = True
         self.session.add(
             TicketMessage(
                 ticket_id=row.id,
@@ -226,13 +237,20 @@ class TicketService:
         repo.add_event(
             self.session, row.id, kind, now, actor=author, data={"author_actor": actor.value}
         )
-        answers = not is_internal and actor not in (Actor.CUSTOMER, row.origin_type)
         if answers and row.first_response_at is None:
             row.first_response_at = now
-            await self._retarget(row, now)
+            await clock.store_due_dates(self.session, row, now)
+        elif actor is Actor.CUSTOMER and not is_internal:
+            await self._customer_answered(row, author, now)
         row.updated_at = now
         await self.session.flush()
         return ticket_info(row)
+
+    async def _customer_answered(self, row: Ticket, author: str | None, now: datetime) -> None:
+        """The customer's public reply ends a wait on them and reopens a resolved ticket."""
+        back = status_after_customer_reply(row.status, responded=row.first_response_at is not None)
+        if back is not None:
+            await self._move(row, back, actor=author, now=now, reason="customer_replied")
 
     async def change_status(
         self,
@@ -242,7 +260,7 @@ class TicketService:
         actor: str | None = None,
         now: datetime | None = None,
     ) -> TicketInfo:
-        require_support_side(self.principal, "change a ticket's status")
+        """Move the ticket; a customer may only confirm a resolution (resolved to closed)."""
         now = now or utcnow()
         try:
             requested = TicketStatus(status)
@@ -251,45 +269,40 @@ class TicketService:
         actor = actor if actor is not None else self.principal.name
         check_storable(actor=actor)
         row = await self._load(ticket, for_update=True)
-        current = row.status
-        check_transition(current, requested)
-
-        pauses = pauses_of(row.sla_pauses)
-        if current is TicketStatus.PENDING:
-            pauses = [p if p.end is not None else Pause(p.start, now) for p in pauses]
-            repo.add_event(self.session, row.id, EventKind.RESUMED, now, actor=actor)
-        if requested is TicketStatus.PENDING:
-            pauses.append(Pause(now))
-            repo.add_event(self.session, row.id, EventKind.PAUSED, now, actor=actor)
-        row.sla_pauses = [pause_json(p) for p in pauses]
-
-        if requested is TicketStatus.RESOLVED:
-            row.resolved_at = now
-            row.resolution_time_minutes = int((now - row.created_at).total_seconds() // 60)
-        elif requested is TicketStatus.CLOSED:
-            row.closed_at = now
-            row.resolved_at = row.resolved_at or now
-            row.resolution_time_minutes = int(
-                (row.resolved_at - row.created_at).total_seconds() // 60
-            )
-        elif requested is TicketStatus.OPEN and current in DONE_STATUSES:
-            # A reopen gets a fresh resolution window at the level it had reached.
-            row.resolved_at = row.closed_at = None
-            row.resolution_time_minutes = None
-            row.resolution_window_start = now
-        row.status = requested
-        repo.add_event(
-            self.session,
-            row.id,
-            EventKind.STATUS_CHANGED,
-            now,
-            actor=actor,
-            data={"from": current.value, "to": requested.value},
-        )
-        await self._retarget(row, now)
-        row.updated_at = now
+        reason = status_change_reason(self.principal, row.status, requested)
+        check_transition(row.status, requested)
+        await self._move(row, requested, actor=actor, now=now, reason=reason)
         await self.session.flush()
         return ticket_info(row)
+
+    async def _move(
+        self,
+        row: Ticket,
+        requested: TicketStatus,
+        *,
+        actor: str | None,
+        now: datetime,
+        reason: str | None = None,
+    ) -> None:
+        """Apply a transition already checked: clocks, breaches found now, dates, events."""
+        current = row.status
+        policy = await clock.policy_of(self.session, row.tenant_id)
+        if requested in DONE_STATUSES and await clock.record_missed_breaches(
+            self.session, row.id, clock.ALL_WINDOWS, now
+        ):
+            row.sla_breached = True
+        pause_event = clock.move_pauses(row, requested, policy, now)
+        # Only waiting on the customer shows as a pause; resolved and closed say so themselves.
+        if pause_event is not None and TicketStatus.PENDING in (current, requested):
+            repo.add_event(self.session, row.id, pause_event, now, actor=actor)
+        settle_dates(row, current, requested, now)
+        row.status = requested
+        data = {"from": current.value, "to": requested.value}
+        if reason is not None:
+            data["reason"] = reason
+        repo.add_event(self.session, row.id, EventKind.STATUS_CHANGED, now, actor=actor, data=data)
+        await clock.store_due_dates(self.session, row, now, policy)
+        row.updated_at = now
 
     async def assign(
         self,
@@ -352,7 +365,7 @@ class TicketService:
             actor=actor,
             data={"from": old.value, "to": new.value},
         )
-        await self._retarget(row, now)
+        await clock.store_due_dates(self.session, row, now)
         row.updated_at = now
         await self.session.flush()
         return ticket_info(row)
@@ -366,12 +379,3 @@ class TicketService:
         if row is None:
             raise TicketNotFound(ticket if isinstance(ticket, str) else str(ticket))
         return row
-
-    async def _retarget(self, row: Ticket, now: datetime) -> None:
-        tenant = await tenants_repo.get_tenant(self.session, row.tenant_id)
-        policy = tenant_policy(
-            tenant.sla_policy if tenant else None, tenant.calendar if tenant else None
-        )
-        due = deadlines_for(row, now, policy)
-        row.first_response_due = due.first_response_due
-        row.sla_due_date = due.resolution_due

@@ -18,6 +18,7 @@ from ticketing_ops.cli.onboarding import (
     wait_installation_ticket,
 )
 from ticketing_ops.cli.output import OneLineErrors, fail, plain_text, run, user_text, warn
+from ticketing_ops.cli.sla import sla_app
 from ticketing_ops.cli.stack import demo, dev, migrate, worker
 from ticketing_ops.cli.tenants import partner_app, tenant_app
 from ticketing_ops.cli.tickets import event_details, ticket_app, tickets_app
@@ -49,6 +50,7 @@ app = typer.Typer(
 )
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(partner_app, name="partner")
+app.add_typer(sla_app, name="sla")
 app.add_typer(installation_app, name="installation")
 app.add_typer(ticket_app, name="ticket")
 app.add_typer(tickets_app, name="tickets")

@@ -10,7 +10,8 @@ from rich.text import Text
 from ticketing.schemas import Contract, Email, Identifier, RegisterTenantInput, ShortText, parse
 from ticketing.settings import Settings
 from ticketing_ops.cli.context import OPERATOR, database
-from ticketing_ops.cli.output import JSON_OPTION, out, run, user_text
+from ticketing_ops.cli.output import JSON_OPTION, out, run, user_text, warn
+from ticketing_ops.cli.sla import PolicyWatchers, sla_flows
 
 tenant_app = typer.Typer(help="Tenants (ISPs, service platforms).", no_args_is_help=True)
 partner_app = typer.Typer(
@@ -69,6 +70,8 @@ def tenant_add(
     from ticketing.sla import demo_policy
     from ticketing.tenants.service import TenantService
 
+    settings = Settings()
+
     async def action() -> dict[str, Any]:
         data = parse(
             RegisterTenantInput,
@@ -80,7 +83,7 @@ def tenant_add(
                 "support_email": support_email,
             },
         )
-        async with database(Settings()) as sessions, sessions() as s, s.begin():
+        async with database(settings) as sessions, sessions() as s, s.begin():
             tenant = await TenantService(s, OPERATOR).register_tenant(
                 data.tenant_id,
                 name=data.name,
@@ -89,13 +92,20 @@ def tenant_add(
                 support_email=data.support_email,
                 sla_policy=demo_policy() if demo_sla else None,
             )
-            return {
+            saved: dict[str, Any] = {
                 "tenant_id": tenant.id,
                 "name": tenant.name,
                 "partner_id": tenant.partner_id,
                 "support_email": tenant.support_email,
                 "demo_sla": demo_sla,
             }
+        if data.timezone is not None or demo_sla:
+            # A new zone or policy moves the open tickets' due dates: re-target, wake watchers.
+            watchers = PolicyWatchers(settings)
+            async with sla_flows(settings, data.tenant_id, watchers, OPERATOR) as flows:
+                saved["retargeted"] = await flows.retarget(data.tenant_id)
+            saved["warning"] = watchers.warning
+        return saved
 
     def render(r: dict[str, Any]) -> None:
         line = Text.assemble("tenant ", user_text(r["tenant_id"], style="bold"), " saved")
@@ -104,5 +114,7 @@ def tenant_add(
         if r["demo_sla"]:
             line.append(" with the demo SLA")
         out().print(line)
+        if r.get("warning"):
+            warn(f"the SLA watchers were not notified: {r['warning']}", json_out)
 
     run(json_out, action, render)

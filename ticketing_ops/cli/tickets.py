@@ -64,6 +64,8 @@ def ticket_show(
 ) -> None:
     """A ticket, its timeline and the live SLA state from its escalation watcher."""
     from ticketing.notifications.service import NotificationService
+    """A ticket, its timeline, its SLA statistics and the live state from its watcher."""
+    from ticketing.sla.service import SlaService
     from ticketing.tickets.service import TicketService
 
     settings = Settings()
@@ -74,6 +76,7 @@ def ticket_show(
             info = await service.get_ticket(ticket)
             messages, events = await service.timeline(info.ticket_id)
             notices = await NotificationService(s, operator(tenant)).for_ticket(info)
+            stats = await SlaService(s, operator(tenant)).statistics(info.ticket_id)
         sla: SlaSnapshot | None = None
         sla_error: str | None = None
         try:
@@ -90,9 +93,28 @@ def ticket_show(
             "sla": sla.model_dump(mode="json") if sla else None,
             "sla_error": sla_error,
             "notifications": [n.model_dump(mode="json") for n in notices],
+            "sla_statistics": stats.model_dump(mode="json"),
         }
 
     run(json_out, action, _render_ticket)
+
+
+def _statistics_line(stats: dict[str, Any]) -> Text:
+    """Business minutes: first response, resolution, hold, and each window met or missed."""
+
+    def minutes(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} min"
+
+    outcomes = [
+        f"{w['window']} {'open' if w['met'] is None else 'met' if w['met'] else 'missed'}"
+        f" ({w['margin_minutes']:+.0f} min)"
+        for w in stats["windows"]
+    ]
+    return Text(
+        f"SLA (business time): first response {minutes(stats['first_response_minutes'])}, "
+        f"resolution {minutes(stats['resolution_minutes'])}, "
+        f"on hold {minutes(stats['hold_minutes'])}; " + ", ".join(outcomes)
+    )
 
 
 def _render_ticket(r: dict[str, Any]) -> None:
@@ -110,6 +132,7 @@ def _render_ticket(r: dict[str, Any]) -> None:
         console.print(user_text(t["description"], multiline=True))
     console.print(_timeline(r["messages"], r["events"]))
     console.print(_notices(r["notifications"]))
+    console.print(_statistics_line(r["sla_statistics"]))
     sla = r["sla"]
     if sla:
         console.print(

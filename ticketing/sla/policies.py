@@ -1,0 +1,88 @@
+"""A tenant's SLA policy document: read it, replace it, re-target the tenant's open tickets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.auth.principal import Principal, Role, require_principal
+from ticketing.core.errors import Forbidden, TenantNotFound
+from ticketing.sla import SlaPolicyDocument, parse_policy_document
+from ticketing.sla import repository as repo
+from ticketing.sla.service import row_deadlines, row_policy, tenant_policy, utcnow
+from ticketing.tenants import repository as tenants_repo
+from ticketing.tenants.models import Tenant
+
+# Tickets re-targeted per statement: bounded memory for a tenant with many open tickets.
+PAGE = 500
+_FIRST_ID = uuid.UUID(int=0)
+
+
+class SlaPolicyService:
+    """The platform and a tenant's admins edit its policy; its agents may read it."""
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = require_principal(principal, "SlaPolicyService")
+
+    async def _tenant(self, tenant_id: str) -> Tenant:
+        p = self.principal
+        own = p.role in (Role.TENANT_ADMIN, Role.TENANT_AGENT) and p.tenant_id == tenant_id
+        tenant = await tenants_repo.get_tenant(self.session, tenant_id)
+        # Another tenant's policy is reported exactly like a missing tenant.
+        if tenant is None or not (p.role is Role.PLATFORM or own):
+            raise TenantNotFound(tenant_id)
+        return tenant
+
+    async def policy_document(self, tenant_id: str) -> SlaPolicyDocument:
+        """The policy in force for the tenant (its calendar included) as the JSON document."""
+        tenant = await self._tenant(tenant_id)
+        policy = tenant_policy(tenant.sla_policy, tenant.calendar)
+        return SlaPolicyDocument.from_policy(policy)
+
+    async def set_policy(
+        self,
+        tenant_id: str,
+        document: SlaPolicyDocument | Mapping[str, object] | str | bytes,
+        *,
+        now: datetime | None = None,
+    ) -> tuple[SlaPolicyDocument, list[uuid.UUID]]:
+        """Replace the tenant's policy; returns it and the open tickets whose dates moved."""
+        if not self.principal.may_administer_tenants:
+            raise Forbidden("edit SLA policies")
+        if not isinstance(document, SlaPolicyDocument):
+            document = parse_policy_document(document)
+        tenant = await self._tenant(tenant_id)
+        tenant.sla_policy = document.model_dump(mode="json")
+        # The document carries its calendar: a calendar stored beside it would override it.
+        tenant.calendar = None
+        await self.session.flush()
+        return document, await self.retarget_open_tickets(tenant_id, now=now)
+
+    async def retarget_open_tickets(
+        self, tenant_id: str, *, now: datetime | None = None
+    ) -> list[uuid.UUID]:
+        """Recompute the stored due dates of the tenant's not-done tickets under its current
+        policy and calendar; returns every ticket re-targeted, so their watchers can be woken."""
+        if not self.principal.may_administer_tenants:
+            raise Forbidden("re-target tickets")
+        await self._tenant(tenant_id)
+        now = now or utcnow()
+        moved: list[uuid.UUID] = []
+        after = _FIRST_ID
+        while rows := await repo.open_sla_rows(self.session, tenant_id, after=after, limit=PAGE):
+            policy = row_policy(rows[0])
+            due = [row_deadlines(row, now, policy) for row in rows]
+            await repo.store_due_dates(
+                self.session,
+                [
+                    (r.id, d.first_response_due, d.resolution_due)
+                    for r, d in zip(rows, due, strict=True)
+                ],
+            )
+            moved += [row.id for row in rows]
+            after = rows[-1].id
+        return moved
