@@ -61,9 +61,7 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> Keys:
     return Keys(by_role=keys, revoked=gone.key)
 
 
-def api_app(
-    sessions: async_sessionmaker[AsyncSession], watchers: Watchers | None = None
-):  # type: ignore[no-untyped-def]
+def api_app(sessions: async_sessionmaker[AsyncSession], watchers: Watchers | None = None):  # type: ignore[no-untyped-def]
     return create_app(
         ApiPorts(
             sessions=sessions,

@@ -76,7 +76,9 @@ def on_ticket(method: str, suffix: str = "", body: object = None) -> Callable[[s
 async def register(w: World, h: dict[str, str], own: bool, *, platform: bool) -> httpx.Response:
     params = {"tenant_id": "globex"} if not own else {"tenant_id": "acme"} if platform else {}
     return await w.client.post(
-        "/api/v1/customers", json={"customer_id": 99, "email": "x@y.test"}, headers=h,
+        "/api/v1/customers",
+        json={"customer_id": 99, "email": "x@y.test"},
+        headers=h,
         params=params,
     )
 
@@ -122,8 +124,12 @@ async def test_role_endpoint_scope(world: World, role: str, name: str, own: bool
         assert response.headers["content-type"] == "application/problem+json"
         problem = response.json()
         assert problem["status"] == response.status_code
-        assert problem["type"] in {"Forbidden", "TicketNotFound", "CustomerNotFound",
-                                   "TenantNotFound"}
+        assert problem["type"] in {
+            "Forbidden",
+            "TicketNotFound",
+            "CustomerNotFound",
+            "TenantNotFound",
+        }
 
 
 @pytest.mark.parametrize(
