@@ -110,6 +110,9 @@ async def _on_model_validation(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's "error parsing the body" (not UTF-8, unreadable form): bad input like any.
+        return problem_response(422, "InvalidInput", f"body: {exc.detail}", "body")
     headers = dict(exc.headers or {})
     field = "body" if exc.status_code == 413 else None
     return problem_response(
@@ -192,6 +195,7 @@ def _documented(description: str) -> dict[str, Any]:
 
 # Every route may answer these; documented so clients (and schemathesis) know the shape.
 PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _documented("A request the domain refused for a reason not listed below."),
     401: _documented("No API key, or an unknown or revoked one."),
     403: _documented("The key's role may not do this."),
     404: _documented("No such record, or one of another scope."),
