@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ticketing.auth.models import ApiKey
 from ticketing.core.orm import NAMING_CONVENTION, Base, Timestamp
 from ticketing.notifications.models import Notification
 from ticketing.sla.models import SlaBreach
@@ -9,6 +10,7 @@ from ticketing.tenants.models import Customer, Partner, Tenant
 from ticketing.tickets.models import Ticket, TicketCounter, TicketEvent, TicketMessage
 
 __all__ = [
+    "ApiKey",
     "NAMING_CONVENTION",
     "Base",
     "Customer",

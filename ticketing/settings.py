@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     max_concurrent_local_activities: int = Field(default=100, ge=1)
     max_cached_workflows: int = Field(default=1000, ge=0)
     metrics_port: int | None = None
+    # The HTTP API (`ticketing dev`, `ticketing api`); loopback unless told otherwise.
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    api_host: str = "127.0.0.1"
     # Loopback by default: the metrics endpoint has no authentication.
     metrics_host: str = "127.0.0.1"
     # How long the worker waits for PostgreSQL and Temporal at start-up before giving up.

@@ -10,6 +10,7 @@ import warnings
 
 import typer
 
+from ticketing_ops.cli.apikeys import apikey_app
 from ticketing_ops.cli.errors import CliError, to_cli_error
 from ticketing_ops.cli.onboarding import (
     install,
@@ -19,7 +20,7 @@ from ticketing_ops.cli.onboarding import (
 )
 from ticketing_ops.cli.output import OneLineErrors, fail, plain_text, run, user_text, warn
 from ticketing_ops.cli.sla import sla_app
-from ticketing_ops.cli.stack import demo, dev, migrate, worker
+from ticketing_ops.cli.stack import api, demo, dev, migrate, worker
 from ticketing_ops.cli.tenants import partner_app, tenant_app
 from ticketing_ops.cli.tickets import event_details, ticket_app, tickets_app
 
@@ -54,5 +55,6 @@ app.add_typer(sla_app, name="sla")
 app.add_typer(installation_app, name="installation")
 app.add_typer(ticket_app, name="ticket")
 app.add_typer(tickets_app, name="tickets")
-for command in (dev, demo, worker, migrate, onboard, install):
+app.add_typer(apikey_app, name="apikey")
+for command in (dev, demo, worker, api, migrate, onboard, install):
     app.command()(command)

@@ -28,7 +28,8 @@ def dev(
     headless: bool = typer.Option(False, "--headless", help="No Web UI."),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Embedded PostgreSQL + Temporal dev server + worker, until Ctrl-C."""
+    """Embedded PostgreSQL + Temporal dev server + worker + HTTP API, until Ctrl-C."""
+    from ticketing.web.serve import serving
     from ticketing_ops.devstack import dev_stack
     from worker import run_worker
 
@@ -36,14 +37,22 @@ def dev(
     loud_logging(settings)
 
     async def main() -> None:
-        async with dev_stack(
-            settings, temporal_port=port, ui_port=ui_port, headless=headless
-        ) as stack:
+        async with (
+            dev_stack(settings, temporal_port=port, ui_port=ui_port, headless=headless) as stack,
+            serving(
+                settings,
+                stack.client,
+                stack.database_url,
+                host=settings.api_host,
+                port=settings.api_port,
+            ) as api_server,
+        ):
             info = {
                 "temporal_address": stack.server.target_host
                 if stack.server
                 else os.environ.get("TEMPORAL_ADDRESS"),
                 "ui_url": stack.ui_url,
+                "api_url": f"http://{settings.api_host}:{api_server.config.port}",
                 "database_url": safe_url(stack.database_url),
                 "task_queue": settings.task_queue,
                 "home": str(settings.home.resolve()),
@@ -58,6 +67,7 @@ def dev(
                 for label, value in (
                     ("Temporal:  ", info["temporal_address"]),
                     ("Web UI:    ", info["ui_url"] or "(headless)"),
+                    ("HTTP API:  ", info["api_url"]),
                     ("PostgreSQL:", info["database_url"]),
                     ("Task queue:", settings.task_queue),
                 ):
@@ -75,6 +85,29 @@ def dev(
 
     try:
         asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # noqa: BLE001
+        fail(to_cli_error(exc), json_out)
+
+
+def api(
+    host: str = typer.Option(None, help="Address to listen on (TICKETING_API_HOST)."),
+    port: int = typer.Option(None, help="Port (TICKETING_API_PORT, default 8000)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="uvicorn worker processes."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """The HTTP API alone, against the configured database and Temporal, until Ctrl-C."""
+    from ticketing.web.serve import run_api
+
+    settings = Settings()
+    loud_logging(settings)
+    host = host or settings.api_host
+    port = settings.api_port if port is None else port
+    if json_out:
+        typer.echo(dumps({"api_url": f"http://{host}:{port}", "workers": workers}))
+    try:
+        run_api(settings, host=host, port=port, workers=workers)
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # noqa: BLE001

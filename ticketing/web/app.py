@@ -1,0 +1,48 @@
+"""The FastAPI app factory: routers, problem+json errors, body limit, and the ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+
+from ticketing.web import customers, tickets
+from ticketing.web.deps import ApiPorts
+from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
+
+PortsProvider = Callable[[], AbstractAsyncContextManager[ApiPorts]]
+
+
+def create_app(
+    ports: ApiPorts | None = None,
+    *,
+    connect: PortsProvider | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The API over `ports` (tests, the dev stack), or over ports `connect` opens for the
+    app's lifetime (`ticketing api`, one set per uvicorn worker process)."""
+    if (ports is None) == (connect is None):
+        raise ValueError("give exactly one of ports or connect")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if connect is None:
+            yield
+            return
+        async with connect() as opened:
+            app.state.ports = opened
+            yield
+
+    app = FastAPI(
+        title="Ticketing API",
+        version="1",
+        summary="Tickets for agents, admins and integrations; errors are problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.ports = ports
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.include_router(tickets.router)
+    app.include_router(customers.router)
+    return app

@@ -1,0 +1,206 @@
+"""Errors as `application/problem+json` (type, title, status, detail, field), and the request
+body size limit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DataError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ticketing.core.errors import (
+    EscalationLimitReached,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NoPrincipal,
+    NotFound,
+    RouteNotAllowed,
+    TenantMismatch,
+    TicketingError,
+)
+from ticketing.core.fields import invalid_input_from
+
+log = structlog.get_logger(__name__)
+PROBLEM_JSON = "application/problem+json"
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; `type` is the error class name, as in the CLI's --json."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+def problem_response(
+    status: int, type_: str, detail: str, field: str | None = None, **headers: str
+) -> JSONResponse:
+    body = Problem(
+        type=type_, title=HTTPStatus(status).phrase, status=status, detail=detail, field=field
+    )
+    return JSONResponse(
+        body.model_dump(), status_code=status, media_type=PROBLEM_JSON, headers=headers or None
+    )
+
+
+def status_of(error: TicketingError) -> int:
+    if isinstance(error, InvalidInput):
+        return 422
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, NoPrincipal):
+        return 401
+    if isinstance(error, InvalidTransition | RouteNotAllowed | EscalationLimitReached):
+        return 409
+    if isinstance(error, TenantMismatch):
+        return 409
+    return 400
+
+
+def domain_problem(error: TicketingError) -> JSONResponse:
+    if isinstance(error, TenantMismatch):
+        # Its message names the other tenant: say only that the id is taken.
+        return problem_response(
+            409, "TenantMismatch", "customer_id: already registered elsewhere", "customer_id"
+        )
+    return problem_response(status_of(error), type(error).__name__, error.message, error.field)
+
+
+def validation_problem(errors: Sequence[Any]) -> JSONResponse:
+    """The first request validation error as InvalidInput naming its field (without the
+    body/query/path/header prefix FastAPI adds)."""
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    loc = [str(part) for part in first.get("loc", ())]
+    if loc and loc[0] in ("body", "query", "path", "header", "cookie") and len(loc) > 1:
+        loc = loc[1:]
+    field = ".".join(loc) or "body"
+    reason = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    type_ = "InvalidCustomerId" if field == "customer_id" else "InvalidInput"
+    return problem_response(422, type_, f"{field}: {reason}", field)
+
+
+async def _on_domain(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TicketingError)
+    return domain_problem(exc)
+
+
+async def _on_request_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return validation_problem(exc.errors())
+
+
+async def _on_model_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ValidationError)
+    return domain_problem(invalid_input_from(exc))
+
+
+async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's "error parsing the body" (not UTF-8, unreadable form): bad input like any.
+        return problem_response(422, "InvalidInput", f"body: {exc.detail}", "body")
+    headers = dict(exc.headers or {})
+    field = "body" if exc.status_code == 413 else None
+    return problem_response(
+        exc.status_code, _http_type(exc.status_code), str(exc.detail), field, **headers
+    )
+
+
+def _http_type(status: int) -> str:
+    if status == 413:  # the phrase changed across Python versions; the type must not
+        return "PayloadTooLarge"
+    return HTTPStatus(status).phrase.title().replace(" ", "").replace("-", "")
+
+
+async def _on_database(_: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, DataError):
+        # The database refused a value (SQLSTATE class 22): validation should have caught it.
+        return problem_response(422, "InvalidInput", "database refused a value")
+    log.error("api_database_error", error=str(exc).splitlines()[0][:300])
+    return problem_response(503, "ServiceUnavailable", "database unavailable, retry later")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(TicketingError, _on_domain)
+    app.add_exception_handler(RequestValidationError, _on_request_validation)
+    app.add_exception_handler(ValidationError, _on_model_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(SQLAlchemyError, _on_database)
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """A request body past the limit, found while it streamed in (an HTTPException, so the
+    route's body parsing passes it on instead of calling it a parse error)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"body: larger than {limit} bytes")
+
+
+class BodyLimit:
+    """Refuse bodies over `limit` bytes with a 413 problem, by Content-Length or while
+    streaming, before any of it is parsed."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"body: larger than {self.limit} bytes"
+        response = problem_response(413, "PayloadTooLarge", detail, "body")
+        await response(scope, receive, send)
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+# Every route may answer these; documented so clients (and schemathesis) know the shape.
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _documented("A request the domain refused for a reason not listed below."),
+    401: _documented("No API key, or an unknown or revoked one."),
+    403: _documented("The key's role may not do this."),
+    404: _documented("No such record, or one of another scope."),
+    409: _documented("Not allowed from the record's current state."),
+    413: _documented("Request body larger than the limit."),
+    422: _documented("A field is missing, malformed or out of range (`field` names it)."),
+    503: _documented("The database or Temporal is unavailable; retry."),
+}

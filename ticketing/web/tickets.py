@@ -1,0 +1,110 @@
+"""/api/v1/tickets: create, list, show, reply or note, and change status, priority or
+assignment, each through the ticket flows."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query
+
+from ticketing.core.enums import Priority, TicketStatus, TicketType
+from ticketing.tickets.schemas import TicketInfo, TicketPage
+from ticketing.tickets.service import TicketService
+from ticketing.web.deps import Caller, Ports, ticket_flows
+from ticketing.web.problems import PROBLEMS
+from ticketing.web.schemas import NewMessage, NewTicket, TicketChange, TicketDetail
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"], responses=PROBLEMS)
+TicketNumber = Annotated[
+    str, Path(min_length=1, max_length=64, description="TKT-000123 (or the ticket's UUID).")
+]
+SearchText = Annotated[str | None, Query(max_length=200)]
+
+
+@router.post("", status_code=201, summary="Create a ticket for the key's tenant")
+async def create_ticket(
+    body: NewTicket,
+    caller: Caller,
+    ports: Ports,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="A retry with the same key returns the same ticket (201 again).",
+        ),
+    ] = None,
+) -> TicketInfo:
+    return await ticket_flows(ports, caller).create(body.to_request(idempotency_key))
+
+
+@router.get("", summary="List tickets the key may see, newest first")
+async def list_tickets(
+    caller: Caller,
+    ports: Ports,
+    status: TicketStatus | None = None,
+    priority: Priority | None = None,
+    ticket_type: TicketType | None = None,
+    assigned_to: SearchText = None,
+    assigned_team: SearchText = None,
+    breached: bool | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Number, title or customer id contains.")
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> TicketPage:
+    async with ports.sessions() as session:
+        return await TicketService(session, caller).list_tickets(
+            status=status,
+            priority=priority,
+            ticket_type=ticket_type.value if ticket_type else None,
+            assigned_to=assigned_to,
+            assigned_team=assigned_team,
+            breached=breached,
+            search=q,
+            limit=limit,
+            cursor=cursor,
+        )
+
+
+@router.get("/{number}", summary="A ticket with its timeline")
+async def show_ticket(number: TicketNumber, caller: Caller, ports: Ports) -> TicketDetail:
+    async with ports.sessions() as session:
+        service = TicketService(session, caller)
+        ticket = await service.get_ticket(number)
+        messages, events = await service.timeline(ticket.ticket_id)
+    return TicketDetail(ticket=ticket, messages=messages, events=events)
+
+
+@router.post("/{number}/messages", status_code=201, summary="A public reply or internal note")
+async def add_message(
+    number: TicketNumber, body: NewMessage, caller: Caller, ports: Ports
+) -> TicketInfo:
+    return await ticket_flows(ports, caller).reply(
+        number, body=body.body, is_internal=not body.public
+    )
+
+
+@router.patch("/{number}", summary="Change status, priority or assignment")
+async def change_ticket(
+    number: TicketNumber, change: TicketChange, caller: Caller, ports: Ports
+) -> TicketInfo:
+    """Each named change is its own committed step, in the order status, priority,
+    assignment; a refused step leaves the earlier ones done."""
+    flows = ticket_flows(ports, caller)
+    given = change.model_fields_set
+    async with ports.sessions() as session:
+        ticket = await TicketService(session, caller).get_ticket(number)
+    if change.status is not None:
+        ticket = await flows.change_status(ticket.ticket_id, change.status)
+    if change.priority is not None:
+        ticket = await flows.change_priority(ticket.ticket_id, change.priority)
+    if given & {"assigned_to", "assigned_team"}:
+        ticket = await flows.assign(
+            ticket.ticket_id,
+            assigned_to=change.assigned_to if "assigned_to" in given else ticket.assigned_to,
+            assigned_team=change.assigned_team,
+        )
+    return ticket
