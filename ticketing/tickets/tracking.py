@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal
@@ -22,8 +22,11 @@ from ticketing.tickets.service import TicketService
 
 MAX_EMAIL = 254
 MAX_NUMBER_TEXT = 32
-# Compared against when a field is missing, so every path compares the same amount.
-_NOTHING = email_digest("\x00no-address")
+# Stands in for a missing address, so every path digests and compares the same amount.
+_NO_ADDRESS = "\x00no-address"
+
+# Customers are keyed per tenant: a ticket's owner is its tenant's customer of that id.
+_OWNER = (Customer.tenant_id == Ticket.tenant_id) & (Customer.id == Ticket.customer_id)
 
 STATUS_LABELS: dict[TicketStatus, str] = {
     TicketStatus.OPEN: "Open",
@@ -61,6 +64,9 @@ async def find_by_number_and_email(
     """
     well_formed = 3 <= len(email) <= MAX_EMAIL and "@" in email
     given = email_digest(email[:MAX_EMAIL])
+    # Always exactly one row (NULLs when there is no such ticket), so the driver and the result
+    # handling do the same work whether the number exists or not.
+    wanted = select(literal(_number(number_text)).label("number")).subquery()
     row = (
         await session.execute(
             select(
@@ -70,17 +76,17 @@ async def find_by_number_and_email(
                 Ticket.requester_email,
                 Customer.email,
             )
-            .join(Customer, Customer.id == Ticket.customer_id)
-            .where(Ticket.number == _number(number_text))
+            .select_from(wanted)
+            .outerjoin(Ticket, Ticket.number == wanted.c.number)
+            .outerjoin(Customer, _OWNER)
         )
-    ).one_or_none()
-    requester = email_digest(row[3]) if row is not None and row[3] else _NOTHING
-    customer = email_digest(row[4]) if row is not None and row[4] else _NOTHING
+    ).one()
+    requester = email_digest(row[3] or _NO_ADDRESS)
+    customer = email_digest(row[4] or _NO_ADDRESS)
     # Bitwise, not `or`: both comparisons always run.
     same = hmac.compare_digest(given, requester) | hmac.compare_digest(given, customer)
-    if not (same & well_formed & (row is not None)):
+    if not (same & well_formed & (row[0] is not None)):
         return None
-    assert row is not None
     return TrackedTicket(row[0], Principal.customer(row[1], row[2], name=row[3] or row[4]))
 
 
@@ -89,7 +95,7 @@ async def find_by_link(session: AsyncSession, ticket_id: uuid.UUID) -> TrackedTi
     row = (
         await session.execute(
             select(Ticket.tenant_id, Ticket.customer_id, Ticket.requester_email, Customer.email)
-            .join(Customer, Customer.id == Ticket.customer_id)
+            .join(Customer, _OWNER)
             .where(Ticket.id == ticket_id)
         )
     ).one_or_none()

@@ -44,6 +44,8 @@ class TrackingConfig:
     # How long the reply form of a page opened by number and email keeps working.
     page_lifetime: timedelta = timedelta(hours=12)
     limits: TrackingLimits = field(default_factory=TrackingLimits)
+    # Seconds every lookup takes at least (equal work first, this floor on top).
+    lookup_floor: float = 0.05
     # Mark cookies Secure (the public URL is https).
     secure_cookies: bool = False
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -121,9 +123,13 @@ def tracking_router(
             )
         number, email = form.get("number", ""), form.get("email", "")
         address = request.client.host if request.client else "unknown"
+        started = time.monotonic()
         allowed = limiter.allow(address=address, email=email, number=number)
         async with p.sessions() as session:
             tracked = await find_by_number_and_email(session, number, email) if allowed else None
+            # The database's own jitter (a row found or not) is below this floor: every answer
+            # to a lookup, limited or not, leaves no sooner than `lookup_floor` after it began.
+            await asyncio.sleep(max(0.0, started + cfg.lookup_floor - time.monotonic()))
             if tracked is not None:
                 view = await customer_view(session, tracked)
                 token = tokens.link(tracked.ticket_id, expires=_now() + cfg.page_lifetime)
