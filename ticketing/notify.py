@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ssl
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 
 import structlog
 
+from ticketing.auth.tracking import MissingSecretKey, TrackingLinks
 from ticketing.notifications.delivery import (
     DeliveryOutcome,
     DeliveryStatus,
@@ -81,6 +82,7 @@ def render(
     sender: str,
     domain: str,
     full: bool = True,
+    links: TrackingLinks | None = None,
 ) -> Rendered:
     """Subject, text body and full mail for one outbox row; always carries the ticket number.
 
@@ -92,6 +94,8 @@ def render(
         if context is None:
             raise UndeliverableNotice("ticket_id: the row has no ticket", field="ticket_id")
         notice = notice_from_outbox(note, context, sender=sender)
+        if links is not None:
+            notice = replace(notice, tracking_url=links.url(notice.ticket_id))
         if not full:
             return Rendered(note.recipient, subject_line(notice), "", msg_id)
         mail = render_notice(notice, domain=domain)
@@ -115,8 +119,11 @@ class Notifier:
         mail_domain: str | None = None,
         tls_context: ssl.SSLContext | None = None,
         timeout: float = 10.0,
+        links: TrackingLinks | None = None,
     ) -> None:
         self.smtp_url = smtp_url
+        # Customer mail links to the ticket's tracking page (GET /track/{token}).
+        self.links = links
         self.sender = sender
         self.mail_domain = _domain(mail_domain, sender)
         self.transport = (
@@ -132,6 +139,7 @@ class Notifier:
             settings.smtp_sender,
             mail_domain=settings.mail_domain,
             timeout=settings.smtp_timeout,
+            links=_tracking_links(settings),
         )
 
     async def deliver(self, message: Rendered) -> DeliveryOutcome:
@@ -149,3 +157,12 @@ class Notifier:
 
 def _domain(configured: str | None, sender: str) -> str:
     return mail_domain(configured or sender.rpartition("@")[2] or "localhost")
+
+
+def _tracking_links(settings: Settings) -> TrackingLinks | None:
+    try:
+        return TrackingLinks.from_settings(settings)
+    except MissingSecretKey as error:
+        # Info, not warning: every CLI verb builds a notifier and its stderr stays for errors.
+        log.info("mail_without_tracking_links", reason=error.message)
+        return None

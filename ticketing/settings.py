@@ -15,6 +15,13 @@ class Settings(BaseSettings):
     # postgresql+asyncpg://…; unset means an embedded PostgreSQL under `home`.
     database_url: str | None = None
     home: Path = Path(".ticketing")
+    # Base of the links customers follow (tracking page, share text); the dev stack's API.
+    public_url: str = "http://127.0.0.1:8000"
+    # Signs tracking links and form tokens; unset on the embedded stack = generated once and
+    # kept 0600 under `home`. Every process serving or mailing links needs the same one.
+    secret_key: SecretStr | None = None
+    # How long a tracking link in a customer mail keeps opening its ticket.
+    tracking_link_days: int = Field(default=30, ge=1, le=365)
     task_queue: str = "ticketing"
     # smtp://user:pass@host:port; unset keeps notifications in the outbox and logs them.
     smtp_url: str | None = None

@@ -90,6 +90,8 @@ def endpoint(name: str, role: str) -> Call:
         return list_
     if name == "show":
         return on_ticket("GET")(role)
+    if name == "share":
+        return on_ticket("GET", "/share")(role)
     if name == "reply":
         return on_ticket("POST", "/messages", {"body": "looking", "public": True})(role)
     if name == "patch":
@@ -101,12 +103,13 @@ def endpoint(name: str, role: str) -> Call:
     return customers
 
 
-ENDPOINTS = ("create", "list", "show", "reply", "patch", "customers")
+ENDPOINTS = ("create", "list", "show", "share", "reply", "patch", "customers")
 TENANT = {"tenant_admin", "tenant_agent", "integration"}
 
 
 def expected(name: str, role: str, own: bool) -> int:
-    ok = {"create": 201, "list": 200, "show": 200, "reply": 201, "patch": 200, "customers": 201}
+    ok = {"create": 201, "list": 200, "show": 200, "share": 200, "reply": 201, "patch": 200}
+    ok["customers"] = 201
     if role == "partner_agent" and name in ("create", "customers"):
         return 403
     if own or role == "platform" or name == "list":

@@ -146,6 +146,7 @@ class Dispatcher:
             sender=self.notifier.sender,
             domain=self.notifier.mail_domain,
             full=self.notifier.transport is not None,
+            links=self.notifier.links,
         )
         try:
             return await self.notifier.deliver(rendered)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from ticketing.web import customers, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
+from ticketing.web.tracking import TrackingConfig, tracking_router
 
 PortsProvider = Callable[[], AbstractAsyncContextManager[ApiPorts]]
 
@@ -19,9 +20,11 @@ def create_app(
     *,
     connect: PortsProvider | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    tracking: TrackingConfig | None = None,
 ) -> FastAPI:
     """The API over `ports` (tests, the dev stack), or over ports `connect` opens for the
-    app's lifetime (`ticketing api`, one set per uvicorn worker process)."""
+    app's lifetime (`ticketing api`, one set per uvicorn worker process); with `tracking`, the
+    customers' public tracking pages beside it."""
     if (ports is None) == (connect is None):
         raise ValueError("give exactly one of ports or connect")
 
@@ -45,4 +48,6 @@ def create_app(
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.include_router(tickets.router)
     app.include_router(customers.router)
+    if tracking is not None:
+        app.include_router(tracking_router(tracking))
     return app

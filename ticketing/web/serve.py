@@ -8,25 +8,30 @@ import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
+import structlog
 import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from ticketing.auth.tracking import MissingSecretKey
 from ticketing.db import make_engine, make_sessionmaker, prepare_schema, resolve_database_url
 from ticketing.settings import Settings
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
+from ticketing.web.tracking import TrackingConfig
+
+log = structlog.get_logger(__name__)
 
 
 @asynccontextmanager
 async def open_ports(
     settings: Settings, *, client: Client | None = None, database_url: str | None = None
 ) -> AsyncIterator[ApiPorts]:
-    """The worker's ports: Temporal watchers and direct notice delivery, on a fresh engine."""
+    """The worker's ports: Temporal watchers and the dispatcher's doorbell, on a fresh engine.
+    Notices leave through the task queue's dispatcher, never inside a request."""
+    from activities.notifications import DispatcherDoorbell
     from activities.watchers import TemporalWatchers
-    from ticketing.notifications.service import DirectDelivery
-    from ticketing.notify import Notifier
-    from worker import connect_client
+    from worker import connect_client, dispatcher_input
 
     if database_url is None:
         database_url = await asyncio.to_thread(resolve_database_url, settings)
@@ -37,16 +42,25 @@ async def open_ports(
         yield ApiPorts(
             sessions=sessions,
             watchers=TemporalWatchers(client, settings.task_queue),
-            notices=DirectDelivery(sessions, Notifier.from_settings(settings)),
+            notices=DispatcherDoorbell(client, settings.task_queue, dispatcher_input(settings)),
         )
     finally:
         await engine.dispose()
 
 
+def tracking_config(settings: Settings) -> TrackingConfig | None:
+    """The tracking pages' keys; without a shared secret the pages stay off (never unsigned)."""
+    try:
+        return TrackingConfig.from_settings(settings)
+    except MissingSecretKey as error:
+        log.warning("tracking_pages_off", reason=error.message)
+        return None
+
+
 def app_from_environment() -> FastAPI:
     """uvicorn's factory for `ticketing api`: each worker process opens its own ports."""
     settings = Settings()
-    return create_app(connect=lambda: open_ports(settings))
+    return create_app(connect=lambda: open_ports(settings), tracking=tracking_config(settings))
 
 
 def run_api(settings: Settings, *, host: str, port: int, workers: int) -> None:
@@ -93,7 +107,11 @@ async def serving(
     _check_free(host, port)
     async with open_ports(settings, client=client, database_url=database_url) as ports:
         config = uvicorn.Config(
-            create_app(ports), host=host, port=port, log_level="warning", lifespan="off"
+            create_app(ports, tracking=tracking_config(settings)),
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
         )
         server = InProcessServer(config)
         task = asyncio.create_task(server.serve())

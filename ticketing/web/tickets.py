@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query
 
 from ticketing.core.enums import Priority, TicketStatus, TicketType
+from ticketing.settings import Settings
 from ticketing.tickets.schemas import TicketInfo, TicketPage
 from ticketing.tickets.service import TicketService
+from ticketing.tickets.share import ShareText, share_text
 from ticketing.web.deps import Caller, Ports, ticket_flows
 from ticketing.web.problems import PROBLEMS
 from ticketing.web.schemas import NewMessage, NewTicket, TicketChange, TicketDetail
@@ -76,6 +78,13 @@ async def show_ticket(number: TicketNumber, caller: Caller, ports: Ports) -> Tic
         ticket = await service.get_ticket(number)
         messages, events = await service.timeline(ticket.ticket_id)
     return TicketDetail(ticket=ticket, messages=messages, events=events)
+
+
+@router.get("/{number}/share", summary="A ready message for the customer, text and Markdown")
+async def share_ticket(number: TicketNumber, caller: Caller, ports: Ports) -> ShareText:
+    async with ports.sessions() as session:
+        ticket = await TicketService(session, caller).get_ticket(number)
+    return share_text(ticket, Settings().public_url)
 
 
 @router.post("/{number}/messages", status_code=201, summary="A public reply or internal note")

@@ -289,6 +289,26 @@ _status_verb(
 )
 
 
+@ticket_app.command("share")
+def ticket_share(
+    ticket: str = typer.Argument(..., help="TKT-… or the ticket's UUID."),
+    tenant: str = typer.Option(None, "--tenant", help="Only if it belongs to this tenant."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """A ready message for the customer: number, status, priority, category, title, link."""
+    from ticketing.tickets.service import TicketService
+    from ticketing.tickets.share import share_text
+
+    settings = Settings()
+
+    async def action() -> dict[str, Any]:
+        async with database(settings) as sessions, sessions() as s:
+            info = await TicketService(s, operator(tenant)).get_ticket(ticket)
+        return share_text(info, settings.public_url).model_dump()
+
+    run(json_out, action, lambda r: out().print(user_text(r["text"], multiline=True)))
+
+
 @tickets_app.command("list")
 def tickets_list(
     tenant: str = typer.Option(None, "--tenant"),

@@ -1,0 +1,209 @@
+"""GET/POST /track, GET /track/{token}, POST /track/reply: the customer's tracking pages."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import RedirectResponse
+
+from ticketing.auth.tracking import new_browser_id
+from ticketing.core.errors import TicketingError
+from ticketing.settings import Settings
+from ticketing.tickets.flows import TicketFlows
+from ticketing.tickets.tracking import (
+    TrackedTicket,
+    customer_view,
+    find_by_link,
+    find_by_number_and_email,
+    tenant_name,
+)
+from ticketing.web.tracking.config import TrackingConfig, TrackingPorts, app_state_ports
+from ticketing.web.tracking.limits import LookupLimiter
+from ticketing.web.tracking.pages import lookup_form, page, ticket_page
+
+COOKIE = "track_browser"
+MAX_LOOKUP_BYTES = 4096
+MAX_REPLY_BYTES = 256 * 1024
+MAX_REPLY_CHARS = 20_000
+# One message for a wrong address, an unknown number, malformed input and a rate limit, so
+# none of them tells an outsider anything.
+NOT_FOUND = (
+    "We could not find a ticket with that number and email address. Check both and try again "
+    "in a few minutes."
+)
+EXPIRED_FORM = "This form had expired. Please enter your details again."
+BAD_LINK = "This link is not valid or has expired. Enter your ticket number and email address."
+REPLY_SENT = "Thank you. Your reply was added to the ticket."
+
+
+async def read_form(request: Request, limit: int) -> dict[str, str] | None:
+    """An urlencoded body's first value per field; None when it cannot be one (too big,
+    another content type, too many fields)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=8)
+    except ValueError:
+        return None
+    return {key: values[0] for key, values in fields.items()}
+
+
+def tracking_router(
+    config: TrackingConfig | None = None,
+    *,
+    ports: Callable[[Request], TrackingPorts] = app_state_ports,
+) -> APIRouter:
+    """The public tracking pages; mount with `app.include_router(tracking_router())`.
+
+    `config` defaults to one from the environment (TICKETING_SECRET_KEY, or the embedded
+    stack's generated key). Lookups are rate-limited per process (see TrackingLimits).
+    """
+    cfg = config or TrackingConfig.from_settings(Settings())
+    tokens = cfg.tokens
+    limiter = LookupLimiter(cfg.limits)
+    router = APIRouter(tags=["tracking"], include_in_schema=False)
+    Ports = Depends(ports)  # noqa: N806 - a FastAPI dependency marker
+
+    def respond(html: str, status: int, browser: str) -> Response:
+        response = page(html, status)
+        response.set_cookie(
+            COOKIE,
+            browser,
+            max_age=12 * 3600,
+            path="/track",
+            httponly=True,
+            samesite="lax",
+            secure=cfg.secure_cookies,
+        )
+        return response
+
+    def valid_form(request: Request, form: dict[str, str]) -> bool:
+        return tokens.check_form_token(request.cookies.get(COOKIE), form.get("csrf"))
+
+    @router.get("/track")
+    async def track_form(
+        request: Request, p: TrackingPorts = Ports, tenant: str = "", number: str = ""
+    ) -> Response:
+        browser = browser_of(request)
+        async with p.sessions() as session:
+            org = await tenant_name(session, tenant)
+        html = lookup_form(
+            csrf=tokens.form_token(browser), org=org, tenant=tenant, number=number[:32]
+        )
+        return respond(html, 200, browser)
+
+    @router.post("/track")
+    async def track_lookup(request: Request, p: TrackingPorts = Ports) -> Response:
+        form = await read_form(request, MAX_LOOKUP_BYTES)
+        browser = browser_of(request)
+        csrf = tokens.form_token(browser)
+        if form is None:
+            # Unreadable is one more kind of malformed input: the same answer as a mismatch.
+            return respond(
+                lookup_form(csrf=csrf, org=None, tenant="", message=NOT_FOUND), 200, browser
+            )
+        tenant = form.get("tenant", "")[:64]
+        if not valid_form(request, form):
+            async with p.sessions() as session:
+                org = await tenant_name(session, tenant)
+            return respond(
+                lookup_form(csrf=csrf, org=org, tenant=tenant, message=EXPIRED_FORM), 403, browser
+            )
+        number, email = form.get("number", ""), form.get("email", "")
+        address = request.client.host if request.client else "unknown"
+        started = time.monotonic()
+        allowed = limiter.allow(address=address, email=email, number=number)
+        async with p.sessions() as session:
+            tracked = await find_by_number_and_email(session, number, email) if allowed else None
+            # The database's own jitter (a row found or not) is below this floor: every answer
+            # to a lookup, limited or not, leaves no sooner than `lookup_floor` after it began.
+            await asyncio.sleep(max(0.0, started + cfg.lookup_floor - time.monotonic()))
+            if tracked is not None:
+                view = await customer_view(session, tracked)
+                token = tokens.link(tracked.ticket_id, expires=_now() + cfg.page_lifetime)
+                return respond(ticket_page(view, csrf=csrf, token=token), 200, browser)
+            org = await tenant_name(session, tenant)
+        return respond(
+            lookup_form(csrf=csrf, org=org, tenant=tenant, message=NOT_FOUND), 200, browser
+        )
+
+    @router.post("/track/reply")
+    async def track_reply(request: Request, p: TrackingPorts = Ports) -> Response:
+        form = await read_form(request, MAX_REPLY_BYTES) or {}
+        browser = browser_of(request)
+        token = form.get("token", "")
+        tracked = await _open(p, tokens.open_link(token))
+        if tracked is None or not valid_form(request, form):
+            message = BAD_LINK if tracked is None else EXPIRED_FORM
+            html = lookup_form(
+                csrf=tokens.form_token(browser), org=None, tenant="", message=message
+            )
+            return respond(html, 403, browser)
+        body = form.get("body", "")
+        flows = TicketFlows(p.sessions, tracked.principal, watchers=p.watchers, notices=p.notices)
+        try:
+            if len(body) > MAX_REPLY_CHARS:
+                raise TicketingError(f"body: at most {MAX_REPLY_CHARS} characters", field="body")
+            await flows.reply(tracked.ticket_id, body=body)
+        except TicketingError as error:
+            async with p.sessions() as session:
+                view = await customer_view(session, tracked)
+            html = ticket_page(
+                view, csrf=tokens.form_token(browser), token=token, message=_reply_problem(error)
+            )
+            return respond(html, 422, browser)
+        return RedirectResponse(f"/track/{token}?sent=1", status_code=303)
+
+    @router.get("/track/{token}")
+    async def track_link(
+        request: Request, token: str, p: TrackingPorts = Ports, sent: str = ""
+    ) -> Response:
+        browser = browser_of(request)
+        csrf = tokens.form_token(browser)
+        tracked = await _open(p, tokens.open_link(token))
+        if tracked is None:
+            return respond(
+                lookup_form(csrf=csrf, org=None, tenant="", message=BAD_LINK), 404, browser
+            )
+        async with p.sessions() as session:
+            view = await customer_view(session, tracked)
+        message = REPLY_SENT if sent else None
+        html = ticket_page(view, csrf=csrf, token=token, message=message, ok=bool(sent))
+        return respond(html, 200, browser)
+
+    return router
+
+
+def browser_of(request: Request) -> str:
+    """The browser's id from its cookie (a new one if it has none): what form tokens bind to."""
+    browser = request.cookies.get(COOKIE)
+    return browser if browser and len(browser) <= 64 else new_browser_id()
+
+
+async def _open(ports: TrackingPorts, ticket_id: uuid.UUID | None) -> TrackedTicket | None:
+    if ticket_id is None:
+        return None
+    async with ports.sessions() as session:
+        return await find_by_link(session, ticket_id)
+
+
+def _reply_problem(error: TicketingError) -> str:
+    if error.field == "body":
+        return "Please write a message (at most 20,000 characters) before sending."
+    return "Your reply could not be added to this ticket."
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
