@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from ticketing.web import admin, customers, reports, tickets
+from ticketing.web import admin, customers, erase, reports, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
 from ticketing.web.tracking import TrackingConfig, tracking_router
@@ -51,6 +51,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(admin.policy_router)
     app.include_router(reports.router)
+    app.include_router(erase.router)
     if tracking is not None:
         app.include_router(tracking_router(tracking))
     return app
