@@ -157,7 +157,9 @@ async def test_platform_creates_a_tenant_under_a_partner_with_a_zone(world: Worl
 
 async def test_a_tenant_admin_cannot_move_its_tenant_to_a_partner(world: World) -> None:
     response = await world.client.put(
-        "/api/v1/tenants/acme", json={"partner_id": "fiberco"}, headers=world.keys.auth("tenant_admin")
+        "/api/v1/tenants/acme",
+        json={"partner_id": "fiberco"},
+        headers=world.keys.auth("tenant_admin"),
     )
     assert response.status_code == 403
 

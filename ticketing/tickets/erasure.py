@@ -14,11 +14,11 @@ from ticketing.auth.principal import Principal, Role, require_principal
 from ticketing.core.enums import EventKind
 from ticketing.core.errors import Forbidden, TicketNotFound
 from ticketing.notifications.models import NoticeStatus, Notification
+from ticketing.sla.service import utcnow
 from ticketing.tenants.models import Customer
 from ticketing.tickets import repository as repo
 from ticketing.tickets.models import Ticket, TicketMessage
 from ticketing.tickets.numbering import format_ticket_number, ticket_ref
-from ticketing.sla.service import utcnow
 
 REDACTED = "[erased]"
 # A queued notice of an erased ticket has no recipient left: it is settled, never sent.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -30,7 +30,7 @@ class PolicyPathErrors(APIRoute):
     """A refused policy document names its JSON path exactly as `ticketing sla set` does
     (`targets.low.first_response_seconds`, `calendar.hours.mon[0].start`)."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[object, object, Response]]:
         handler = super().get_route_handler()
 
         async def named(request: Request) -> Response:
@@ -116,9 +116,7 @@ async def get_tenant(tenant_id: Id, caller: Caller, ports: Ports) -> TenantInfo:
 
 
 @router.put("/tenants/{tenant_id}", summary="Create (platform) or update a tenant")
-async def put_tenant(
-    tenant_id: Id, body: TenantChange, caller: Caller, ports: Ports
-) -> TenantInfo:
+async def put_tenant(tenant_id: Id, body: TenantChange, caller: Caller, ports: Ports) -> TenantInfo:
     async with ports.sessions() as session, session.begin():
         row = await TenantService(session, caller).register_tenant(
             tenant_id,
@@ -135,9 +133,7 @@ async def list_customers(
     tenant_id: Id, caller: Caller, ports: Ports, after: After = None, limit: Limit = 200
 ) -> list[CustomerRecord]:
     async with ports.sessions() as session:
-        return await TenantDirectory(session, caller).customers(
-            tenant_id, after=after, limit=limit
-        )
+        return await TenantDirectory(session, caller).customers(tenant_id, after=after, limit=limit)
 
 
 @router.get("/tenants/{tenant_id}/customers/{customer_id}", summary="One customer")
@@ -145,9 +141,7 @@ async def get_customer(
     tenant_id: Id, customer_id: Id, caller: Caller, ports: Ports
 ) -> CustomerRecord:
     async with ports.sessions() as session:
-        return await TenantDirectory(session, caller).customer(
-            tenant_id, customer_key(customer_id)
-        )
+        return await TenantDirectory(session, caller).customer(tenant_id, customer_key(customer_id))
 
 
 @router.put("/tenants/{tenant_id}/customers/{customer_id}", summary="Create or update a customer")
