@@ -7,9 +7,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from ticketing.web import customers, tickets
+from ticketing.web import admin, customers, erase, reports, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
+from ticketing.web.timeouts import REQUEST_TIMEOUT_SECONDS, RequestTimeout
 from ticketing.web.tracking import TrackingConfig, tracking_router
 
 PortsProvider = Callable[[], AbstractAsyncContextManager[ApiPorts]]
@@ -20,6 +21,7 @@ def create_app(
     *,
     connect: PortsProvider | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     tracking: TrackingConfig | None = None,
 ) -> FastAPI:
     """The API over `ports` (tests, the dev stack), or over ports `connect` opens for the
@@ -46,8 +48,13 @@ def create_app(
     app.state.ports = ports
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(RequestTimeout, seconds=request_timeout)
     app.include_router(tickets.router)
     app.include_router(customers.router)
+    app.include_router(admin.router)
+    app.include_router(admin.policy_router)
+    app.include_router(reports.router)
+    app.include_router(erase.router)
     if tracking is not None:
         app.include_router(tracking_router(tracking))
     return app

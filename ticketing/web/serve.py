@@ -60,7 +60,11 @@ def tracking_config(settings: Settings) -> TrackingConfig | None:
 def app_from_environment() -> FastAPI:
     """uvicorn's factory for `ticketing api`: each worker process opens its own ports."""
     settings = Settings()
-    return create_app(connect=lambda: open_ports(settings), tracking=tracking_config(settings))
+    return create_app(
+        connect=lambda: open_ports(settings),
+        tracking=tracking_config(settings),
+        request_timeout=settings.api_timeout,
+    )
 
 
 def run_api(settings: Settings, *, host: str, port: int, workers: int) -> None:
@@ -107,7 +111,9 @@ async def serving(
     _check_free(host, port)
     async with open_ports(settings, client=client, database_url=database_url) as ports:
         config = uvicorn.Config(
-            create_app(ports, tracking=tracking_config(settings)),
+            create_app(
+                ports, tracking=tracking_config(settings), request_timeout=settings.api_timeout
+            ),
             host=host,
             port=port,
             log_level="warning",
