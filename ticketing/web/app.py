@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from ticketing.web import admin, customers, erase, reports, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
+from ticketing.web.query import reject_unknown_query
 from ticketing.web.timeouts import REQUEST_TIMEOUT_SECONDS, RequestTimeout
 from ticketing.web.tracking import TrackingConfig, tracking_router
 
@@ -44,6 +45,7 @@ def create_app(
         version="1",
         summary="Tickets for agents, admins and integrations; errors are problem+json.",
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.ports = ports
     install_problem_handlers(app)
