@@ -14,8 +14,8 @@ from temporalio.api.history.v1 import HistoryEvent
 
 from chaos.smtp import is_refused
 from ticketing.sla.document import parse_policy_document
-from workflows.common import DB_RETRY
 from ticketing.sla.policy import SlaPolicy
+from workflows.common import DB_RETRY
 
 # A local activity retrying shows in no describe; its markers carry its attempt. A database
 # outage may take a call to its retry bound, never past it.
@@ -91,12 +91,11 @@ def check_thresholds(
         twice,
     )
     during = [
-        b for b in breaches
+        b
+        for b in breaches
         if any(start <= b.recorded_at.timestamp() <= end for start, end in fault_windows)
     ]
-    kinds = Counter(
-        "warning" if "warning" in b.kind else "breach" for b in during
-    )
+    kinds = Counter("warning" if "warning" in b.kind else "breach" for b in during)
     escalated = sum(b.escalation_level > 1 for b in breaches)
     add(
         "thresholds recorded during the faults",
@@ -116,10 +115,14 @@ def check_refused(add: Add, rows: Sequence[Row], refusals: Counter[str]) -> None
         tries[(row.recipient or "").lower()] += row.attempts
     # Each refusal the server saw is one attempt on a row: more refusals than attempts would
     # be a retry the outbox does not show.
-    hidden = [f"{a}: {refusals[a]} refusals, {tries[a]} attempts"
-              for a in refusals if refusals[a] > tries[a]]
-    retried = [f"{r.id} {r.recipient} attempts={r.attempts}" for r in refused_rows
-               if r.attempts > 1]
+    hidden = [
+        f"{a}: {refusals[a]} refusals, {tries[a]} attempts"
+        for a in refusals
+        if refusals[a] > tries[a]
+    ]
+    retried = [
+        f"{r.id} {r.recipient} attempts={r.attempts}" for r in refused_rows if r.attempts > 1
+    ]
     add(
         "refused recipients: failed, never retried",
         "every row to a 550 address `failed` after 1 attempt (a worker kill may repeat it, "
@@ -134,8 +137,11 @@ def check_refused(add: Add, rows: Sequence[Row], refusals: Counter[str]) -> None
 
 def check_failed_rows(add: Add, rows: Sequence[Row]) -> None:
     failed = [row for row in rows if row.status == "failed"]
-    unexpected = [f"{r.id} {r.kind} {r.recipient}: {r.reason}" for r in failed
-                  if not (r.recipient and is_refused(r.recipient))]
+    unexpected = [
+        f"{r.id} {r.kind} {r.recipient}: {r.reason}"
+        for r in failed
+        if not (r.recipient and is_refused(r.recipient))
+    ]
     reasons = Counter((r.reason or "")[:60] for r in failed)
     add(
         "failed rows are the refused ones",
@@ -159,8 +165,9 @@ def check_watchers_target(
         elif data.get("ticket_number") != number or data.get("ticket_id") != str(
             ticket_ids.get(number)
         ):
-            wrong.append(f"{watcher_id}: watches {data.get('ticket_number')} "
-                         f"{data.get('ticket_id')}")
+            wrong.append(
+                f"{watcher_id}: watches {data.get('ticket_number')} {data.get('ticket_id')}"
+            )
     add(
         "every open ticket's watcher watches that ticket",
         "escalation-<n>'s input names ticket n and its id",

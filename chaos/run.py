@@ -1261,6 +1261,10 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
     parser.add_argument("--worker-kills", type=int, default=4)
     parser.add_argument("--pg-restarts", type=int, default=2)
     parser.add_argument("--temporal-restarts", type=int, default=2)
+    parser.add_argument("--smtp-outages", type=int, default=1)
+    parser.add_argument("--smtp-slowdowns", type=int, default=1)
+    parser.add_argument("--refused-ratio", type=float, default=0.1,
+                        help="share of customers whose address gets 550")
     parser.add_argument("--load-seconds", type=float, default=None,
                         help="window the starts are spread over (default N/6, at least 15)")
     parser.add_argument("--concurrency", type=int, default=16)
@@ -1275,6 +1279,9 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
         worker_kills=args.worker_kills,
         pg_restarts=args.pg_restarts,
         temporal_restarts=args.temporal_restarts,
+        smtp_outages=args.smtp_outages,
+        smtp_slowdowns=args.smtp_slowdowns,
+        refused_ratio=args.refused_ratio,
         load_seconds=args.load_seconds,
         concurrency=args.concurrency,
         results_path=args.results,
