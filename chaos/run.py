@@ -822,6 +822,8 @@ class Verifier:
                 facts.max_local_attempt = max(
                     facts.max_local_attempt, local_activity_attempt(event)
                 )
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+                facts.error = failure_text(event.workflow_execution_failed_event_attributes.failure)
             elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
                 facts.wft_failed += 1
             elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
@@ -973,7 +975,10 @@ class Verifier:
 
         # 1. every started workflow completed
         not_started = [r.workflow_id + f" ({r.error})" for r in requests if not r.started]
-        unfinished = [f"{f.workflow_id}: {f.status}" for f in business if f.status != "COMPLETED"]
+        unfinished = [
+            f"{f.workflow_id}: {f.status}" + (f" ({f.error})" if f.error else "")
+            for f in business if f.status != "COMPLETED"
+        ]
         unsignalled = [
             f"{r.workflow_id}: {r.error}" for r in requests if r.finish and not r.finished
         ]
@@ -1180,6 +1185,17 @@ class Verifier:
             open_tickets=len(open_numbers),
             notification_crash_window_resends=len(crash_window),
         )
+
+
+def failure_text(failure: Any) -> str:
+    """A failure and its causes on one line: why a workflow failed, for the report."""
+    parts = []
+    while failure is not None and failure.message and len(parts) < 4:
+        kind = failure.application_failure_info.type if failure.HasField(
+            "application_failure_info") else ""
+        parts.append(f"{kind}: {failure.message}"[:200] if kind else failure.message[:200])
+        failure = failure.cause if failure.HasField("cause") else None
+    return " <- ".join(parts)
 
 
 def _config_json(config: ChaosConfig) -> dict[str, Any]:
