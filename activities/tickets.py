@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +20,7 @@ from activities.caller import (
     CallerCheck,
 )
 from activities.notifications import DispatcherDoorbell
+from activities.raw_input import decode
 from activities.watchers import NoWatchers, TemporalWatchers
 from ticketing.auth.principal import Principal, Role
 from ticketing.core.errors import (
@@ -56,6 +57,12 @@ from ticketing.tickets.ports import Notices, Watchers
 # language then reaches our code and fails as a non-retryable InvalidInput naming the field,
 # instead of the SDK's retryable "Failed decoding arguments" retried forever.
 LenientCreateTicket = Annotated[CreateTicketRequest | Any, Field(union_mode="left_to_right")]
+if TYPE_CHECKING:
+    CreateTicketArg = CreateTicketRequest
+else:
+    # The public activity takes its payload undecoded: JSON too deep for the SDK's parser
+    # from another language must still end as InvalidInput on the first attempt.
+    from temporalio.common import RawValue as CreateTicketArg
 LenientOpenTicket = Annotated[OpenTicketInput | Any, Field(union_mode="left_to_right")]
 LenientUpsertCustomer = Annotated[UpsertCustomerInput | Any, Field(union_mode="left_to_right")]
 LenientRegisterTenant = Annotated[RegisterTenantInput | Any, Field(union_mode="left_to_right")]
@@ -117,11 +124,11 @@ class TicketActivities:
         )
 
     @activity.defn(name="create_ticket")
-    async def create_ticket(self, request: LenientCreateTicket) -> TicketInfo:
+    async def create_ticket(self, request: CreateTicketArg) -> TicketInfo:
         """Public: create (or return the already created) ticket of `tenant_id`, watched and
         announced."""
         async with activity_boundary():
-            request = parse(CreateTicketRequest, request)
+            request = decode(CreateTicketRequest, request, "request")
             if request.tenant_id is None:
                 raise InvalidInput("tenant_id", None, "is required")
             flows = self._tickets(Principal.integration(request.tenant_id, name="workflow"))

@@ -25,11 +25,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from email import message_from_bytes
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,10 +45,23 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 
+from chaos.checks import (
+    Breach,
+    Row,
+    check_failed_rows,
+    check_local_activities,
+    check_refused,
+    check_thresholds,
+    check_watchers_target,
+    local_activity_attempt,
+    sla_policy_in_seconds,
+    started_input,
+)
+from chaos.smtp import REFUSED_PREFIX, FaultySmtp, is_refused
 from ticketing.auth.principal import Principal
 from ticketing.db import make_engine, migrate_async
 from ticketing.embedded import embedded_pg_ctl, embedded_postgres_url
-from ticketing.models import Notification, Ticket, TicketCounter
+from ticketing.models import Notification, SlaBreach, Ticket, TicketCounter
 from ticketing.schemas import (
     CancelInstallation,
     CompleteInstallation,
@@ -110,6 +121,9 @@ class ChaosConfig:
     concurrency: int = 16  # starts in flight at once
     installation_ratio: float = 0.4
     duplicate_ratio: float = 0.1  # extra onboarding workflows repeating a business key
+    refused_ratio: float = 0.1  # customers whose address the mail server refuses (550)
+    smtp_outages: int = 1  # the mail server down (connection refused) for a stretch
+    smtp_slowdowns: int = 1  # the mail server slow (seconds per message) for a stretch
     results_path: Path | None = DEFAULT_RESULTS
     keep_home: bool = False
 
@@ -165,6 +179,7 @@ class Request:
     release_at: float
     duplicate_of: str | None = None
     finish: str | None = None  # "complete" | "cancel" for installations
+    refused: bool = False  # the customer's address is refused by the mail server
     started: bool = False
     start_attempts: int = 0
     already_started: bool = False
@@ -172,7 +187,7 @@ class Request:
     error: str | None = None
 
     def workflow_input(self) -> OnboardingInput | InstallationInput:
-        email = f"customer-{self.customer_id}@example.test"
+        email = f"{REFUSED_PREFIX if self.refused else ''}customer-{self.customer_id}@example.test"
         if self.workflow_type == "OnboardingWorkflow":
             return OnboardingInput(
                 tenant_id=self.tenant_id,
@@ -208,6 +223,7 @@ def plan_requests(config: ChaosConfig, rng: random.Random) -> list[Request]:
                     business_key=f"installation:{workflow_id}",
                     release_at=release,
                     finish="complete" if rng.random() < 0.7 else "cancel",
+                    refused=rng.random() < config.refused_ratio,
                 )
             )
         else:
@@ -218,6 +234,7 @@ def plan_requests(config: ChaosConfig, rng: random.Random) -> list[Request]:
                 customer_id=customer,
                 business_key=f"onboarding:{tenant}:{customer}",
                 release_at=release,
+                refused=rng.random() < config.refused_ratio,
             )
             requests.append(request)
             onboardings.append(request)
@@ -233,6 +250,7 @@ def plan_requests(config: ChaosConfig, rng: random.Random) -> list[Request]:
                 business_key=original.business_key,
                 release_at=min(window, original.release_at + rng.choice([0.0, 0.05, 2.0, 10.0])),
                 duplicate_of=original.workflow_id,
+                refused=original.refused,
             )
         )
     requests.sort(key=lambda request: request.release_at)
@@ -245,6 +263,8 @@ def plan_faults(config: ChaosConfig, rng: random.Random) -> list[tuple[float, st
         ["worker_kill"] * config.worker_kills
         + ["postgres_restart"] * config.pg_restarts
         + ["temporal_restart"] * config.temporal_restarts
+        + ["smtp_down"] * config.smtp_outages
+        + ["smtp_slow"] * config.smtp_slowdowns
     )
     rng.shuffle(kinds)
     window = config.window()
@@ -252,6 +272,9 @@ def plan_faults(config: ChaosConfig, rng: random.Random) -> list[tuple[float, st
         "worker_kill": (0.5, 3.0),
         "postgres_restart": (2.0, 6.0),
         "temporal_restart": (1.0, 4.0),
+        # Shorter than the dispatcher's retry bound in this run (TICKETING_MAIL_RETRY_*).
+        "smtp_down": (5.0, 10.0),
+        "smtp_slow": (8.0, 15.0),
     }
     times = sorted(rng.uniform(0.08, 0.85) * window for _ in kinds)
     return [
@@ -279,60 +302,6 @@ async def outbox_drained(engine: AsyncEngine, deadline: float) -> None:
             if not queued:
                 return
         await asyncio.sleep(1.0)
-
-
-class SmtpSink:
-    """A minimal SMTP server recording every delivered message (recipient, subject, id)."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, str, str]] = []
-        self._server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
-
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        def reply(line: str) -> None:
-            writer.write(line.encode() + b"\r\n")
-
-        try:
-            reply("220 chaos-sink ESMTP")
-            await writer.drain()
-            while line := await reader.readline():
-                verb = line.decode(errors="replace").strip().split(" ", 1)[0].upper()
-                if verb == "EHLO":
-                    reply("250-chaos-sink")
-                    reply("250 8BITMIME")
-                elif verb == "DATA":
-                    reply("354 end with <CRLF>.<CRLF>")
-                    await writer.drain()
-                    body = bytearray()
-                    while (chunk := await reader.readline()) not in (b".\r\n", b".\n", b""):
-                        body += chunk[1:] if chunk.startswith(b"..") else chunk
-                    message = message_from_bytes(bytes(body), policy=default_policy)
-                    self.messages.append(
-                        (str(message["To"]), str(message["Subject"]), str(message["Message-ID"]))
-                    )
-                    reply("250 queued")
-                elif verb == "QUIT":
-                    reply("221 bye")
-                    await writer.drain()
-                    break
-                else:  # HELO, MAIL, RCPT, RSET, NOOP
-                    reply("250 OK")
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
 
 
 class WorkerSupervisor:
@@ -476,7 +445,10 @@ class ChaosRun:
         self.temporal = TemporalDevServer(
             home, port=find_free_port(), ui_port=find_free_port(), headless=True
         )
-        self.sink = SmtpSink()
+        self.sink = FaultySmtp()
+        # Wall clock of t0 and of each fault's stretch, to date thresholds against them.
+        self.t0_wall = time.time()
+        self.fault_windows: list[tuple[float, float]] = []
         self.worker: WorkerSupervisor | None = None
         self.client: Client | None = None
         self.requests: list[Request] = []
@@ -502,9 +474,16 @@ class ChaosRun:
 
             async with async_sessionmaker(engine)() as session, session.begin():
                 service = TenantService(session, Principal.platform(name="chaos"))
+                await service.register_partner(
+                    "chaos-partner", name="Chaos Partner", email="noc@chaos-partner.test"
+                )
                 for tenant in TENANTS:
+                    # Targets in seconds: warnings, breaches and escalations fire while the
+                    # faults are on, not hours after the run.
                     await service.register_tenant(
-                        tenant, name=f"Chaos {tenant}", support_email=f"support@{tenant}.test"
+                        tenant, name=f"Chaos {tenant}", support_email=f"support@{tenant}.test",
+                        partner_id="chaos-partner" if tenant == "chaos-b" else None,
+                        sla_policy=sla_policy_in_seconds(),
                     )
         finally:
             await engine.dispose()
@@ -530,6 +509,13 @@ class ChaosRun:
             "TICKETING_LOG_FORMAT": "json",
             "TICKETING_LOG_LEVEL": "WARNING",
             "TICKETING_SMTP_URL": f"smtp://127.0.0.1:{self.sink.port}",
+            "TICKETING_PLATFORM_EMAIL": "platform@chaos.test",
+            # Transient mail failures retried within seconds, for about 40 s in all: longer
+            # than the outage, so only refused rows may end `failed`.
+            "TICKETING_MAIL_RETRY_FIRST_DELAY": "1",
+            "TICKETING_MAIL_RETRY_MAX_DELAY": "8",
+            "TICKETING_MAIL_RETRY_MAX_ATTEMPTS": "8",
+            "TICKETING_DISPATCH_POLL_SECONDS": "5",
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("TICKETING_METRICS_PORT", None)
@@ -638,11 +624,24 @@ class ChaosRun:
                 await asyncio.sleep(downtime)
                 await asyncio.to_thread(self.postgres.start)
                 detail = "pg_ctl stop -m fast; started again on the same datadir and socket"
+            elif kind == "smtp_down":
+                await self.sink.stop()
+                await asyncio.sleep(downtime)
+                await self.sink.start()
+                detail = "mail server down (connection refused); started again on its port"
+            elif kind == "smtp_slow":
+                self.sink.delay = 2.0
+                await asyncio.sleep(downtime)
+                self.sink.delay = 0.0
+                detail = "mail server slow: 2 s per message"
             else:
                 await self.temporal.stop()
                 await asyncio.sleep(downtime)
                 await self._start_temporal()
                 detail = "dev server stopped (SIGTERM); restarted on its temporal.db"
+            self.fault_windows.append(
+                (self.t0_wall + began - self.t0, self.t0_wall + time.monotonic() - self.t0)
+            )
             self.report.faults.append(
                 FaultEvent(round(began - self.t0, 2), kind, detail,
                            round(time.monotonic() - began, 2))
@@ -728,6 +727,7 @@ class ChaosRun:
         config = self.config
         reserve = max(60.0, config.time_limit * 0.2)  # for waiting and verifying
         self.t0 = time.monotonic()
+        self.t0_wall = time.time()
         load_deadline = self.deadline - reserve
         fault_task = asyncio.create_task(self.inject_faults(faults))
         await self.drive(load_deadline)
@@ -741,6 +741,9 @@ class ChaosRun:
             await asyncio.to_thread(self.postgres.start)
         if not self.temporal.running:
             await self._start_temporal()
+        if not self.sink.running:
+            await self.sink.start()
+        self.sink.delay = 0.0
         assert self.worker is not None
         self.worker.resume()
         closed_at = await self.wait_all_closed(self.deadline - reserve * 0.5)
@@ -774,6 +777,8 @@ class WorkflowFacts:
     max_activity_attempt: int = 0
     pending_activity_attempt: int = 0
     pending_wft_attempt: int = 0
+    max_local_attempt: int = 0
+    input: dict[str, Any] | None = None
     result: Any = None
     error: str | None = None
 
@@ -810,7 +815,16 @@ class Verifier:
             "history", lambda: handle.fetch_history(rpc_timeout=RPC_TIMEOUT), deadline
         )
         for event in history.events:
-            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+                with contextlib.suppress(ValueError):
+                    facts.input = started_input(event)
+            elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+                facts.max_local_attempt = max(
+                    facts.max_local_attempt, local_activity_attempt(event)
+                )
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+                facts.error = failure_text(event.workflow_execution_failed_event_attributes.failure)
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
                 facts.wft_failed += 1
             elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
                 facts.wft_timed_out += 1
@@ -881,6 +895,27 @@ class Verifier:
                 return running
             await asyncio.sleep(1.0)
 
+    def mail_and_sla(
+        self, notifications: Sequence[Any], breaches: list[Breach], tickets: list[StoredTicket],
+        watchers: list[WorkflowFacts], everything: list[WorkflowFacts], open_numbers: set[str],
+    ) -> None:
+        def add(name: str, expected: str, observed: str, passed: bool, details: list[str]) -> None:
+            self.add(name, expected, observed, passed, details)
+
+        rows = [Row(n.id, str(n.kind), n.recipient, str(n.status), n.attempts, n.reason)
+                for n in notifications]
+        check_thresholds(add, breaches, self.run.fault_windows)
+        check_refused(add, rows, self.run.sink.refused)
+        check_failed_rows(add, rows)
+        ticket_ids = {row.ticket_number: row.id for row in tickets}
+        check_watchers_target(
+            add,
+            {f.workflow_id: f.input for f in watchers
+             if f.workflow_id.removeprefix("escalation-") in open_numbers},
+            ticket_ids,
+        )
+        check_local_activities(add, {f.workflow_id: f.max_local_attempt for f in everything})
+
     async def verify(self) -> None:
         run, config = self.run, self.run.config
         requests = run.requests
@@ -915,9 +950,19 @@ class Verifier:
                         select(
                             Notification.id, Notification.dedupe_key, Notification.kind,
                             Notification.sent_at, Notification.attempts, Notification.recipient,
+                            Notification.status, Notification.reason,
                         )
                     )
                 ).all()
+                breaches = [
+                    Breach(*row)
+                    for row in await connection.execute(
+                        select(
+                            SlaBreach.ticket_id, SlaBreach.kind, SlaBreach.escalation_level,
+                            SlaBreach.recorded_at,
+                        )
+                    )
+                ]
                 duplicate_keys = (
                     await connection.execute(
                         select(Notification.dedupe_key, func.count())
@@ -930,7 +975,10 @@ class Verifier:
 
         # 1. every started workflow completed
         not_started = [r.workflow_id + f" ({r.error})" for r in requests if not r.started]
-        unfinished = [f"{f.workflow_id}: {f.status}" for f in business if f.status != "COMPLETED"]
+        unfinished = [
+            f"{f.workflow_id}: {f.status}" + (f" ({f.error})" if f.error else "")
+            for f in business if f.status != "COMPLETED"
+        ]
         unsignalled = [
             f"{r.workflow_id}: {r.error}" for r in requests if r.finish and not r.finished
         ]
@@ -1065,7 +1113,13 @@ class Verifier:
         # Such a repeat is allowed only if it is visible (attempts > 1 on its row) and carries
         # the same Message-ID (receivers drop the copy); any other repeat is a failure.
         sent = [row for row in notifications if row.sent_at is not None]
-        unsent = [row.dedupe_key for row in notifications if row.sent_at is None]
+        # Rows refused for good end `failed` (their own check below); any other row unsent is
+        # a notice lost.
+        unsent = [
+            row.dedupe_key for row in notifications
+            if row.sent_at is None and not (row.status == "failed" and row.recipient
+                                            and is_refused(row.recipient))
+        ]
         deliveries = Counter(run.sink.messages)
         retried_ids = tuple(f"<notification-{row.id}." for row in sent if row.attempts > 1)
         repeats = [(key, count) for key, count in deliveries.items() if count > 1]
@@ -1121,6 +1175,7 @@ class Verifier:
             not looping,
             looping,
         )
+        self.mail_and_sla(notifications, breaches, tickets, watchers, everything, open_numbers)
         run.report.stats.update(
             workflow_task_timeouts=sum(f.wft_timed_out for f in everything),
             workflow_task_failures=sum(f.wft_failed for f in everything),
@@ -1130,6 +1185,17 @@ class Verifier:
             open_tickets=len(open_numbers),
             notification_crash_window_resends=len(crash_window),
         )
+
+
+def failure_text(failure: Any) -> str:
+    """A failure and its causes on one line: why a workflow failed, for the report."""
+    parts = []
+    while failure is not None and failure.message and len(parts) < 4:
+        kind = failure.application_failure_info.type if failure.HasField(
+            "application_failure_info") else ""
+        parts.append(f"{kind}: {failure.message}"[:200] if kind else failure.message[:200])
+        failure = failure.cause if failure.HasField("cause") else None
+    return " <- ".join(parts)
 
 
 def _config_json(config: ChaosConfig) -> dict[str, Any]:
@@ -1211,6 +1277,10 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
     parser.add_argument("--worker-kills", type=int, default=4)
     parser.add_argument("--pg-restarts", type=int, default=2)
     parser.add_argument("--temporal-restarts", type=int, default=2)
+    parser.add_argument("--smtp-outages", type=int, default=1)
+    parser.add_argument("--smtp-slowdowns", type=int, default=1)
+    parser.add_argument("--refused-ratio", type=float, default=0.1,
+                        help="share of customers whose address gets 550")
     parser.add_argument("--load-seconds", type=float, default=None,
                         help="window the starts are spread over (default N/6, at least 15)")
     parser.add_argument("--concurrency", type=int, default=16)
@@ -1225,6 +1295,9 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
         worker_kills=args.worker_kills,
         pg_restarts=args.pg_restarts,
         temporal_restarts=args.temporal_restarts,
+        smtp_outages=args.smtp_outages,
+        smtp_slowdowns=args.smtp_slowdowns,
+        refused_ratio=args.refused_ratio,
         load_seconds=args.load_seconds,
         concurrency=args.concurrency,
         results_path=args.results,

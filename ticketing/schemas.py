@@ -186,9 +186,10 @@ class InstallationResult(BaseModel):
 
 class EscalationInput(Contract):
     ticket_id: uuid.UUID
-    ticket_number: str
+    # Numbers widen past TKT-999999; far longer is no ticket of ours.
+    ticket_number: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(no_nul)]
     # Checked by the watcher against its ticket; absent from watchers started before it existed.
-    tenant_id: str | None = None
+    tenant_id: Identifier | None = None
 
 
 class EscalationResult(BaseModel):

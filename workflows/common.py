@@ -12,6 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
+    from activities.raw_input import decode
     from activities.tickets import NON_RETRYABLE_ERRORS, TicketActivities
     from activities.watchers import search_attribute_updates
     from ticketing.core.errors import TicketingError
@@ -20,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
         OpenTicketInput,
         TicketInfo,
         UpsertCustomerInput,
-        parse,
     )
 
 M = TypeVar("M", bound=BaseModel)
@@ -49,9 +49,10 @@ HAND_OVER_RETRY = RetryPolicy(
 
 
 def reject_bad_input(model: type[M], data: object) -> M:
-    """Validate a workflow input inside the workflow, failing it (not its task) on bad input."""
+    """Validate a workflow input (raw or decoded) inside the workflow, failing it (not its
+    task) on bad input."""
     try:
-        return parse(model, data)
+        return decode(model, data, "input")
     except TicketingError as error:
         raise ApplicationError(
             error.message, error.details(), type=type(error).__name__, non_retryable=True

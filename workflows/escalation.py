@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -27,7 +27,15 @@ with workflow.unsafe.imports_passed_through():
         DB_RETRY,
         HAND_OVER_RETRY,
         NOTIFY_TIMEOUT,
+        reject_bad_input,
     )
+
+if TYPE_CHECKING:
+    EscalationInputArg = EscalationInput
+else:
+    # Undecoded, validated in run(): a bad start (by hand or another language) fails the
+    # watcher with InvalidInput instead of failing its workflow task for ever.
+    from temporalio.common import RawValue as EscalationInputArg
 
 # Timers that fire a little early would only re-read the snapshot; this keeps breaches from
 # being judged a few milliseconds before their due time because of clock rounding.
@@ -65,7 +73,8 @@ class EscalationWorkflow:
         return self._snapshot
 
     @workflow.run
-    async def run(self, input: EscalationInput) -> EscalationResult:
+    async def run(self, input: EscalationInputArg) -> EscalationResult:
+        input = reject_bad_input(EscalationInput, input)
         # Local activities: a threshold costs the server one workflow task instead of three
         # plus two activity tasks, which is what keeps breaches on time when thousands fall
         # due together. Runs begun before this change keep their regular activities.

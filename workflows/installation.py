@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -31,7 +30,12 @@ with workflow.unsafe.imports_passed_through():
         reject_bad_input,
     )
 
-LenientInstallationInput = Annotated[InstallationInput | Any, Field(union_mode="left_to_right")]
+if TYPE_CHECKING:
+    InstallationInputArg = InstallationInput
+else:
+    # The input arrives undecoded and is validated in run(): a payload the SDK's decoder
+    # cannot parse then fails the workflow with InvalidInput instead of failing its task.
+    from temporalio.common import RawValue as InstallationInputArg
 
 
 @workflow.defn(name="InstallationWorkflow")
@@ -96,7 +100,7 @@ class InstallationWorkflow:
         self._finish = self._finish or cancel
 
     @workflow.run
-    async def run(self, input: LenientInstallationInput) -> InstallationResult:
+    async def run(self, input: InstallationInputArg) -> InstallationResult:
         self._input = input = reject_bad_input(InstallationInput, input)
         self._ticket = await self._open_ticket(input)
         if self._phase is InstallationPhase.CREATING_TICKET:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING
 
-from pydantic import Field
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -19,13 +18,18 @@ with workflow.unsafe.imports_passed_through():
         reject_bad_input,
     )
 
-LenientOnboardingInput = Annotated[OnboardingInput | Any, Field(union_mode="left_to_right")]
+if TYPE_CHECKING:
+    OnboardingInputArg = OnboardingInput
+else:
+    # The input arrives undecoded and is validated in run(): a payload the SDK's decoder
+    # cannot parse then fails the workflow with InvalidInput instead of failing its task.
+    from temporalio.common import RawValue as OnboardingInputArg
 
 
 @workflow.defn(name="OnboardingWorkflow")
 class OnboardingWorkflow:
     @workflow.run
-    async def run(self, input: LenientOnboardingInput) -> TicketInfo:
+    async def run(self, input: OnboardingInputArg) -> TicketInfo:
         input = reject_bad_input(OnboardingInput, input)
         description = (
             f"Onboard {input.customer_name or input.customer_email} ({input.customer_id})."

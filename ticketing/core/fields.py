@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -69,10 +70,33 @@ def normalize_customer_id(value: Any) -> str:
 
 
 MAX_METADATA_BYTES = 16_384
+# Deeper JSON is no one's real metadata, and every later reader (pydantic's JSON parser stops at
+# 200 levels, json.dumps at the recursion limit) would fail on it.
+MAX_METADATA_DEPTH = 32
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of JSON-like data, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_METADATA_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _metadata(value: dict[str, Any]) -> dict[str, Any]:
-    """JSON PostgreSQL can store: no NaN/Infinity, no NUL, bounded size."""
+    """JSON PostgreSQL can store: no NaN/Infinity, no NUL, bounded size and depth."""
+    if _depth(value) > MAX_METADATA_DEPTH:
+        raise ValueError(f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
     try:
         encoded = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
