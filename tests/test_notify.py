@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.tickets import TicketActivities
-from chaos.run import SmtpSink
+from chaos.smtp import FaultySmtp as SmtpSink
 from tests.notifications.smtp_support import RecordingHandler, smtp_server
 from tests.services import Services
 from tests.temporal_support import create_ticket, seed_tenant
