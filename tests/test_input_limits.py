@@ -145,4 +145,9 @@ async def expect_invalid(
         for e in events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
     ]
-    assert attempts == [1] * activity_attempts, (handle.id, attempts)
+    assert len(attempts) == activity_attempts, (handle.id, attempts)
+    # Ended by non-retryability, not by running out of the caller's 5 attempts. In one full-suite
+    # run on a loaded machine the server recorded attempt 2 although attempt 1 had already
+    # failed with this same non-retryable InvalidInput (its completion did not land in time);
+    # the retryable "Failed decoding arguments" this guards against would reach attempt 5.
+    assert all(attempt < 5 for attempt in attempts), (handle.id, attempts)
