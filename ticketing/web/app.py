@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from ticketing.web import customers, tickets
+from ticketing.web import customers, teams, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
 from ticketing.web.tracking import TrackingConfig, tracking_router
@@ -48,6 +48,8 @@ def create_app(
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.include_router(tickets.router)
     app.include_router(customers.router)
+    app.include_router(teams.teams_router)
+    app.include_router(teams.agents_router)
     if tracking is not None:
         app.include_router(tracking_router(tracking))
     return app
