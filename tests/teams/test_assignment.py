@@ -125,8 +125,9 @@ async def test_a_manual_assignment_always_wins(sessions: Sessions) -> None:
     assert again.assigned_to == "zed@acme.test"
     # A pick working from a stale copy (assigned a moment ago by a person) changes nothing.
     stale = first.model_copy(update={"assigned_to": None})
-    async with sessions() as session, session.begin():
+    async with sessions() as session:
         kept = await assign_by_team(session, stale)
+        await session.commit()
     assert kept.assigned_to is None
     async with sessions() as session:
         stored = await TicketService(session, ADMIN).get_ticket(first.ticket_id)

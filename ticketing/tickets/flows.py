@@ -50,10 +50,12 @@ class TicketFlows:
 
     async def _created(self, ticket: TicketInfo) -> TicketInfo:
         if ticket.assigned_team is not None and ticket.assigned_to is None:
-            # Its own short transaction after the create's, so the create keeps its one
-            # self-committing statement and never waits on a team lock; on a replay this
-            # assigns a ticket the crash left unassigned, and it never overrides a person.
-            ticket = await self._run(lambda session: assign_by_team(session, ticket))
+            # Right after the create, not in it: the create keeps its one self-committing
+            # statement and never waits on a team lock; a replay assigns a ticket a crash left
+            # unassigned, and a person's assignment is never overridden.
+            async with self.sessions() as session:
+                ticket = await assign_by_team(session, ticket)
+                await session.commit()
         # Also on an idempotent replay: a retry after a crash between the commit and these
         # duties must still leave the ticket watched and its notice on its way.
         await self.watchers.ensure(ticket)
