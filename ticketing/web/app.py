@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from ticketing.web import customers, teams, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
+from ticketing.web.telemetry import Telemetry, instrument_app
 from ticketing.web.tracking import TrackingConfig, tracking_router
 
 PortsProvider = Callable[[], AbstractAsyncContextManager[ApiPorts]]
@@ -21,6 +22,7 @@ def create_app(
     connect: PortsProvider | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     tracking: TrackingConfig | None = None,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
     """The API over `ports` (tests, the dev stack), or over ports `connect` opens for the
     app's lifetime (`ticketing api`, one set per uvicorn worker process); with `tracking`, the
@@ -52,4 +54,6 @@ def create_app(
     app.include_router(teams.agents_router)
     if tracking is not None:
         app.include_router(tracking_router(tracking))
+    if telemetry is not None:
+        instrument_app(app, telemetry)
     return app

@@ -18,6 +18,7 @@ from ticketing.db import make_engine, make_sessionmaker, prepare_schema, resolve
 from ticketing.settings import Settings
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
+from ticketing.web.telemetry import Telemetry
 from ticketing.web.tracking import TrackingConfig
 
 log = structlog.get_logger(__name__)
@@ -60,7 +61,11 @@ def tracking_config(settings: Settings) -> TrackingConfig | None:
 def app_from_environment() -> FastAPI:
     """uvicorn's factory for `ticketing api`: each worker process opens its own ports."""
     settings = Settings()
-    return create_app(connect=lambda: open_ports(settings), tracking=tracking_config(settings))
+    return create_app(
+        connect=lambda: open_ports(settings),
+        tracking=tracking_config(settings),
+        telemetry=Telemetry.from_settings(settings),
+    )
 
 
 def run_api(settings: Settings, *, host: str, port: int, workers: int) -> None:
@@ -107,7 +112,11 @@ async def serving(
     _check_free(host, port)
     async with open_ports(settings, client=client, database_url=database_url) as ports:
         config = uvicorn.Config(
-            create_app(ports, tracking=tracking_config(settings)),
+            create_app(
+                ports,
+                tracking=tracking_config(settings),
+                telemetry=Telemetry.from_settings(settings),
+            ),
             host=host,
             port=port,
             log_level="warning",
