@@ -15,7 +15,13 @@ from ticketing.auth.principal import Principal
 from ticketing.core.enums import EventKind
 from ticketing.notifications.service import DirectDelivery
 from ticketing.notify import Notifier
-from ticketing.teams.schemas import AgentCreate, AgentUpdate, AssignmentMode, TeamCreate
+from ticketing.teams.schemas import (
+    AgentCreate,
+    AgentUpdate,
+    AssignmentMode,
+    TeamCreate,
+    TeamUpdate,
+)
 from ticketing.teams.service import TeamService, assign_by_team
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.schemas import TicketInfo
@@ -134,13 +140,47 @@ async def test_a_manual_assignment_always_wins(sessions: Sessions) -> None:
     assert stored.assigned_to == "zed@acme.test"
 
 
-async def test_concurrent_creates_never_share_a_round_robin_turn(sessions: Sessions) -> None:
+async def assign_at_once(sessions: Sessions, tickets: list[TicketInfo]) -> list[str | None]:
+    """Every pick at the same moment, each in its own session (creates alone would queue on
+    the ticket counter first and rarely overlap here)."""
+
+    async def one(ticket: TicketInfo) -> str | None:
+        async with sessions() as session:
+            assigned = await assign_by_team(session, ticket)
+            await session.commit()
+        return assigned.assigned_to
+
+    return list(await asyncio.gather(*(one(t) for t in tickets)))
+
+
+async def unassigned(sessions: Sessions, team: str, count: int) -> list[TicketInfo]:
+    tickets = [await create(sessions, team) for _ in range(count)]
+    assert all(t.assigned_to is None for t in tickets)
+    return tickets
+
+
+async def switch_mode(sessions: Sessions, team: str, mode: AssignmentMode) -> None:
+    async with sessions() as session, session.begin():
+        await TeamService(session, ADMIN).update_team(team, TeamUpdate(assignment_mode=mode))
+
+
+async def test_concurrent_picks_never_share_a_round_robin_turn(sessions: Sessions) -> None:
+    await make_team(sessions, "noc", AssignmentMode.NONE, AGENTS[:2])
+    tickets = await unassigned(sessions, "noc", 10)
+    await switch_mode(sessions, "noc", AssignmentMode.ROUND_ROBIN)
+    picked = await assign_at_once(sessions, tickets)
+    assert Counter(picked) == {AGENTS[0]: 5, AGENTS[1]: 5}
+
+
+async def test_concurrent_picks_spread_by_load(sessions: Sessions) -> None:
+    await make_team(sessions, "field", AssignmentMode.NONE, AGENTS)
+    tickets = await unassigned(sessions, "field", 9)
+    await switch_mode(sessions, "field", AssignmentMode.LEAST_LOADED)
+    picked = await assign_at_once(sessions, tickets)
+    assert Counter(picked) == dict.fromkeys(AGENTS, 3)
+
+
+async def test_concurrent_creates_are_each_assigned_once_in_turn(sessions: Sessions) -> None:
     await make_team(sessions, "noc", AssignmentMode.ROUND_ROBIN, AGENTS[:2])
     tickets = await asyncio.gather(*(create(sessions, "noc") for _ in range(10)))
     assert Counter(t.assigned_to for t in tickets) == {AGENTS[0]: 5, AGENTS[1]: 5}
-
-
-async def test_concurrent_creates_spread_by_load(sessions: Sessions) -> None:
-    await make_team(sessions, "field", AssignmentMode.LEAST_LOADED, AGENTS)
-    tickets = await asyncio.gather(*(create(sessions, "field") for _ in range(9)))
-    assert Counter(t.assigned_to for t in tickets) == dict.fromkeys(AGENTS, 3)
