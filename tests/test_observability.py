@@ -27,6 +27,7 @@ from ticketing.observability import (
     tracer_provider,
     uninstrument_database,
 )
+from ticketing.settings import Settings
 from ticketing.tickets.ports import Watchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
@@ -146,3 +147,14 @@ async def _until_an_activity_ran(exporter: InMemorySpanExporter) -> None:
         if any(s.name.startswith("RunActivity:") for s in exporter.get_finished_spans()):
             return
         await asyncio.sleep(0.05)
+
+
+def test_without_an_endpoint_or_metrics_setting_nothing_is_instrumented(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    assert Telemetry.from_settings(Settings(api_metrics=False)) is None
+    with_metrics = Telemetry.from_settings(Settings(api_metrics=True))
+    assert with_metrics is not None
+    assert with_metrics.tracer_provider is None
+    assert isinstance(with_metrics.metrics, RequestMetrics)
