@@ -138,3 +138,10 @@ async def test_bad_input_is_a_problem_naming_the_field(api: tuple) -> None:
     problem(
         await client.post("/api/v1/teams", json={"name": "a\u0000b"}), 422, "InvalidInput", "name"
     )
+
+
+async def test_an_unknown_query_parameter_is_refused_by_name(api: tuple) -> None:
+    client, _ = api
+    response = await client.post("/api/v1/teams", params={"tenant": "globex"}, json={"name": "n"})
+    problem(response, 422, "InvalidInput", "tenant")
+    assert (await client.get("/api/v1/teams")).json() == []
