@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # The HTTP API (`ticketing dev`, `ticketing api`); loopback unless told otherwise.
     api_port: int = Field(default=8000, ge=0, le=65535)
     api_host: str = "127.0.0.1"
+    # A request still running after this many seconds is answered 503 (TICKETING_API_TIMEOUT).
+    api_timeout: float = Field(default=30.0, gt=0, le=3600)
     # Loopback by default: the metrics endpoint has no authentication.
     metrics_host: str = "127.0.0.1"
     # Request counts and latencies at the API's own /metrics (as open as the API's address).

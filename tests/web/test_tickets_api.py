@@ -205,3 +205,9 @@ async def test_share_text_names_the_ticket_and_links_the_tracking_form(api: tupl
     assert number in shared["text"] and "/track" in shared["text"]
     # User text cannot become Markdown links or emphasis in what the agent pastes.
     assert "[red](x)" not in shared["markdown"] and "*blinks*" not in shared["markdown"]
+
+
+async def test_an_unknown_query_parameter_is_refused_by_name(api: tuple) -> None:
+    client, _ = api
+    problem(await client.get("/api/v1/tickets?stauts=open"), 422, "InvalidInput", "stauts")
+    assert (await client.get("/api/v1/tickets?status=open")).status_code == 200

@@ -65,6 +65,8 @@ class EventKind(StrEnum):
     SLA_WARNING = "sla_warning"
     BREACHED = "breached"
     ESCALATED = "escalated"
+    # Personal data redacted on request; `data` names the fields, the actor who.
+    ERASED = "erased"
 
 
 class Audience(StrEnum):

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ticketing.core.enums import DONE_STATUSES, TicketStatus
-from ticketing.sla import SlaClock, SlaPolicy, sla_statistics
-from ticketing.sla.deadlines import pauses_of
+from ticketing.sla import SlaPolicy, sla_statistics
 from ticketing.sla.repository import SlaRow
 from ticketing.sla.schemas import SlaStatisticsInfo, WindowOutcomeInfo
+from ticketing.sla.service import clock_of
 
 
 def statistics_of(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaStatisticsInfo:
     """Business minutes to first response and resolution, holds, each window's outcome."""
-    clock = SlaClock(
-        priority=row.priority,
-        ticket_type=row.ticket_type,
-        created_at=row.created_at,
-        resolution_started_at=row.resolution_window_start,
-        first_response_at=row.first_response_at,
-        pauses=tuple(pauses_of(row.sla_pauses)),
-        done=TicketStatus(row.status) in DONE_STATUSES,
-        awaiting_reply_since=row.awaiting_reply_since,
-        customer_plan=row.customer_plan,
-        channel=row.channel,
+    clock = clock_of(
+        row, customer_plan=row.customer_plan, awaiting_reply_since=row.awaiting_reply_since
     )
     stats = sla_statistics(policy, clock, resolved_at=row.resolved_at, now=now)
     return SlaStatisticsInfo(

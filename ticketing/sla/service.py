@@ -358,7 +358,15 @@ def deadlines_for(
     awaiting_reply_since: datetime | None = None,
 ) -> SlaDeadlines:
     """The ticket's due dates and warning times as of `now`."""
-    clock = SlaClock(
+    clock = clock_of(row, customer_plan=customer_plan, awaiting_reply_since=awaiting_reply_since)
+    return deadlines(policy, clock, now)
+
+
+def clock_of(
+    row: ClockFields, *, customer_plan: str | None, awaiting_reply_since: datetime | None
+) -> SlaClock:
+    """The SLA clock of a stored ticket."""
+    return SlaClock(
         priority=row.priority,
         ticket_type=row.ticket_type,
         created_at=row.created_at,
@@ -370,7 +378,6 @@ def deadlines_for(
         customer_plan=customer_plan,
         channel=row.channel,
     )
-    return deadlines(policy, clock, now)
 
 
 def row_deadlines(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaDeadlines:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from ticketing.web import customers, teams, tickets
+from ticketing.web import admin, customers, erase, reports, teams, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
+from ticketing.web.query import reject_unknown_query
 from ticketing.web.telemetry import Telemetry, instrument_app
+from ticketing.web.timeouts import REQUEST_TIMEOUT_SECONDS, RequestTimeout
 from ticketing.web.tracking import TrackingConfig, tracking_router
 
 PortsProvider = Callable[[], AbstractAsyncContextManager[ApiPorts]]
@@ -21,6 +23,7 @@ def create_app(
     *,
     connect: PortsProvider | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     tracking: TrackingConfig | None = None,
     telemetry: Telemetry | None = None,
 ) -> FastAPI:
@@ -44,12 +47,18 @@ def create_app(
         version="1",
         summary="Tickets for agents, admins and integrations; errors are problem+json.",
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.ports = ports
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(RequestTimeout, seconds=request_timeout)
     app.include_router(tickets.router)
     app.include_router(customers.router)
+    app.include_router(admin.router)
+    app.include_router(admin.policy_router)
+    app.include_router(reports.router)
+    app.include_router(erase.router)
     app.include_router(teams.teams_router)
     app.include_router(teams.agents_router)
     if tracking is not None:

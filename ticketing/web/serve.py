@@ -64,6 +64,7 @@ def app_from_environment() -> FastAPI:
     return create_app(
         connect=lambda: open_ports(settings),
         tracking=tracking_config(settings),
+        request_timeout=settings.api_timeout,
         telemetry=Telemetry.from_settings(settings),
     )
 
@@ -115,6 +116,7 @@ async def serving(
             create_app(
                 ports,
                 tracking=tracking_config(settings),
+                request_timeout=settings.api_timeout,
                 telemetry=Telemetry.from_settings(settings),
             ),
             host=host,

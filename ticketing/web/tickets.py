@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query
 
 from ticketing.core.enums import Priority, TicketStatus, TicketType
+from ticketing.notifications.service import NotificationService
 from ticketing.settings import Settings
+from ticketing.sla.service import SlaService
 from ticketing.tickets.schemas import TicketInfo, TicketPage
 from ticketing.tickets.service import TicketService
 from ticketing.tickets.share import ShareText, share_text
@@ -77,7 +79,11 @@ async def show_ticket(number: TicketNumber, caller: Caller, ports: Ports) -> Tic
         service = TicketService(session, caller)
         ticket = await service.get_ticket(number)
         messages, events = await service.timeline(ticket.ticket_id)
-    return TicketDetail(ticket=ticket, messages=messages, events=events)
+        notices = await NotificationService(session, caller).for_ticket(ticket)
+        sla = await SlaService(session, caller).statistics(ticket.ticket_id)
+    return TicketDetail(
+        ticket=ticket, messages=messages, events=events, notifications=notices, sla=sla
+    )
 
 
 @router.get("/{number}/share", summary="A ready message for the customer, text and Markdown")

@@ -62,9 +62,8 @@ def ticket_show(
     tenant: str = typer.Option(None, "--tenant", help="Only if it belongs to this tenant."),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """A ticket, its timeline and the live SLA state from its escalation watcher."""
+    """A ticket, its timeline, notices, SLA statistics and the live state from its watcher."""
     from ticketing.notifications.service import NotificationService
-    """A ticket, its timeline, its SLA statistics and the live state from its watcher."""
     from ticketing.sla.service import SlaService
     from ticketing.tickets.service import TicketService
 

@@ -1,0 +1,134 @@
+"""Erasure over HTTP: personal data redacted, ticket, number, statuses and audit trail kept,
+an `erased` event saying who and what; repeatable; refused to roles without the right."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tests.services import Services
+from tests.web.support import ROLES, Keys, api_app, clear_keys, seed
+
+Api = tuple[httpx.AsyncClient, Keys, str]
+
+
+@pytest_asyncio.fixture
+async def api(
+    committed: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> AsyncIterator[Api]:
+    keys = await seed(committed)
+    async with committed() as session, session.begin():
+        ticket = await Services(session).create_ticket(
+            {
+                "title": "No signal",
+                "description": "Jane Doe at 1 Main St, call +1 555 0100",
+                "customer_id": 42,
+                "ticket_type": "installation_request",
+                "service_address": "1 Main St",
+                "device_serial_numbers": ["SN-123"],
+                "requester_email": "jane@a.test",
+                "metadata": {"phone": "+1 555 0100"},
+            }
+        )
+    transport = httpx.ASGITransport(app=api_app(committed))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        reply = await client.post(
+            f"/api/v1/tickets/{ticket.ticket_number}/messages",
+            json={"body": "Jane, we will visit 1 Main St", "public": True},
+            headers=keys.auth("tenant_agent"),
+        )
+        assert reply.status_code == 201, reply.text
+        yield client, keys, ticket.ticket_number
+    await clear_keys(engine)
+
+
+async def test_erase_redacts_and_keeps_the_ticket_and_its_trail(
+    api: Api, engine: AsyncEngine
+) -> None:
+    client, keys, number = api
+    auth = keys.auth("tenant_admin")
+    before = (await client.get(f"/api/v1/tickets/{number}", headers=auth)).json()
+    response = await client.post(
+        f"/api/v1/tickets/{number}/erase", json={"customer": True}, headers=auth
+    )
+    assert response.status_code == 200, response.text
+    assert set(response.json()["erased"]) == {
+        "description",
+        "requester_email",
+        "service_address",
+        "device_serial_numbers",
+        "metadata",
+        "messages",
+        "notifications",
+        "customer",
+    }
+    after = (await client.get(f"/api/v1/tickets/{number}", headers=auth)).json()
+    ticket = after["ticket"]
+    assert ticket["ticket_number"] == number and ticket["title"] == "No signal"
+    assert ticket["status"] == before["ticket"]["status"]
+    assert ticket["description"] == "[erased]"
+    assert ticket["service_address"] is None and ticket["device_serial_numbers"] == []
+    assert all(m["body"] == "[erased]" for m in after["messages"])
+    assert all(n["recipient"] is None for n in after["notifications"])
+    # The audit trail is kept, with the erasure added at its end.
+    kinds = [e["kind"] for e in after["events"]]
+    assert kinds[: len(before["events"])] == [e["kind"] for e in before["events"]]
+    erased = after["events"][-1]
+    assert erased["kind"] == "erased" and erased["actor"] == "tenant_admin-key"
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text(
+                    "SELECT t.requester_email, t.metadata::text, c.email, c.name,"
+                    " (SELECT count(*) FROM notifications n WHERE n.ticket_id = t.id"
+                    "  AND (n.recipient IS NOT NULL OR n.payload <> '{}'::jsonb"
+                    "       OR n.status = 'queued'))"
+                    " FROM tickets t JOIN customers c"
+                    " ON c.tenant_id = t.tenant_id AND c.id = t.customer_id"
+                    " WHERE t.number = :n"
+                ),
+                {"n": int(number.removeprefix("TKT-"))},
+            )
+        ).one()
+    assert tuple(row) == (None, "{}", None, None, 0)
+
+
+async def test_erase_again_changes_nothing_and_records_nothing(api: Api) -> None:
+    client, keys, number = api
+    auth = keys.auth("platform")
+    first = await client.post(f"/api/v1/tickets/{number}/erase", headers=auth)
+    assert first.status_code == 200 and first.json()["erased"]
+    again = await client.post(f"/api/v1/tickets/{number}/erase", headers=auth)
+    assert again.status_code == 200
+    assert again.json() == {"ticket_number": number, "erased": [], "erased_at": None}
+    events = (await client.get(f"/api/v1/tickets/{number}", headers=auth)).json()["events"]
+    assert [e["kind"] for e in events].count("erased") == 1
+    # Without `customer`, the customer's contact stays.
+    customer = await client.get("/api/v1/tenants/acme/customers/42", headers=auth)
+    assert customer.json()["email"] == "jane@a.test"
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_who_may_erase(api: Api, role: str) -> None:
+    client, keys, number = api
+    response = await client.post(f"/api/v1/tickets/{number}/erase", headers=keys.auth(role))
+    allowed = {"platform": 200, "tenant_admin": 200}
+    assert response.status_code == allowed.get(role, 403), response.text
+
+
+async def test_another_tenants_admin_sees_no_such_ticket(
+    api: Api, committed: async_sessionmaker[AsyncSession]
+) -> None:
+    client, keys, _ = api
+    async with committed() as session, session.begin():
+        other = await Services(session).create_ticket({"title": "g", "customer_id": 7})
+    response = await client.post(
+        f"/api/v1/tickets/{other.ticket_number}/erase", headers=keys.auth("tenant_admin")
+    )
+    assert response.status_code == 404 and response.json()["type"] == "TicketNotFound"
+    assert (await client.post(f"/api/v1/tickets/{other.ticket_number}/erase")).status_code == 401

@@ -1,0 +1,133 @@
+"""Erasure of a ticket's personal data on request: the ticket, its number, statuses and audit
+trail stay; what identifies a person is redacted and the erasure itself is recorded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.auth.principal import Principal, Role, require_principal
+from ticketing.core.enums import EventKind
+from ticketing.core.errors import Forbidden, TicketNotFound
+from ticketing.notifications.models import NoticeStatus, Notification
+from ticketing.sla.service import utcnow
+from ticketing.tenants.models import Customer
+from ticketing.tickets import repository as repo
+from ticketing.tickets.models import Ticket, TicketMessage
+from ticketing.tickets.numbering import format_ticket_number, ticket_ref
+
+REDACTED = "[erased]"
+# A queued notice of an erased ticket has no recipient left: it is settled, never sent.
+ERASED_REASON = "erased: personal data removed on request"
+
+
+class ErasureResult(BaseModel):
+    ticket_number: str
+    # Fields redacted by this call; empty when an earlier erasure already did it all.
+    erased: list[str]
+    erased_at: datetime | None
+
+
+class TicketErasure:
+    """Erase for the platform or the ticket's tenant admins; anyone else is refused."""
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = require_principal(principal, "TicketErasure")
+
+    async def erase(
+        self, ticket: uuid.UUID | str, *, customer: bool = False, now: datetime | None = None
+    ) -> ErasureResult:
+        """Redact the ticket's personal data (and its customer's contact if asked); records
+        an `erased` event naming the fields, once per call that redacted something."""
+        if self.principal.role not in (Role.PLATFORM, Role.TENANT_ADMIN):
+            raise Forbidden("erase tickets")
+        row = await repo.find_ticket(
+            self.session, self.principal, ticket_ref(ticket), for_update=True
+        )
+        if row is None:
+            raise TicketNotFound(ticket if isinstance(ticket, str) else str(ticket))
+        now = now or utcnow()
+        erased = _redact_ticket(row)
+        if await self._redact_messages(row.id):
+            erased.append("messages")
+        if await self._redact_notices(row.id, now):
+            erased.append("notifications")
+        if customer and await self._redact_customer(row.tenant_id, row.customer_id):
+            erased.append("customer")
+        if erased:
+            row.updated_at = now
+            actor = self.principal.name or self.principal.role.value
+            repo.add_event(
+                self.session,
+                row.id,
+                EventKind.ERASED,
+                now,
+                actor=actor,
+                data={"fields": erased, "by": actor, "role": self.principal.role.value},
+            )
+        await self.session.flush()
+        return ErasureResult(
+            ticket_number=format_ticket_number(row.number),
+            erased=erased,
+            erased_at=now if erased else None,
+        )
+
+    async def _redact_messages(self, ticket_id: uuid.UUID) -> bool:
+        result = await self.session.execute(
+            update(TicketMessage)
+            .where(TicketMessage.ticket_id == ticket_id, TicketMessage.body != REDACTED)
+            .values(body=REDACTED)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def _redact_notices(self, ticket_id: uuid.UUID, now: datetime) -> bool:
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.ticket_id == ticket_id, Notification.status == NoticeStatus.QUEUED)
+            .values(status=NoticeStatus.FAILED, reason=ERASED_REASON, failed_at=now)
+        )
+        result = await self.session.execute(
+            update(Notification)
+            .where(
+                Notification.ticket_id == ticket_id,
+                (Notification.recipient.is_not(None)) | (Notification.payload != {}),
+            )
+            .values(recipient=None, payload={})
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def _redact_customer(self, tenant_id: str, customer_id: str) -> bool:
+        result = await self.session.execute(
+            update(Customer)
+            .where(
+                Customer.tenant_id == tenant_id,
+                Customer.id == customer_id,
+                Customer.email.is_not(None) | Customer.name.is_not(None),
+            )
+            .values(email=None, name=None)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _redact_ticket(row: Ticket) -> list[str]:
+    """Blank the ticket's own personal fields; returns the names of those that held data."""
+    erased: list[str] = []
+    if row.description not in ("", REDACTED):
+        row.description = REDACTED
+        erased.append("description")
+    for name in ("requester_email", "service_address"):
+        if getattr(row, name) is not None:
+            setattr(row, name, None)
+            erased.append(name)
+    if row.device_serial_numbers:
+        row.device_serial_numbers = []
+        erased.append("device_serial_numbers")
+    if row.metadata_:
+        row.metadata_ = {}
+        erased.append("metadata")
+    return erased

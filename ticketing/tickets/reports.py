@@ -1,0 +1,146 @@
+"""Dashboard reports: ticket counts by status, priority, type and breach state per tenant and
+team, and SLA windows met or missed over a period; scoped like every ticket read."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.auth.principal import Principal, require_principal
+from ticketing.core.errors import InvalidInput
+from ticketing.sla.service import SlaService, utcnow
+from ticketing.sla.thresholds import SlaWindow
+from ticketing.tickets.models import Ticket
+from ticketing.tickets.repository import scoped_tickets
+
+# Tickets judged per SLA report: a dashboard period, not an export.
+MAX_SLA_TICKETS = 5000
+
+
+class Breakdown(BaseModel):
+    """Counts of one group (a tenant, or a tenant's team; `team` None = unassigned)."""
+
+    tenant_id: str
+    team: str | None = None
+    total: int = 0
+    by_status: dict[str, int] = Field(default_factory=dict)
+    by_priority: dict[str, int] = Field(default_factory=dict)
+    by_type: dict[str, int] = Field(default_factory=dict)
+    breached: int = 0
+    not_breached: int = 0
+
+
+class TicketCountsReport(BaseModel):
+    tenants: list[Breakdown]
+    teams: list[Breakdown]
+
+
+class WindowRate(BaseModel):
+    window: SlaWindow
+    met: int
+    missed: int
+    # Still running and not yet overdue: neither met nor missed.
+    open: int
+    # met / (met + missed); None while nothing is decided.
+    met_rate: float | None
+
+
+class SlaReport(BaseModel):
+    period_from: datetime
+    period_to: datetime
+    tickets: int
+    windows: list[WindowRate]
+
+
+def _add(group: Breakdown, status: str, priority: str, kind: str, breached: bool, n: int) -> None:
+    group.total += n
+    for counts, key in (
+        (group.by_status, status),
+        (group.by_priority, priority),
+        (group.by_type, kind),
+    ):
+        counts[key] = counts.get(key, 0) + n
+    if breached:
+        group.breached += n
+    else:
+        group.not_breached += n
+
+
+class TicketReports:
+    """Reports over the tickets the Principal may see."""
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = require_principal(principal, "TicketReports")
+
+    async def ticket_counts(self) -> TicketCountsReport:
+        """Counts per tenant and per (tenant, assigned team)."""
+        visible = scoped_tickets(self.principal).subquery()
+        columns = (
+            visible.c.tenant_id,
+            visible.c.assigned_team,
+            visible.c.status,
+            visible.c.priority,
+            visible.c.ticket_type,
+            visible.c.sla_breached,
+        )
+        rows = await self.session.execute(select(*columns, func.count()).group_by(*columns))
+        tenants: dict[str, Breakdown] = {}
+        teams: dict[tuple[str, str | None], Breakdown] = {}
+        for tenant_id, team, status, priority, kind, breached, n in rows:
+            values = (str(status), str(priority), str(kind), bool(breached), int(n))
+            _add(tenants.setdefault(tenant_id, Breakdown(tenant_id=tenant_id)), *values)
+            key = (tenant_id, team)
+            _add(teams.setdefault(key, Breakdown(tenant_id=tenant_id, team=team)), *values)
+        return TicketCountsReport(
+            tenants=[tenants[k] for k in sorted(tenants)],
+            teams=[teams[k] for k in sorted(teams, key=lambda k: (k[0], k[1] or ""))],
+        )
+
+    async def sla_rates(
+        self, period_from: datetime, period_to: datetime, *, now: datetime | None = None
+    ) -> SlaReport:
+        """Met and missed SLA windows of the tickets created in [from, to)."""
+        if period_from.tzinfo is None or period_to.tzinfo is None:
+            raise InvalidInput("from", period_from, "give a time zone (e.g. Z or +01:00)")
+        if period_to <= period_from:
+            raise InvalidInput("to", period_to, "must be after from")
+        query = (
+            scoped_tickets(self.principal)
+            .with_only_columns(Ticket.id)
+            .where(Ticket.created_at >= period_from, Ticket.created_at < period_to)
+            .order_by(Ticket.created_at)
+            .limit(MAX_SLA_TICKETS + 1)
+        )
+        ids = list(await self.session.scalars(query))
+        if len(ids) > MAX_SLA_TICKETS:
+            raise InvalidInput("from", period_from, f"more than {MAX_SLA_TICKETS} tickets")
+        now = now or utcnow()
+        sla = SlaService(self.session, self.principal)
+        tally: Counter[tuple[str, bool | None]] = Counter()
+        for ticket_id in ids:
+            stats = await sla.statistics(ticket_id, now=now)
+            for outcome in stats.windows:
+                tally[(outcome.window, outcome.met)] += 1
+        return SlaReport(
+            period_from=period_from,
+            period_to=period_to,
+            tickets=len(ids),
+            windows=[_rate(window, tally) for window in SlaWindow],
+        )
+
+
+def _rate(window: SlaWindow, tally: Counter[tuple[str, bool | None]]) -> WindowRate:
+    met, missed = tally[(window.value, True)], tally[(window.value, False)]
+    decided = met + missed
+    return WindowRate(
+        window=window,
+        met=met,
+        missed=missed,
+        open=tally[(window.value, None)],
+        met_rate=None if decided == 0 else met / decided,
+    )
