@@ -22,6 +22,7 @@ from temporalio.client import (
     SchedulePolicy,
     ScheduleSpec,
 )
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
@@ -41,6 +42,7 @@ from ticketing.db import (
 from ticketing.logging import configure_logging
 from ticketing.notifications.dispatch import DispatcherInput, DispatchRules
 from ticketing.notify import Notifier
+from ticketing.observability import configure_tracing
 from ticketing.reconcile import ReconcileInput
 from ticketing.settings import Settings
 from ticketing.temporal.codec import data_converter
@@ -79,8 +81,13 @@ async def connect_client(settings: Settings, *, target_host: str | None = None) 
     config = temporal_connect_config()
     if target_host:
         config["target_host"] = target_host
+    # Spans of workflow starts, workflows and activities, linked to the caller's trace; with
+    # no tracer provider configured they are OpenTelemetry's no-op ones.
     return await Client.connect(
-        **config, data_converter=data_converter(settings), runtime=metrics_runtime(settings)
+        **config,
+        data_converter=data_converter(settings),
+        runtime=metrics_runtime(settings),
+        interceptors=[TracingInterceptor()],
     )
 
 
@@ -111,7 +118,13 @@ def build_worker(
     """
     sandboxed = SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "ticketing", "activities", "pydantic", "sqlalchemy", "structlog", "asyncpg"
+            "ticketing",
+            "activities",
+            "pydantic",
+            "sqlalchemy",
+            "structlog",
+            "asyncpg",
+            "opentelemetry",
         )
     )
     notifier = notifier or Notifier.from_settings(settings)
@@ -272,6 +285,7 @@ def _signal_event() -> asyncio.Event:
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level, extra=[add_temporal_context])
+    configure_tracing()
     asyncio.run(run_worker(settings))
 
 

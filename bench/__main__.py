@@ -21,10 +21,11 @@ import psutil
 
 from bench.common import RESULTS, ROOT, machine, stop_postgres
 
-BENCHMARKS = ["create_path", "threshold_cost", "workflow_path", "watchers", "timer_accuracy",
-              "startup"]
+BENCHMARKS = ["create_path", "api", "threshold_cost", "workflow_path", "watchers",
+              "timer_accuracy", "startup"]
 QUICK = {
     "create_path": ["--seconds", "1"],
+    "api": ["--seconds", "1"],
     "threshold_cost": ["--tickets", "20"],
     "workflow_path": ["--seconds", "3", "--concurrency", "10", "--warmup", "1"],
     "watchers": ["--watchers", "100", "--idle-seconds", "2"],
@@ -33,7 +34,8 @@ QUICK = {
 }
 # create_path's own default is 5 s per point (51 s in all); 3 s keeps the whole run short.
 # timer_accuracy swings with the machine's load from run to run: the median of 3 is reported.
-DEFAULT = {"create_path": ["--seconds", "3"], "timer_accuracy": ["--runs", "3"]}
+DEFAULT = {"create_path": ["--seconds", "3"], "api": ["--seconds", "3"],
+           "timer_accuracy": ["--runs", "3"]}
 
 
 def bench_postgres_homes() -> set[Path]:
@@ -87,6 +89,15 @@ def headline(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
                 row["service_per_s"], "/s",
                 baseline=f"5 rows {row['five_rows_per_s']:.0f}/s",
                 ratio=row["ratio_vs_five_rows"])
+    elif name == "api":
+        for row in r["rows"]:
+            http, service = row["http_latency_s"], row["service_latency_s"]
+            add(f"HTTP create c={row['concurrency']} (p50/p99 {http['p50'] * 1000:.1f}/"
+                f"{http['p99'] * 1000:.1f} ms)", row["http_per_s"], "/s",
+                baseline=f"service {row['service_per_s']:.0f}/s (p50/p99 "
+                f"{service['p50'] * 1000:.1f}/{service['p99'] * 1000:.1f} ms)",
+                ratio=row["ratio"], goal=f">= {r['goal_ratio']}",
+                ok=row["ratio"] >= r["goal_ratio"])
     elif name == "threshold_cost":
         base = r["rows"][0]
         for row in r["rows"][1:]:

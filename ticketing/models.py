@@ -6,10 +6,12 @@ from ticketing.auth.models import ApiKey
 from ticketing.core.orm import NAMING_CONVENTION, Base, Timestamp
 from ticketing.notifications.models import Notification
 from ticketing.sla.models import SlaBreach
+from ticketing.teams.models import Agent, Team, TeamMember
 from ticketing.tenants.models import Customer, Partner, Tenant
 from ticketing.tickets.models import Ticket, TicketCounter, TicketEvent, TicketMessage
 
 __all__ = [
+    "Agent",
     "ApiKey",
     "NAMING_CONVENTION",
     "Base",
@@ -17,6 +19,8 @@ __all__ = [
     "Notification",
     "Partner",
     "SlaBreach",
+    "Team",
+    "TeamMember",
     "Tenant",
     "Ticket",
     "TicketCounter",

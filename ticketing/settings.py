@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     api_timeout: float = Field(default=30.0, gt=0, le=3600)
     # Loopback by default: the metrics endpoint has no authentication.
     metrics_host: str = "127.0.0.1"
+    # Request counts and latencies at the API's own /metrics (as open as the API's address).
+    api_metrics: bool = False
     # How long the worker waits for PostgreSQL and Temporal at start-up before giving up.
     startup_timeout: float = Field(default=60.0, ge=0)
     # Seconds between reconciler runs (watchers and stuck notices); the schedule is created

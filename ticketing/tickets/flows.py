@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES, Actor, Priority, TicketStatus
 from ticketing.notifications.service import NotificationService
+from ticketing.teams.service import assign_by_team
 from ticketing.tenants.schemas import UpsertCustomerInput
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.ports import Notices, Watchers
@@ -48,6 +49,13 @@ class TicketFlows:
         return TicketService(session, self.principal)
 
     async def _created(self, ticket: TicketInfo) -> TicketInfo:
+        if ticket.assigned_team is not None and ticket.assigned_to is None:
+            # Right after the create, not in it: the create keeps its one self-committing
+            # statement and never waits on a team lock; a replay assigns a ticket a crash left
+            # unassigned, and a person's assignment is never overridden.
+            async with self.sessions() as session:
+                ticket = await assign_by_team(session, ticket)
+                await session.commit()
         # Also on an idempotent replay: a retry after a crash between the commit and these
         # duties must still leave the ticket watched and its notice on its way.
         await self.watchers.ensure(ticket)

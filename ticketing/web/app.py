@@ -7,10 +7,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from ticketing.web import admin, customers, erase, reports, tickets
+from ticketing.web import admin, customers, erase, reports, teams, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
 from ticketing.web.query import reject_unknown_query
+from ticketing.web.telemetry import Telemetry, instrument_app
 from ticketing.web.timeouts import REQUEST_TIMEOUT_SECONDS, RequestTimeout
 from ticketing.web.tracking import TrackingConfig, tracking_router
 
@@ -24,6 +25,7 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     tracking: TrackingConfig | None = None,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
     """The API over `ports` (tests, the dev stack), or over ports `connect` opens for the
     app's lifetime (`ticketing api`, one set per uvicorn worker process); with `tracking`, the
@@ -57,6 +59,10 @@ def create_app(
     app.include_router(admin.policy_router)
     app.include_router(reports.router)
     app.include_router(erase.router)
+    app.include_router(teams.teams_router)
+    app.include_router(teams.agents_router)
     if tracking is not None:
         app.include_router(tracking_router(tracking))
+    if telemetry is not None:
+        instrument_app(app, telemetry)
     return app

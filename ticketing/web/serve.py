@@ -18,6 +18,7 @@ from ticketing.db import make_engine, make_sessionmaker, prepare_schema, resolve
 from ticketing.settings import Settings
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
+from ticketing.web.telemetry import Telemetry
 from ticketing.web.tracking import TrackingConfig
 
 log = structlog.get_logger(__name__)
@@ -64,6 +65,7 @@ def app_from_environment() -> FastAPI:
         connect=lambda: open_ports(settings),
         tracking=tracking_config(settings),
         request_timeout=settings.api_timeout,
+        telemetry=Telemetry.from_settings(settings),
     )
 
 
@@ -112,7 +114,10 @@ async def serving(
     async with open_ports(settings, client=client, database_url=database_url) as ports:
         config = uvicorn.Config(
             create_app(
-                ports, tracking=tracking_config(settings), request_timeout=settings.api_timeout
+                ports,
+                tracking=tracking_config(settings),
+                request_timeout=settings.api_timeout,
+                telemetry=Telemetry.from_settings(settings),
             ),
             host=host,
             port=port,

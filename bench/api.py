@@ -1,0 +1,202 @@
+"""HTTP create against the service create in the same run, at concurrency 1 and 32.
+
+Run: python -m bench.api [--seconds 3] [--database-url URL]
+
+The API runs as its own uvicorn process (one worker) on loopback, with no Temporal (no
+watchers, notices left queued), so the figure is the channel's own cost: HTTP parsing, the
+API key lookup, validation, the flow and the JSON answer, over the same create the service
+benchmark runs. Latency is per request, as the client saw it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from bench.common import ROOT, machine, quiet_logging, stop_postgres, summary, write_result
+from ticketing.auth.apikeys import ApiKeyService
+from ticketing.auth.models import KeyRole
+from ticketing.auth.principal import Principal
+from ticketing.db import migrate_async
+from ticketing.tenants.service import TenantService
+from ticketing.tickets.service import TicketService
+
+CONCURRENCY = (1, 32)
+GOAL = 0.8
+PLATFORM = Principal.platform(name="bench")
+AGENT = Principal.tenant_agent("bench", name="bench")
+BODY = {"title": "No internet", "description": "Router blinks red", "customer_id": 1,
+        "assigned_team": "support"}
+
+
+class NoWatchers:
+    async def ensure(self, ticket: object) -> None:
+        return None
+
+    async def wake(self, ticket: object) -> None:
+        return None
+
+
+class QueuedNotices:
+    async def hand_over(self, ticket_id: uuid.UUID) -> None:
+        return None
+
+
+def serve(url: str, port: int) -> None:
+    """The API process: the app over the database alone, uvicorn on loopback."""
+    import uvicorn
+
+    from ticketing.web.app import create_app
+    from ticketing.web.deps import ApiPorts
+
+    quiet_logging()
+    engine = create_async_engine(url, pool_size=40, max_overflow=0)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    app = create_app(ApiPorts(sessions=sessions, watchers=NoWatchers(), notices=QueuedNotices()))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def run_for(
+    seconds: float, concurrency: int, one: Callable[[], Awaitable[None]]
+) -> tuple[float, list[float]]:
+    """Creates per second and each create's latency, `concurrency` loops for `seconds`."""
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            await one()
+            latencies.append(time.perf_counter() - started)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - start), latencies
+
+
+async def wait_until_serving(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if server.poll() is not None:
+            raise RuntimeError(f"the API process exited with {server.returncode}")
+        try:
+            if (await client.get("/openapi.json")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the API did not answer within 30 s")
+
+
+async def bench(url: str, seconds: float) -> dict[str, Any]:
+    await migrate_async(url)
+    engine = create_async_engine(url, pool_size=40, max_overflow=0)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session, session.begin():
+        tenants = TenantService(session, PLATFORM)
+        await tenants.register_tenant("bench")
+        await tenants.upsert_customer(tenant_id="bench", customer_id="1")
+        key = (await ApiKeyService(session, PLATFORM).issue(
+            KeyRole.TENANT_AGENT, tenant_id="bench", name="bench")).key
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.api", "--serve", "--database-url", url,
+         "--port", str(port)], cwd=ROOT)
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=max(CONCURRENCY), max_keepalive_connections=64)
+    rows = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers,
+                                     limits=limits, timeout=30) as client:
+            await wait_until_serving(client, server)
+
+            async def http_create() -> None:
+                response = await client.post("/api/v1/tickets", json=BODY,
+                                             headers={"Idempotency-Key": uuid.uuid4().hex})
+                if response.status_code != 201:
+                    raise RuntimeError(f"HTTP create answered {response.status_code}")
+
+            async def service_create() -> None:
+                async with sessions() as session:
+                    service = TicketService(session, AGENT)
+                    await service.create_ticket_alone({**BODY, "idempotency_key": uuid.uuid4().hex})
+
+            for concurrency in CONCURRENCY:
+                await run_for(min(1.0, seconds / 3), concurrency, http_create)  # warm up both
+                await run_for(min(1.0, seconds / 3), concurrency, service_create)
+                service_rate, service_lat = await run_for(seconds, concurrency, service_create)
+                http_rate, http_lat = await run_for(seconds, concurrency, http_create)
+                rows.append({
+                    "concurrency": concurrency,
+                    "service_per_s": service_rate,
+                    "http_per_s": http_rate,
+                    "ratio": http_rate / service_rate,
+                    "service_latency_s": summary(service_lat),
+                    "http_latency_s": summary(http_lat),
+                })
+    finally:
+        server.terminate()
+        server.wait(30)
+        await engine.dispose()
+    return {"benchmark": "api", "seconds_per_point": seconds, "goal_ratio": GOAL,
+            "machine": machine(), "rows": rows}
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(f"machine: {result['machine']}")
+    print("  c  service/s  http/s  ratio  service p50/p99 ms   http p50/p99 ms")
+    for row in result["rows"]:
+        s, h = row["service_latency_s"], row["http_latency_s"]
+        print(f"{row['concurrency']:>3} {row['service_per_s']:>10.0f} {row['http_per_s']:>7.0f}"
+              f" {row['ratio']:>6.2f}  {s['p50'] * 1000:>7.1f} / {s['p99'] * 1000:<7.1f}"
+              f"  {h['p50'] * 1000:>7.1f} / {h['p99'] * 1000:<7.1f}")
+    print(f"goal: http/service >= {result['goal_ratio']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--database-url", default=os.environ.get("TICKETING_BENCH_DATABASE_URL"))
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.database_url, args.port)
+        return
+    quiet_logging()
+    url = args.database_url
+    home = None
+    if not url:
+        from ticketing.embedded import embedded_postgres_url
+
+        home = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+        url = embedded_postgres_url(home)
+    try:
+        result = asyncio.run(bench(url, args.seconds))
+    finally:
+        if home is not None:
+            stop_postgres(home)
+    write_result("api", result)
+    print_table(result)
+
+
+if __name__ == "__main__":
+    main()
