@@ -126,10 +126,10 @@ async def test_racing_alone_creates_burn_no_number(
 
     async def create(title: str, key: str) -> str:
         async with committed() as session:
-            info = await TicketService(session, Principal.platform()).create_ticket_alone(
+            created = await TicketService(session, Principal.platform()).create_ticket_alone(
                 {"title": title, "customer_id": 1, "idempotency_key": key}
             )
-            return info.ticket_number
+            return created.ticket.ticket_number
 
     keys = ["same"] * 10 + [f"own-{i}" for i in range(10)]
     numbers = await asyncio.gather(*(create(f"t{i}", key) for i, key in enumerate(keys)))

@@ -9,7 +9,6 @@ from sqlalchemy import Select, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.core.enums import DONE_STATUSES
-from ticketing.db_driver import driver_connection
 from ticketing.teams.models import Agent, Team, TeamMember
 from ticketing.teams.schemas import AssignmentMode
 from ticketing.tickets.models import Ticket
@@ -59,20 +58,6 @@ async def remove_member(session: AsyncSession, tenant_id: str, team: str, email:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-# Prepared and sent by itself, outside any transaction: a team that does not assign costs the
-# create one short read, no BEGIN, no lock.
-_ASSIGNS = (
-    "SELECT EXISTS (SELECT 1 FROM teams WHERE tenant_id = $1 AND name = $2 "
-    "AND assignment_mode <> 'none')"
-)
-
-
-async def assigns(session: AsyncSession, tenant_id: str, team: str) -> bool:
-    """Whether the team hands out new tickets; for a session that has begun no transaction."""
-    driver = await driver_connection(session, transaction=False)
-    return bool(await driver.fetchval(_ASSIGNS, tenant_id, team))
-
-
 # One round trip that both reads the mode and takes the team row's lock: a team with mode none
 # (or no team row) costs the create nothing more, and concurrent picks for one team queue here.
 _TAKE_TURN = text(
@@ -86,7 +71,7 @@ async def take_turn(
     session: AsyncSession, tenant_id: str, team: str
 ) -> tuple[AssignmentMode, int] | None:
     """Lock an assigning team for this transaction; its mode and this pick's turn number
-    (None when it stopped assigning since `assigns` said it did)."""
+    (None when it does not assign, or no such team)."""
     row = (await session.execute(_TAKE_TURN, {"tenant_id": tenant_id, "team": team})).first()
     return None if row is None else (AssignmentMode(row[0]), int(row[1]))
 

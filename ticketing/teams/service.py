@@ -156,11 +156,9 @@ class TeamService:
 
 async def assign_by_team(session: AsyncSession, ticket: TicketInfo) -> TicketInfo:
     """Give a new, unassigned ticket to an agent by its team's mode; unchanged when the team
-    does not assign, has no available member, or someone already assigned the ticket. For a
-    session with no transaction yet; the caller commits."""
+    does not assign, has no available member, or someone already assigned the ticket. Inside
+    the caller's transaction, which holds the team's row until it ends."""
     if ticket.assigned_team is None or ticket.assigned_to is not None:
-        return ticket
-    if not await repo.assigns(session, ticket.tenant_id, ticket.assigned_team):
         return ticket
     turn = await repo.take_turn(session, ticket.tenant_id, ticket.assigned_team)
     if turn is None:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from ticketing.core.enums import Actor
 from ticketing.sla import SlaClock, SlaPolicy, deadlines
-from ticketing.tickets.repository import CreateContext, NewTicket
+from ticketing.tickets.context import CreateContext
+from ticketing.tickets.repository import NewTicket
 from ticketing.tickets.routing import check_route
-from ticketing.tickets.schemas import CreateTicketRequest
+from ticketing.tickets.schemas import CreateTicketRequest, TicketInfo
+
+
+@dataclass(frozen=True)
+class Created:
+    """A create's ticket (new or already made for its key), and what its flow does next."""
+
+    ticket: TicketInfo
+    # Its team hands out new tickets: the flow picks an agent after the commit.
+    team_assigns: bool
 
 
 def new_ticket(

@@ -48,14 +48,13 @@ class TicketFlows:
     def _tickets(self, session: AsyncSession) -> TicketService:
         return TicketService(session, self.principal)
 
-    async def _created(self, ticket: TicketInfo) -> TicketInfo:
-        if ticket.assigned_team is not None and ticket.assigned_to is None:
+    async def _created(self, ticket: TicketInfo, *, team_assigns: bool) -> TicketInfo:
+        if team_assigns and ticket.assigned_to is None:
             # Right after the create, not in it: the create keeps its one self-committing
             # statement and never waits on a team lock; a replay assigns a ticket a crash left
             # unassigned, and a person's assignment is never overridden.
-            async with self.sessions() as session:
+            async with self.sessions() as session, session.begin():
                 ticket = await assign_by_team(session, ticket)
-                await session.commit()
         # Also on an idempotent replay: a retry after a crash between the commit and these
         # duties must still leave the ticket watched and its notice on its way.
         await self.watchers.ensure(ticket)
@@ -73,8 +72,8 @@ class TicketFlows:
         """Create (or return the already created) ticket; watch it and send its notice."""
         # The create is the whole unit of work: it commits by itself (no BEGIN/COMMIT).
         async with self.sessions() as session:
-            ticket = await self._tickets(session).create_ticket_alone(request, now=now)
-        return await self._created(ticket)
+            created = await self._tickets(session).create_ticket_alone(request, now=now)
+        return await self._created(created.ticket, team_assigns=created.team_assigns)
 
     async def open_for_customer(
         self, customer: UpsertCustomerInput, request: CreateTicketRequest
@@ -89,9 +88,11 @@ class TicketFlows:
                 name=customer.name,
                 plan=customer.plan,
             )
-            return await self._tickets(session).create_ticket(request)
+            ticket = await self._tickets(session).create_ticket(request)
+            # In the create's own transaction: this path is already one.
+            return await assign_by_team(session, ticket)
 
-        return await self._created(await self._run(command))
+        return await self._created(await self._run(command), team_assigns=False)
 
     async def reply(
         self,

@@ -22,7 +22,8 @@ from ticketing.sla import ticket_clock as clock
 from ticketing.sla.service import tenant_policy, utcnow
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tickets import repository as repo
-from ticketing.tickets.creation import new_ticket
+from ticketing.tickets.context import create_context
+from ticketing.tickets.creation import Created, new_ticket
 from ticketing.tickets.lifecycle import (
     CUSTOMER_EVENTS,
     check_transition,
@@ -62,11 +63,11 @@ class TicketService:
     ) -> TicketInfo:
         """Create a ticket inside the caller's transaction, or return the one already created
         for this idempotency key."""
-        return await self._create(request, now, alone=False)
+        return (await self._create(request, now, alone=False)).ticket
 
     async def create_ticket_alone(
         self, request: CreateTicketRequest | dict[str, object], *, now: datetime | None = None
-    ) -> TicketInfo:
+    ) -> Created:
         """As `create_ticket`, for a session with no transaction yet, when the create is the
         whole unit of work: it commits by itself, a read and one atomic insert."""
         if self.session.in_transaction():
@@ -79,15 +80,16 @@ class TicketService:
         now: datetime | None,
         *,
         alone: bool,
-    ) -> TicketInfo:
+    ) -> Created:
         request = parse(CreateTicketRequest, request)
         request.check_rules()
         tenant_id, customer_id = create_scope(self.principal, request)
-        found = await repo.create_context(
+        found = await create_context(
             self.session,
             tenant_id=tenant_id,
             customer_id=customer_id,
             idempotency_key=request.idempotency_key,
+            team=request.assigned_team,
             alone=alone,
         )
         if not found:
@@ -102,21 +104,22 @@ class TicketService:
             )
         ctx = found[0]
         if ctx.existing_ticket_id is not None:
-            return await self._existing(ctx.existing_ticket_id)
+            return Created(await self._existing(ctx.existing_ticket_id), ctx.team_assigns)
         now = now or utcnow()
         policy = tenant_policy(ctx.sla_policy, ctx.calendar)
         new = new_ticket(request, ctx, policy, now)
         number = await repo.insert_ticket(self.session, new, alone=alone)
         if number is None:
             # Lost a race on the same idempotency key: the winner committed first.
-            [ctx] = await repo.create_context(
+            [ctx] = await create_context(
                 self.session,
                 tenant_id=ctx.tenant_id,
                 customer_id=ctx.customer_id,
                 idempotency_key=request.idempotency_key,
+                team=request.assigned_team,
                 alone=False,
             )
-            return await self._existing(ctx.existing_ticket_id)
+            return Created(await self._existing(ctx.existing_ticket_id), ctx.team_assigns)
         ticket = created_info(new, number)
         log.info(
             "ticket_created",
@@ -124,7 +127,7 @@ class TicketService:
             tenant_id=new.tenant_id,
             channel=new.channel.value,
         )
-        return ticket
+        return Created(ticket, ctx.team_assigns)
 
     async def _existing(self, ticket_id: uuid.UUID | None) -> TicketInfo:
         assert ticket_id is not None
