@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from ticketing.web import admin, customers, erase, reports, teams, tickets
+from ticketing.web import admin, apikeys, customers, erase, reports, teams, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
 from ticketing.web.query import reject_unknown_query
@@ -61,6 +61,7 @@ def create_app(
     app.include_router(erase.router)
     app.include_router(teams.teams_router)
     app.include_router(teams.agents_router)
+    app.include_router(apikeys.router)
     if tracking is not None:
         app.include_router(tracking_router(tracking))
     if telemetry is not None:
