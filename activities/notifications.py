@@ -29,6 +29,10 @@ DISPATCHER_WORKFLOW = "NotificationDispatcherWorkflow"
 NOTICES_QUEUED = "notices_queued"
 # Bounds each wake-up signal: a slow Temporal must not hold the caller's after-commit duty.
 RING_TIMEOUT = 10.0
+# At most one wake-up a second per process: each costs the server a signal and the dispatcher a
+# pass (about a watcher threshold's work), and a notice is not timed to the second, so a burst
+# of thresholds must not double the server's load with passes of one row each.
+RING_SPACING = 1.0
 
 
 def dispatcher_workflow_id(task_queue: str) -> str:
@@ -60,16 +64,26 @@ async def ring_dispatcher(client: Client, task_queue: str, input: DispatcherInpu
 class DispatcherDoorbell:
     """The notices port on Temporal: wakes the dispatcher and returns at once.
 
-    Rings are coalesced: while one signal is on its way, any number of hand-overs cost one
-    more signal after it, so a burst of thresholds is a handful of RPCs, off their path. A
-    ring lost with the process is covered by the dispatcher's own polling.
+    Rings are coalesced: while one signal is on its way or within `spacing` seconds of the last,
+    any number of hand-overs cost one more signal after it, so a burst of thresholds is a
+    signal a second, off their path. A ring lost with the process is covered by the
+    dispatcher's own polling.
     """
 
-    def __init__(self, client: Client, task_queue: str, input: DispatcherInput) -> None:
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str,
+        input: DispatcherInput,
+        *,
+        spacing: float = RING_SPACING,
+    ) -> None:
         self.client = client
         self.task_queue = task_queue
         self.input = input
+        self.spacing = spacing
         self._rung = False
+        self._sent = asyncio.Event()
         self._bell: asyncio.Task[None] | None = None
 
     async def hand_over(self, ticket_id: uuid.UUID) -> None:
@@ -77,22 +91,29 @@ class DispatcherDoorbell:
 
     def ring(self) -> None:
         self._rung = True
+        self._sent.clear()
         if self._bell is None or self._bell.done():
             self._bell = asyncio.get_running_loop().create_task(self._ring_until_quiet())
 
     async def wait_rung(self) -> None:
         """Until the rings made so far reached Temporal (or failed); for short-lived callers."""
-        if self._bell is not None:
-            await asyncio.shield(self._bell)
+        if self._bell is not None and not self._bell.done():
+            await self._sent.wait()
 
     async def _ring_until_quiet(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._rung:
             self._rung = False
+            next_ring = loop.time() + self.spacing
             try:
                 async with asyncio.timeout(RING_TIMEOUT):
                     await ring_dispatcher(self.client, self.task_queue, self.input)
             except Exception as error:  # noqa: BLE001 - polling delivers it a little later
                 log.warning("dispatcher_ring_failed", error=str(error)[:300])
+            if not self._rung:
+                self._sent.set()
+            # Hand-overs until the next slot ride on one more ring then.
+            await asyncio.sleep(max(0.0, next_ring - loop.time()))
 
 
 class NotificationActivities:
