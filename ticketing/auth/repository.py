@@ -9,14 +9,25 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.models import ApiKey
+from ticketing.db_driver import driver_connection
+
+_FIND_ACTIVE = (
+    "SELECT role, tenant_id, partner_id, name, prefix FROM api_keys "
+    "WHERE key_hash = $1 AND revoked_at IS NULL"
+)
 
 
-async def find_active(session: AsyncSession, key_hash: str) -> ApiKey | None:
-    return (
-        await session.execute(
-            select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
-        )
-    ).scalar_one_or_none()
+async def find_active_alone(
+    session: AsyncSession, key_hash: str
+) -> tuple[str, str | None, str | None, str | None, str] | None:
+    """An active key's scope columns, read on the driver outside any transaction (the session
+    must not have begun one)."""
+    driver = await driver_connection(session, transaction=False)
+    row = await driver.fetchrow(_FIND_ACTIVE, key_hash)
+    if row is None:
+        return None
+    role, tenant_id, partner_id, name, prefix = row  # type: ignore[misc]
+    return str(role), tenant_id, partner_id, name, str(prefix)
 
 
 async def revoke(session: AsyncSession, key_id: uuid.UUID, now: datetime) -> ApiKey | None:
