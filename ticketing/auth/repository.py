@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,11 +25,10 @@ async def find_active_alone(
     """An active key's scope columns, read on the driver outside any transaction (the session
     must not have begun one)."""
     driver = await driver_connection(session, transaction=False)
-    row = await driver.fetchrow(_FIND_ACTIVE, key_hash)
+    row: Sequence[Any] | None = await driver.fetchrow(_FIND_ACTIVE, key_hash)  # type: ignore[assignment]
     if row is None:
         return None
-    role, tenant_id, partner_id, name, prefix = row  # type: ignore[misc]
-    return str(role), tenant_id, partner_id, name, str(prefix)
+    return str(row[0]), row[1], row[2], row[3], str(row[4])
 
 
 async def revoke(session: AsyncSession, key_id: uuid.UUID, now: datetime) -> ApiKey | None:
