@@ -26,7 +26,8 @@ class ApiPorts:
     notices: Notices
 
 
-def api_ports(request: Request) -> ApiPorts:
+async def api_ports(request: Request) -> ApiPorts:
+    # async: a plain def dependency would cost every request a hop to the thread pool.
     ports: ApiPorts | None = getattr(request.app.state, "ports", None)
     if ports is None:
         raise HTTPException(503, "the API is starting")

@@ -30,7 +30,7 @@ class TrackingPorts(Protocol):
     def notices(self) -> Notices: ...
 
 
-def app_state_ports(request: Request) -> TrackingPorts:
+async def app_state_ports(request: Request) -> TrackingPorts:
     """The ports the app keeps in `app.state.ports`, as the API's app factory does."""
     ports: TrackingPorts | None = getattr(request.app.state, "ports", None)
     if ports is None:
