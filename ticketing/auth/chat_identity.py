@@ -49,12 +49,13 @@ async def find_integration(
     """(whether the key is an active key at all, the integration it is if its role is one)."""
     if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return False, None
-    row = await repo.find_active(session, hash_key(presented))
-    if row is None:
+    found = await repo.find_active_key(session, hash_key(presented))
+    if found is None:
         return False, None
-    if row.role is not KeyRole.INTEGRATION or row.tenant_id is None:
+    key_id, role, tenant_id = found
+    if role is not KeyRole.INTEGRATION or tenant_id is None:
         return True, None
-    return True, ChatIntegration(row.id, row.tenant_id)
+    return True, ChatIntegration(key_id, tenant_id)
 
 
 def identity_secret(server_secret: bytes, key_id: uuid.UUID) -> str:
