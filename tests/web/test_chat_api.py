@@ -217,6 +217,8 @@ async def test_a_chat_ticket_is_channel_chat_and_a_retry_is_the_same(chat: Chat)
     ticket = shown.json()["ticket"]
     assert (ticket["channel"], ticket["customer_id"], ticket["tenant_id"]) == ("chat", "42", "acme")
     assert ticket["description"] == "My router is dead\nsince Monday"
+    # Made through the ticket flows: its created notice to the customer is queued.
+    assert any(n["recipient"] == "jane@a.test" for n in shown.json()["notifications"])
 
 
 async def test_a_chat_ticket_for_an_unknown_customer_names_customer_id(chat: Chat) -> None:
