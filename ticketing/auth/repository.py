@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.auth.models import ApiKey
+from ticketing.auth.models import ApiKey, KeyRole
 from ticketing.db_driver import driver_connection
 
 _FIND_ACTIVE = (
@@ -29,6 +29,21 @@ async def find_active_alone(
     if row is None:
         return None
     return str(row[0]), row[1], row[2], row[3], str(row[4])
+
+
+async def find_active_key(
+    session: AsyncSession, key_hash: str
+) -> tuple[uuid.UUID, KeyRole, str | None] | None:
+    """An active key's id, role and tenant: the chat endpoints derive the key's identity
+    secret from its id."""
+    row = (
+        await session.execute(
+            select(ApiKey.id, ApiKey.role, ApiKey.tenant_id).where(
+                ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
+            )
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 async def revoke(session: AsyncSession, key_id: uuid.UUID, now: datetime) -> ApiKey | None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ticketing.auth.apikeys import ApiKeyInfo, ApiKeyService, IssuedApiKey
+from ticketing.auth.chat_identity import identity_secret
 from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Role
 from ticketing.core.errors import TenantNotFound
+from ticketing.web.chat import identity_secret_source
 from ticketing.web.deps import Caller, Ports
 from ticketing.web.problems import PROBLEMS
 
@@ -34,6 +36,13 @@ class NewApiKey(BaseModel):
     partner_id: str | None = Field(default=None, max_length=64)
 
 
+class IssuedKey(IssuedApiKey):
+    """An integration key also gets the secret its chat customer signatures are made with
+    (shown here only; null when the server has no secret key)."""
+
+    identity_secret: str | None = None
+
+
 @router.get("", summary="The keys the caller may manage (never the keys themselves)")
 async def list_keys(
     caller: Caller, ports: Ports, include_revoked: bool = False
@@ -44,8 +53,12 @@ async def list_keys(
 
 @router.post("", status_code=201, summary="Issue a key; the response is the only time it is shown")
 async def issue_key(
-    body: NewApiKey, caller: Caller, ports: Ports, tenant_id: Tenant = None
-) -> IssuedApiKey:
+    body: NewApiKey,
+    caller: Caller,
+    ports: Ports,
+    server_secret: Annotated[bytes | None, Depends(identity_secret_source)],
+    tenant_id: Tenant = None,
+) -> IssuedKey:
     # A tenant admin's keys are for its own tenant: the scope comes from the caller's key, and
     # naming another tenant finds nothing there, like any other scope.
     tenant = tenant_id
@@ -54,9 +67,13 @@ async def issue_key(
             raise TenantNotFound(tenant_id)
         tenant = caller.tenant_id
     async with ports.sessions() as session, session.begin():
-        return await ApiKeyService(session, caller).issue(
+        issued = await ApiKeyService(session, caller).issue(
             body.role, tenant_id=tenant, partner_id=body.partner_id, name=body.name
         )
+    secret = None
+    if body.role is KeyRole.INTEGRATION and server_secret is not None:
+        secret = identity_secret(server_secret, issued.key_id)
+    return IssuedKey(**issued.model_dump(), identity_secret=secret)
 
 
 @router.delete("/{key_id}", summary="Revoke a key (again is fine); its next request is a 401")

@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from ticketing.web import admin, apikeys, customers, erase, reports, teams, tickets
+from ticketing.web import admin, apikeys, chat, customers, erase, reports, teams, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
 from ticketing.web.query import reject_unknown_query
@@ -50,6 +50,7 @@ def create_app(
         dependencies=[Depends(reject_unknown_query)],
     )
     app.state.ports = ports
+    app.state.tracking = tracking
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(RequestTimeout, seconds=request_timeout)
@@ -62,6 +63,7 @@ def create_app(
     app.include_router(teams.teams_router)
     app.include_router(teams.agents_router)
     app.include_router(apikeys.router)
+    app.include_router(chat.router)
     if tracking is not None:
         app.include_router(tracking_router(tracking))
     if telemetry is not None:

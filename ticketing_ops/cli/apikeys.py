@@ -37,6 +37,18 @@ def key_role(platform: bool, tenant: str | None, partner: str | None, role: str 
         raise InvalidInput("role", role, "must be agent, admin or integration") from None
 
 
+def chat_identity_secret(key_id: uuid.UUID) -> str | None:
+    """The secret an integration signs its chat customers' ids with (None without a server
+    secret key: chat identity cannot be verified then)."""
+    from ticketing.auth.chat_identity import identity_secret
+    from ticketing.auth.tracking import MissingSecretKey, secret_key
+
+    try:
+        return identity_secret(secret_key(Settings()), key_id)
+    except MissingSecretKey:
+        return None
+
+
 @apikey_app.command("create")
 def apikey_create(
     tenant: str = typer.Option(None, "--tenant", help="A key of this tenant."),
@@ -55,11 +67,16 @@ def apikey_create(
             issued = await ApiKeyService(s, OPERATOR).issue(
                 chosen, tenant_id=tenant, partner_id=partner, name=name
             )
-        return issued.model_dump(mode="json")
+        shown = issued.model_dump(mode="json")
+        if chosen is KeyRole.INTEGRATION:
+            shown["identity_secret"] = chat_identity_secret(issued.key_id)
+        return shown
 
     def render(r: dict[str, Any]) -> None:
         console = out()
         console.print(user_text(r["key"]))
+        if r.get("identity_secret"):
+            console.print(Text.assemble("identity secret ", user_text(r["identity_secret"])))
         scope = r["tenant_id"] or r["partner_id"] or "platform"
         console.print(
             Text.assemble(
