@@ -211,3 +211,7 @@ async def test_an_unknown_query_parameter_is_refused_by_name(api: tuple) -> None
     client, _ = api
     problem(await client.get("/api/v1/tickets?stauts=open"), 422, "InvalidInput", "stauts")
     assert (await client.get("/api/v1/tickets?status=open")).status_code == 200
+    # One value each: a second `status` would otherwise silently win over the first.
+    twice = await client.get("/api/v1/tickets?status=open&status=closed")
+    problem(twice, 422, "InvalidInput", "status")
+    problem(await client.get("/api/v1/tickets?q="), 422, "InvalidInput", "q")

@@ -51,7 +51,7 @@ policy_router = APIRouter(
     prefix="/api/v1", tags=["admin"], responses=PROBLEMS, route_class=PolicyPathErrors
 )
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-After = Annotated[str | None, Query(max_length=64, description="Page after this id.")]
+After = Annotated[str | None, Query(min_length=1, max_length=64, description="Page after this id.")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 

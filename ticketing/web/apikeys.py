@@ -21,7 +21,11 @@ from ticketing.web.problems import PROBLEMS
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"], responses=PROBLEMS)
 Tenant = Annotated[
     str | None,
-    Query(max_length=64, description="Platform keys only: the tenant the new key acts for."),
+    Query(
+        min_length=1,
+        max_length=64,
+        description="Platform keys only: the tenant the new key acts for.",
+    ),
 ]
 
 

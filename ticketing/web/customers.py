@@ -21,7 +21,11 @@ async def register_customer(
     ports: Ports,
     tenant_id: Annotated[
         str | None,
-        Query(max_length=64, description="Platform keys only: the tenant to register under."),
+        Query(
+            min_length=1,
+            max_length=64,
+            description="Platform keys only: the tenant to register under.",
+        ),
     ] = None,
 ) -> CustomerInfo:
     # A tenant key naming another tenant is refused by the service as not found.

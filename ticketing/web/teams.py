@@ -24,7 +24,8 @@ agents_router = APIRouter(prefix="/api/v1/agents", tags=["agents"], responses=PR
 TeamName = Annotated[str, Path(min_length=1, max_length=100)]
 AgentEmail = Annotated[str, Path(min_length=1, max_length=200)]
 Tenant = Annotated[
-    str | None, Query(max_length=64, description="Platform keys only: the tenant meant.")
+    str | None,
+    Query(min_length=1, max_length=64, description="Platform keys only: the tenant meant."),
 ]
 
 

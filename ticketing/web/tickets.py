@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"], responses=PROBLEM
 TicketNumber = Annotated[
     str, Path(min_length=1, max_length=64, description="TKT-000123 (or the ticket's UUID).")
 ]
-SearchText = Annotated[str | None, Query(max_length=200)]
+SearchText = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
 @router.post("", status_code=201, summary="Create a ticket for the key's tenant")
@@ -54,9 +54,10 @@ async def list_tickets(
     assigned_team: SearchText = None,
     breached: bool | None = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Number, title or customer id contains.")
+        str | None,
+        Query(min_length=1, max_length=200, description="Number, title or customer id contains."),
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> TicketPage:
     async with ports.sessions() as session:

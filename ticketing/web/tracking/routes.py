@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
@@ -66,7 +66,7 @@ async def read_form(request: Request, limit: int) -> dict[str, str] | None:
 def tracking_router(
     config: TrackingConfig | None = None,
     *,
-    ports: Callable[[Request], TrackingPorts] = app_state_ports,
+    ports: Callable[[Request], Awaitable[TrackingPorts]] = app_state_ports,
 ) -> APIRouter:
     """The public tracking pages; mount with `app.include_router(tracking_router())`.
 
