@@ -142,9 +142,12 @@ def tracking_router(
             lookup_form(csrf=csrf, org=org, tenant=tenant, message=NOT_FOUND), 200, browser
         )
 
-    @router.post("/track/reply")
-    async def track_reply(request: Request, p: TrackingPorts = Ports) -> Response:
-        form = await read_form(request, MAX_REPLY_BYTES) or {}
+    async def linked_form(
+        request: Request, p: TrackingPorts, limit: int
+    ) -> tuple[TrackedTicket, dict[str, str], str, str] | Response:
+        """A form posted from a ticket's page, its signed link and form token checked: the
+        ticket, the form, the browser and the link; else the refusal to send."""
+        form = await read_form(request, limit) or {}
         browser = browser_of(request)
         token = form.get("token", "")
         tracked = await _open(p, tokens.open_link(token))
@@ -154,6 +157,27 @@ def tracking_router(
                 csrf=tokens.form_token(browser), org=None, tenant="", message=message
             )
             return respond(html, 403, browser)
+        return tracked, form, browser, token
+
+    async def ticket_again(
+        p: TrackingPorts,
+        posted: tuple[TrackedTicket, dict[str, str], str, str],
+        message: str,
+        status: int,
+    ) -> Response:
+        """The ticket's page as it now is, with why the posted form did nothing."""
+        tracked, _, browser, token = posted
+        async with p.sessions() as session:
+            view = await customer_view(session, tracked)
+        html = ticket_page(view, csrf=tokens.form_token(browser), token=token, message=message)
+        return respond(html, status, browser)
+
+    @router.post("/track/reply")
+    async def track_reply(request: Request, p: TrackingPorts = Ports) -> Response:
+        posted = await linked_form(request, p, MAX_REPLY_BYTES)
+        if isinstance(posted, Response):
+            return posted
+        tracked, form, _, token = posted
         body = form.get("body", "")
         flows = TicketFlows(p.sessions, tracked.principal, watchers=p.watchers, notices=p.notices)
         try:
@@ -161,39 +185,23 @@ def tracking_router(
                 raise TicketingError(f"body: at most {MAX_REPLY_CHARS} characters", field="body")
             await flows.reply(tracked.ticket_id, body=body)
         except TicketingError as error:
-            async with p.sessions() as session:
-                view = await customer_view(session, tracked)
-            html = ticket_page(
-                view, csrf=tokens.form_token(browser), token=token, message=_reply_problem(error)
-            )
-            return respond(html, 422, browser)
+            return await ticket_again(p, posted, _reply_problem(error), 422)
         return RedirectResponse(f"/track/{token}?sent=1", status_code=303)
 
     @router.post("/track/confirm")
     async def track_confirm(request: Request, p: TrackingPorts = Ports) -> Response:
         """The customer confirms a resolution: the ticket closes (a customer may make only
         this one status change)."""
-        form = await read_form(request, MAX_LOOKUP_BYTES) or {}
-        browser = browser_of(request)
-        token = form.get("token", "")
-        tracked = await _open(p, tokens.open_link(token))
-        if tracked is None or not valid_form(request, form):
-            message = BAD_LINK if tracked is None else EXPIRED_FORM
-            html = lookup_form(
-                csrf=tokens.form_token(browser), org=None, tenant="", message=message
-            )
-            return respond(html, 403, browser)
+        posted = await linked_form(request, p, MAX_LOOKUP_BYTES)
+        if isinstance(posted, Response):
+            return posted
+        tracked, _, _, token = posted
         flows = TicketFlows(p.sessions, tracked.principal, watchers=p.watchers, notices=p.notices)
         try:
             await flows.change_status(tracked.ticket_id, TicketStatus.CLOSED)
         except TicketingError:
             # Reopened or closed meanwhile: show the ticket as it now is.
-            async with p.sessions() as session:
-                view = await customer_view(session, tracked)
-            html = ticket_page(
-                view, csrf=tokens.form_token(browser), token=token, message=NOT_CONFIRMABLE
-            )
-            return respond(html, 409, browser)
+            return await ticket_again(p, posted, NOT_CONFIRMABLE, 409)
         return RedirectResponse(f"/track/{token}?closed=1", status_code=303)
 
     @router.get("/track/{token}")
