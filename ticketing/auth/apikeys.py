@@ -16,6 +16,7 @@ from ticketing.auth.models import ApiKey, KeyRole
 from ticketing.auth.principal import Principal, Role, require_principal
 from ticketing.core.errors import Forbidden, InvalidInput, NotFound, PartnerNotFound, TenantNotFound
 from ticketing.core.fields import check_storable
+from ticketing.rls import bind_scope, bind_system
 from ticketing.tenants import repository as tenants_repo
 
 KEY_PREFIX = "tk_"
@@ -82,6 +83,8 @@ async def authenticate(session: AsyncSession, presented: str) -> Principal | Non
     """The Principal of an active key; None for an unknown or revoked one."""
     if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return None
+    # Before any principal exists: the one row whose hash matches, under an explicit scope.
+    bind_system(session)
     row = await repo.find_active(session, hash_key(presented))
     return None if row is None else principal_of(row)
 
@@ -93,6 +96,7 @@ class ApiKeyService:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = require_principal(principal, "ApiKeyService")
+        bind_scope(session, self.principal)
 
     def _check_scope(self, role: KeyRole, tenant_id: str | None, partner_id: str | None) -> None:
         p = self.principal

@@ -21,6 +21,7 @@ from ticketing.core.enums import (
 )
 from ticketing.core.errors import Forbidden, InvalidInput, TicketNotFound
 from ticketing.core.fields import check_storable
+from ticketing.rls import bind_scope
 from ticketing.sla import (
     BusinessCalendar,
     SlaClock,
@@ -63,6 +64,7 @@ class SlaService:
     ) -> None:
         self.session = session
         self.principal = require_principal(principal, "SlaService")
+        bind_scope(session, self.principal)
         self.bounds = bounds or CallerBounds(max_skew=None)
 
     async def _check_now(self, now: datetime | None) -> None:
