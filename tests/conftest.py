@@ -22,8 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.services import Services
 from tests.temporal_support import dev_server, time_skipping_server
-from ticketing.db import make_engine, make_sessionmaker, migrate
-from ticketing.rls import ScopedSession
+from ticketing.db import make_engine, migrate
+from ticketing.rls import EVERYTHING, ScopedSession
 from ticketing.settings import Settings
 
 TABLES = (
@@ -37,6 +37,18 @@ TABLES = (
 # empties tables.
 APP_LOGIN = "ticketing_test_app"
 APP_PASSWORD = "test-only-app-password"
+
+
+class ObserverSession(ScopedSession):
+    """Test code seeds and checks as the platform; the app code under test binds its own
+    principal's scope on these sessions, and the app's own sessionmaker (test_rls) shows an
+    unbound session sees nothing."""
+
+    unbound_scope = EVERYTHING
+
+
+def observer_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ObserverSession)
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +116,7 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
             bind=connection,
             join_transaction_mode="create_savepoint",
             expire_on_commit=False,
-            sync_session_class=ScopedSession,
+            sync_session_class=ObserverSession,
         )
         try:
             yield session
@@ -119,7 +131,7 @@ async def committed(
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Real commits (for concurrency and workers); the tables are emptied afterwards."""
     await truncate(owner_engine)
-    yield make_sessionmaker(engine)
+    yield observer_sessions(engine)
     await truncate(owner_engine)
 
 

@@ -111,13 +111,13 @@ async def ticket_id_of(owner_engine: AsyncEngine, tenant: str) -> object:
 
 
 async def test_a_query_without_the_tenant_filter_sees_only_its_tenant(
-    committed: Sessions, owner_engine: AsyncEngine
+    committed: Sessions, app_sessions: Sessions, owner_engine: AsyncEngine
 ) -> None:
     await two_tenants(committed)
-    acme = await visible_tenants(committed, Principal.tenant_agent("acme"))
+    acme = await visible_tenants(app_sessions, Principal.tenant_agent("acme"))
     assert acme == {table: ["acme"] for table in FORGETFUL}
-    assert await visible_tenants(committed, None) == {table: [] for table in FORGETFUL}
-    platform = await visible_tenants(committed, Principal.platform())
+    assert await visible_tenants(app_sessions, None) == {table: [] for table in FORGETFUL}
+    platform = await visible_tenants(app_sessions, Principal.platform())
     assert platform == {table: ["acme", "globex"] for table in FORGETFUL}
     # The owner (migrations) is not subject to the policies.
     owner = make_sessionmaker(owner_engine)

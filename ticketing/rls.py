@@ -64,16 +64,23 @@ def bind_tracked_ticket(session: AsyncSession | Session, ticket_id: uuid.UUID) -
 class ScopedSession(Session):
     """A Session whose statements run under the scope bound to it (NOTHING when unbound)."""
 
+    unbound_scope = NOTHING
+
+
+def _want(session: Session) -> str:
+    default = getattr(session, "unbound_scope", NOTHING)
+    return str(session.info.get(_WANT, default))
+
 
 @event.listens_for(ScopedSession, "after_begin")
 def _apply_scope(session: Session, _tx: SessionTransaction, connection: Connection) -> None:
-    _ensure(session.info.get(_WANT, NOTHING), connection)
+    _ensure(_want(session), connection)
 
 
 @event.listens_for(ScopedSession, "do_orm_execute")
 def _rebound(state: ORMExecuteState) -> None:
     # A second service with another principal on a session already in a transaction.
-    want = state.session.info.get(_WANT, NOTHING)
+    want = _want(state.session)
     connection = state.session.connection()
     if connection.info.get(_HAVE, NOTHING) != want:
         _ensure(want, connection)
@@ -81,7 +88,7 @@ def _rebound(state: ORMExecuteState) -> None:
 
 async def ensure_scope(session: AsyncSession, connection: AsyncConnection) -> None:
     """The driver path (statements on asyncpg itself) checks the scope like the ORM path."""
-    want = session.sync_session.info.get(_WANT, NOTHING)
+    want = _want(session.sync_session)
     if connection.info.get(_HAVE, NOTHING) != want:
         await connection.run_sync(lambda sync: _ensure(want, sync))
 
