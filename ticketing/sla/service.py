@@ -11,14 +11,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role, require_principal
-from ticketing.core.enums import (
-    DONE_STATUSES,
-    Actor,
-    EventKind,
-    NoticeKind,
-    Priority,
-    TicketStatus,
-)
+from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, NoticeKind, Priority, TicketStatus
 from ticketing.core.errors import Forbidden, InvalidInput, TicketNotFound
 from ticketing.core.fields import check_storable
 from ticketing.rls import bind_scope
