@@ -273,3 +273,20 @@ async def as_globex_then_rolled_back(sessions: Sessions) -> None:
         rls.bind_scope(session, Principal.tenant_agent("globex"))
         await session.execute(text("SELECT 1"))
         raise RuntimeError("rolled back")
+
+
+async def test_a_switch_undone_by_a_savepoint_rollback_is_not_trusted(
+    committed: Sessions, app_sessions: Sessions
+) -> None:
+    await two_tenants(committed)
+    async with app_sessions() as session, session.begin():
+        rls.bind_scope(session, Principal.tenant_agent("acme"))
+        await session.execute(text("SELECT 1"))
+        nested = await session.begin_nested()
+        rls.bind_scope(session, Principal.tenant_agent("globex"))
+        await session.execute(text("SELECT 1"))
+        await nested.rollback()
+    # PostgreSQL is back on acme; the next globex session must say so again, not trust a cache.
+    assert await server_scope(app_sessions) == "acme"
+    globex = await visible_tenants(app_sessions, Principal.tenant_agent("globex"))
+    assert globex == {table: ["globex"] for table in FORGETFUL}

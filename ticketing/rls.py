@@ -118,6 +118,7 @@ def install(engine_sync: Any) -> None:
     """Track commits and rollbacks of `engine_sync` (an AsyncEngine's `sync_engine`)."""
     event.listen(engine_sync, "commit", _committed)
     event.listen(engine_sync, "rollback", _rolled_back)
+    event.listen(engine_sync, "rollback_savepoint", _rolled_back_to_savepoint)
     event.listen(engine_sync.pool, "reset", _reset)
 
 
@@ -127,6 +128,12 @@ def _committed(connection: Connection) -> None:
 
 def _rolled_back(connection: Connection) -> None:
     _restore(connection.info)
+
+
+def _rolled_back_to_savepoint(connection: Connection, _name: str, _context: object) -> None:
+    # The value the savepoint undid is not known here: the next session sets its own.
+    if _BEFORE in connection.info:
+        connection.info[_HAVE] = None
 
 
 def _reset(_dbapi: Any, record: PoolProxiedConnection, _state: PoolResetState) -> None:
