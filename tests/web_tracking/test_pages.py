@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests.web_tracking.conftest import Site, csrf_of, token_of
 from ticketing.auth.principal import Principal
 from ticketing.tickets.models import TicketMessage
+from ticketing.tickets.service import TicketService
 from ticketing.web.tracking.routes import NOT_FOUND
 
 
@@ -178,3 +179,30 @@ async def test_links_open_their_ticket_until_they_expire(site: Site) -> None:
     for answer in refused:
         assert answer.status_code == 404 and "No internet" not in answer.text
     assert reply.status_code == 403
+
+
+async def test_the_customer_confirms_a_resolution_and_the_ticket_closes(site: Site) -> None:
+    ticket = await site.open_ticket()
+    agent = site.flows(Principal.tenant_agent("acme", name="ann"))
+    async with browser(site) as (client, csrf):
+        page = await lookup(client, csrf, number=ticket.ticket_number, email="jane@example.com")
+        token = token_of(page.text)
+        # Not resolved yet: no confirm button, and a forged confirm changes nothing.
+        early = await client.post("/track/confirm", data={"csrf": csrf, "token": token})
+        await agent.change_status(ticket.ticket_id, "resolved")
+        resolved = await client.get(f"/track/{token}")
+        forged = await client.post("/track/confirm", data={"csrf": "x", "token": token})
+        confirmed = await client.post("/track/confirm", data={"csrf": csrf, "token": token})
+        after = await client.get(confirmed.headers["location"])
+    assert "Yes, close my ticket" not in page.text
+    assert early.status_code == 409 and "not waiting for your confirmation" in early.text
+    assert "Yes, close my ticket" in resolved.text
+    assert forged.status_code == 403
+    assert confirmed.status_code == 303
+    assert "Your ticket is closed" in after.text and "Yes, close my ticket" not in after.text
+    async with site.ports.sessions() as session:
+        service = TicketService(session, Principal.platform())
+        info = await service.get_ticket(ticket.ticket_id)
+        _, events = await service.timeline(ticket.ticket_id)
+    assert info.status.value == "closed"
+    assert any(e.data.get("reason") == "customer_confirmed" for e in events), events

@@ -69,24 +69,33 @@ def key_info(row: ApiKey) -> ApiKeyInfo:
 
 def principal_of(row: ApiKey) -> Principal:
     """The Principal a key stands for; its name is recorded as the actor of what it does."""
-    name = row.name or f"apikey:{row.prefix}"
-    if row.role is KeyRole.PLATFORM:
+    return _principal(row.role, row.tenant_id, row.partner_id, row.name or f"apikey:{row.prefix}")
+
+
+def _principal(
+    role: KeyRole, tenant_id: str | None, partner_id: str | None, name: str
+) -> Principal:
+    if role is KeyRole.PLATFORM:
         return Principal.platform(name=name)
-    if row.role is KeyRole.PARTNER_AGENT:
-        assert row.partner_id is not None
-        return Principal.partner_agent(row.partner_id, name=name)
-    assert row.tenant_id is not None
-    return Principal(Role(row.role.value), tenant_id=row.tenant_id, name=name)
+    if role is KeyRole.PARTNER_AGENT:
+        assert partner_id is not None
+        return Principal.partner_agent(partner_id, name=name)
+    assert tenant_id is not None
+    return Principal(Role(role.value), tenant_id=tenant_id, name=name)
 
 
 async def authenticate(session: AsyncSession, presented: str) -> Principal | None:
-    """The Principal of an active key; None for an unknown or revoked one."""
+    """The Principal of an active key; None for an unknown or revoked one. One prepared
+    statement outside any transaction: it runs before every request's own work."""
     if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return None
     # Before any principal exists: the one row whose hash matches, under an explicit scope.
     bind_system(session)
-    row = await repo.find_active(session, hash_key(presented))
-    return None if row is None else principal_of(row)
+    row = await repo.find_active_alone(session, hash_key(presented))
+    if row is None:
+        return None
+    role, tenant_id, partner_id, name, prefix = row
+    return _principal(KeyRole(role), tenant_id, partner_id, name or f"apikey:{prefix}")
 
 
 class ApiKeyService:

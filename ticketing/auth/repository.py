@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.models import ApiKey
+from ticketing.db_driver import driver_connection
+
+_FIND_ACTIVE = (
+    "SELECT role, tenant_id, partner_id, name, prefix FROM api_keys "
+    "WHERE key_hash = $1 AND revoked_at IS NULL"
+)
 
 
-async def find_active(session: AsyncSession, key_hash: str) -> ApiKey | None:
-    return (
-        await session.execute(
-            select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
-        )
-    ).scalar_one_or_none()
+async def find_active_alone(
+    session: AsyncSession, key_hash: str
+) -> tuple[str, str | None, str | None, str | None, str] | None:
+    """An active key's scope columns, read on the driver outside any transaction (the session
+    must not have begun one)."""
+    driver = await driver_connection(session, transaction=False)
+    row: Sequence[Any] | None = await driver.fetchrow(_FIND_ACTIVE, key_hash)  # type: ignore[assignment]
+    if row is None:
+        return None
+    return str(row[0]), row[1], row[2], row[3], str(row[4])
 
 
 async def revoke(session: AsyncSession, key_id: uuid.UUID, now: datetime) -> ApiKey | None:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from ticketing.auth.tracking import new_browser_id
+from ticketing.core.enums import TicketStatus
 from ticketing.core.errors import TicketingError
 from ticketing.settings import Settings
 from ticketing.tickets.flows import TicketFlows
@@ -40,6 +41,8 @@ NOT_FOUND = (
 EXPIRED_FORM = "This form had expired. Please enter your details again."
 BAD_LINK = "This link is not valid or has expired. Enter your ticket number and email address."
 REPLY_SENT = "Thank you. Your reply was added to the ticket."
+CONFIRMED = "Thank you for confirming. Your ticket is closed; reply to reopen it."
+NOT_CONFIRMABLE = "This ticket is not waiting for your confirmation."
 
 
 async def read_form(request: Request, limit: int) -> dict[str, str] | None:
@@ -166,9 +169,36 @@ def tracking_router(
             return respond(html, 422, browser)
         return RedirectResponse(f"/track/{token}?sent=1", status_code=303)
 
+    @router.post("/track/confirm")
+    async def track_confirm(request: Request, p: TrackingPorts = Ports) -> Response:
+        """The customer confirms a resolution: the ticket closes (a customer may make only
+        this one status change)."""
+        form = await read_form(request, MAX_LOOKUP_BYTES) or {}
+        browser = browser_of(request)
+        token = form.get("token", "")
+        tracked = await _open(p, tokens.open_link(token))
+        if tracked is None or not valid_form(request, form):
+            message = BAD_LINK if tracked is None else EXPIRED_FORM
+            html = lookup_form(
+                csrf=tokens.form_token(browser), org=None, tenant="", message=message
+            )
+            return respond(html, 403, browser)
+        flows = TicketFlows(p.sessions, tracked.principal, watchers=p.watchers, notices=p.notices)
+        try:
+            await flows.change_status(tracked.ticket_id, TicketStatus.CLOSED)
+        except TicketingError:
+            # Reopened or closed meanwhile: show the ticket as it now is.
+            async with p.sessions() as session:
+                view = await customer_view(session, tracked)
+            html = ticket_page(
+                view, csrf=tokens.form_token(browser), token=token, message=NOT_CONFIRMABLE
+            )
+            return respond(html, 409, browser)
+        return RedirectResponse(f"/track/{token}?closed=1", status_code=303)
+
     @router.get("/track/{token}")
     async def track_link(
-        request: Request, token: str, p: TrackingPorts = Ports, sent: str = ""
+        request: Request, token: str, p: TrackingPorts = Ports, sent: str = "", closed: str = ""
     ) -> Response:
         browser = browser_of(request)
         csrf = tokens.form_token(browser)
@@ -179,8 +209,8 @@ def tracking_router(
             )
         async with p.sessions() as session:
             view = await customer_view(session, tracked)
-        message = REPLY_SENT if sent else None
-        html = ticket_page(view, csrf=csrf, token=token, message=message, ok=bool(sent))
+        message = CONFIRMED if closed else REPLY_SENT if sent else None
+        html = ticket_page(view, csrf=csrf, token=token, message=message, ok=message is not None)
         return respond(html, 200, browser)
 
     return router
