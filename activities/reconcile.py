@@ -18,6 +18,7 @@ from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES
 from ticketing.notifications import repository as outbox
 from ticketing.reconcile import OutboxSweep, WatcherSweep, WatcherSweepResult
+from ticketing.rls import bind_system
 from ticketing.schemas import TicketInfo
 from ticketing.tickets import repository as tickets_repo
 from ticketing.tickets.ports import Notices
@@ -53,6 +54,7 @@ class ReconcileActivities:
         done one's watcher told so it ends."""
         await self._require_reconciler("reconcile watchers")
         async with self.sessions() as session:
+            bind_system(session)
             page = await tickets_repo.tickets_to_reconcile(
                 session,
                 after_number=sweep.after_number,
@@ -101,6 +103,7 @@ class ReconcileActivities:
         is not running, or its wake-up was lost. Returns how many were overdue."""
         await self._require_reconciler("reconcile the outbox")
         async with self.sessions() as session:
+            bind_system(session)
             overdue = await outbox.count_overdue(
                 session, timedelta(seconds=sweep.older_than_seconds)
             )

@@ -31,6 +31,7 @@ from ticketing.notifications import repository as outbox
 from ticketing.notifications.dispatch import DispatcherInput
 from ticketing.notifications.service import QueueOnly
 from ticketing.notify import Notifier
+from ticketing.rls import bind_system
 from ticketing.schemas import (
     BreachResult,
     CreateTicketRequest,
@@ -243,6 +244,7 @@ class TicketActivities:
         async with activity_boundary():
             await self.callers.require(INTAKE_WORKFLOWS, "send ticket-created notices")
         async with self.sessions() as session:
+            bind_system(session)
             ids = await outbox.notification_ids_by_key(session, f"ticket_created:{ticket_id}")
         if ids:
             await self.notices.hand_over(ticket_id)

@@ -1,7 +1,8 @@
 """Benchmark 1: TicketService.create_ticket against a raw asyncpg insert on the same PostgreSQL.
 
-Run: python -m bench.create_path [--seconds 5] [--database-url URL]
+Run: python -m bench.create_path [--seconds 5] [--database-url OWNER_URL --app-database-url URL]
 Every figure is a ratio against the raw insert measured in the same run (machines are noisy).
+The service runs as the app does: the app role, held by row-level security, a tenant's scope.
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from ticketing.auth.principal import Principal
-from ticketing.db import migrate_async
+from ticketing.db import make_engine, make_sessionmaker, migrate_async
 from ticketing.logging import configure_logging
+from ticketing.settings import Settings
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.service import TicketService
 
 RESULTS = Path(__file__).parent / "results"
 PLATFORM = Principal.platform(name="bench")
+TENANT = Principal.integration("bench", name="bench")
 CONCURRENCY = (1, 8, 32)
 
 RAW_TABLE = """
@@ -100,11 +102,11 @@ async def run_for(seconds: float, concurrency: int, one: Any) -> float:
     return done / (time.perf_counter() - start)
 
 
-async def bench(url: str, seconds: float) -> dict[str, Any]:
+async def bench(url: str, app_url: str, seconds: float) -> dict[str, Any]:
     await migrate_async(url)
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    engine = create_async_engine(url, pool_size=40, max_overflow=0)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    engine = make_engine(app_url, Settings(db_pool_size=40, db_max_overflow=0))
+    sessions = make_sessionmaker(engine)
     async with sessions() as session, session.begin():
         tenants = TenantService(session, PLATFORM)
         await tenants.register_tenant("bench")
@@ -135,7 +137,7 @@ async def bench(url: str, seconds: float) -> dict[str, Any]:
     async def service_create() -> None:
         # The create every channel's flow runs: a read, then one statement that commits alone.
         async with sessions() as session:
-            await TicketService(session, PLATFORM).create_ticket_alone(
+            await TicketService(session, TENANT).create_ticket_alone(
                 {"title": "No internet", "description": "Router blinks red", "customer_id": 1,
                  "assigned_team": "support", "idempotency_key": uuid.uuid4().hex}
             )
@@ -196,17 +198,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--database-url", default=os.environ.get("TICKETING_BENCH_DATABASE_URL"))
+    # The role the service connects as (a member of ticketing_app); unset: the owner's URL.
+    parser.add_argument("--app-database-url",
+                        default=os.environ.get("TICKETING_BENCH_APP_DATABASE_URL"))
     args = parser.parse_args()
     configure_logging(level="WARNING")  # a log line per ticket would be part of the measurement
-    url = args.database_url
+    url, app_url = args.database_url, args.app_database_url
     home = None
     if not url:
-        from ticketing.embedded import embedded_postgres_url
+        from ticketing.embedded import embedded_app_url, embedded_postgres_url
 
         home = Path(tempfile.mkdtemp(prefix="bench-pg-"))
         url = embedded_postgres_url(home)
+        app_url = embedded_app_url(home)
     try:
-        result = asyncio.run(bench(url, args.seconds))
+        result = asyncio.run(bench(url, app_url or url, args.seconds))
     finally:
         if home is not None:
             from ticketing.embedded import stop_embedded_postgres

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,17 +10,21 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 from temporalio.testing import WorkflowEnvironment
 
 from tests.services import Services
 from tests.temporal_support import dev_server, time_skipping_server
-from ticketing.db import migrate_async
+from ticketing.db import make_engine, migrate
+from ticketing.rls import EVERYTHING, ScopedSession
+from ticketing.settings import Settings
 
 TABLES = (
     "notifications, sla_breaches, ticket_events, ticket_messages, tickets, customers, tenants, "
@@ -27,8 +32,27 @@ TABLES = (
 )
 
 
+# The role every test's app code connects as: a member of `ticketing_app` owning no table, as
+# in a deployment, so row-level security holds in every test. The owner only migrates and
+# empties tables.
+APP_LOGIN = "ticketing_test_app"
+APP_PASSWORD = "test-only-app-password"
+
+
+class ObserverSession(ScopedSession):
+    """Test code seeds and checks as the platform; the app code under test binds its own
+    principal's scope on these sessions, and the app's own sessionmaker (test_rls) shows an
+    unbound session sees nothing."""
+
+    unbound_scope = EVERYTHING
+
+
+def observer_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ObserverSession)
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def owner_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("TICKETING_TEST_DATABASE_URL")
     if url:
         return url
@@ -40,10 +64,45 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     stop_embedded_postgres(home)
 
 
+@pytest.fixture(scope="session")
+def database_url(owner_url: str) -> str:
+    """The app role's URL on the migrated database (the owner's is `owner_url`)."""
+    migrate(owner_url)
+    asyncio.run(_create_app_login(owner_url))
+    return make_url(owner_url).set(username=APP_LOGIN, password=APP_PASSWORD).render_as_string(
+        hide_password=False
+    )
+
+
+async def _create_app_login(owner_url: str) -> None:
+    owner = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with owner.begin() as connection:
+            await connection.execute(
+                text(
+                    f"""DO $$ BEGIN
+                    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_LOGIN}') THEN
+                        CREATE ROLE {APP_LOGIN} LOGIN PASSWORD '{APP_PASSWORD}'
+                            IN ROLE ticketing_app;
+                    END IF;
+                END $$"""
+                )
+            )
+    finally:
+        await owner.dispose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def owner_engine(database_url: str, owner_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(owner_url, pool_size=2, max_overflow=2)
+    yield engine
+    await engine.dispose()
+
+
 @pytest_asyncio.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await migrate_async(database_url)
-    engine = create_async_engine(database_url, pool_size=25, max_overflow=10)
+    """The app's engine as the app builds it: the app role, scope hooks installed."""
+    engine = make_engine(database_url, Settings(db_pool_size=25, db_max_overflow=10))
     yield engine
     await engine.dispose()
 
@@ -54,7 +113,10 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     async with engine.connect() as connection:
         outer = await connection.begin()
         session = AsyncSession(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+            bind=connection,
+            join_transaction_mode="create_savepoint",
+            expire_on_commit=False,
+            sync_session_class=ObserverSession,
         )
         try:
             yield session
@@ -64,11 +126,13 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 @pytest_asyncio.fixture
-async def committed(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def committed(
+    engine: AsyncEngine, owner_engine: AsyncEngine
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Real commits (for concurrency and workers); the tables are emptied afterwards."""
-    await truncate(engine)
-    yield async_sessionmaker(engine, expire_on_commit=False)
-    await truncate(engine)
+    await truncate(owner_engine)
+    yield observer_sessions(engine)
+    await truncate(owner_engine)
 
 
 async def truncate(engine: AsyncEngine) -> None:

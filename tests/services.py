@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal
+from ticketing.rls import bind_scope
 from ticketing.sla.service import SlaService
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.schemas import TicketInfo
@@ -33,10 +34,13 @@ class Services:
 
     async def escalate(self, ticket: uuid.UUID | str, **kwargs: Any) -> tuple[TicketInfo, bool]:
         """As the escalate flow does: the SLA service moves it, the ticket is read back."""
+        bind_scope(self.session, self.principal)
         row, moved = await self.sla.escalate(ticket, **kwargs)
         return await self.tickets.get_ticket(row.id), moved
 
     def __getattr__(self, name: str) -> Any:
+        # Several principals share the test's one session: the RLS scope is the acting one's.
+        bind_scope(self.session, self.principal)
         for service in (self.tickets, self.tenants, self.sla):
             if hasattr(service, name):
                 return getattr(service, name)

@@ -82,12 +82,14 @@ def error_line(result: Result) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(cli: Any, env: dict[str, str], database_url: str) -> Iterator[None]:
+def stack(
+    cli: Any, env: dict[str, str], database_url: str, owner_url: str
+) -> Iterator[None]:
     """Migrated, emptied database with tenant acme (partner fiberco) and a worker running."""
     assert cli("migrate").exit_code == 0
 
     async def truncate() -> None:
-        engine = create_async_engine(database_url)
+        engine = create_async_engine(owner_url)  # the owner empties tables, never the app
         async with engine.begin() as connection:
             await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
             await connection.execute(text("UPDATE ticket_counters SET value = 0"))

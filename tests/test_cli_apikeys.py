@@ -21,7 +21,9 @@ Cli = Callable[..., Result]
 
 
 @pytest_asyncio.fixture
-async def cli(database_url: str, committed: Sessions, engine: AsyncEngine) -> AsyncIterator[Cli]:
+async def cli(
+    database_url: str, committed: Sessions, owner_engine: AsyncEngine
+) -> AsyncIterator[Cli]:
     await seed_tenant(committed, partner=True)
     runner = CliRunner()
     env = {"TICKETING_DATABASE_URL": database_url, "TEMPORAL_ADDRESS": "127.0.0.1:9"}
@@ -32,7 +34,7 @@ async def cli(database_url: str, committed: Sessions, engine: AsyncEngine) -> As
             return pool.submit(lambda: runner.invoke(app, list(args), env=env)).result()
 
     yield invoke
-    await clear_keys(engine)
+    await clear_keys(owner_engine)
 
 
 def ok_json(result: Result) -> dict[str, Any]:

@@ -174,13 +174,13 @@ def test_demo_refuses_configured_infrastructure(env: dict[str, str], tmp_path: P
 
 
 @pytest_asyncio.fixture
-async def fresh_database(database_url: str) -> AsyncIterator[str]:
-    """A new, never-migrated database on the test server; dropped afterwards."""
+async def fresh_database(owner_url: str) -> AsyncIterator[str]:
+    """A new, never-migrated database on the test server (its owner's URL); dropped afterwards."""
     name = f"fresh_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(libpq(database_url))
+    admin = await asyncpg.connect(libpq(owner_url))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        base, query = database_url.split("?", 1) if "?" in database_url else (database_url, "")
+        base, query = owner_url.split("?", 1) if "?" in owner_url else (owner_url, "")
         yield f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

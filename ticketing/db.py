@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from ticketing import rls
 from ticketing.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -28,7 +29,26 @@ class SchemaNotCurrent(RuntimeError):
 
 
 def resolve_database_url(settings: Settings) -> str:
-    """The configured URL, or an embedded PostgreSQL under TICKETING_HOME when none is set."""
+    """The URL the app connects as: a role that owns no table, so row-level security holds.
+
+    The configured URL, or the embedded PostgreSQL's app role under TICKETING_HOME.
+    """
+    if settings.database_url:
+        return settings.database_url
+    from ticketing.embedded import embedded_app_url
+
+    return embedded_app_url(settings.home)
+
+
+def resolve_migrate_url(settings: Settings) -> str:
+    """The URL migrations run as: the tables' owner.
+
+    TICKETING_MIGRATE_DATABASE_URL, else TICKETING_DATABASE_URL (a deployment with one role,
+    which then owns the tables and is not held by row-level security), else the embedded
+    PostgreSQL's superuser.
+    """
+    if settings.migrate_database_url:
+        return settings.migrate_database_url
     if settings.database_url:
         return settings.database_url
     from ticketing.embedded import embedded_postgres_url
@@ -37,8 +57,9 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
+    """The app's engine; its sessions (make_sessionmaker) carry their principal's RLS scope."""
     settings = settings or Settings()
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -46,10 +67,14 @@ def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
         # onboarding). A connection that died with the server fails its statement, SQLAlchemy
         # then invalidates the pool, and the activity's retry gets a fresh connection.
     )
+    rls.install(engine.sync_engine)
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(
+        engine, expire_on_commit=False, sync_session_class=rls.ScopedSession
+    )
 
 
 def alembic_config(url: str) -> Config:
@@ -102,7 +127,7 @@ async def prepare_schema(settings: Settings, url: str) -> None:
     if settings.database_url:
         await require_schema_at_head(url)
     else:
-        await migrate_async(url)
+        await migrate_async(await asyncio.to_thread(resolve_migrate_url, settings))
 
 
 def safe_url(url: str) -> str:

@@ -7,6 +7,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.rls import ensure_scope
+
 
 class DriverConnection(Protocol):
     """The part of asyncpg's connection the hot statements use."""
@@ -37,6 +39,8 @@ async def driver_connection(
     A prepared statement on it skips SQLAlchemy's compile and result overhead.
     """
     connection = await session.connection()
+    # A statement here bypasses the session's hooks: the RLS scope is checked the same way.
+    await ensure_scope(session, connection)
     raw = await connection.get_raw_connection()
     driver: DriverConnection = raw.driver_connection  # type: ignore[assignment]
     if transaction is not None and driver.is_in_transaction() != transaction:

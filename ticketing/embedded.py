@@ -26,6 +26,11 @@ log = structlog.get_logger(__name__)
 SERVER_SYSTEM_USER = "pgserver"
 PASSWORD_FILE = "postgres.password"
 SUPERUSER = "postgres"
+# The role the app connects as: a member of migration 0003's `ticketing_app`, owning no table,
+# so row-level security applies to it (the superuser above only migrates).
+APP_LOGIN = "ticketing_login"
+APP_PASSWORD_FILE = "app.password"
+APP_GROUP = "ticketing_app"
 PRIVATE_UMASK = 0o077
 # sun_path holds 108 bytes on Linux (104 on macOS); keep room for ".s.PGSQL.5432" and the NUL.
 MAX_SOCKET_PATH = 100
@@ -62,7 +67,26 @@ def embedded_postgres_url(home: Path) -> str:
     The server outlives this process so the dev stack, the worker and the CLI share one
     instance; a second call from any process reuses it, its data and its password.
     """
+    password, socket_dir = _running_cluster(Path(home).resolve())
+    return f"postgresql+asyncpg://{SUPERUSER}:{password}@/{SUPERUSER}?host={socket_dir}"
+
+
+def embedded_app_url(home: Path) -> str:
+    """The app role's URL on the embedded PostgreSQL under `home`, made on first use with a
+    generated password kept 0600 next to the superuser's."""
     home = Path(home).resolve()
+    owner_password, socket_dir = _running_cluster(home)
+    with _home_lock(home):
+        password = _read_password(home, APP_PASSWORD_FILE)
+        if password is None:
+            password = secrets.token_urlsafe(32)
+            _create_app_login(socket_dir, owner_password, password)
+            _write_password(home, password, APP_PASSWORD_FILE)
+    return f"postgresql+asyncpg://{APP_LOGIN}:{password}@/{SUPERUSER}?host={socket_dir}"
+
+
+def _running_cluster(home: Path) -> tuple[str, Path]:
+    """The superuser's password and the socket directory, the cluster made or started first."""
     run_user = _run_user()
     _prepare_home(home, run_user)
     pgdata = home / "pgdata"
@@ -70,12 +94,47 @@ def embedded_postgres_url(home: Path) -> str:
         password = _read_password(home)
         if not (pgdata / "PG_VERSION").exists():
             password = password or _write_password(home, secrets.token_urlsafe(32))
+            # A new cluster has no app role yet: its old password names nothing.
+            (home / APP_PASSWORD_FILE).unlink(missing_ok=True)
             _initdb(home, pgdata, password, run_user)
         socket_dir = _ensure_running(pgdata, run_user)
         if password is None:
             password = _adopt_trusting_cluster(home, pgdata, socket_dir, run_user)
             socket_dir = _ensure_running(pgdata, run_user)
-    return f"postgresql+asyncpg://{SUPERUSER}:{password}@/{SUPERUSER}?host={socket_dir}"
+    return password, socket_dir
+
+
+def _create_app_login(socket_dir: Path, owner_password: str, password: str) -> None:
+    """The login role (and its group, should no migration have made it yet), password set."""
+    _psql(
+        socket_dir,
+        owner_password,
+        f"""DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_GROUP}') THEN
+                CREATE ROLE {APP_GROUP} NOLOGIN;
+            END IF;
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_LOGIN}') THEN
+                CREATE ROLE {APP_LOGIN} LOGIN;
+            END IF;
+        END $$;
+        ALTER ROLE {APP_LOGIN} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '{password}';
+        GRANT {APP_GROUP} TO {APP_LOGIN};
+        """,
+    )
+
+
+def _psql(socket_dir: Path, password: str | None, script: str) -> None:
+    """Run `script` as the superuser; secrets go by stdin and environment, never argv."""
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    if password is not None:
+        env["PGPASSWORD"] = password
+    subprocess.run(
+        [str(POSTGRES_BIN_PATH / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+         "-h", str(socket_dir), "-U", SUPERUSER, "-d", SUPERUSER],
+        input=script, text=True, check=True, capture_output=True, timeout=30, env=env,
+    )
 
 
 def stop_embedded_postgres(home: Path, timeout: float = 60.0) -> None:
@@ -164,16 +223,16 @@ def _home_lock(home: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _read_password(home: Path) -> str | None:
-    path = home / PASSWORD_FILE
+def _read_password(home: Path, name: str = PASSWORD_FILE) -> str | None:
+    path = home / name
     if not path.exists():
         return None
     path.chmod(0o600)
     return path.read_text().strip() or None
 
 
-def _write_password(home: Path, password: str) -> str:
-    path = home / PASSWORD_FILE
+def _write_password(home: Path, password: str, name: str = PASSWORD_FILE) -> str:
+    path = home / name
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as file:
@@ -278,17 +337,9 @@ def _adopt_trusting_cluster(
     home: Path, pgdata: Path, socket_dir: Path, run_user: RunUser
 ) -> str:
     """Give a cluster made by an older release (trust auth, no password) a password and SCRAM."""
-    from pgserver._commands import POSTGRES_BIN_PATH
-
     password = secrets.token_urlsafe(32)
     try:
-        subprocess.run(
-            [str(POSTGRES_BIN_PATH / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-             "-h", str(socket_dir), "-U", SUPERUSER, "-d", SUPERUSER],
-            input=f"ALTER ROLE {SUPERUSER} PASSWORD '{password}';\n",  # stdin, never argv
-            text=True, check=True, capture_output=True, timeout=30,
-            env={k: v for k, v in os.environ.items() if not k.startswith("PG")},
-        )
+        _psql(socket_dir, None, f"ALTER ROLE {SUPERUSER} PASSWORD '{password}';\n")
     except subprocess.CalledProcessError as exc:
         raise RuntimeError(
             f"embedded PostgreSQL under {pgdata} asks for a password and {home / PASSWORD_FILE} "

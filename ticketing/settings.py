@@ -12,8 +12,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TICKETING_", extra="ignore")
 
-    # postgresql+asyncpg://…; unset means an embedded PostgreSQL under `home`.
+    # postgresql+asyncpg://…; unset means an embedded PostgreSQL under `home`. The role the
+    # app connects as: one that owns no table (a member of `ticketing_app`), so row-level
+    # security holds it to the principal's tenant.
     database_url: str | None = None
+    # The tables' owner, for `ticketing migrate` only; unset means `database_url` migrates.
+    migrate_database_url: str | None = None
     home: Path = Path(".ticketing")
     # Base of the links customers follow (tracking page, share text); the dev stack's API.
     public_url: str = "http://127.0.0.1:8000"

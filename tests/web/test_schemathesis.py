@@ -27,6 +27,7 @@ from sqlalchemy.pool import NullPool
 
 from activities.watchers import NoWatchers
 from tests.web.support import Keys, clear_keys, seed
+from ticketing import rls
 from ticketing.notifications.service import DirectDelivery
 from ticketing.notify import Notifier
 from ticketing.web.app import create_app
@@ -69,7 +70,10 @@ async def serving(seeded: Keys, database_url: str) -> AsyncIterator[Keys]:
     # Schemathesis drives the app from its own thread and event loop: connections are opened
     # per request there (NullPool), never shared with this loop's pool.
     app_engine = create_async_engine(database_url, poolclass=NullPool)
-    sessions = async_sessionmaker(app_engine, expire_on_commit=False)
+    rls.install(app_engine.sync_engine)
+    sessions = async_sessionmaker(
+        app_engine, expire_on_commit=False, sync_session_class=rls.ScopedSession
+    )
     app.state.ports = ApiPorts(sessions, NoWatchers(), DirectDelivery(sessions, Notifier()))
     yield seeded
     app.state.ports = None

@@ -16,6 +16,7 @@ from ticketing.auth.models import ApiKey, KeyRole
 from ticketing.auth.principal import Principal, Role, require_principal
 from ticketing.core.errors import Forbidden, InvalidInput, NotFound, PartnerNotFound, TenantNotFound
 from ticketing.core.fields import check_storable
+from ticketing.rls import bind_scope, bind_system
 from ticketing.tenants import repository as tenants_repo
 
 KEY_PREFIX = "tk_"
@@ -88,6 +89,8 @@ async def authenticate(session: AsyncSession, presented: str) -> Principal | Non
     statement outside any transaction: it runs before every request's own work."""
     if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return None
+    # Before any principal exists: the one row whose hash matches, under an explicit scope.
+    bind_system(session)
     row = await repo.find_active_alone(session, hash_key(presented))
     if row is None:
         return None
@@ -102,6 +105,7 @@ class ApiKeyService:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = require_principal(principal, "ApiKeyService")
+        bind_scope(session, self.principal)
 
     def _check_scope(self, role: KeyRole, tenant_id: str | None, partner_id: str | None) -> None:
         p = self.principal

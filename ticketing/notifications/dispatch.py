@@ -18,6 +18,7 @@ from ticketing.notifications import repository as repo
 from ticketing.notifications.delivery import DeliveryOutcome, DeliveryStatus, RetryPolicy
 from ticketing.notifications.rendering import message_id_for
 from ticketing.notify import Notifier, TicketContext, render
+from ticketing.rls import bind_scope
 from ticketing.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -113,6 +114,7 @@ class Dispatcher:
         else:
             report.more = True
         async with self.sessions() as session:
+            bind_scope(session, self.principal)
             due_in = await repo.next_due_in(session)
         report.next_due_seconds = due_in.total_seconds() if due_in is not None else None
         return report
@@ -122,11 +124,13 @@ class Dispatcher:
     ) -> tuple[int, DeliveryOutcome] | None:
         """Claim, send and record one due row; None when no row is due."""
         async with self.sessions() as session, session.begin():
+            bind_scope(session, self.principal)
             row = await repo.claim_due(session, lease=self.rules.lease, ticket_id=ticket_id)
         if row is None:
             return None
         outcome = await self._deliver(row)
         async with self.sessions() as session, session.begin():
+            bind_scope(session, self.principal)
             status = await self._record(session, row, outcome)
         return row.id, replace(outcome, status=status)
 

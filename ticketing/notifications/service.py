@@ -15,6 +15,7 @@ from ticketing.notifications.dispatch import Dispatcher, DispatchRules
 from ticketing.notifications.repository import QueuedNotice
 from ticketing.notifications.schemas import NoticeInfo
 from ticketing.notify import Notifier
+from ticketing.rls import bind_scope
 from ticketing.tickets.schemas import TicketInfo
 
 log = structlog.get_logger(__name__)
@@ -62,6 +63,7 @@ class NotificationService:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = principal
+        bind_scope(session, principal)
 
     async def queue_for_message(self, ticket: TicketInfo) -> int | None:
         """Queue the notice of the message the command just added (once per message)."""

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.auth.principal import Principal, Role
 from ticketing.core.enums import TicketStatus
+from ticketing.rls import bind_scope
 from ticketing.sla import repository as repo
 from ticketing.sla.bounds import CallerBounds
 from ticketing.sla.document import SlaPolicyDocument
@@ -110,6 +111,7 @@ class SlaFlows:
         """Close resolved tickets nobody answered within their tenant's quiet period; each in
         its own transaction, then its watcher woken and its notices handed over."""
         async with self.sessions() as session:
+            bind_scope(session, self.principal)
             due = await repo.quiet_resolved(session, now=now, limit=limit)
         closed = 0
         for ticket_id in due:

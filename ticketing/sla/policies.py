@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role, require_principal
 from ticketing.core.errors import Forbidden, TenantNotFound
+from ticketing.rls import bind_scope
 from ticketing.sla import SlaPolicyDocument, parse_policy_document
 from ticketing.sla import repository as repo
 from ticketing.sla.service import row_deadlines, row_policy, tenant_policy, utcnow
@@ -27,6 +28,7 @@ class SlaPolicyService:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = require_principal(principal, "SlaPolicyService")
+        bind_scope(session, self.principal)
 
     async def _tenant(self, tenant_id: str) -> Tenant:
         p = self.principal

@@ -11,16 +11,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role, require_principal
-from ticketing.core.enums import (
-    DONE_STATUSES,
-    Actor,
-    EventKind,
-    NoticeKind,
-    Priority,
-    TicketStatus,
-)
+from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, NoticeKind, Priority, TicketStatus
 from ticketing.core.errors import Forbidden, InvalidInput, TicketNotFound
 from ticketing.core.fields import check_storable
+from ticketing.rls import bind_scope
 from ticketing.sla import (
     BusinessCalendar,
     SlaClock,
@@ -63,6 +57,7 @@ class SlaService:
     ) -> None:
         self.session = session
         self.principal = require_principal(principal, "SlaService")
+        bind_scope(session, self.principal)
         self.bounds = bounds or CallerBounds(max_skew=None)
 
     async def _check_now(self, now: datetime | None) -> None:

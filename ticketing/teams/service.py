@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.auth.principal import TENANT_ROLES, Principal, Role
 from ticketing.core.errors import Forbidden, InvalidInput
 from ticketing.core.fields import check_storable
+from ticketing.rls import bind_scope
 from ticketing.teams import repository as repo
 from ticketing.teams.errors import AgentNotFound, AlreadyExists, TeamNotFound
 from ticketing.teams.models import Agent, Team, TeamMember
@@ -38,6 +39,7 @@ class TeamService:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = principal
+        bind_scope(session, principal)
 
     def _tenant(self, tenant_id: str | None, *, write: bool) -> str:
         allowed = ADMINS if write else READERS

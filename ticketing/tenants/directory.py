@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import TENANT_ROLES, Principal, Role, require_principal
 from ticketing.core.errors import CustomerNotFound, Forbidden, TenantNotFound
+from ticketing.rls import bind_scope
 from ticketing.sla.service import tenant_policy
 from ticketing.tenants import repository as repo
 from ticketing.tenants.models import Customer, Partner, Tenant
@@ -66,6 +67,7 @@ class TenantDirectory:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = require_principal(principal, "TenantDirectory")
+        bind_scope(session, self.principal)
 
     def _require_reader(self) -> None:
         p = self.principal

@@ -13,6 +13,7 @@ from ticketing.core.errors import (
     PartnerNotFound,
     TenantNotFound,
 )
+from ticketing.rls import bind_scope
 from ticketing.sla import BusinessCalendar, SlaPolicy, validate_timezone
 from ticketing.tenants import repository as repo
 from ticketing.tenants.models import Customer, Partner, Tenant
@@ -24,6 +25,7 @@ class TenantService:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = require_principal(principal, "TenantService")
+        bind_scope(session, self.principal)
 
     def _visible_tenant(self, tenant_id: str) -> None:
         """Another tenant looks exactly like a missing one."""

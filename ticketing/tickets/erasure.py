@@ -14,6 +14,7 @@ from ticketing.auth.principal import Principal, Role, require_principal
 from ticketing.core.enums import EventKind
 from ticketing.core.errors import Forbidden, TicketNotFound
 from ticketing.notifications.models import NoticeStatus, Notification
+from ticketing.rls import bind_scope
 from ticketing.sla.service import utcnow
 from ticketing.tenants.models import Customer
 from ticketing.tickets import repository as repo
@@ -38,6 +39,7 @@ class TicketErasure:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = require_principal(principal, "TicketErasure")
+        bind_scope(session, self.principal)
 
     async def erase(
         self, ticket: uuid.UUID | str, *, customer: bool = False, now: datetime | None = None

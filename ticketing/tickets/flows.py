@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES, Actor, Priority, TicketStatus
 from ticketing.notifications.service import NotificationService
+from ticketing.rls import bind_scope
 from ticketing.teams.service import assign_by_team
 from ticketing.tenants.schemas import UpsertCustomerInput
 from ticketing.tenants.service import TenantService
@@ -54,6 +55,7 @@ class TicketFlows:
             # statement and never waits on a team lock; a replay assigns a ticket a crash left
             # unassigned, and a person's assignment is never overridden.
             async with self.sessions() as session, session.begin():
+                bind_scope(session, self.principal)
                 ticket = await assign_by_team(session, ticket)
         # Also on an idempotent replay: a retry after a crash between the commit and these
         # duties must still leave the ticket watched and its notice on its way.

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, require_principal
 from ticketing.core.errors import InvalidInput
+from ticketing.rls import bind_scope
 from ticketing.sla.service import SlaService, utcnow
 from ticketing.sla.thresholds import SlaWindow
 from ticketing.tickets.models import Ticket
@@ -76,6 +77,7 @@ class TicketReports:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = require_principal(principal, "TicketReports")
+        bind_scope(session, self.principal)
 
     async def ticket_counts(self) -> TicketCountsReport:
         """Counts per tenant and per (tenant, assigned team)."""

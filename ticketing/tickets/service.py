@@ -18,6 +18,7 @@ from ticketing.core.errors import (
     TicketNotFound,
 )
 from ticketing.core.fields import check_storable, normalize_priority, parse
+from ticketing.rls import bind_scope
 from ticketing.sla import ticket_clock as clock
 from ticketing.sla.service import tenant_policy, utcnow
 from ticketing.tenants import repository as tenants_repo
@@ -55,6 +56,7 @@ class TicketService:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.principal = require_principal(principal, "TicketService")
+        bind_scope(session, self.principal)
 
     # -- creation --------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.auth.principal import Principal
 from ticketing.auth.tracking import email_digest
 from ticketing.core.enums import Actor, EventKind, TicketStatus
+from ticketing.rls import bind_tracked_number, bind_tracked_ticket
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tenants.models import Customer
 from ticketing.tickets.models import Ticket
@@ -66,7 +67,10 @@ async def find_by_number_and_email(
     given = email_digest(email[:MAX_EMAIL])
     # Always exactly one row (NULLs when there is no such ticket), so the driver and the result
     # handling do the same work whether the number exists or not.
-    wanted = select(literal(_number(number_text)).label("number")).subquery()
+    number = _number(number_text)
+    # Before any principal exists: the database shows this number's ticket and owner only.
+    bind_tracked_number(session, number)
+    wanted = select(literal(number).label("number")).subquery()
     row = (
         await session.execute(
             select(
@@ -92,6 +96,7 @@ async def find_by_number_and_email(
 
 async def find_by_link(session: AsyncSession, ticket_id: uuid.UUID) -> TrackedTicket | None:
     """The owner of a ticket named by a signed link (the signature is the credential)."""
+    bind_tracked_ticket(session, ticket_id)
     row = (
         await session.execute(
             select(Ticket.tenant_id, Ticket.customer_id, Ticket.requester_email, Customer.email)

@@ -35,13 +35,13 @@ def safe_url(url: str) -> str:
 
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    from ticketing.db import make_engine, make_sessionmaker, migrate_async, resolve_database_url
+    from ticketing.db import make_engine, make_sessionmaker, prepare_schema, resolve_database_url
 
     url = await asyncio.to_thread(resolve_database_url, settings)
     if not settings.database_url:
-        # The embedded default is ours to keep current; a configured database is migrated
-        # deliberately with `ticketing migrate`.
-        await migrate_async(url)
+        # The embedded default is ours to keep current (as its owner); a configured database
+        # is migrated deliberately with `ticketing migrate`.
+        await prepare_schema(settings, url)
     engine = make_engine(url, settings)
     try:
         yield make_sessionmaker(engine)

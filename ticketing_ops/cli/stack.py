@@ -160,10 +160,11 @@ def worker(json_out: bool = JSON_OPTION) -> None:
 
 def migrate(json_out: bool = JSON_OPTION) -> None:
     """Bring the database schema up to date."""
-    from ticketing.db import migrate_async, resolve_database_url
+    from ticketing.db import migrate_async, resolve_migrate_url
 
     async def action() -> dict[str, str]:
-        url = await asyncio.to_thread(resolve_database_url, Settings())
+        # As the tables' owner (TICKETING_MIGRATE_DATABASE_URL), never as the app's role.
+        url = await asyncio.to_thread(resolve_migrate_url, Settings())
         await migrate_async(url)
         return {"database_url": safe_url(url), "revision": "head"}
 
