@@ -15,6 +15,7 @@ from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Principal
 from ticketing.core.errors import Forbidden, InvalidCustomerId, TicketingError
 from ticketing.core.fields import normalize_customer_id
+from ticketing.rls import bind_system
 
 _PURPOSE = b"chat-identity:"
 MAX_SIGNATURE = 128
@@ -49,6 +50,8 @@ async def find_integration(
     """(whether the key is an active key at all, the integration it is if its role is one)."""
     if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return False, None
+    # Before any principal exists: the one row whose hash matches, under an explicit scope.
+    bind_system(session)
     found = await repo.find_active_key(session, hash_key(presented))
     if found is None:
         return False, None
