@@ -17,6 +17,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.generation.meta import GenerationMode, ParameterLocation
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -88,4 +89,14 @@ async def serving(seeded: Keys, database_url: str) -> AsyncIterator[Keys]:
     suppress_health_check=list(HealthCheck),
 )
 def test_every_operation_conforms(case: schemathesis.Case, serving: Keys) -> None:
-    case.call_and_validate(headers=serving.auth("tenant_admin"), checks=CHECKS)
+    case.call_and_validate(headers=auth_for(case, serving), checks=CHECKS)
+
+
+def auth_for(case: schemathesis.Case, keys: Keys) -> dict[str, str]:
+    """The key for every case but one whose headers schemathesis made invalid on purpose: it
+    may have dropped the required Authorization, and adding it back would turn the refusal it
+    expects into a 200 (a flake seen on GET /api-keys in a clean-clone run)."""
+    header = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
+    if header is not None and header.mode is GenerationMode.NEGATIVE:
+        return {}
+    return keys.auth("tenant_admin")
