@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -18,6 +19,7 @@ from ticketing.tickets.ports import Watchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
 
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "field"}
 ROLES = ("platform", "tenant_admin", "tenant_agent", "integration", "partner_agent")
 
 
@@ -69,3 +71,11 @@ def api_app(sessions: async_sessionmaker[AsyncSession], watchers: Watchers | Non
             notices=DirectDelivery(sessions, Notifier()),
         )
     )
+
+
+def problem(response: httpx.Response, status: int, type_: str, field: str | None) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert set(body) == PROBLEM_FIELDS
+    assert (body["status"], body["type"], body["field"]) == (status, type_, field)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from activities.watchers import NoWatchers
 from tests.services import Services
-from tests.web.support import Keys, clear_keys, seed
+from tests.web.support import Keys, clear_keys, problem, seed
 from ticketing.auth.chat_identity import find_integration, identity_secret
 from ticketing.auth.tracking import TrackingTokens
 from ticketing.notifications.service import DirectDelivery
@@ -27,7 +27,6 @@ from ticketing.web.deps import ApiPorts
 from ticketing.web.tracking import TrackingConfig
 
 SECRET = b"chat-test-server-secret-0123456789abcdefghij"
-PROBLEM_FIELDS = {"type", "title", "status", "detail", "field"}
 CARD_FIELDS = {
     "ticket_number",
     "title",
@@ -92,14 +91,6 @@ async def open_ticket(chat: Chat, tenant: str, customer: str, title: str) -> str
             .create_ticket({"title": title, "customer_id": customer})
         )
     return ticket.ticket_number
-
-
-def problem(response: httpx.Response, status: int, type_: str, field: str | None) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert set(body) == PROBLEM_FIELDS
-    assert (body["status"], body["type"], body["field"]) == (status, type_, field)
 
 
 def test_numbers_are_distinct_in_order_any_case_at_most_ten() -> None:

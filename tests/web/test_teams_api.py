@@ -9,9 +9,7 @@ import httpx
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tests.web.support import Keys, api_app, clear_keys, seed
-
-PROBLEM_FIELDS = {"type", "title", "status", "detail", "field"}
+from tests.web.support import Keys, api_app, clear_keys, problem, seed
 
 
 @pytest_asyncio.fixture
@@ -25,14 +23,6 @@ async def api(
     ) as client:
         yield client, keys
     await clear_keys(engine)
-
-
-def problem(response: httpx.Response, status: int, type_: str, field: str | None) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert set(body) == PROBLEM_FIELDS
-    assert (body["status"], body["type"], body["field"]) == (status, type_, field)
 
 
 async def noc_with_two_agents(client: httpx.AsyncClient) -> None:
