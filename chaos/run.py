@@ -60,7 +60,12 @@ from chaos.checks import (
 from chaos.smtp import REFUSED_PREFIX, FaultySmtp, is_refused
 from ticketing.auth.principal import Principal
 from ticketing.db import make_engine, migrate_async
-from ticketing.embedded import embedded_pg_ctl, embedded_postgres_url
+from ticketing.embedded import (
+    embedded_app_url,
+    embedded_postgres_running,
+    embedded_postgres_url,
+    stop_embedded_postgres,
+)
 from ticketing.models import Notification, SlaBreach, Ticket, TicketCounter
 from ticketing.schemas import (
     CancelInstallation,
@@ -289,6 +294,8 @@ def plan_faults(config: ChaosConfig, rng: random.Random) -> list[tuple[float, st
 # Delivery is the dispatcher's, after the workflows end; a row a killed worker held is due
 # again when its lease ends (TICKETING_SMTP_TIMEOUT x 6 + 30 s).
 OUTBOX_DRAIN_SECONDS = 240.0
+# Past --time-limit, the run is cut off (and fails) after this much more.
+OVERRUN_SECONDS = 120.0
 
 
 async def outbox_drained(engine: AsyncEngine, deadline: float) -> None:
@@ -398,35 +405,23 @@ class WorkerSupervisor:
 
 
 class EmbeddedPostgres:
-    """pgserver under `<home>/pgdata`, stoppable and restartable on the same socket."""
+    """The embedded cluster under `<home>/pgdata`, stopped and started again exactly as the
+    product starts it (`ticketing.embedded`): same server user and groups, umask, socket
+    directory and password, so a restart is the one an operator's restart would be."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
         self.url = ""
-        self._server: Any = None
 
     def start(self) -> str:
-        import pgserver
-
-        if self._server is None:
-            self.url = embedded_postgres_url(self.home)
-            self._server = pgserver.get_server(self.home / "pgdata", cleanup_mode=None)
-        else:
-            with self._server._lock:
-                self._server.ensure_postgres_running()
+        self.url = embedded_postgres_url(self.home)
         return self.url
 
     def stop(self) -> None:
-        if self._server is not None:
-            embedded_pg_ctl(self.home, ["-w", "-m", "fast", "stop"], timeout=60)
+        stop_embedded_postgres(self.home)
 
     def running(self) -> bool:
-        from pgserver.utils import PostmasterInfo
-
-        if self._server is None:
-            return False
-        info = PostmasterInfo.read_from_pgdata(self._server.pgdata)
-        return info is not None and info.is_running()
+        return embedded_postgres_running(self.home)
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -487,6 +482,9 @@ class ChaosRun:
                     )
         finally:
             await engine.dispose()
+        # The worker connects as the app's role, as deployed: row-level security applies to
+        # everything it does. The owner's URL is for set-up and the verification only.
+        app_url = await asyncio.to_thread(embedded_app_url, self.home)
         await self.sink.start()
         await self.temporal.start()
         self.client = await Client.connect(
@@ -501,7 +499,7 @@ class ChaosRun:
         )
         env = {
             **os.environ,
-            "TICKETING_DATABASE_URL": url,
+            "TICKETING_DATABASE_URL": app_url,
             "TICKETING_HOME": str(self.home),
             "TEMPORAL_ADDRESS": self.temporal.target_host,
             "TEMPORAL_NAMESPACE": "default",
@@ -581,6 +579,9 @@ class ChaosRun:
             return state.ticket_number
 
         while await self.retrying("query", ticket_number, deadline) is None:
+            # A workflow that never makes its ticket (it failed first) answers None for good.
+            if time.monotonic() > deadline:
+                raise TimeoutError("installation_state: no ticket before the deadline")
             await asyncio.sleep(0.3)
         arg: CancelInstallation | CompleteInstallation
         if request.finish == "cancel":
@@ -606,6 +607,9 @@ class ChaosRun:
                     await self.finish_installation(request, deadline)
             except Exception as error:  # noqa: BLE001 - reported by the checks
                 request.error = repr(error)
+            except asyncio.CancelledError:
+                request.error = "cut off at the load deadline"
+                raise
 
         await asyncio.gather(*(one(request) for request in self.requests))
 
@@ -716,12 +720,29 @@ class ChaosRun:
         self.requests = plan_requests(config, self.rng)
         faults = plan_faults(config, self.rng)
         await self.setup()
+        overrun = OVERRUN_SECONDS
+        watchdog = asyncio.create_task(self._dump_stacks_after(self.remaining() + overrun - 10))
         try:
-            await self._run(faults)
+            await asyncio.wait_for(self._run(faults), max(1.0, self.remaining()) + overrun)
+        except TimeoutError:
+            self.report.checks.append(Check(
+                "the run ended within its time limit",
+                f"verdict within --time-limit + {overrun:.0f} s",
+                "still waiting; every task's stack was printed to stderr", False,
+            ))
         finally:
+            watchdog.cancel()
             await self.teardown()
         self.report.stats["sink_messages"] = len(self.sink.messages)
         return self.report
+
+    async def _dump_stacks_after(self, seconds: float) -> None:
+        """What every task awaits, printed once the run is about to be cut off: a hang
+        is then diagnosed from the output rather than guessed at."""
+        await asyncio.sleep(max(0.0, seconds))
+        print("chaos: past the time limit; the stack of every task follows", file=sys.stderr)
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=12, file=sys.stderr)
 
     async def _run(self, faults: list[tuple[float, str, float]]) -> None:
         config = self.config
@@ -730,7 +751,12 @@ class ChaosRun:
         self.t0_wall = time.time()
         load_deadline = self.deadline - reserve
         fault_task = asyncio.create_task(self.inject_faults(faults))
-        await self.drive(load_deadline)
+        try:
+            await asyncio.wait_for(
+                self.drive(load_deadline), max(1.0, load_deadline - time.monotonic()) + 30
+            )
+        except TimeoutError:
+            self.log_event("load_timeout", "requests still unanswered 30 s after the load deadline")
         load_done = time.monotonic() - self.t0
         try:
             await asyncio.wait_for(fault_task, max(1.0, self.remaining() - reserve))

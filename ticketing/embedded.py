@@ -144,6 +144,11 @@ def stop_embedded_postgres(home: Path, timeout: float = 60.0) -> None:
     embedded_pg_ctl(home, ["-w", "-m", "fast", "stop"], timeout=timeout)
 
 
+def embedded_postgres_running(home: Path) -> bool:
+    """Whether a ready postmaster serves the embedded data under `home`."""
+    return _ready_socket_dir((Path(home) / "pgdata").resolve()) is not None
+
+
 def embedded_pg_ctl(home: Path, args: list[str], timeout: float = 60.0) -> None:
     """Run pg_ctl on the embedded PostgreSQL under `home`, as the user that owns its data."""
     pgdata, run_user = (home / "pgdata").resolve(), _run_user()
