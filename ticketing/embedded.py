@@ -35,13 +35,10 @@ PRIVATE_UMASK = 0o077
 # sun_path holds 108 bytes on Linux (104 on macOS); keep room for ".s.PGSQL.5432" and the NUL.
 MAX_SOCKET_PATH = 100
 HBA = """\
-# Written by ticketing.embedded: password (SCRAM) authentication only, never trust.
+# Written by ticketing.embedded: SCRAM passwords only, never trust; no replication.
 local   all             all                                     scram-sha-256
 host    all             all             127.0.0.1/32            scram-sha-256
 host    all             all             ::1/128                 scram-sha-256
-local   replication     all                                     scram-sha-256
-host    replication     all             127.0.0.1/32            scram-sha-256
-host    replication     all             ::1/128                 scram-sha-256
 """
 # No TCP at all, and a socket only its owner can connect to, whoever restarts the server.
 CONF = "\n# ticketing.embedded\nlisten_addresses = ''\nunix_socket_permissions = 0700\n"
@@ -145,7 +142,6 @@ def stop_embedded_postgres(home: Path, timeout: float = 60.0) -> None:
 
 
 def embedded_postgres_running(home: Path) -> bool:
-    """Whether a ready postmaster serves the embedded data under `home`."""
     return _ready_socket_dir((Path(home) / "pgdata").resolve()) is not None
 
 

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     # A request still running after this many seconds is answered 503 (TICKETING_API_TIMEOUT).
     api_timeout: float = Field(default=30.0, gt=0, le=3600)
+    # An API process remembers a key it authenticated for this many seconds (0: never), so
+    # a request costs no key lookup; a key revoked elsewhere (CLI, another API process) still
+    # works there for at most this long. A revoke through the API clears its own process's.
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # Loopback by default: the metrics endpoint has no authentication.
     metrics_host: str = "127.0.0.1"
     # Request counts and latencies at the API's own /metrics (as open as the API's address).

@@ -83,4 +83,6 @@ async def issue_key(
 @router.delete("/{key_id}", summary="Revoke a key (again is fine); its next request is a 401")
 async def revoke_key(key_id: uuid.UUID, caller: Caller, ports: Ports) -> ApiKeyInfo:
     async with ports.sessions() as session, session.begin():
-        return await ApiKeyService(session, caller).revoke(key_id)
+        revoked = await ApiKeyService(session, caller).revoke(key_id)
+    ports.keys.forget_all()  # committed: no request here may use it from memory any more
+    return revoked

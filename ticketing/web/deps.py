@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 
-from ticketing.auth.apikeys import authenticate
+from ticketing.auth.keycache import KeyCache
 from ticketing.auth.principal import Principal
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.ports import Notices, Watchers
@@ -24,6 +24,7 @@ class ApiPorts:
     sessions: async_sessionmaker[AsyncSession]
     watchers: Watchers
     notices: Notices
+    keys: KeyCache = field(default_factory=KeyCache)
 
 
 async def api_ports(request: Request) -> ApiPorts:
@@ -51,8 +52,7 @@ async def current_principal(
     """The Principal of the request's API key; 401 for none, an unknown or a revoked key."""
     if credentials is None:
         raise _unauthorized("authorization: send `Authorization: Bearer <API key>`")
-    async with ports.sessions() as session:
-        principal = await authenticate(session, credentials.credentials)
+    principal = await ports.keys.principal(ports.sessions, credentials.credentials)
     if principal is None:
         raise _unauthorized("authorization: unknown or revoked API key")
     return principal

@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from ticketing.auth.keycache import KeyCache
 from ticketing.auth.tracking import MissingSecretKey
 from ticketing.db import make_engine, make_sessionmaker, prepare_schema, resolve_database_url
 from ticketing.settings import Settings
@@ -44,6 +45,7 @@ async def open_ports(
             sessions=sessions,
             watchers=TemporalWatchers(client, settings.task_queue),
             notices=DispatcherDoorbell(client, settings.task_queue, dispatcher_input(settings)),
+            keys=KeyCache(settings.api_key_cache_seconds),
         )
     finally:
         await engine.dispose()
