@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import timedelta
@@ -39,6 +38,7 @@ from ticketing.db import (
     prepare_schema,
     resolve_database_url,
 )
+from ticketing.heap import freeze_startup_heap
 from ticketing.logging import configure_logging
 from ticketing.notifications.dispatch import DispatcherInput, DispatchRules
 from ticketing.notify import Notifier
@@ -198,17 +198,6 @@ async def ensure_reconciler_schedule(client: Client, settings: Settings) -> None
     except ScheduleAlreadyRunningError:
         return
     log.info("reconciler_scheduled", schedule_id=schedule_id, every=settings.reconcile_every)
-
-
-def freeze_startup_heap() -> None:
-    """Move everything imported and built so far out of the garbage collector's sight.
-
-    The worker's full collections walk every tracked object, including the hundreds of
-    thousands that SQLAlchemy, pydantic and the SDK left at import; each such walk pauses every
-    workflow and activity of the process (228 ms at worst in the timer benchmark).
-    """
-    gc.collect()
-    gc.freeze()
 
 
 async def run_worker(

@@ -25,7 +25,7 @@ BENCHMARKS = ["create_path", "api", "threshold_cost", "workflow_path", "watchers
               "timer_accuracy", "startup"]
 QUICK = {
     "create_path": ["--seconds", "1"],
-    "api": ["--seconds", "1"],
+    "api": ["--seconds", "1", "--rounds", "1"],
     "threshold_cost": ["--tickets", "20"],
     "workflow_path": ["--seconds", "3", "--concurrency", "10", "--warmup", "1"],
     "watchers": ["--watchers", "100", "--idle-seconds", "2"],

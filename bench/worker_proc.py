@@ -28,8 +28,9 @@ from temporalio.worker import (
 from bench.common import quiet_logging
 from bench.trivial import BASELINE_WORKFLOWS, noop
 from ticketing.db import make_engine, make_sessionmaker
+from ticketing.heap import freeze_startup_heap
 from ticketing.settings import Settings
-from worker import build_worker, connect_client, freeze_startup_heap
+from worker import build_worker, connect_client
 
 COMPLETED: Counter[str] = Counter()
 GC = {"collections": 0, "seconds": 0.0, "longest": 0.0}

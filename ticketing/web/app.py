@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from ticketing.heap import freeze_startup_heap
 from ticketing.web import admin, apikeys, chat, customers, erase, reports, teams, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
@@ -40,6 +41,7 @@ def create_app(
             return
         async with connect() as opened:
             app.state.ports = opened
+            freeze_startup_heap()
             yield
 
     app = FastAPI(
