@@ -23,12 +23,17 @@ from temporalio.client import (
 )
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
+from temporalio.plugin import SimplePlugin
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.caller import CallerCheck
-from activities.notifications import NotificationActivities, ensure_dispatcher
+from activities.notifications import (
+    DispatcherDoorbell,
+    NotificationActivities,
+    ensure_dispatcher,
+)
 from activities.reconcile import ReconcileActivities
 from activities.tickets import TicketActivities
 from ticketing.db import (
@@ -145,9 +150,16 @@ def build_worker(
     reconcile = ReconcileActivities(
         sessions, client=client, notices=activities.notices, task_queue=settings.task_queue
     )
+    # The doorbell's rings are tasks of this worker's: they stop when it does.
+    doorbell = activities.notices
+    plugins = (
+        [SimplePlugin("ticketing.doorbell", run_context=doorbell.lifetime)]
+        if isinstance(doorbell, DispatcherDoorbell) else []
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
+        plugins=plugins,
         workflows=[*ALL_WORKFLOWS, *extra_workflows],
         activities=[
             *activities.all(),

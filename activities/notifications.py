@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +31,8 @@ DISPATCHER_WORKFLOW = "NotificationDispatcherWorkflow"
 NOTICES_QUEUED = "notices_queued"
 # Bounds each wake-up signal: a slow Temporal must not hold the caller's after-commit duty.
 RING_TIMEOUT = 10.0
+# What a ring under way may still take once its worker stopped.
+CLOSE_GRACE = 2.0
 # At most one wake-up a second per process: each costs the server a signal and the dispatcher a
 # pass (about a watcher threshold's work), and a notice is not timed to the second, so a burst
 # of thresholds must not double the server's load with passes of one row each.
@@ -99,6 +103,27 @@ class DispatcherDoorbell:
         """Until the rings made so far reached Temporal (or failed); for short-lived callers."""
         if self._bell is not None and not self._bell.done():
             await self._sent.wait()
+
+    @contextlib.asynccontextmanager
+    async def lifetime(self) -> AsyncIterator[None]:
+        """Around a worker's run: once it stops, so do the rings (see `aclose`)."""
+        try:
+            yield
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop ringing: a ring under way gets `CLOSE_GRACE` seconds to land, then is dropped
+        (the dispatcher's polling covers it). Without this a stopped worker's last ring went on
+        retrying, for up to RING_TIMEOUT, against a server that may be gone by then."""
+        bell = self._bell
+        if bell is None or bell.done():
+            return
+        await asyncio.wait({bell}, timeout=CLOSE_GRACE)
+        if not bell.done():
+            bell.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await bell
 
     async def _ring_until_quiet(self) -> None:
         loop = asyncio.get_running_loop()

@@ -39,14 +39,15 @@ async def open_ports(
         database_url = await asyncio.to_thread(resolve_database_url, settings)
     client = client or await connect_client(settings)
     engine = make_engine(database_url, settings)
+    doorbell = DispatcherDoorbell(client, settings.task_queue, dispatcher_input(settings))
     try:
-        sessions = make_sessionmaker(engine)
-        yield ApiPorts(
-            sessions=sessions,
-            watchers=TemporalWatchers(client, settings.task_queue),
-            notices=DispatcherDoorbell(client, settings.task_queue, dispatcher_input(settings)),
-            keys=KeyCache(settings.api_key_cache_seconds),
-        )
+        async with doorbell.lifetime():
+            yield ApiPorts(
+                sessions=make_sessionmaker(engine),
+                watchers=TemporalWatchers(client, settings.task_queue),
+                notices=doorbell,
+                keys=KeyCache(settings.api_key_cache_seconds),
+            )
     finally:
         await engine.dispose()
 
