@@ -4,7 +4,7 @@ team, and SLA windows met or missed over a period; scoped like every ticket read
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -107,14 +107,13 @@ class TicketReports:
         self, period_from: datetime, period_to: datetime, *, now: datetime | None = None
     ) -> SlaReport:
         """Met and missed SLA windows of the tickets created in [from, to)."""
-        if period_from.tzinfo is None or period_to.tzinfo is None:
-            raise InvalidInput("from", period_from, "give a time zone (e.g. Z or +01:00)")
-        if period_to <= period_from:
+        start, end = _utc(period_from, "from"), _utc(period_to, "to")
+        if end <= start:
             raise InvalidInput("to", period_to, "must be after from")
         query = (
             scoped_tickets(self.principal)
             .with_only_columns(Ticket.id)
-            .where(Ticket.created_at >= period_from, Ticket.created_at < period_to)
+            .where(Ticket.created_at >= start, Ticket.created_at < end)
             .order_by(Ticket.created_at)
             .limit(MAX_SLA_TICKETS + 1)
         )
@@ -146,3 +145,14 @@ def _rate(window: SlaWindow, tally: Counter[tuple[str, bool | None]]) -> WindowR
         open=tally[(window.value, None)],
         met_rate=None if decided == 0 else met / decided,
     )
+
+
+def _utc(value: datetime, field: str) -> datetime:
+    """`value` in UTC; a naive time, or one whose UTC falls outside the calendar (year 1 at
+    +22:08 is year 0 there), is refused naming the field."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(field, value, "give a time zone (e.g. Z or +01:00)")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(field, value, "out of range once converted to UTC") from None
