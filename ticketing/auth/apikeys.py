@@ -84,10 +84,15 @@ def _principal(
     return Principal(Role(role.value), tenant_id=tenant_id, name=name)
 
 
+def could_be_key(presented: str) -> bool:
+    """Shaped like a key we issue: anything else is refused before it is hashed or looked up."""
+    return presented.startswith(KEY_PREFIX) and len(presented) <= 200
+
+
 async def authenticate(session: AsyncSession, presented: str) -> Principal | None:
     """The Principal of an active key; None for an unknown or revoked one. One prepared
     statement outside any transaction: it runs before every request's own work."""
-    if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
+    if not could_be_key(presented):
         return None
     # Before any principal exists: the one row whose hash matches, under an explicit scope.
     bind_system(session)

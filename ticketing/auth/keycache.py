@@ -14,7 +14,7 @@ from collections.abc import Callable
 from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ticketing.auth.apikeys import authenticate, hash_key
+from ticketing.auth.apikeys import authenticate, could_be_key, hash_key
 from ticketing.auth.principal import Principal
 
 DEFAULT_TTL_SECONDS = 5.0
@@ -36,7 +36,7 @@ class KeyCache:
         self, sessions: async_sessionmaker[AsyncSession], presented: str
     ) -> Principal | None:
         """The Principal of an active key, from memory when it was seen within the TTL."""
-        if self._entries is None:
+        if self._entries is None or not could_be_key(presented):
             return await _lookup(sessions, presented)
         digest = hash_key(presented)
         cached = self._entries.get(digest)
