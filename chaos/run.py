@@ -1155,10 +1155,9 @@ class Verifier:
         ]
         # Once the outbox was seen empty, a row still queued when the worker stopped was made
         # after that (a watcher's next threshold): not yet due a delivery, counted apart.
-        queued_at_freeze = [row for row in notifications if row.status == "queued"]
+        queued_at_stop = {row.dedupe_key for row in notifications if row.status == "queued"}
         if self.drained:
-            unsent = [key for key in unsent
-                      if key not in {row.dedupe_key for row in queued_at_freeze}]
+            unsent = [key for key in unsent if key not in queued_at_stop]
         # A message is its recipient and Message-ID: a resend renders its subject again, from
         # the ticket as it is by then, but keeps the Message-ID receivers drop copies by.
         deliveries = Counter((to, message_id) for to, _subject, message_id in run.sink.messages)
@@ -1182,8 +1181,8 @@ class Verifier:
             f"1 outbox row per dedupe key ({config.n} ticket_created); each sent; no repeat "
             "except a visible crash-window resend with the same Message-ID",
             f"{len(notifications)} rows ({created} ticket_created), {len(duplicate_keys)} keys "
-            f"doubled; {len(sent)} sent, {len(unsent)} unsent, {len(queued_at_freeze)} made "
-            f"after the outbox drained; {distinct_delivered} distinct "
+            f"doubled; {len(sent)} sent, {len(unsent)} unsent, {len(queued_at_stop)} queued "
+            f"when the worker stopped; {distinct_delivered} distinct "
             f"delivered, {len(delivered_twice)} repeated silently, {len(crash_window)} "
             "crash-window resends",
             not duplicate_keys and not delivered_twice and not unsent and not delivered_unsent
