@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 
 from ticketing.core.errors import InvalidCustomerId
 from ticketing.core.fields import Contract, Email, Name, ShortText, normalize_customer_id
@@ -23,10 +22,11 @@ from ticketing.tenants.directory import (
 )
 from ticketing.tenants.service import TenantService
 from ticketing.web.deps import ApiPorts, Caller, Ports
-from ticketing.web.problems import PROBLEMS
+from ticketing.web.query import QueryCheckedRoute
+from ticketing.web.routing import api_router
 
 
-class PolicyPathErrors(APIRoute):
+class PolicyPathErrors(QueryCheckedRoute):
     """A refused policy document names its JSON path exactly as `ticketing sla set` does
     (`targets.low.first_response_seconds`, `calendar.hours.mon[0].start`)."""
 
@@ -46,10 +46,8 @@ class PolicyPathErrors(APIRoute):
         return named
 
 
-router = APIRouter(prefix="/api/v1", tags=["admin"], responses=PROBLEMS)
-policy_router = APIRouter(
-    prefix="/api/v1", tags=["admin"], responses=PROBLEMS, route_class=PolicyPathErrors
-)
+router = api_router("/api/v1", "admin")
+policy_router = api_router("/api/v1", "admin", PolicyPathErrors)
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 After = Annotated[str | None, Query(min_length=1, max_length=64, description="Page after this id.")]
 Limit = Annotated[int, Query(ge=1, le=500)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ticketing.auth.apikeys import ApiKeyInfo, ApiKeyService, IssuedApiKey
@@ -16,9 +16,9 @@ from ticketing.auth.principal import Role
 from ticketing.core.errors import TenantNotFound
 from ticketing.web.chat import identity_secret_source
 from ticketing.web.deps import Caller, Ports
-from ticketing.web.problems import PROBLEMS
+from ticketing.web.routing import api_router
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"], responses=PROBLEMS)
+router = api_router("/api/v1/api-keys", "api keys")
 Tenant = Annotated[
     str | None,
     Query(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
@@ -21,10 +21,10 @@ from ticketing.settings import Settings
 from ticketing.tickets.chat import ChatCard, ChatCards, card, first_line_title, lookup_cards
 from ticketing.tickets.schemas import CreateTicketRequest
 from ticketing.web.deps import Ports, bearer, ticket_flows
-from ticketing.web.problems import PROBLEMS
+from ticketing.web.routing import api_router
 from ticketing.web.tracking import TrackingConfig
 
-router = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=PROBLEMS)
+router = api_router("/api/v1/chat", "chat")
 ChatText = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(no_nul)]
 ChatMessage = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(no_nul)]
 

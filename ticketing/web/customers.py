@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from ticketing.tenants.service import TenantService
 from ticketing.web.deps import Caller, Ports
-from ticketing.web.problems import PROBLEMS
+from ticketing.web.routing import api_router
 from ticketing.web.schemas import CustomerInfo, NewCustomer
 
-router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=PROBLEMS)
+router = api_router("/api/v1/customers", "customers")
 
 
 @router.post("", status_code=201, summary="Register a customer of the key's tenant")

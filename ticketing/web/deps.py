@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
 
 from ticketing.auth.keycache import KeyCache
 from ticketing.auth.principal import Principal
@@ -27,37 +28,49 @@ class ApiPorts:
     keys: KeyCache = field(default_factory=KeyCache)
 
 
-async def api_ports(request: Request) -> ApiPorts:
-    # async: a plain def dependency would cost every request a hop to the thread pool.
+def ports_of(request: HTTPConnection) -> ApiPorts:
     ports: ApiPorts | None = getattr(request.app.state, "ports", None)
     if ports is None:
         raise HTTPException(503, "the API is starting")
     return ports
 
 
+async def api_ports(request: Request) -> ApiPorts:
+    # async: a plain def dependency would cost every request a hop to the thread pool.
+    return ports_of(request)
+
+
 Ports = Annotated[ApiPorts, Depends(api_ports)]
-bearer = HTTPBearer(
-    auto_error=False, description="An API key from `ticketing apikey create` (Bearer tk_…)."
-)
+KEY_DESCRIPTION = "An API key from `ticketing apikey create` (Bearer tk_…)."
+bearer = HTTPBearer(auto_error=False, description=KEY_DESCRIPTION)
 
 
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def current_principal(
-    ports: Ports,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    """The Principal of the request's API key; 401 for none, an unknown or a revoked key."""
-    if credentials is None:
-        raise _unauthorized("authorization: send `Authorization: Bearer <API key>`")
-    principal = await ports.keys.principal(ports.sessions, credentials.credentials)
-    if principal is None:
-        raise _unauthorized("authorization: unknown or revoked API key")
-    return principal
+class ApiKeyBearer(HTTPBearer):
+    """The Principal of the request's API key; 401 for none, an unknown or a revoked key.
+
+    One dependency rather than a chain (bearer → ports → key): FastAPI resolves each
+    dependency of every request in turn, and the chain cost a create a tenth of its time.
+    The OpenAPI security scheme is the same `HTTPBearer` one."""
+
+    def __init__(self) -> None:
+        super().__init__(auto_error=False, description=KEY_DESCRIPTION, scheme_name="HTTPBearer")
+
+    async def __call__(self, request: HTTPConnection) -> Principal:  # type: ignore[override]
+        credentials = await super().__call__(request)
+        if credentials is None:
+            raise _unauthorized("authorization: send `Authorization: Bearer <API key>`")
+        ports = ports_of(request)
+        principal = await ports.keys.principal(ports.sessions, credentials.credentials)
+        if principal is None:
+            raise _unauthorized("authorization: unknown or revoked API key")
+        return principal
 
 
+current_principal = ApiKeyBearer()
 Caller = Annotated[Principal, Depends(current_principal)]
 
 

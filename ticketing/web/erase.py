@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import Field
 
 from ticketing.core.fields import Contract
 from ticketing.tickets.erasure import ErasureResult, TicketErasure
 from ticketing.web.deps import Caller, Ports
-from ticketing.web.problems import PROBLEMS
+from ticketing.web.routing import api_router
 from ticketing.web.tickets import TicketNumber
 
-router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"], responses=PROBLEMS)
+router = api_router("/api/v1/tickets", "tickets")
 
 
 class EraseRequest(Contract):

@@ -6,8 +6,10 @@ from __future__ import annotations
 import types
 import typing
 from collections import Counter
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -30,15 +32,35 @@ def _many(annotation: object) -> bool:
     return origin in (list, set, tuple, frozenset)
 
 
-async def reject_unknown_query(request: Request) -> None:
-    """`?stauts=open` is an error naming `stauts`, not the whole unfiltered list."""
+def reject_unknown_query(request: Request, known: dict[int, dict[str, bool]]) -> None:
+    """`?stauts=open` is an error naming `stauts`, not the whole unfiltered list. `known`: the
+    declared parameters of the routes seen so far, by route."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
+    if not isinstance(route, APIRoute):
         return
-    allowed = declared_query(route.dependant)
+    allowed = known.get(id(route))
+    if allowed is None:
+        allowed = known[id(route)] = declared_query(route.dependant)
     given = Counter(name for name, _ in request.query_params.multi_items())
     for name, count in given.items():
         if name not in allowed:
             raise InvalidInput(name or "query", None, "is not a parameter of this operation")
         if count > 1 and not allowed[name]:
             raise InvalidInput(name, None, "is given more than once; it takes one value")
+
+
+class QueryCheckedRoute(APIRoute):
+    """An API operation that refuses query parameters it does not declare before it reads
+    anything else. A route class rather than an app-wide dependency: FastAPI solves each
+    dependency of a request in turn, and this check needs none of that."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        # The route the request was matched to: this one, as the app included it.
+        known: dict[int, dict[str, bool]] = {}
+
+        async def checked(request: Request) -> Response:
+            reject_unknown_query(request, known)
+            return await handler(request)
+
+        return checked

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from ticketing.tickets.reports import SlaReport, TicketCountsReport, TicketReports
 from ticketing.web.deps import Caller, Ports
-from ticketing.web.problems import PROBLEMS
+from ticketing.web.routing import api_router
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=PROBLEMS)
+router = api_router("/api/v1/reports", "reports")
 
 
 @router.get("/tickets", summary="Counts by status, priority, type and breach, per tenant and team")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from ticketing.teams.schemas import (
     AgentCreate,
@@ -17,10 +17,10 @@ from ticketing.teams.schemas import (
 )
 from ticketing.teams.service import TeamService
 from ticketing.web.deps import Caller, Ports
-from ticketing.web.problems import PROBLEMS
+from ticketing.web.routing import api_router
 
-teams_router = APIRouter(prefix="/api/v1/teams", tags=["teams"], responses=PROBLEMS)
-agents_router = APIRouter(prefix="/api/v1/agents", tags=["agents"], responses=PROBLEMS)
+teams_router = api_router("/api/v1/teams", "teams")
+agents_router = api_router("/api/v1/agents", "agents")
 TeamName = Annotated[str, Path(min_length=1, max_length=100)]
 AgentEmail = Annotated[str, Path(min_length=1, max_length=200)]
 Tenant = Annotated[

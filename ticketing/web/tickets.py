@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import Header, Path, Query
 
 from ticketing.core.enums import Priority, TicketStatus, TicketType
 from ticketing.notifications.service import NotificationService
@@ -15,10 +15,10 @@ from ticketing.tickets.schemas import TicketInfo, TicketPage
 from ticketing.tickets.service import TicketService
 from ticketing.tickets.share import ShareText, share_text
 from ticketing.web.deps import Caller, Ports, ticket_flows
-from ticketing.web.problems import PROBLEMS
+from ticketing.web.routing import api_router
 from ticketing.web.schemas import NewMessage, NewTicket, TicketChange, TicketDetail
 
-router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"], responses=PROBLEMS)
+router = api_router("/api/v1/tickets", "tickets")
 TicketNumber = Annotated[
     str, Path(min_length=1, max_length=64, description="TKT-000123 (or the ticket's UUID).")
 ]
