@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from ticketing.db_lost import lost_connection
 from ticketing.rls import ensure_scope
+
+T = TypeVar("T")
 
 
 class DriverConnection(Protocol):
@@ -17,6 +20,43 @@ class DriverConnection(Protocol):
     async def fetchrow(self, query: str, *args: object) -> object: ...
     async def fetchval(self, query: str, *args: object) -> object: ...
     def is_in_transaction(self) -> bool: ...
+    def is_closed(self) -> bool: ...
+
+
+class _Guarded:
+    """The driver's statements, a lost connection invalidated (see `lost_connection`)."""
+
+    __slots__ = ("_driver", "_connection")
+
+    def __init__(self, driver: DriverConnection, connection: AsyncConnection) -> None:
+        self._driver = driver
+        self._connection = connection
+
+    async def fetch(self, query: str, *args: object) -> list[Sequence[Any]]:
+        return await self._run(self._driver.fetch, query, args)
+
+    async def fetchrow(self, query: str, *args: object) -> object:
+        return await self._run(self._driver.fetchrow, query, args)
+
+    async def fetchval(self, query: str, *args: object) -> object:
+        return await self._run(self._driver.fetchval, query, args)
+
+    def is_in_transaction(self) -> bool:
+        return self._driver.is_in_transaction()
+
+    def is_closed(self) -> bool:
+        return self._driver.is_closed()
+
+    async def _run(
+        self, call: Callable[..., Awaitable[T]], query: str, args: tuple[object, ...]
+    ) -> T:
+        try:
+            return await call(query, *args)
+        except Exception as error:
+            if (lost := lost_connection(self._driver, query, error)) is None:
+                raise
+            await self._connection.invalidate(error)
+            raise lost from error
 
 
 def positional(sql: str, names: tuple[str, ...]) -> str:
@@ -46,4 +86,4 @@ async def driver_connection(
     if transaction is not None and driver.is_in_transaction() != transaction:
         where = "outside" if transaction else "inside"
         raise RuntimeError(f"driver-level statement {where} a transaction")
-    return driver
+    return _Guarded(driver, connection)

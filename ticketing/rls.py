@@ -13,6 +13,7 @@ from sqlalchemy.pool import PoolProxiedConnection, PoolResetState
 from sqlalchemy.util import await_only
 
 from ticketing.auth.principal import Principal, Role
+from ticketing.db_lost import lost_connection
 
 SETTING = "ticketing.tenant_id"
 # What the policies of migrations 0003 and 0009 read: '*' sees everything, '' nothing;
@@ -110,7 +111,13 @@ def _ensure(want: str, connection: Connection) -> None:
     driver: Any = connection.connection.driver_connection
     if driver.is_in_transaction():
         info.setdefault(_BEFORE, have)
-    await_only(driver.fetchval(_SET, SETTING, want))
+    try:
+        await_only(driver.fetchval(_SET, SETTING, want))
+    except Exception as error:
+        if (lost := lost_connection(driver, _SET, error)) is None:
+            raise
+        connection.invalidate(error)
+        raise lost from error
     info[_HAVE] = want
 
 
@@ -127,7 +134,10 @@ def _committed(connection: Connection) -> None:
 
 
 def _rolled_back(connection: Connection) -> None:
-    _restore(connection.info)
+    # An invalidated connection's info went with its DBAPI connection (reading it would
+    # raise, hiding the error that invalidated it); its replacement starts unscoped.
+    if not connection.invalidated:
+        _restore(connection.info)
 
 
 def _rolled_back_to_savepoint(connection: Connection, _name: str, _context: object) -> None:
