@@ -3,6 +3,7 @@ an `erased` event saying who and what; repeatable; refused to roles without the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -66,6 +67,7 @@ async def test_erase_redacts_and_keeps_the_ticket_and_its_trail(
         "messages",
         "notifications",
         "customer",
+        "actors",
     }
     after = (await client.get(f"/api/v1/tickets/{number}", headers=auth)).json()
     ticket = after["ticket"]
@@ -80,6 +82,14 @@ async def test_erase_redacts_and_keeps_the_ticket_and_its_trail(
     assert kinds[: len(before["events"])] == [e["kind"] for e in before["events"]]
     erased = after["events"][-1]
     assert erased["kind"] == "erased" and erased["actor"] == "tenant_admin-key"
+    # Nothing that identified Jane is left anywhere the ticket shows: not as the author of her
+    # message, not as the actor of the `created` event.
+    shown = json.dumps(after)
+    for personal in ("jane@a.test", "Jane", "1 Main St", "555 0100", "SN-123"):
+        assert personal not in shown, personal
+    assert after["messages"][0]["author_actor"] == "customer"
+    assert after["messages"][0]["author"] == "[erased]"
+    assert after["events"][0]["kind"] == "created" and after["events"][0]["actor"] == "[erased]"
     async with engine.connect() as connection:
         row = (
             await connection.execute(

@@ -7,18 +7,18 @@ import uuid
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role, require_principal
-from ticketing.core.enums import EventKind
+from ticketing.core.enums import Actor, EventKind
 from ticketing.core.errors import Forbidden, TicketNotFound
 from ticketing.notifications.models import NoticeStatus, Notification
 from ticketing.rls import bind_scope
 from ticketing.sla.service import utcnow
 from ticketing.tenants.models import Customer
 from ticketing.tickets import repository as repo
-from ticketing.tickets.models import Ticket, TicketMessage
+from ticketing.tickets.models import Ticket, TicketEvent, TicketMessage
 from ticketing.tickets.numbering import format_ticket_number, ticket_ref
 
 REDACTED = "[erased]"
@@ -54,7 +54,11 @@ class TicketErasure:
         if row is None:
             raise TicketNotFound(ticket if isinstance(ticket, str) else str(ticket))
         now = now or utcnow()
+        # First: who the customer's side was, while the ticket and customer still say it.
+        people = await self._customer_side(row)
         erased = _redact_ticket(row)
+        if await self._redact_actors(row.id, people):
+            erased.append("actors")
         if await self._redact_messages(row.id):
             erased.append("messages")
         if await self._redact_notices(row.id, now):
@@ -78,6 +82,42 @@ class TicketErasure:
             erased=erased,
             erased_at=now if erased else None,
         )
+
+    async def _customer_side(self, row: Ticket) -> set[str]:
+        """The identities the customer's side appears under on this ticket: its contact (the
+        requester, else the customer's email: the `created` event's actor and first
+        message's author) and every author of a customer message (a mail reply's sender)."""
+        authors = await self.session.scalars(
+            select(TicketMessage.author).where(
+                TicketMessage.ticket_id == row.id,
+                TicketMessage.author_actor == Actor.CUSTOMER,
+                TicketMessage.author.is_not(None),
+            )
+        )
+        contact = await self.session.scalar(
+            select(Customer.email).where(
+                Customer.tenant_id == row.tenant_id, Customer.id == row.customer_id
+            )
+        )
+        people = {*authors, row.requester_email, contact}
+        return {person for person in people if person is not None and person != REDACTED}
+
+    async def _redact_actors(self, ticket_id: uuid.UUID, people: set[str]) -> bool:
+        """Those identities as message authors and event actors become `[erased]`; the events
+        themselves (what happened, when) stay."""
+        if not people:
+            return False
+        messages = await self.session.execute(
+            update(TicketMessage)
+            .where(TicketMessage.ticket_id == ticket_id, TicketMessage.author.in_(people))
+            .values(author=REDACTED)
+        )
+        events = await self.session.execute(
+            update(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket_id, TicketEvent.actor.in_(people))
+            .values(actor=REDACTED)
+        )
+        return bool(getattr(messages, "rowcount", 0) or getattr(events, "rowcount", 0))
 
     async def _redact_messages(self, ticket_id: uuid.UUID) -> bool:
         result = await self.session.execute(
