@@ -9,15 +9,17 @@ from datetime import UTC, datetime
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from structlog.testing import capture_logs
 
 from tests.temporal_support import create_ticket, seed_tenant
 from ticketing import rls
 from ticketing.auth.apikeys import ApiKeyService, KeyRole, authenticate
 from ticketing.auth.principal import Principal
 from ticketing.core.errors import NotFound
-from ticketing.db import make_engine, make_sessionmaker
+from ticketing.db import bypasses_row_security, make_engine, make_sessionmaker, prepare_schema
 from ticketing.settings import Settings
 from ticketing.teams.schemas import AgentCreate, TeamCreate
 from ticketing.teams.service import TeamService
@@ -290,3 +292,20 @@ async def test_a_switch_undone_by_a_savepoint_rollback_is_not_trusted(
     assert await server_scope(app_sessions) == "acme"
     globex = await visible_tenants(app_sessions, Principal.tenant_agent("globex"))
     assert globex == {table: ["globex"] for table in FORGETFUL}
+
+
+async def test_a_role_the_policies_do_not_apply_to_is_warned_about_at_start(
+    owner_url: str, database_url: str
+) -> None:
+    """The owner (here a superuser) reads every tenant whatever its scope: a worker, API or CLI
+    started on it says so; the app's role (a member of ticketing_app) gets no warning."""
+    assert await bypasses_row_security(owner_url)
+    assert not await bypasses_row_security(database_url)
+    for url, warned in ((owner_url, True), (database_url, False)):
+        with capture_logs() as logs:
+            await prepare_schema(Settings(database_url=url), url)
+        events = [entry for entry in logs if entry["event"] == "row_level_security_bypassed"]
+        assert bool(events) is warned, logs
+        if warned:
+            assert events[0]["log_level"] == "warning"
+            assert events[0]["role"] == make_url(owner_url).username

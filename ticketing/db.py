@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import structlog
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,6 +24,7 @@ from ticketing import rls
 from ticketing.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = structlog.get_logger(__name__)
 
 
 class SchemaNotCurrent(RuntimeError):
@@ -123,11 +126,41 @@ async def require_schema_at_head(url: str) -> None:
 
 
 async def prepare_schema(settings: Settings, url: str) -> None:
-    """The embedded default migrates itself; a configured database only by `ticketing migrate`."""
+    """The embedded default migrates itself; a configured database only by `ticketing migrate`.
+    Then: a warning when the app's role is one row-level security does not apply to."""
     if settings.database_url:
         await require_schema_at_head(url)
     else:
         await migrate_async(await asyncio.to_thread(resolve_migrate_url, settings))
+    if await bypasses_row_security(url):
+        log.warning(
+            "row_level_security_bypassed",
+            role=make_url(url).username,
+            detail="this role is a superuser, has BYPASSRLS or owns the tables, so PostgreSQL "
+            "applies no tenant policy to it and tenant isolation rests on the application "
+            "alone; connect as a login role granted ticketing_app (README, Deploying)",
+        )
+
+
+# A role skips every policy when it is a superuser, has BYPASSRLS, or holds the privileges of
+# the tables' owner (as the owner or a member inheriting them) on a table that does not FORCE
+# row security.
+_BYPASSES_ROW_SECURITY = text(
+    "SELECT r.rolsuper OR r.rolbypassrls OR (pg_has_role(current_user, c.relowner, 'USAGE')"
+    " AND NOT c.relforcerowsecurity)"
+    " FROM pg_roles r, pg_class c"
+    " WHERE r.rolname = current_user AND c.oid = 'tickets'::regclass"
+)
+
+
+async def bypasses_row_security(url: str) -> bool:
+    """Whether the role of `url` reads every tenant's rows whatever its scope."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            return bool(await connection.scalar(_BYPASSES_ROW_SECURITY))
+    finally:
+        await engine.dispose()
 
 
 def safe_url(url: str) -> str:
