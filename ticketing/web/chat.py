@@ -20,7 +20,7 @@ from ticketing.core.fields import Title, no_nul
 from ticketing.settings import Settings
 from ticketing.tickets.chat import ChatCard, ChatCards, card, first_line_title, lookup_cards
 from ticketing.tickets.schemas import CreateTicketRequest
-from ticketing.web.deps import Ports, bearer, ticket_flows
+from ticketing.web.deps import Ports, bearer, ticket_flows, unauthorized
 from ticketing.web.routing import api_router
 from ticketing.web.tracking import TrackingConfig
 
@@ -55,10 +55,6 @@ class ChatReply(ChatIdentity):
     message: ChatMessage
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 async def chat_integration(
     ports: Ports,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -66,11 +62,11 @@ async def chat_integration(
     """The integration key of the request; 401 for none or an unknown or revoked key, 403 for
     a key of any other role."""
     if credentials is None:
-        raise _unauthorized("authorization: send `Authorization: Bearer <API key>`")
+        raise unauthorized("authorization: send `Authorization: Bearer <API key>`")
     async with ports.sessions() as session:
         known, integration = await find_integration(session, credentials.credentials)
     if not known:
-        raise _unauthorized("authorization: unknown or revoked API key")
+        raise unauthorized("authorization: unknown or revoked API key")
     if integration is None:
         raise Forbidden("use the chat API (integration keys only)")
     return integration
