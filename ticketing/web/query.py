@@ -1,5 +1,6 @@
 """Query parameters an operation does not declare are refused, so a typo never widens a list,
-and a single-valued one given twice is refused rather than read as its last value."""
+a single-valued one given twice is refused rather than read as its last value, and no value
+carries a NUL character (PostgreSQL text cannot hold one: it would fail as a database error)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from ticketing.core.errors import InvalidInput
+from ticketing.core.fields import no_nul
 
 
 def declared_query(dependant: Dependant) -> dict[str, bool]:
@@ -41,12 +43,18 @@ def reject_unknown_query(request: Request, known: dict[int, dict[str, bool]]) ->
     allowed = known.get(id(route))
     if allowed is None:
         allowed = known[id(route)] = declared_query(route.dependant)
-    given = Counter(name for name, _ in request.query_params.multi_items())
+    items = request.query_params.multi_items()
+    given = Counter(name for name, _ in items)
     for name, count in given.items():
         if name not in allowed:
             raise InvalidInput(name or "query", None, "is not a parameter of this operation")
         if count > 1 and not allowed[name]:
             raise InvalidInput(name, None, "is given more than once; it takes one value")
+    for name, value in items:
+        try:
+            no_nul(value)
+        except ValueError as exc:
+            raise InvalidInput(name, None, str(exc)) from None
 
 
 class QueryCheckedRoute(APIRoute):
