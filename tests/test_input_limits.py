@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 
 from tests.temporal_support import dev_server, running_worker
 from tests.test_end_to_end import application_error
-from ticketing.core.fields import MAX_METADATA_DEPTH
+from ticketing.core.fields import MAX_METADATA_DEPTH, is_identifier
 from ticketing.schemas import CreateTicketRequest, parse
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -151,3 +151,13 @@ async def expect_invalid(
     # failed with this same non-retryable InvalidInput (its completion did not land in time);
     # the retryable "Failed decoding arguments" this guards against would reach attempt 5.
     assert all(attempt < 5 for attempt in attempts), (handle.id, attempts)
+
+
+@pytest.mark.parametrize("tenant_id", ["acme\x00", "-acme", "a" * 65, "", "acme\nx"])
+def test_an_identifier_is_the_whole_text(tenant_id: str) -> None:
+    with pytest.raises(Exception, match="tenant_id: must be 1-64 letters"):
+        parse(CreateTicketRequest, {**CREATE, "tenant_id": tenant_id})
+    assert not is_identifier(tenant_id)
+    # Contracts strip the text first; unstripped text (a tracking page's `?tenant=`) does not
+    # pass with a final newline, which `$` alone would have let through.
+    assert not is_identifier("acme\n") and is_identifier("acme")

@@ -82,7 +82,16 @@ def test_kind_parse_inverts_str(window: SlaWindow, percent: int | None) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["resolution_warning_75", "resolution_breach", "solution", "resolution_warning_0", "", "x"],
+    [
+        "resolution_warning_75",
+        "resolution_breach",
+        "solution",
+        "resolution_warning_0",
+        "",
+        "x",
+        "resolution\n",  # `$` alone matches before a final newline
+        "first_response_warning\n",
+    ],
 )
 def test_kind_parse_rejects_other_spellings(text: str) -> None:
     with pytest.raises(ValueError, match="threshold kind|percent"):

@@ -206,3 +206,18 @@ async def test_the_customer_confirms_a_resolution_and_the_ticket_closes(site: Si
         _, events = await service.timeline(ticket.ticket_id)
     assert info.status.value == "closed"
     assert any(e.data.get("reason") == "customer_confirmed" for e in events), events
+
+
+async def test_a_nul_in_the_tenant_or_the_lookup_is_no_tenant_and_not_found(site: Site) -> None:
+    # PostgreSQL text cannot hold NUL: `?tenant=a%00` once failed the public page with a 500.
+    await site.open_ticket()
+    async with httpx.AsyncClient(base_url=site.url) as client:
+        page = await client.get("/track", params={"tenant": "acme\x00", "number": "\x00"})
+        assert page.status_code == 200, page.text
+        assert "Acme Fiber" not in page.text
+    async with browser(site) as (client, csrf):
+        fields = {"number": "TKT-000001\x00", "email": "jane@example.com\x00"}
+        page = await lookup(client, csrf, tenant="acme\x00", **fields)
+        assert page.status_code == 200 and NOT_FOUND in page.text
+        stale = await client.post("/track", data={"csrf": csrf + "x", "tenant": "acme\x00"})
+        assert stale.status_code == 403

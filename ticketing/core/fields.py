@@ -24,7 +24,7 @@ MAX_TITLE = 200
 MAX_DESCRIPTION = 65_536
 MAX_SHORT_TEXT = 500
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 def no_nul(value: str) -> str:
@@ -42,8 +42,13 @@ def _email(value: str) -> str:
     return value
 
 
+def is_identifier(value: str) -> bool:
+    """Whether `value` could be a tenant's, partner's or team's id."""
+    return _IDENTIFIER.fullmatch(value) is not None  # match() lets "acme\n" through
+
+
 def _identifier(value: str) -> str:
-    if not _IDENTIFIER.match(value):
+    if not is_identifier(value):
         raise ValueError("must be 1-64 letters, digits, '_', '.', ':' or '-'")
     return value
 

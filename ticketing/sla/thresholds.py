@@ -50,7 +50,7 @@ class ThresholdKind:
     @classmethod
     def parse(cls, text: str) -> ThresholdKind:
         """Parse `first_response`, `resolution_warning`, `next_reply_warning_90`, …"""
-        match = _KIND.match(text) if isinstance(text, str) else None
+        match = _KIND.fullmatch(text) if isinstance(text, str) else None
         if match is None:
             raise ValueError(f"unknown threshold kind {text!r}")
         try:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.auth.principal import Principal
 from ticketing.auth.tracking import email_digest
 from ticketing.core.enums import Actor, EventKind, TicketStatus
+from ticketing.core.fields import is_identifier
 from ticketing.rls import bind_tracked_number, bind_tracked_ticket
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tenants.models import Customer
@@ -167,7 +168,7 @@ async def customer_view(session: AsyncSession, tracked: TrackedTicket) -> Custom
 
 async def tenant_name(session: AsyncSession, tenant_id: str) -> str | None:
     """The name a tenant's tracking form is shown in, if there is such a tenant."""
-    if not tenant_id or len(tenant_id) > 64:
+    if not is_identifier(tenant_id):  # `?tenant=` is anyone's text, NUL included
         return None
     tenant = await tenants_repo.get_tenant(session, tenant_id)
     return tenant.name if tenant else None
