@@ -14,10 +14,38 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from ticketing_ops.devstack import (
     SEARCH_ATTRIBUTES,
+    START_ATTEMPTS,
     DevServerError,
     TemporalDevServer,
     find_free_port,
+    temporal_cli,
 )
+
+# What `temporal server start-dev` printed when it lost the race for a port it picked itself
+# (a clean-clone CI run): a Go panic, its message first, then the goroutine stacks.
+PORT_RACE_PANIC = (
+    "panic: failed assigning ephemeral port: failed to assign a free port: "
+    "listen tcp 127.0.0.1:0: bind: address already in use"
+)
+
+
+def racing_cli(tmp_path: Path, losses: int) -> tuple[Path, Path]:
+    """The real CLI behind a wrapper whose first `losses` runs fail as a lost port race does;
+    and the file each run appends a line to."""
+    runs = tmp_path / "runs"
+    wrapper = tmp_path / "temporal"
+    stack = "\n".join(f"\tframe {i}" for i in range(40))
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"echo run >> '{runs}'\n"
+        f"if [ $(wc -l < '{runs}') -le {losses} ]; then\n"
+        f"  printf '%s\\n\\ngoroutine 1 [running]:\\n%s\\n' '{PORT_RACE_PANIC}' '{stack}'\n"
+        "  exit 2\n"
+        "fi\n"
+        f'exec \'{temporal_cli()}\' "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper, runs
 
 
 async def test_dev_server_registers_search_attributes_and_persists(tmp_path: Path) -> None:
@@ -64,6 +92,38 @@ async def test_dev_server_failure_reports_its_output(tmp_path: Path) -> None:
     with pytest.raises(DevServerError, match="exited with code"):
         await server.start()
     assert not server.running
+
+
+async def test_a_start_that_lost_a_port_race_is_tried_again(tmp_path: Path) -> None:
+    wrapper, runs = racing_cli(tmp_path, losses=1)
+    async with TemporalDevServer(
+        tmp_path / "home", port=find_free_port(), headless=True, binary=wrapper
+    ) as server:
+        await Client.connect(server.target_host)
+    assert len(runs.read_text().splitlines()) == 2
+
+
+async def test_port_races_are_tried_a_bounded_number_of_times(tmp_path: Path) -> None:
+    wrapper, runs = racing_cli(tmp_path, losses=START_ATTEMPTS)
+    server = TemporalDevServer(
+        tmp_path / "home", port=find_free_port(), headless=True, binary=wrapper
+    )
+    with pytest.raises(DevServerError) as raised:
+        await server.start()
+    # The panic's message is in the error although 40 stack lines followed it.
+    assert PORT_RACE_PANIC in str(raised.value)
+    assert len(runs.read_text().splitlines()) == START_ATTEMPTS
+    assert not server.running
+
+
+async def test_any_other_start_failure_is_not_tried_again(tmp_path: Path) -> None:
+    wrapper, runs = racing_cli(tmp_path, losses=0)
+    server = TemporalDevServer(
+        tmp_path, port=find_free_port(), headless=True, log_level="no-such-level", binary=wrapper
+    )
+    with pytest.raises(DevServerError, match="exited with code"):
+        await server.start()
+    assert len(runs.read_text().splitlines()) == 1
 
 
 def test_command_line_carries_the_tuning_flags(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
 
+import structlog
 from temporalio.client import Client
 
 from ticketing.db import prepare_schema, resolve_database_url
@@ -31,6 +32,16 @@ DYNAMIC_CONFIG = (
     "matching.numTaskqueueReadPartitions=1",
     "matching.numTaskqueueWritePartitions=1",
 )
+
+
+# `temporal server start-dev` picks the ports of its history, matching and worker services
+# itself, by binding port 0 and letting go (the CLI's own comment: "no strict guarantee that the
+# port will remain available"). Under load that race is lost now and then: the CLI panics with
+# the first message, or fails to bind with the second. A new process picks new ports.
+PORT_RACE_SIGNS = ("failed assigning ephemeral port", "address already in use")
+START_ATTEMPTS = 3
+
+log = structlog.get_logger(__name__)
 
 
 class DevServerError(RuntimeError):
@@ -128,19 +139,45 @@ class TemporalDevServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def stderr_tail(self, lines: int = 20) -> str:
+    def output(self) -> str:
+        """All the server has printed so far (its stdout and stderr)."""
         if self._stderr is None:
             return ""
         try:
-            text = Path(self._stderr.name).read_text(errors="replace")
+            return Path(self._stderr.name).read_text(errors="replace")
         except OSError:
             return ""
-        return "\n".join(text.strip().splitlines()[-lines:])
+
+    def stderr_tail(self, lines: int = 20) -> str:
+        """The last lines printed, after the panic line if there was one: a Go panic's
+        message comes before its goroutine stacks, which the last lines alone would be."""
+        printed = self.output().strip().splitlines()
+        panic = [line for line in printed[:-lines] if line.startswith("panic:")][:1]
+        return "\n".join(panic + printed[-lines:])
 
     async def start(self) -> TemporalDevServer:
+        """Start the server and wait until its frontend answers. A start that lost the race
+        for one of the ports the CLI picks for itself is tried again, up to START_ATTEMPTS."""
         if self.running:
             return self
         self._make_home_private()
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                await self._start_once()
+                return self
+            except DevServerError:
+                printed = self.output()
+                await self.stop()
+                lost_race = any(sign in printed for sign in PORT_RACE_SIGNS)
+                if not lost_race or attempt == START_ATTEMPTS:
+                    raise
+                log.warning("temporal_dev_server_lost_a_port_race", attempt=attempt)
+            except BaseException:
+                await self.stop()
+                raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _start_once(self) -> None:
         if _port_open(self.ip, self.port):
             raise DevServerError(
                 f"port {self.ip}:{self.port} is already in use: stop the other Temporal server, "
@@ -157,12 +194,7 @@ class TemporalDevServer:
             start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
             umask=PRIVATE_UMASK,  # temporal.db holds customers' emails and ticket texts
         )
-        try:
-            await self._wait_ready()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
+        await self._wait_ready()
 
     def _make_home_private(self) -> None:
         """Home 0700 (group x kept for the embedded PostgreSQL's user), the SQLite files 0600."""
