@@ -181,8 +181,8 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(2, 3, figsize=(16, 9))
     ax = axes[0][0]
     if r := results.get("create_path"):
-        xs = [str(row["concurrency"]) for row in r["rows"]]
-        ax.bar(xs, [row["ratio_same_concurrency"] for row in r["rows"]])
+        labels = [str(row["concurrency"]) for row in r["rows"]]
+        ax.bar(labels, [row["ratio_same_concurrency"] for row in r["rows"]])
         ax.set_title("create_path: service / raw asyncpg")
         ax.set_xlabel("concurrency")
         ax.set_ylabel("ratio")

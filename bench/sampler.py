@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from types import FrameType
 
 IDLE_LEAVES = {
     ("selectors.py", "select"), ("threading.py", "wait"), ("queue.py", "get"),
@@ -52,12 +53,13 @@ class Sampler:
                 self.busy += 1
                 self.self_counts[self._label(frame)] += 1
                 seen: set[str] = set()
-                while frame is not None:
-                    label = self._label(frame)
+                caller: FrameType | None = frame
+                while caller is not None:
+                    label = self._label(caller)
                     if label not in seen:
                         self.cumulative[label] += 1
                         seen.add(label)
-                    frame = frame.f_back
+                    caller = caller.f_back
 
     def start(self) -> None:
         self._thread.start()

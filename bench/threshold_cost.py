@@ -61,8 +61,10 @@ async def bench(url: str, n: int) -> dict[str, Any]:
                 {"title": "Cost", "customer_id": customer, "priority": "urgent"}, now=t0
             )
         tickets.append((ticket.ticket_id, ticket.ticket_number))
-    rows = [{"step": "create_ticket (baseline)", "wall_ms": (time.perf_counter() - wall) / n * 1e3,
-             "cpu_ms": (time.process_time() - cpu) / n * 1e3}]
+    rows: list[dict[str, Any]] = [
+        {"step": "create_ticket (baseline)", "wall_ms": (time.perf_counter() - wall) / n * 1e3,
+         "cpu_ms": (time.process_time() - cpu) / n * 1e3}
+    ]
     activities = TicketActivities(sessions, client=None, notifier=Notifier(), task_queue="cost")
     env = ActivityEnvironment()
     for kind, seconds in STEPS:

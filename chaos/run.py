@@ -1026,7 +1026,8 @@ class Verifier:
 
         # 2. exactly one ticket per business request
         expected_keys = {r.business_key for r in requests}
-        key_counts = Counter(row.idempotency_key for row in tickets)
+        # Every chaos ticket comes from a business request, so every row has a key.
+        key_counts = Counter(row.idempotency_key or "" for row in tickets)
         ticket_by_key = {row.idempotency_key: row.ticket_number for row in tickets}
         problems = [f"{key}: {count} tickets" for key, count in key_counts.items() if count > 1]
         problems += [f"{key}: no ticket" for key in sorted(expected_keys - set(key_counts))]
@@ -1120,7 +1121,7 @@ class Verifier:
         if extra:
             # Evidence for a watcher that outlived its ticket: did it ever hear of the change?
             request_by_key = {r.business_key: r for r in requests if not r.duplicate_of}
-            key_by_number = {row.ticket_number: row.idempotency_key for row in tickets}
+            key_by_number = {row.ticket_number: row.idempotency_key or "" for row in tickets}
             for watcher_id in extra[:5]:
                 number = watcher_id.removeprefix("escalation-")
                 request = request_by_key.get(key_by_number.get(number, ""))
@@ -1235,7 +1236,7 @@ class Verifier:
 
 def failure_text(failure: Any) -> str:
     """A failure and its causes on one line: why a workflow failed, for the report."""
-    parts = []
+    parts: list[str] = []
     while failure is not None and failure.message and len(parts) < 4:
         kind = failure.application_failure_info.type if failure.HasField(
             "application_failure_info") else ""
