@@ -18,9 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watchers import (
-    register_search_attributes,
-)
+from activities.watchers import register_search_attributes
 from tests.services import Services
 from ticketing.models import SlaBreach, TicketEvent
 from ticketing.notify import Notifier
