@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.exc import DataError, DBAPIError
+from asyncpg.exceptions import PostgresError
+from sqlalchemy.exc import DBAPIError
 from temporalio.exceptions import ApplicationError
 
 from ticketing.core.errors import TicketingError
+from ticketing.db_errors import refused_value
 
 
 def domain_failure(error: TicketingError) -> ApplicationError:
@@ -25,17 +27,20 @@ async def activity_boundary() -> AsyncIterator[None]:
         yield
     except TicketingError as error:
         raise domain_failure(error) from error
-    except DataError as error:
-        # The database refused a value (SQLSTATE class 22): retrying cannot help. Input
-        # validation should have caught it first; this keeps a gap from becoming a loop.
+    except (DBAPIError, PostgresError) as error:
+        # The driver's own error: wrapped by SQLAlchemy, or raised on the driver connection.
+        cause = error.orig if isinstance(error, DBAPIError) else error
+        if refused_value(error):
+            # Retrying cannot help. Input validation should have caught it first; this keeps
+            # a gap from becoming a loop of retries.
+            raise ApplicationError(
+                f"database refused a value: {str(cause).splitlines()[0][:300]}",
+                type="InvalidInput",
+                non_retryable=True,
+            ) from None
+        # No exception chain (nor above): its tracebacks push the failure past the server's
+        # size limit, its text can carry the statement's parameters, and the one-line cause
+        # is what an operator needs.
         raise ApplicationError(
-            f"database refused a value: {str(error.orig).splitlines()[0][:300]}",
-            type="InvalidInput",
-            non_retryable=True,
-        ) from error
-    except DBAPIError as error:
-        # No exception chain: its tracebacks push the failure past the server's size limit
-        # and the one-line cause is what an operator needs.
-        raise ApplicationError(
-            str(error.orig).splitlines()[0][:500], type=type(error.orig).__name__
+            str(cause).splitlines()[0][:500], type=type(cause).__name__
         ) from None

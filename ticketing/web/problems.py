@@ -12,7 +12,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +27,7 @@ from ticketing.core.errors import (
     TicketingError,
 )
 from ticketing.core.fields import invalid_input_from
+from ticketing.db_errors import DATABASE_ERRORS, refused_value
 
 log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -127,8 +127,8 @@ def _http_type(status: int) -> str:
 
 
 async def _on_database(_: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, DataError):
-        # The database refused a value (SQLSTATE class 22): validation should have caught it.
+    if refused_value(exc):
+        # Validation should have caught it; answering 503 would have the client retry it.
         return problem_response(422, "InvalidInput", "database refused a value")
     log.error("api_database_error", error=str(exc).splitlines()[0][:300])
     return problem_response(503, "ServiceUnavailable", "database unavailable, retry later")
@@ -139,7 +139,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_request_validation)
     app.add_exception_handler(ValidationError, _on_model_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    app.add_exception_handler(SQLAlchemyError, _on_database)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _on_database)
 
 
 class BodyTooLarge(StarletteHTTPException):

@@ -6,12 +6,12 @@ import asyncio
 import os
 
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, TemporalError
 from temporalio.service import RPCError
 
 from ticketing.core.errors import TicketingError
+from ticketing.db_errors import DATABASE_ERRORS
 from ticketing.schemas import invalid_input_from
 
 ERROR_EXIT = 2
@@ -79,7 +79,7 @@ def to_cli_error(exc: BaseException) -> CliError:
         return CliError(f"temporal: {first_line(exc.message)}", type="RPCError")
     if isinstance(exc, TemporalError):
         return CliError(first_line(str(exc)), type=type(exc).__name__)
-    if isinstance(exc, SQLAlchemyError):
+    if isinstance(exc, DATABASE_ERRORS):
         orig = getattr(exc, "orig", None) or exc
         message = first_line(str(orig))
         if "does not exist" in message:
