@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from temporalio.exceptions import ApplicationError
 
 from ticketing.core.errors import TicketingError
-from ticketing.db_errors import refused_value
+from ticketing.db_errors import driver_error, refused_value
 
 
 def domain_failure(error: TicketingError) -> ApplicationError:
@@ -28,8 +28,7 @@ async def activity_boundary() -> AsyncIterator[None]:
     except TicketingError as error:
         raise domain_failure(error) from error
     except (DBAPIError, PostgresError) as error:
-        # The driver's own error: wrapped by SQLAlchemy, or raised on the driver connection.
-        cause = error.orig if isinstance(error, DBAPIError) else error
+        cause = driver_error(error)
         if refused_value(error):
             # Retrying cannot help. Input validation should have caught it first; this keeps
             # a gap from becoming a loop of retries.

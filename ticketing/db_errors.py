@@ -37,6 +37,12 @@ def lost_connection(
     )
 
 
+def driver_error(error: BaseException) -> BaseException:
+    """The driver's own error: the one SQLAlchemy wrapped (`orig`), else `error` itself (as
+    raised on the driver connection)."""
+    return getattr(error, "orig", None) or error
+
+
 def refused_value(error: Exception) -> bool:
     """Whether the database refused a value: SQLSTATE class 22, a data exception (NUL in text,
     a number out of range, malformed input for a type). The same statement fails the same way
@@ -48,6 +54,5 @@ def refused_value(error: Exception) -> bool:
     """
     if isinstance(error, DataError):
         return True
-    driver_error = getattr(error, "orig", None) or error
-    code = getattr(driver_error, "sqlstate", None)
+    code = getattr(driver_error(error), "sqlstate", None)
     return isinstance(code, str) and code.startswith("22")

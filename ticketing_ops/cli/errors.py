@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError, TemporalError
 from temporalio.service import RPCError
 
 from ticketing.core.errors import TicketingError
-from ticketing.db_errors import DATABASE_ERRORS
+from ticketing.db_errors import DATABASE_ERRORS, driver_error
 from ticketing.schemas import invalid_input_from
 
 ERROR_EXIT = 2
@@ -80,7 +80,7 @@ def to_cli_error(exc: BaseException) -> CliError:
     if isinstance(exc, TemporalError):
         return CliError(first_line(str(exc)), type=type(exc).__name__)
     if isinstance(exc, DATABASE_ERRORS):
-        orig = getattr(exc, "orig", None) or exc
+        orig = driver_error(exc)
         message = first_line(str(orig))
         if "does not exist" in message:
             message += " (run `ticketing migrate`)"
