@@ -28,7 +28,6 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.caller import CallerCheck
 from activities.notifications import (
     DispatcherDoorbell,
     NotificationActivities,
@@ -36,20 +35,21 @@ from activities.notifications import (
 )
 from activities.reconcile import ReconcileActivities
 from activities.tickets import TicketActivities
-from ticketing.db import (
+from ticketing.db.engine import (
     SchemaNotCurrent,
     make_engine,
     make_sessionmaker,
     prepare_schema,
     resolve_database_url,
 )
-from ticketing.heap import freeze_startup_heap
-from ticketing.logging import configure_logging
 from ticketing.notifications.dispatch import DispatcherInput, DispatchRules
-from ticketing.notify import Notifier
-from ticketing.observability import configure_tracing
-from ticketing.reconcile import ReconcileInput
-from ticketing.settings import Settings
+from ticketing.notifications.mailer import Notifier
+from ticketing.reconcile.schemas import ReconcileInput
+from ticketing.runtime.heap import freeze_startup_heap
+from ticketing.runtime.logging import configure_logging
+from ticketing.runtime.observability import configure_tracing
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.caller import CallerCheck
 from ticketing.temporal.codec import data_converter
 from workflows import ALL_WORKFLOWS
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from temporalio.exceptions import ApplicationError
 
 from ticketing.core.errors import TicketingError
-from ticketing.db_errors import driver_error, refused_value
+from ticketing.db.errors import driver_error, refused_value
 
 
 def domain_failure(error: TicketingError) -> ApplicationError:

@@ -14,7 +14,6 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.boundary import activity_boundary
-from activities.caller import CallerCheck
 from ticketing.auth.principal import Principal
 from ticketing.notifications.dispatch import (
     Dispatcher,
@@ -23,7 +22,8 @@ from ticketing.notifications.dispatch import (
     DispatchReport,
     DispatchRules,
 )
-from ticketing.notify import Notifier
+from ticketing.notifications.mailer import Notifier
+from ticketing.temporal.caller import CallerCheck
 
 log = structlog.get_logger(__name__)
 

@@ -12,14 +12,14 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.boundary import activity_boundary
-from activities.caller import RECONCILER_WORKFLOW, CallerCheck
-from activities.watchers import TemporalWatchers, escalation_workflow_id, watcher_state
 from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES
+from ticketing.db.rls import bind_system
 from ticketing.notifications import repository as outbox
-from ticketing.reconcile import OutboxSweep, WatcherSweep, WatcherSweepResult
-from ticketing.rls import bind_system
-from ticketing.schemas import TicketInfo
+from ticketing.reconcile.schemas import OutboxSweep, WatcherSweep, WatcherSweepResult
+from ticketing.temporal.caller import RECONCILER_WORKFLOW, CallerCheck
+from ticketing.temporal.schemas import TicketInfo
+from ticketing.temporal.watchers import TemporalWatchers, escalation_workflow_id, watcher_state
 from ticketing.tickets import repository as tickets_repo
 from ticketing.tickets.ports import Notices
 from ticketing.tickets.service import TicketService

@@ -13,26 +13,28 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.boundary import activity_boundary
-from activities.caller import (
-    INSTALLATION_WORKFLOW,
-    INTAKE_WORKFLOWS,
-    RECONCILER_WORKFLOW,
-    CallerCheck,
-)
 from activities.notifications import DispatcherDoorbell
 from activities.raw_input import decode
-from activities.watchers import NoWatchers, TemporalWatchers
 from ticketing.auth.principal import Principal, Role
 from ticketing.core.errors import (
     InvalidInput,
     non_retryable_error_types,
 )
+from ticketing.db.rls import bind_system
 from ticketing.notifications import repository as outbox
 from ticketing.notifications.dispatch import DispatcherInput
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import QueueOnly
-from ticketing.notify import Notifier
-from ticketing.rls import bind_system
-from ticketing.schemas import (
+from ticketing.sla.bounds import DEFAULT_MAX_SKEW, CallerBounds, check_clock
+from ticketing.sla.flows import SlaFlows
+from ticketing.sla.schemas import AutoCloseInput
+from ticketing.temporal.caller import (
+    INSTALLATION_WORKFLOW,
+    INTAKE_WORKFLOWS,
+    RECONCILER_WORKFLOW,
+    CallerCheck,
+)
+from ticketing.temporal.schemas import (
     BreachResult,
     CreateTicketRequest,
     EscalateInput,
@@ -47,9 +49,7 @@ from ticketing.schemas import (
     UpsertCustomerInput,
     parse,
 )
-from ticketing.sla.bounds import DEFAULT_MAX_SKEW, CallerBounds, check_clock
-from ticketing.sla.flows import SlaFlows
-from ticketing.sla.schemas import AutoCloseInput
+from ticketing.temporal.watchers import NoWatchers, TemporalWatchers
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.ports import Notices, Watchers

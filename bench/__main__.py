@@ -59,7 +59,7 @@ def run_module(name: str, args: list[str]) -> tuple[dict[str, Any] | None, float
     print(f"\n=== {name} {' '.join(args)}", flush=True)
     code = subprocess.call([sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT)
     elapsed = time.perf_counter() - start
-    # create_path stops its PostgreSQL with ticketing.embedded.stop_embedded_postgres, which
+    # create_path stops its PostgreSQL with ticketing.db.embedded.stop_embedded_postgres, which
     # leaves it running: stop the one this run started.
     for home in bench_postgres_homes() - before_homes:
         stop_postgres(home)

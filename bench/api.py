@@ -37,8 +37,8 @@ from bench.common import ROOT, machine, quiet_logging, stop_postgres, summary, w
 from ticketing.auth.apikeys import ApiKeyService
 from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Principal
-from ticketing.db import migrate_async
-from ticketing.heap import freeze_startup_heap
+from ticketing.db.engine import migrate_async
+from ticketing.runtime.heap import freeze_startup_heap
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.service import TicketService
 
@@ -247,7 +247,7 @@ def main() -> None:
     url = args.database_url
     home = None
     if not url:
-        from ticketing.embedded import embedded_postgres_url
+        from ticketing.db.embedded import embedded_postgres_url
 
         home = Path(tempfile.mkdtemp(prefix="bench-pg-"))
         url = embedded_postgres_url(home)

@@ -30,8 +30,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from ticketing.db import make_engine, make_sessionmaker, migrate_async
-from ticketing.settings import Settings
+from ticketing.db.engine import make_engine, make_sessionmaker, migrate_async
+from ticketing.runtime.settings import Settings
 from ticketing_ops.devstack import TemporalDevServer, find_free_port, temporal_cli
 
 RESULTS = Path(__file__).parent / "results"
@@ -91,7 +91,7 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
 def stop_postgres(home: Path, timeout: float = 20.0) -> None:
     """Stop the embedded PostgreSQL under `home` (fast shutdown of its postmaster, by pid).
 
-    ticketing.embedded.stop_embedded_postgres leaves the server running (pgserver hands back
+    ticketing.db.embedded.stop_embedded_postgres leaves the server running (pgserver hands back
     the cached cleanup_mode=None instance), so the benchmarks stop it themselves.
     """
     pidfile = home / "pgdata" / "postmaster.pid"
@@ -108,7 +108,7 @@ def stop_postgres(home: Path, timeout: float = 20.0) -> None:
 
 def quiet_logging() -> None:
     """WARNING and up: a log line per ticket would be part of the measurement."""
-    from ticketing.logging import configure_logging
+    from ticketing.runtime.logging import configure_logging
 
     configure_logging(level="WARNING")
 
@@ -202,7 +202,7 @@ class Stack:
             return {}
 
     async def __aenter__(self) -> Stack:
-        from ticketing.embedded import embedded_postgres_url
+        from ticketing.db.embedded import embedded_postgres_url
         from worker import connect_client
 
         try:
@@ -230,7 +230,7 @@ class Stack:
         when each row became visible, with no poller loading the machine under measurement."""
         import asyncpg
 
-        from ticketing.embedded import embedded_pg_ctl
+        from ticketing.db.embedded import embedded_pg_ctl
 
         dsn = self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         connection = await asyncpg.connect(dsn)

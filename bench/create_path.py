@@ -23,9 +23,9 @@ import asyncpg
 from sqlalchemy import text
 
 from ticketing.auth.principal import Principal
-from ticketing.db import make_engine, make_sessionmaker, migrate_async
-from ticketing.logging import configure_logging
-from ticketing.settings import Settings
+from ticketing.db.engine import make_engine, make_sessionmaker, migrate_async
+from ticketing.runtime.logging import configure_logging
+from ticketing.runtime.settings import Settings
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.service import TicketService
 
@@ -206,7 +206,7 @@ def main() -> None:
     url, app_url = args.database_url, args.app_database_url
     home = None
     if not url:
-        from ticketing.embedded import embedded_app_url, embedded_postgres_url
+        from ticketing.db.embedded import embedded_app_url, embedded_postgres_url
 
         home = Path(tempfile.mkdtemp(prefix="bench-pg-"))
         url = embedded_postgres_url(home)
@@ -215,7 +215,7 @@ def main() -> None:
         result = asyncio.run(bench(url, app_url or url, args.seconds))
     finally:
         if home is not None:
-            from ticketing.embedded import stop_embedded_postgres
+            from ticketing.db.embedded import stop_embedded_postgres
 
             stop_embedded_postgres(home)
     print_table(result)

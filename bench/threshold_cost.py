@@ -26,11 +26,11 @@ from temporalio.testing import ActivityEnvironment
 from activities.tickets import TicketActivities
 from bench.common import machine, stop_postgres, write_result
 from ticketing.auth.principal import Principal
-from ticketing.db import make_engine, make_sessionmaker, migrate_async
-from ticketing.notify import Notifier
-from ticketing.schemas import RecordBreachInput, SnapshotInput
-from ticketing.settings import Settings
+from ticketing.db.engine import make_engine, make_sessionmaker, migrate_async
+from ticketing.notifications.mailer import Notifier
+from ticketing.runtime.settings import Settings
 from ticketing.sla import demo_policy
+from ticketing.temporal.schemas import RecordBreachInput, SnapshotInput
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.service import TicketService
 
@@ -102,10 +102,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--tickets", type=int, default=200)
     args = parser.parse_args(argv)
     # ERROR, not the benches' usual WARNING: every threshold logs a warning line, 800 here.
-    from ticketing.logging import configure_logging
+    from ticketing.runtime.logging import configure_logging
 
     configure_logging(level="ERROR")
-    from ticketing.embedded import embedded_postgres_url
+    from ticketing.db.embedded import embedded_postgres_url
 
     home = Path(tempfile.mkdtemp(prefix="bench-cost-"))
     try:

@@ -5,7 +5,7 @@ Run: python -m bench.timer_accuracy [--tickets 1000] [--spread 40] [--scale 2]
 `tickets` urgent tickets under demo_policy(scale) (first response 10*scale s, resolution
 30*scale s, warnings at 75%) are created at an even pace over `spread` seconds (<= 60, so every
 first-response breach falls within the same minute), each with its EscalationWorkflow started
-right away (activities.watchers.ensure_watcher), like the product does.
+right away (ticketing.temporal.watchers.ensure_watcher), like the product does.
 
 Lateness is absolute (the baseline is the due time itself), two ways:
   recorded   sla_breaches.recorded_at - due_at (recorded_at is workflow.now() of the workflow
@@ -28,7 +28,6 @@ from typing import Any
 
 from sqlalchemy import text
 
-from activities.watchers import ensure_watcher
 from bench.common import (
     Stack,
     cpu_over,
@@ -41,6 +40,7 @@ from bench.common import (
 )
 from ticketing.auth.principal import Principal
 from ticketing.sla import demo_policy
+from ticketing.temporal.watchers import ensure_watcher
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.service import TicketService
 

@@ -3,9 +3,10 @@
 Run: python -m bench.watchers [--watchers 1000] [--idle-seconds 10] [--cache N]
      (bigger: --watchers 5000, --watchers 20000)
 
-Tickets are created straight through TicketingService (not measured), then one watcher per ticket
-is started with activities.watchers.ensure_watcher (`concurrency` in flight). A watcher is armed
-when its `sla_snapshot` activity has completed (counted by the bench worker) and its timer is set
+Tickets are created straight through TicketingService (not measured), then one watcher per
+ticket is started with ticketing.temporal.watchers.ensure_watcher (`concurrency` in flight). A
+watcher is armed when its `sla_snapshot` activity has completed (counted by the bench worker) and
+its timer is set
 (checked on a sample of histories). Figures: start rate, arming rate, dev-server and worker RSS
 per open watcher (delta over the idle baseline of the same stack / N), the worker's peak RSS
 while arming (bounded by the workflow cache), and the idle CPU of both processes over
@@ -22,11 +23,11 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 
-from activities.watchers import ensure_watcher, escalation_workflow_id
 from bench.common import Stack, cpu_over, machine, quiet_logging, write_result
 from bench.workflow_path import LONG_POLICY, TENANT
 from ticketing.auth.principal import Principal
-from ticketing.schemas import TicketInfo
+from ticketing.temporal.schemas import TicketInfo
+from ticketing.temporal.watchers import ensure_watcher, escalation_workflow_id
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.service import TicketService
 

@@ -27,9 +27,9 @@ from temporalio.worker import (
 
 from bench.common import quiet_logging
 from bench.trivial import BASELINE_WORKFLOWS, noop
-from ticketing.db import make_engine, make_sessionmaker
-from ticketing.heap import freeze_startup_heap
-from ticketing.settings import Settings
+from ticketing.db.engine import make_engine, make_sessionmaker
+from ticketing.runtime.heap import freeze_startup_heap
+from ticketing.runtime.settings import Settings
 from worker import build_worker, connect_client
 
 COMPLETED: Counter[str] = Counter()

@@ -28,8 +28,8 @@ from sqlalchemy import text
 
 from bench.common import Stack, machine, quiet_logging, summary, write_result
 from ticketing.auth.principal import Principal
-from ticketing.schemas import InstallationInput, OnboardingInput
 from ticketing.sla import BusinessCalendar, SlaPolicy, SlaTargets
+from ticketing.temporal.schemas import InstallationInput, OnboardingInput
 from ticketing.tenants.service import TenantService
 
 TENANT = "bench"

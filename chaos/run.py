@@ -59,15 +59,15 @@ from chaos.checks import (
 )
 from chaos.smtp import REFUSED_PREFIX, FaultySmtp, is_refused
 from ticketing.auth.principal import Principal
-from ticketing.db import make_engine, migrate_async
-from ticketing.embedded import (
+from ticketing.db.embedded import (
     embedded_app_url,
     embedded_postgres_running,
     embedded_postgres_url,
     stop_embedded_postgres,
 )
-from ticketing.models import Notification, SlaBreach, Ticket, TicketCounter
-from ticketing.schemas import (
+from ticketing.db.engine import make_engine, migrate_async
+from ticketing.db.metadata import Notification, SlaBreach, Ticket, TicketCounter
+from ticketing.temporal.schemas import (
     CancelInstallation,
     CompleteInstallation,
     InstallationInput,
@@ -407,7 +407,7 @@ class WorkerSupervisor:
 
 class EmbeddedPostgres:
     """The embedded cluster under `<home>/pgdata`, stopped and started again exactly as the
-    product starts it (`ticketing.embedded`): same server user and groups, umask, socket
+    product starts it (`ticketing.db.embedded`): same server user and groups, umask, socket
     directory and password, so a restart is the one an operator's restart would be."""
 
     def __init__(self, home: Path) -> None:

@@ -22,9 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.services import Services
 from tests.temporal_support import dev_server, time_skipping_server
-from ticketing.db import make_engine, migrate
-from ticketing.rls import EVERYTHING, ScopedSession
-from ticketing.settings import Settings
+from ticketing.db.engine import make_engine, migrate
+from ticketing.db.rls import EVERYTHING, ScopedSession
+from ticketing.runtime.settings import Settings
 
 TABLES = (
     "notifications, sla_breaches, ticket_events, ticket_messages, tickets, customers, tenants, "
@@ -56,7 +56,7 @@ def owner_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("TICKETING_TEST_DATABASE_URL")
     if url:
         return url
-    from ticketing.embedded import embedded_postgres_url, stop_embedded_postgres
+    from ticketing.db.embedded import embedded_postgres_url, stop_embedded_postgres
 
     home = Path(tmp_path_factory.mktemp("pg"))
     url = embedded_postgres_url(home)

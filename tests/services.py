@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal
-from ticketing.rls import bind_scope
+from ticketing.db.rls import bind_scope
 from ticketing.sla.service import SlaService
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.schemas import TicketInfo

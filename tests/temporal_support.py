@@ -18,14 +18,14 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watchers import register_search_attributes
 from tests.services import Services
-from ticketing.models import SlaBreach, TicketEvent
-from ticketing.notify import Notifier
-from ticketing.schemas import TicketInfo
-from ticketing.settings import Settings
+from ticketing.db.metadata import SlaBreach, TicketEvent
+from ticketing.notifications.mailer import Notifier
+from ticketing.runtime.settings import Settings
 from ticketing.sla import SlaPolicy
 from ticketing.temporal.codec import data_converter
+from ticketing.temporal.schemas import TicketInfo
+from ticketing.temporal.watchers import register_search_attributes
 from ticketing_ops.devstack import TemporalDevServer, find_free_port
 from worker import build_worker
 

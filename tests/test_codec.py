@@ -18,10 +18,8 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from activities.watchers import escalation_workflow_id
 from tests.temporal_support import dev_server, running_worker, seed_tenant
-from ticketing.schemas import OnboardingInput, TicketInfo
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing.temporal.codec import (
     ENCODING,
     EncryptionCodec,
@@ -31,6 +29,8 @@ from ticketing.temporal.codec import (
     payload_codec,
 )
 from ticketing.temporal.codec_server import CodecServer, build_server
+from ticketing.temporal.schemas import OnboardingInput, TicketInfo
+from ticketing.temporal.watchers import escalation_workflow_id
 
 UI_ORIGIN = "http://localhost:8233"
 SEARCH_ATTRIBUTE_EVENTS = (

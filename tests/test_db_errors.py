@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.boundary import activity_boundary
 from tests.web.support import problem
-from ticketing.db_errors import refused_value
+from ticketing.db.errors import refused_value
 from ticketing.web.problems import install_problem_handlers
 
 NUL_IN_TEXT = ("SELECT CAST(:v AS text)", {"v": "a\x00b"})  # 22021
@@ -36,7 +36,7 @@ async def failure(engine: AsyncEngine, statement: tuple[str, dict[str, str]]) ->
 
 
 async def driver_failure(engine: AsyncEngine, statement: tuple[str, dict[str, str]]) -> Exception:
-    """The same statement on the driver connection, as `ticketing.db_driver` sends the hot ones
+    """The same statement on the driver connection, as `ticketing.db.driver` sends the hot ones
     (its wrapper re-raises asyncpg's error unless the connection is gone)."""
     sql, params = statement
     async with engine.connect() as connection:

@@ -9,15 +9,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.caller import CallerCheck
 from activities.notifications import NotificationActivities
 from activities.tickets import TicketActivities
-from activities.watchers import (
-    TICKET_PRIORITY,
-    ensure_watcher,
-    escalation_workflow_id,
-    notify_ticket_changed,
-)
 from tests.legacy.escalation_v0 import EscalationWorkflowV0
 from tests.services import Services
 from tests.temporal_support import (
@@ -27,8 +20,15 @@ from tests.temporal_support import (
     running_worker,
     seed_tenant,
 )
-from ticketing.notify import Notifier
-from ticketing.schemas import EscalationResult, TicketInfo, TicketStatus
+from ticketing.notifications.mailer import Notifier
+from ticketing.temporal.caller import CallerCheck
+from ticketing.temporal.schemas import EscalationResult, TicketInfo, TicketStatus
+from ticketing.temporal.watchers import (
+    TICKET_PRIORITY,
+    ensure_watcher,
+    escalation_workflow_id,
+    notify_ticket_changed,
+)
 from workflows.dispatcher import DispatcherWorkflow
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -18,20 +18,20 @@ import psutil
 import pytest
 import pytest_asyncio
 
-from ticketing.db import (
+from ticketing.db.embedded import (
+    SERVER_SYSTEM_USER,
+    embedded_postgres_url,
+    password_file,
+    stop_embedded_postgres,
+)
+from ticketing.db.engine import (
     SchemaNotCurrent,
     current_revisions,
     head_revisions,
     migrate,
     require_schema_at_head,
 )
-from ticketing.embedded import (
-    SERVER_SYSTEM_USER,
-    embedded_postgres_url,
-    password_file,
-    stop_embedded_postgres,
-)
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing_ops.devstack import find_free_port
 from worker import metrics_runtime, run_worker
 
@@ -191,7 +191,7 @@ async def test_three_concurrent_migrations_of_a_fresh_database_all_succeed(
     fresh_database: str,
 ) -> None:
     # Separate processes, as three workers or `ticketing migrate`s would be.
-    code = "import sys; from ticketing.db import migrate; migrate(sys.argv[1])"
+    code = "import sys; from ticketing.db.engine import migrate; migrate(sys.argv[1])"
     processes = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-c", code, fresh_database,

@@ -22,10 +22,6 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watchers import (
-    TICKET_NUMBER,
-    escalation_workflow_id,
-)
 from tests.services import Services
 from tests.temporal_support import (
     binary,
@@ -35,8 +31,9 @@ from tests.temporal_support import (
     running_worker,
     seed_tenant,
 )
-from ticketing.models import Notification, Ticket
-from ticketing.schemas import (
+from ticketing.db.metadata import Notification, Ticket
+from ticketing.sla import demo_policy
+from ticketing.temporal.schemas import (
     CompleteInstallation,
     InstallationInput,
     InstallationPhase,
@@ -47,7 +44,10 @@ from ticketing.schemas import (
     TicketInfo,
     TicketStatus,
 )
-from ticketing.sla import demo_policy
+from ticketing.temporal.watchers import (
+    TICKET_NUMBER,
+    escalation_workflow_id,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -381,7 +381,7 @@ async def scrape(port: int) -> str:
 async def test_worker_exposes_prometheus_metrics(
     dev: WorkflowEnvironment, committed: Sessions
 ) -> None:
-    from ticketing.settings import Settings
+    from ticketing.runtime.settings import Settings
     from ticketing_ops.devstack import find_free_port
     from worker import connect_client
 

@@ -12,12 +12,6 @@ from temporalio import workflow
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watchers import (
-    TICKET_PRIORITY,
-    ensure_watcher,
-    escalation_workflow_id,
-    notify_ticket_changed,
-)
 from tests.services import Services
 from tests.temporal_support import (
     breaches,
@@ -27,9 +21,15 @@ from tests.temporal_support import (
     running_worker,
     seed_tenant,
 )
-from ticketing.notify import Notifier
-from ticketing.schemas import EscalationResult, SlaSnapshot, TicketInfo, TicketStatus
-from ticketing.settings import Settings
+from ticketing.notifications.mailer import Notifier
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.schemas import EscalationResult, SlaSnapshot, TicketInfo, TicketStatus
+from ticketing.temporal.watchers import (
+    TICKET_PRIORITY,
+    ensure_watcher,
+    escalation_workflow_id,
+    notify_ticket_changed,
+)
 from worker import build_worker
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -34,8 +34,8 @@ from tests.strategies import (
 from tests.temporal_support import dev_server, running_worker
 from tests.test_end_to_end import activity_attempts, application_error
 from ticketing.core.errors import TicketingError
-from ticketing.notify import Notifier
-from ticketing.schemas import (
+from ticketing.notifications.mailer import Notifier
+from ticketing.temporal.schemas import (
     CreateTicketRequest,
     InstallationInput,
     InstallationState,

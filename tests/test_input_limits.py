@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 from tests.temporal_support import dev_server, running_worker
 from tests.test_end_to_end import application_error
 from ticketing.core.fields import MAX_METADATA_DEPTH, is_identifier
-from ticketing.schemas import CreateTicketRequest, parse
+from ticketing.temporal.schemas import CreateTicketRequest, parse
 
 Sessions = async_sessionmaker[AsyncSession]
 # Before the fix these runs never ended (workflow task failures retried for ever): a failed

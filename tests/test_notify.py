@@ -16,12 +16,12 @@ from tests.notifications.smtp_support import RecordingHandler, smtp_server
 from tests.services import Services
 from tests.temporal_support import create_ticket, seed_tenant
 from ticketing.auth.principal import Principal
-from ticketing.models import Notification, Tenant
+from ticketing.db.metadata import Notification, Tenant
 from ticketing.notifications.dispatch import Dispatcher
+from ticketing.notifications.mailer import Notifier, TicketContext, render
 from ticketing.notifications.repository import OutboxRow
-from ticketing.notify import Notifier, TicketContext, render
-from ticketing.schemas import BreachResult, RecordBreachInput
 from ticketing.sla import demo_policy
+from ticketing.temporal.schemas import BreachResult, RecordBreachInput
 
 
 async def send_due(committed: async_sessionmaker[AsyncSession], notifier: Notifier) -> int:

@@ -16,18 +16,18 @@ from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watchers import NoWatchers, TemporalWatchers
 from tests.temporal_support import running_worker
 from tests.web.support import clear_keys, seed
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
-from ticketing.observability import (
+from ticketing.runtime.observability import (
     RequestMetrics,
     instrument_database,
     tracer_provider,
     uninstrument_database,
 )
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.watchers import NoWatchers, TemporalWatchers
 from ticketing.tickets.ports import Watchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts

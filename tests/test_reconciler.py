@@ -11,15 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watchers import TemporalWatchers, escalation_workflow_id
 from tests.services import Services
 from tests.temporal_support import running_worker, seed_tenant
 from ticketing.auth.principal import Principal
-from ticketing.models import Notification
+from ticketing.db.metadata import Notification
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
-from ticketing.reconcile import OutboxSweep, ReconcileInput, ReconcileReport
-from ticketing.schemas import EscalationInput, TicketInfo
+from ticketing.reconcile.schemas import OutboxSweep, ReconcileInput, ReconcileReport
+from ticketing.temporal.schemas import EscalationInput, TicketInfo
+from ticketing.temporal.watchers import TemporalWatchers, escalation_workflow_id
 from ticketing.tickets.flows import TicketFlows
 from worker import ensure_reconciler_schedule
 from workflows.reconciler import RECONCILER_SCHEDULE, ReconcilerWorkflow
@@ -137,7 +137,7 @@ async def test_reconciler_repairs_each_kind_of_drift(
 
 
 async def test_the_worker_registers_the_reconciler_schedule_once(dev: WorkflowEnvironment) -> None:
-    from ticketing.settings import Settings
+    from ticketing.runtime.settings import Settings
 
     settings = Settings(task_queue=f"q-{uuid.uuid4().hex[:6]}", reconcile_every=60)
     await ensure_reconciler_schedule(dev.client, settings)

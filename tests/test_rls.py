@@ -15,12 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from structlog.testing import capture_logs
 
 from tests.temporal_support import create_ticket, seed_tenant
-from ticketing import rls
 from ticketing.auth.apikeys import ApiKeyService, KeyRole, authenticate
 from ticketing.auth.principal import Principal
 from ticketing.core.errors import NotFound
-from ticketing.db import bypasses_row_security, make_engine, make_sessionmaker, prepare_schema
-from ticketing.settings import Settings
+from ticketing.db import rls
+from ticketing.db.engine import (
+    bypasses_row_security,
+    make_engine,
+    make_sessionmaker,
+    prepare_schema,
+)
+from ticketing.runtime.settings import Settings
 from ticketing.teams.schemas import AgentCreate, TeamCreate
 from ticketing.teams.service import TeamService
 from ticketing.tickets.schemas import TicketInfo

@@ -14,8 +14,8 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from tests.temporal_support import running_worker, seed_tenant
-from ticketing.models import Notification, Ticket, TicketEvent, TicketMessage
-from ticketing.schemas import TicketInfo
+from ticketing.db.metadata import Notification, Ticket, TicketEvent, TicketMessage
+from ticketing.temporal.schemas import TicketInfo
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -20,9 +20,9 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.tickets import TicketActivities
 from tests.temporal_support import create_ticket, seed_tenant
-from ticketing.notify import Notifier
-from ticketing.schemas import RecordBreachInput, TicketInfo
-from ticketing.settings import Settings
+from ticketing.notifications.mailer import Notifier
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.schemas import RecordBreachInput, TicketInfo
 from worker import build_worker
 
 Sessions = async_sessionmaker[AsyncSession]

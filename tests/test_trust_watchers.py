@@ -11,13 +11,13 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watchers import TemporalWatchers, escalation_workflow_id
 from tests.temporal_support import create_ticket, seed_tenant
 from ticketing.auth.principal import Principal
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
-from ticketing.schemas import CreateTicketRequest, EscalationInput, SlaSnapshot, TicketInfo
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.schemas import CreateTicketRequest, EscalationInput, SlaSnapshot, TicketInfo
+from ticketing.temporal.watchers import TemporalWatchers, escalation_workflow_id
 from ticketing.tickets.flows import TicketFlows
 from ticketing_ops.cli.tickets import query_sla
 from worker import build_worker

@@ -20,8 +20,9 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from ticketing.embedded import ROOT_WARNING
-from ticketing.schemas import (
+from ticketing.db.embedded import ROOT_WARNING
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.schemas import (
     CompleteInstallation,
     CreateTicketRequest,
     InstallationInput,
@@ -33,7 +34,6 @@ from ticketing.schemas import (
     TicketEventInfo,
     TicketInfo,
 )
-from ticketing.settings import Settings
 from ticketing_ops.cli import event_details
 
 TENANT = "demo-isp"
@@ -71,8 +71,8 @@ async def run_demo(
     quiet: bool = False,
     watch_limit: float = WATCH_LIMIT,
 ) -> dict[str, Any]:
-    from ticketing.db import make_engine, make_sessionmaker, safe_url
-    from ticketing.logging import configure_logging
+    from ticketing.db.engine import make_engine, make_sessionmaker, safe_url
+    from ticketing.runtime.logging import configure_logging
     from ticketing_ops.devstack import dev_stack, find_free_port
     from worker import run_worker
 
@@ -115,11 +115,11 @@ async def run_demo(
 
 async def _story(client: Client, sessions: Any, settings: Settings, say: Any,
                  console: Console, watch_limit: float) -> dict[str, Any]:
-    from activities.watchers import TemporalWatchers, escalation_workflow_id
     from ticketing.auth.principal import Principal
+    from ticketing.notifications.mailer import Notifier
     from ticketing.notifications.service import DirectDelivery
-    from ticketing.notify import Notifier
     from ticketing.sla import demo_policy
+    from ticketing.temporal.watchers import TemporalWatchers, escalation_workflow_id
     from ticketing.tenants.schemas import UpsertCustomerInput
     from ticketing.tenants.service import TenantService
     from ticketing.tickets.flows import TicketFlows

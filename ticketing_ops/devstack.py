@@ -20,9 +20,9 @@ from types import TracebackType
 import structlog
 from temporalio.client import Client
 
-from ticketing.db import prepare_schema, resolve_database_url
-from ticketing.embedded import PRIVATE_UMASK, make_private_dirs, warn_if_root
-from ticketing.settings import Settings
+from ticketing.db.embedded import PRIVATE_UMASK, make_private_dirs, warn_if_root
+from ticketing.db.engine import prepare_schema, resolve_database_url
+from ticketing.runtime.settings import Settings
 
 SEARCH_ATTRIBUTES = {"TicketNumber": "Keyword", "TenantId": "Keyword", "TicketPriority": "Keyword"}
 

@@ -14,14 +14,14 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.raw_input import decode
     from activities.tickets import NON_RETRYABLE_ERRORS, TicketActivities
-    from activities.watchers import search_attribute_updates
     from ticketing.core.errors import TicketingError
-    from ticketing.schemas import (
+    from ticketing.temporal.schemas import (
         CreateTicketRequest,
         OpenTicketInput,
         TicketInfo,
         UpsertCustomerInput,
     )
+    from ticketing.temporal.watchers import search_attribute_updates
 
 M = TypeVar("M", bound=BaseModel)
 

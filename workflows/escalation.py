@@ -11,8 +11,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tickets import TicketActivities
-    from activities.watchers import TICKET_PRIORITY
-    from ticketing.schemas import (
+    from ticketing.temporal.schemas import (
         DONE_STATUSES,
         BreachResult,
         EscalationInput,
@@ -22,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         SlaSnapshot,
         SnapshotInput,
     )
+    from ticketing.temporal.watchers import TICKET_PRIORITY
     from workflows.common import (
         DB_ACTIVITY_TIMEOUT,
         DB_RETRY,

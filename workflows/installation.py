@@ -9,7 +9,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tickets import TicketActivities
-    from ticketing.schemas import (
+    from ticketing.temporal.schemas import (
         MAX_DESCRIPTION,
         CancelInstallation,
         CompleteInstallation,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from ticketing.schemas import (
+    from ticketing.temporal.schemas import (
         MAX_DESCRIPTION,
         OnboardingInput,
         TicketInfo,

@@ -10,7 +10,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.reconcile import ReconcileActivities
     from activities.tickets import NON_RETRYABLE_ERRORS, TicketActivities
-    from ticketing.reconcile import ReconcileInput, ReconcileReport
+    from ticketing.reconcile.schemas import ReconcileInput, ReconcileReport
     from ticketing.sla.schemas import AutoCloseInput
 
 RECONCILER_WORKFLOW = "ReconcilerWorkflow"

@@ -8,7 +8,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.tickets import TicketActivities
-    from ticketing.schemas import (
+    from ticketing.temporal.schemas import (
         DONE_STATUSES,
         BreachResult,
         EscalationInput,

@@ -7,16 +7,16 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.watchers import NoWatchers
 from tests.notifications.smtp_support import LATER, REFUSED, RecordingHandler, smtp_server
 from tests.temporal_support import seed_tenant
 from ticketing.auth.principal import Principal
 from ticketing.notifications.delivery import RetryPolicy
 from ticketing.notifications.dispatch import NO_RECIPIENT, Dispatcher, DispatchRules
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.models import NoticeStatus, Notification
 from ticketing.notifications.service import NotificationService, QueueOnly
-from ticketing.notify import Notifier
-from ticketing.schemas import TicketInfo
+from ticketing.temporal.schemas import TicketInfo
+from ticketing.temporal.watchers import NoWatchers
 from ticketing.tickets.flows import TicketFlows
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -11,16 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notifications import DispatcherDoorbell
-from activities.watchers import TemporalWatchers
 from tests.notifications.smtp_support import REFUSED, RecordingHandler, smtp_server
 from tests.temporal_support import seed_tenant
 from ticketing.auth.principal import Principal
-from ticketing.models import SlaBreach
+from ticketing.db.metadata import SlaBreach
 from ticketing.notifications.dispatch import DispatcherInput
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.models import NoticeStatus, Notification
-from ticketing.notify import Notifier
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing.sla import demo_policy
+from ticketing.temporal.watchers import TemporalWatchers
 from ticketing.tickets.flows import TicketFlows
 from worker import build_worker
 

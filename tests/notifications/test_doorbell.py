@@ -10,7 +10,7 @@ from temporalio.client import Client
 
 from activities.notifications import CLOSE_GRACE, RING_TIMEOUT, DispatcherDoorbell
 from ticketing.notifications.dispatch import DispatcherInput
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing.temporal.codec import data_converter
 from ticketing_ops.devstack import find_free_port
 

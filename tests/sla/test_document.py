@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 import ticketing.sla as sla_package
 from ticketing.core.errors import InvalidInput
-from ticketing.schemas import Channel, TicketType
 from ticketing.sla import (
     DEFAULT_POLICY,
     PRIORITIES,
@@ -27,6 +26,7 @@ from ticketing.sla import (
     parse_policy_document,
     policy_json_schema,
 )
+from ticketing.temporal.schemas import Channel, TicketType
 
 H = timedelta(hours=1)
 SCHEMA_FILE = Path(sla_package.__file__).parent / "sla-policy.schema.json"

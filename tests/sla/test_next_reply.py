@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watchers import ensure_watcher
 from tests.services import Services
 from tests.temporal_support import breaches, create_ticket, running_worker, seed_tenant
-from ticketing.models import Notification, SlaBreach
+from ticketing.db.metadata import Notification, SlaBreach
 from ticketing.sla import parse_policy_document
+from ticketing.temporal.watchers import ensure_watcher
 
 Sessions = async_sessionmaker[AsyncSession]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -15,7 +15,6 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities.tickets import TicketActivities
-from activities.watchers import TemporalWatchers, ensure_watcher, escalation_workflow_id
 from tests.services import Services
 from tests.temporal_support import (
     TEST_CLOCK_SKEW,
@@ -25,11 +24,12 @@ from tests.temporal_support import (
     seed_tenant,
 )
 from ticketing.auth.principal import Principal
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
-from ticketing.schemas import EscalationResult, TicketInfo, TicketStatus
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing.sla.flows import SlaFlows
+from ticketing.temporal.schemas import EscalationResult, TicketInfo, TicketStatus
+from ticketing.temporal.watchers import TemporalWatchers, ensure_watcher, escalation_workflow_id
 from ticketing.tickets.flows import TicketFlows
 from worker import build_worker
 

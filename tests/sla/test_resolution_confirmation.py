@@ -13,12 +13,12 @@ from tests.services import Services
 from tests.temporal_support import create_ticket, running_worker, seed_tenant
 from ticketing.auth.principal import Principal
 from ticketing.core import errors
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
-from ticketing.reconcile import ReconcileInput, ReconcileReport
-from ticketing.schemas import TicketInfo, TicketStatus
+from ticketing.reconcile.schemas import ReconcileInput, ReconcileReport
 from ticketing.sla import DEFAULT_POLICY, SlaPolicy
 from ticketing.sla.flows import SlaFlows
+from ticketing.temporal.schemas import TicketInfo, TicketStatus
 from workflows.reconciler import ReconcilerWorkflow
 
 Sessions = async_sessionmaker[AsyncSession]

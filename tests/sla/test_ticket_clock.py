@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from tests.services import Services
 from ticketing.auth.principal import Principal
-from ticketing.models import SlaBreach
-from ticketing.schemas import TicketStatus
+from ticketing.db.metadata import SlaBreach
 from ticketing.sla import DEFAULT_POLICY, SlaPolicy
+from ticketing.temporal.schemas import TicketStatus
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)

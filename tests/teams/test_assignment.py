@@ -9,12 +9,11 @@ from collections import Counter
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.watchers import NoWatchers
 from tests.services import Services
 from ticketing.auth.principal import Principal
 from ticketing.core.enums import EventKind
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
 from ticketing.teams.schemas import (
     AgentCreate,
     AgentUpdate,
@@ -23,6 +22,7 @@ from ticketing.teams.schemas import (
     TeamUpdate,
 )
 from ticketing.teams.service import TeamService, assign_by_team
+from ticketing.temporal.watchers import NoWatchers
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.service import TicketService

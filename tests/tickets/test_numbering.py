@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.services import Services
 from ticketing.auth.principal import Principal
-from ticketing.models import Ticket
+from ticketing.db.metadata import Ticket
 from ticketing.tickets.numbering import format_ticket_number, parse_ticket_number
 from ticketing.tickets.service import TicketService
 

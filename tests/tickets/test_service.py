@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.services import Services
 from ticketing.core import errors
-from ticketing.models import Notification, Ticket, TicketEvent, TicketMessage
-from ticketing.schemas import Actor, CreateTicketRequest, Priority, TicketStatus
+from ticketing.db.metadata import Notification, Ticket, TicketEvent, TicketMessage
+from ticketing.temporal.schemas import Actor, CreateTicketRequest, Priority, TicketStatus
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -8,13 +8,13 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from activities.watchers import NoWatchers
 from tests.services import Services
 from ticketing.auth.apikeys import ApiKeyService
 from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Principal
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
+from ticketing.temporal.watchers import NoWatchers
 from ticketing.tickets.ports import Watchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts

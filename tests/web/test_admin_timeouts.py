@@ -9,10 +9,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.watchers import NoWatchers
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.watchers import NoWatchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
 from ticketing.web.timeouts import RequestTimeout

@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watchers import TemporalWatchers, escalation_workflow_id
 from tests.temporal_support import running_worker
 from tests.web.support import api_app, clear_keys, seed
 from ticketing.core.enums import NoticeKind
-from ticketing.models import Notification
+from ticketing.db.metadata import Notification
+from ticketing.temporal.watchers import TemporalWatchers, escalation_workflow_id
 
 
 async def test_http_ticket_has_its_watcher_and_created_notice(

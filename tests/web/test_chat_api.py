@@ -14,13 +14,13 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from activities.watchers import NoWatchers
 from tests.services import Services
 from tests.web.support import Keys, clear_keys, problem, seed
 from ticketing.auth.chat_identity import find_integration, identity_secret
 from ticketing.auth.tracking import TrackingTokens
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
+from ticketing.temporal.watchers import NoWatchers
 from ticketing.tickets.chat import first_line_title, ticket_numbers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts

@@ -13,14 +13,14 @@ import httpx
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from activities.watchers import NoWatchers
 from tests.web.support import clear_keys, seed
 from ticketing.auth.apikeys import ApiKeyService
 from ticketing.auth.keycache import KeyCache
 from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Principal
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
+from ticketing.temporal.watchers import NoWatchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
 

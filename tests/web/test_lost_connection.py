@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from tests.web.support import api_app, clear_keys, problem, seed
-from ticketing import rls
 from ticketing.auth.principal import Principal
-from ticketing.db import make_sessionmaker
+from ticketing.db import rls
+from ticketing.db.engine import make_sessionmaker
 from ticketing.tickets.service import TicketService
 
 NAME = "lost-connection-test"

@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from activities.watchers import NoWatchers
 from tests.web.support import Keys, clear_keys, seed
-from ticketing import rls
+from ticketing.db import rls
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
+from ticketing.temporal.watchers import NoWatchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
 

@@ -16,13 +16,13 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from activities.watchers import TemporalWatchers
 from tests.notifications.smtp_support import RecordingHandler, free_port, smtp_server
 from tests.services import Services
 from ticketing.auth.principal import Principal
 from ticketing.auth.tracking import TrackingLinks, TrackingTokens
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.notify import Notifier
+from ticketing.temporal.watchers import TemporalWatchers
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.web.tracking import Limit, TrackingConfig, TrackingLimits, create_tracking_app

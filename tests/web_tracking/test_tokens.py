@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from ticketing.auth.tracking import MissingSecretKey, TrackingLinks, TrackingTokens, secret_key
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing.web.tracking.limits import Limit, LookupLimiter, TrackingLimits
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

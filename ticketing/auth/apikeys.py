@@ -16,7 +16,7 @@ from ticketing.auth.models import ApiKey, KeyRole
 from ticketing.auth.principal import Principal, Role, require_principal
 from ticketing.core.errors import Forbidden, InvalidInput, NotFound, PartnerNotFound, TenantNotFound
 from ticketing.core.fields import check_storable
-from ticketing.rls import bind_scope, bind_system
+from ticketing.db.rls import bind_scope, bind_system
 from ticketing.tenants import repository as tenants_repo
 
 KEY_PREFIX = "tk_"

@@ -15,7 +15,7 @@ from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Principal
 from ticketing.core.errors import Forbidden, InvalidCustomerId, TicketingError
 from ticketing.core.fields import normalize_customer_id
-from ticketing.rls import bind_system
+from ticketing.db.rls import bind_system
 
 _PURPOSE = b"chat-identity:"
 MAX_SIGNATURE = 128

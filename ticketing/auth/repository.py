@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.models import ApiKey, KeyRole
-from ticketing.db_driver import driver_connection
+from ticketing.db.driver import driver_connection
 
 _FIND_ACTIVE = (
     "SELECT role, tenant_id, partner_id, name, prefix FROM api_keys "

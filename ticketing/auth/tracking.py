@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ticketing.core.errors import TicketingError
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 
 SECRET_FILE = "secret.key"
 _TAG = 16
@@ -127,7 +127,7 @@ def secret_key(settings: Settings) -> bytes:
 
 
 def _embedded_secret(home: Path) -> bytes:
-    from ticketing.embedded import make_private_dirs
+    from ticketing.db.embedded import make_private_dirs
 
     make_private_dirs(home)
     path = home / SECRET_FILE

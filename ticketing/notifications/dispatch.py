@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ticketing.auth.principal import Principal
 from ticketing.core.enums import Audience, NoticeKind
 from ticketing.core.errors import Forbidden
+from ticketing.db.rls import bind_scope
 from ticketing.notifications import repository as repo
 from ticketing.notifications.delivery import DeliveryOutcome, DeliveryStatus, RetryPolicy
+from ticketing.notifications.mailer import Notifier, TicketContext, render
 from ticketing.notifications.rendering import message_id_for
-from ticketing.notify import Notifier, TicketContext, render
-from ticketing.rls import bind_scope
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 

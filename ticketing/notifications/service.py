@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES, Actor, Audience, NoticeKind, TicketStatus
+from ticketing.db.rls import bind_scope
 from ticketing.notifications import repository as repo
 from ticketing.notifications.dispatch import Dispatcher, DispatchRules
+from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.repository import QueuedNotice
 from ticketing.notifications.schemas import NoticeInfo
-from ticketing.notify import Notifier
-from ticketing.rls import bind_scope
 from ticketing.tickets.schemas import TicketInfo
 
 log = structlog.get_logger(__name__)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.auth.principal import Principal, Role
 from ticketing.core.enums import TicketStatus
-from ticketing.rls import bind_scope
+from ticketing.db.rls import bind_scope
 from ticketing.sla import repository as repo
 from ticketing.sla.bounds import CallerBounds
 from ticketing.sla.document import SlaPolicyDocument

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role, require_principal
 from ticketing.core.errors import Forbidden, TenantNotFound
-from ticketing.rls import bind_scope
+from ticketing.db.rls import bind_scope
 from ticketing.sla import SlaPolicyDocument, parse_policy_document
 from ticketing.sla import repository as repo
 from ticketing.sla.service import row_deadlines, row_policy, tenant_policy, utcnow

@@ -14,7 +14,7 @@ from ticketing.auth.principal import Principal, Role, require_principal
 from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, NoticeKind, Priority, TicketStatus
 from ticketing.core.errors import Forbidden, InvalidInput, TicketNotFound
 from ticketing.core.fields import check_storable
-from ticketing.rls import bind_scope
+from ticketing.db.rls import bind_scope
 from ticketing.sla import (
     BusinessCalendar,
     SlaClock,

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.auth.principal import TENANT_ROLES, Principal, Role
 from ticketing.core.errors import Forbidden, InvalidInput
 from ticketing.core.fields import check_storable
-from ticketing.rls import bind_scope
+from ticketing.db.rls import bind_scope
 from ticketing.teams import repository as repo
 from ticketing.teams.errors import AgentNotFound, AlreadyExists, TeamNotFound
 from ticketing.teams.models import Agent, Team, TeamMember

@@ -20,7 +20,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"

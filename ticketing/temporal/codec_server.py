@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing.temporal.codec import EncryptionCodec, PayloadKeyError, payload_codec
 
 DEFAULT_PORT = 8888

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import TENANT_ROLES, Principal, Role, require_principal
 from ticketing.core.errors import CustomerNotFound, Forbidden, TenantNotFound
-from ticketing.rls import bind_scope
+from ticketing.db.rls import bind_scope
 from ticketing.sla.service import tenant_policy
 from ticketing.tenants import repository as repo
 from ticketing.tenants.models import Customer, Partner, Tenant

@@ -13,7 +13,7 @@ from ticketing.core.errors import (
     PartnerNotFound,
     TenantNotFound,
 )
-from ticketing.rls import bind_scope
+from ticketing.db.rls import bind_scope
 from ticketing.sla import BusinessCalendar, SlaPolicy, validate_timezone
 from ticketing.tenants import repository as repo
 from ticketing.tenants.models import Customer, Partner, Tenant

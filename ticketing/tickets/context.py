@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db_driver import driver_connection, positional
+from ticketing.db.driver import driver_connection, positional
 
 
 @dataclass(frozen=True)

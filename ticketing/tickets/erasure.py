@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.auth.principal import Principal, Role, require_principal
 from ticketing.core.enums import Actor, EventKind
 from ticketing.core.errors import Forbidden, TicketNotFound
+from ticketing.db.rls import bind_scope
 from ticketing.notifications.models import NoticeStatus, Notification
-from ticketing.rls import bind_scope
 from ticketing.sla.service import utcnow
 from ticketing.tenants.models import Customer
 from ticketing.tickets import repository as repo

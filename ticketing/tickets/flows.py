@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES, Actor, Priority, TicketStatus
+from ticketing.db.rls import bind_scope
 from ticketing.notifications.service import NotificationService
-from ticketing.rls import bind_scope
 from ticketing.teams.service import assign_by_team
 from ticketing.tenants.schemas import UpsertCustomerInput
 from ticketing.tenants.service import TenantService

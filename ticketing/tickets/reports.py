@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, require_principal
 from ticketing.core.errors import InvalidInput
-from ticketing.rls import bind_scope
+from ticketing.db.rls import bind_scope
 from ticketing.sla.service import SlaService, utcnow
 from ticketing.sla.thresholds import SlaWindow
 from ticketing.tickets.models import Ticket

@@ -23,7 +23,7 @@ from ticketing.core.enums import (
     TicketStatus,
     TicketType,
 )
-from ticketing.db_driver import driver_connection, positional
+from ticketing.db.driver import driver_connection, positional
 from ticketing.tenants.models import Tenant
 from ticketing.tickets.models import Ticket, TicketEvent, TicketMessage
 from ticketing.tickets.numbering import format_ticket_number, parse_ticket_number

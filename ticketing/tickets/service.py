@@ -18,7 +18,7 @@ from ticketing.core.errors import (
     TicketNotFound,
 )
 from ticketing.core.fields import check_storable, normalize_priority, parse
-from ticketing.rls import bind_scope
+from ticketing.db.rls import bind_scope
 from ticketing.sla import ticket_clock as clock
 from ticketing.sla.service import tenant_policy, utcnow
 from ticketing.tenants import repository as tenants_repo

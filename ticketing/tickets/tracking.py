@@ -14,7 +14,7 @@ from ticketing.auth.principal import Principal
 from ticketing.auth.tracking import email_digest
 from ticketing.core.enums import Actor, EventKind, TicketStatus
 from ticketing.core.fields import is_identifier
-from ticketing.rls import bind_tracked_number, bind_tracked_ticket
+from ticketing.db.rls import bind_tracked_number, bind_tracked_ticket
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tenants.models import Customer
 from ticketing.tickets.models import Ticket

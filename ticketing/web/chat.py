@@ -17,7 +17,7 @@ from ticketing.auth.tracking import TrackingLinks
 from ticketing.core.enums import Channel
 from ticketing.core.errors import Forbidden
 from ticketing.core.fields import Title, no_nul
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing.tickets.chat import ChatCard, ChatCards, card, first_line_title, lookup_cards
 from ticketing.tickets.schemas import CreateTicketRequest
 from ticketing.web.deps import Ports, bearer, ticket_flows, unauthorized

@@ -27,7 +27,7 @@ from ticketing.core.errors import (
     TicketingError,
 )
 from ticketing.core.fields import invalid_input_from
-from ticketing.db_errors import DATABASE_ERRORS, refused_value
+from ticketing.db.errors import DATABASE_ERRORS, refused_value
 
 log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"

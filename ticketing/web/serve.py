@@ -15,8 +15,8 @@ from temporalio.client import Client
 
 from ticketing.auth.keycache import KeyCache
 from ticketing.auth.tracking import MissingSecretKey
-from ticketing.db import make_engine, make_sessionmaker, prepare_schema, resolve_database_url
-from ticketing.settings import Settings
+from ticketing.db.engine import make_engine, make_sessionmaker, prepare_schema, resolve_database_url
+from ticketing.runtime.settings import Settings
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
 from ticketing.web.telemetry import Telemetry
@@ -32,7 +32,7 @@ async def open_ports(
     """The worker's ports: Temporal watchers and the dispatcher's doorbell, on a fresh engine.
     Notices leave through the task queue's dispatcher, never inside a request."""
     from activities.notifications import DispatcherDoorbell
-    from activities.watchers import TemporalWatchers
+    from ticketing.temporal.watchers import TemporalWatchers
     from worker import connect_client, dispatcher_input
 
     if database_url is None:

@@ -12,8 +12,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ticketing.observability import RequestMetrics, configure_tracing
-from ticketing.settings import Settings
+from ticketing.runtime.observability import RequestMetrics, configure_tracing
+from ticketing.runtime.settings import Settings
 
 Next = Callable[[Request], Awaitable[Response]]
 

@@ -9,7 +9,7 @@ from fastapi import Header, Path, Query
 
 from ticketing.core.enums import Priority, TicketStatus, TicketType
 from ticketing.notifications.service import NotificationService
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing.sla.service import SlaService
 from ticketing.tickets.schemas import TicketInfo, TicketPage
 from ticketing.tickets.service import TicketService

@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from ticketing.auth.principal import Principal
-from ticketing.schemas import TicketInfo
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.schemas import TicketInfo
 from ticketing_ops.cli.context import database, temporal
 from ticketing_ops.cli.errors import to_cli_error
 
@@ -25,7 +25,7 @@ class OperatorWatchers:
         self.warning: str | None = None
 
     async def ensure(self, ticket: TicketInfo) -> None:
-        from activities.watchers import TemporalWatchers
+        from ticketing.temporal.watchers import TemporalWatchers
 
         try:
             port = TemporalWatchers(await temporal(self.settings), self.settings.task_queue)
@@ -34,7 +34,7 @@ class OperatorWatchers:
             self.warning = to_cli_error(exc).message
 
     async def wake(self, ticket: TicketInfo) -> None:
-        from activities.watchers import TemporalWatchers
+        from ticketing.temporal.watchers import TemporalWatchers
 
         try:
             port = TemporalWatchers(await temporal(self.settings), self.settings.task_queue)
@@ -48,8 +48,8 @@ async def ticket_flows(
     settings: Settings, principal: Principal, watchers: OperatorWatchers
 ) -> AsyncIterator[TicketFlows]:
     """The tickets flow as the operator at the machine runs it: notices delivered directly."""
+    from ticketing.notifications.mailer import Notifier
     from ticketing.notifications.service import DirectDelivery
-    from ticketing.notify import Notifier
     from ticketing.tickets.flows import TicketFlows
 
     async with database(settings) as sessions:

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from ticketing.auth.models import KeyRole
 from ticketing.core.errors import InvalidInput
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing_ops.cli.context import OPERATOR, database, operator
 from ticketing_ops.cli.output import JSON_OPTION, out, run, user_text
 

@@ -16,7 +16,7 @@ from temporalio.client import Client
 from ticketing.auth.principal import Principal
 from ticketing.core.errors import InvalidInput
 from ticketing.core.fields import check_storable
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing_ops.cli.errors import CliError, first_line
 
 T = TypeVar("T")
@@ -35,7 +35,12 @@ def safe_url(url: str) -> str:
 
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    from ticketing.db import make_engine, make_sessionmaker, prepare_schema, resolve_database_url
+    from ticketing.db.engine import (
+        make_engine,
+        make_sessionmaker,
+        prepare_schema,
+        resolve_database_url,
+    )
 
     url = await asyncio.to_thread(resolve_database_url, settings)
     if not settings.database_url:

@@ -11,8 +11,8 @@ from temporalio.exceptions import ApplicationError, TemporalError
 from temporalio.service import RPCError
 
 from ticketing.core.errors import TicketingError
-from ticketing.db_errors import DATABASE_ERRORS, driver_error
-from ticketing.schemas import invalid_input_from
+from ticketing.db.errors import DATABASE_ERRORS, driver_error
+from ticketing.temporal.schemas import invalid_input_from
 
 ERROR_EXIT = 2
 

@@ -14,7 +14,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from ticketing.core.errors import InvalidInput, TicketingError
-from ticketing.schemas import (
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.schemas import (
     CancelInstallation,
     CompleteInstallation,
     InstallationInput,
@@ -24,7 +25,6 @@ from ticketing.schemas import (
     TicketInfo,
     parse,
 )
-from ticketing.settings import Settings
 from ticketing_ops.cli.context import (
     OPERATOR,
     QUERY_TIMEOUT,
@@ -275,7 +275,7 @@ def _finish_installation(
             "status": None,
         }
         if wait:
-            from ticketing.schemas import InstallationResult
+            from ticketing.temporal.schemas import InstallationResult
 
             typed = client.get_workflow_handle(handle.id, result_type=InstallationResult)
             done = await bounded(

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing_ops.cli.errors import ERROR_EXIT, CliError, to_cli_error
 
 T = TypeVar("T")
@@ -116,14 +116,14 @@ def _json_default(value: object) -> object:
 
 def quiet_logging() -> None:
     """Domain logs go to stderr at WARNING so stdout stays for results (and JSON)."""
-    from ticketing.logging import configure_logging
+    from ticketing.runtime.logging import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_format, os.environ.get("TICKETING_CLI_LOG_LEVEL", "WARNING"))
 
 
 def loud_logging(settings: Settings) -> None:
-    from ticketing.logging import configure_logging
+    from ticketing.runtime.logging import configure_logging
     from worker import add_temporal_context
 
     configure_logging(settings.log_format, settings.log_level, extra=[add_temporal_context])

@@ -14,8 +14,8 @@ from rich.text import Text
 
 from ticketing.auth.principal import Principal
 from ticketing.core.errors import InvalidInput
-from ticketing.schemas import TicketInfo
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.schemas import TicketInfo
 from ticketing_ops.cli.after_commit import OperatorWatchers
 from ticketing_ops.cli.context import database, operator, temporal
 from ticketing_ops.cli.output import JSON_OPTION, out, run, user_text, warn
@@ -41,7 +41,7 @@ class PolicyWatchers(OperatorWatchers):
         self.woken = 0
 
     async def wake(self, ticket: TicketInfo) -> None:
-        from activities.watchers import notify_ticket_changed
+        from ticketing.temporal.watchers import notify_ticket_changed
         from ticketing_ops.cli.errors import to_cli_error
 
         if self.warning is not None:
@@ -58,8 +58,8 @@ class PolicyWatchers(OperatorWatchers):
 async def sla_flows(
     settings: Settings, tenant: str, watchers: OperatorWatchers, principal: Principal | None = None
 ) -> AsyncIterator[SlaFlows]:
+    from ticketing.notifications.mailer import Notifier
     from ticketing.notifications.service import DirectDelivery
-    from ticketing.notify import Notifier
     from ticketing.sla.flows import SlaFlows
 
     async with database(settings) as sessions:

@@ -8,7 +8,7 @@ import os
 import typer
 from rich.text import Text
 
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing_ops.cli.context import safe_url
 from ticketing_ops.cli.errors import to_cli_error
 from ticketing_ops.cli.output import (
@@ -160,7 +160,7 @@ def worker(json_out: bool = JSON_OPTION) -> None:
 
 def migrate(json_out: bool = JSON_OPTION) -> None:
     """Bring the database schema up to date."""
-    from ticketing.db import migrate_async, resolve_migrate_url
+    from ticketing.db.engine import migrate_async, resolve_migrate_url
 
     async def action() -> dict[str, str]:
         # As the tables' owner (TICKETING_MIGRATE_DATABASE_URL), never as the app's role.

@@ -7,8 +7,15 @@ from typing import Any
 import typer
 from rich.text import Text
 
-from ticketing.schemas import Contract, Email, Identifier, RegisterTenantInput, ShortText, parse
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.schemas import (
+    Contract,
+    Email,
+    Identifier,
+    RegisterTenantInput,
+    ShortText,
+    parse,
+)
 from ticketing_ops.cli.context import OPERATOR, database
 from ticketing_ops.cli.output import JSON_OPTION, out, run, user_text, warn
 from ticketing_ops.cli.sla import PolicyWatchers, sla_flows

@@ -13,8 +13,8 @@ from rich.text import Text
 from temporalio.client import Client
 
 from ticketing.core.errors import InvalidInput
-from ticketing.schemas import Priority, SlaSnapshot, TicketInfo, TicketStatus, TicketType
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
+from ticketing.temporal.schemas import Priority, SlaSnapshot, TicketInfo, TicketStatus, TicketType
 from ticketing_ops.cli.after_commit import OperatorWatchers, ticket_flows
 from ticketing_ops.cli.context import QUERY_TIMEOUT, database, operator, parse_enum, temporal
 from ticketing_ops.cli.errors import to_cli_error
@@ -46,7 +46,7 @@ TICKET_FIELDS = (
 
 
 async def query_sla(client: Client, ticket_number: str) -> SlaSnapshot | None:
-    from activities.watchers import escalation_workflow_id
+    from ticketing.temporal.watchers import escalation_workflow_id
 
     handle = client.get_workflow_handle(escalation_workflow_id(ticket_number))
     return await handle.query(

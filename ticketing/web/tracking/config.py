@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 
 from ticketing.auth.tracking import TrackingTokens, secret_key
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing.tickets.ports import Notices, Watchers
 from ticketing.web.tracking.limits import TrackingLimits
 

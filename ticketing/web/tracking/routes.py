@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse
 from ticketing.auth.tracking import new_browser_id
 from ticketing.core.enums import TicketStatus
 from ticketing.core.errors import TicketingError
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.tracking import (
     TrackedTicket,

@@ -20,7 +20,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from ticketing.schemas import EscalationInput, SlaSnapshot, TicketInfo
+from ticketing.temporal.schemas import EscalationInput, SlaSnapshot, TicketInfo
 
 log = structlog.get_logger(__name__)
 QUERY_TIMEOUT = timedelta(seconds=5)

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ticketing.models import Base
+from ticketing.db.metadata import Base
 
 target_metadata = Base.metadata
 # pg_advisory_xact_lock key shared by every run of these migrations ("tickets" in ASCII).

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from ticketing import rls
-from ticketing.settings import Settings
+from ticketing.db import rls
+from ticketing.runtime.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = structlog.get_logger(__name__)
@@ -38,7 +38,7 @@ def resolve_database_url(settings: Settings) -> str:
     """
     if settings.database_url:
         return settings.database_url
-    from ticketing.embedded import embedded_app_url
+    from ticketing.db.embedded import embedded_app_url
 
     return embedded_app_url(settings.home)
 
@@ -54,7 +54,7 @@ def resolve_migrate_url(settings: Settings) -> str:
         return settings.migrate_database_url
     if settings.database_url:
         return settings.database_url
-    from ticketing.embedded import embedded_postgres_url
+    from ticketing.db.embedded import embedded_postgres_url
 
     return embedded_postgres_url(settings.home)
 

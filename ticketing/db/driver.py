@@ -7,8 +7,8 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from ticketing.db_errors import lost_connection
-from ticketing.rls import ensure_scope
+from ticketing.db.errors import lost_connection
+from ticketing.db.rls import ensure_scope
 
 T = TypeVar("T")
 

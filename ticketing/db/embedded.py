@@ -35,13 +35,13 @@ PRIVATE_UMASK = 0o077
 # sun_path holds 108 bytes on Linux (104 on macOS); keep room for ".s.PGSQL.5432" and the NUL.
 MAX_SOCKET_PATH = 100
 HBA = """\
-# Written by ticketing.embedded: SCRAM passwords only, never trust; no replication.
+# Written by ticketing.db.embedded: SCRAM passwords only, never trust; no replication.
 local   all             all                                     scram-sha-256
 host    all             all             127.0.0.1/32            scram-sha-256
 host    all             all             ::1/128                 scram-sha-256
 """
 # No TCP at all, and a socket only its owner can connect to, whoever restarts the server.
-CONF = "\n# ticketing.embedded\nlisten_addresses = ''\nunix_socket_permissions = 0700\n"
+CONF = "\n# ticketing.db.embedded\nlisten_addresses = ''\nunix_socket_permissions = 0700\n"
 ROOT_WARNING = (
     "running as root: a root process's mistakes reach the whole machine, and PostgreSQL cannot "
     f"run as root, so it runs as the system user '{SERVER_SYSTEM_USER}', TICKETING_HOME is "

@@ -13,7 +13,7 @@ from sqlalchemy.pool import PoolProxiedConnection, PoolResetState
 from sqlalchemy.util import await_only
 
 from ticketing.auth.principal import Principal, Role
-from ticketing.db_errors import lost_connection
+from ticketing.db.errors import lost_connection
 
 SETTING = "ticketing.tenant_id"
 # What the policies of migrations 0003 and 0009 read: '*' sees everything, '' nothing;

@@ -9,7 +9,7 @@ from asyncpg.exceptions import PostgresError
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 
 # What a statement can raise: SQLAlchemy's errors, and asyncpg's own from the hot statements
-# sent on the driver connection (`ticketing.db_driver`) that did not lose their connection.
+# sent on the driver connection (`ticketing.db.driver`) that did not lose their connection.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, PostgresError)
 
 

@@ -26,7 +26,7 @@ from ticketing.notifications.rendering import (
     subject_line,
 )
 from ticketing.notifications.repository import OutboxRow
-from ticketing.settings import Settings
+from ticketing.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 _KINDS = frozenset(NoticeKind)
