@@ -13,7 +13,6 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.boundary import activity_boundary
-from activities.notifications import DispatcherDoorbell
 from activities.raw_input import decode
 from ticketing.auth.principal import Principal, Role
 from ticketing.core.errors import (
@@ -28,12 +27,9 @@ from ticketing.notifications.service import QueueOnly
 from ticketing.sla.bounds import DEFAULT_MAX_SKEW, CallerBounds, check_clock
 from ticketing.sla.flows import SlaFlows
 from ticketing.sla.schemas import AutoCloseInput
-from ticketing.temporal.caller import (
-    INSTALLATION_WORKFLOW,
-    INTAKE_WORKFLOWS,
-    RECONCILER_WORKFLOW,
-    CallerCheck,
-)
+from ticketing.temporal.caller import CallerCheck
+from ticketing.temporal.dispatcher import DispatcherDoorbell
+from ticketing.temporal.names import INSTALLATION_WORKFLOW, INTAKE_WORKFLOWS, RECONCILER_WORKFLOW
 from ticketing.temporal.schemas import (
     BreachResult,
     CreateTicketRequest,
@@ -119,7 +115,9 @@ class TicketActivities:
         number = await self.callers.require_watcher(action)
         bounds = CallerBounds(max_skew=self.max_clock_skew, ticket_number=number)
         return SlaFlows(
-            self.sessions, Principal.watcher(ticket_id), notices=self.notices,
+            self.sessions,
+            Principal.watcher(ticket_id),
+            notices=self.notices,
             watchers=self.watchers,
             bounds=bounds,
         )

@@ -55,7 +55,7 @@ async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[Async
 
 
 async def temporal(settings: Settings) -> Client:
-    from worker import connect_client, temporal_connect_config
+    from ticketing.temporal.client import connect_client, temporal_connect_config
 
     target = temporal_connect_config().get("target_host")
     try:

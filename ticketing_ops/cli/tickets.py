@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from ticketing.core.errors import InvalidInput
 from ticketing.runtime.settings import Settings
+from ticketing.temporal import names
 from ticketing.temporal.schemas import Priority, SlaSnapshot, TicketInfo, TicketStatus, TicketType
 from ticketing_ops.cli.after_commit import OperatorWatchers, ticket_flows
 from ticketing_ops.cli.context import QUERY_TIMEOUT, database, operator, parse_enum, temporal
@@ -50,7 +51,7 @@ async def query_sla(client: Client, ticket_number: str) -> SlaSnapshot | None:
 
     handle = client.get_workflow_handle(escalation_workflow_id(ticket_number))
     return await handle.query(
-        "sla_state",
+        names.SLA_STATE_QUERY,
         result_type=SlaSnapshot | None,  # type: ignore[arg-type]
         rpc_timeout=QUERY_TIMEOUT,
     )
