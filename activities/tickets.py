@@ -46,6 +46,7 @@ from ticketing.temporal.schemas import (
     parse,
 )
 from ticketing.temporal.watchers import NoWatchers, TemporalWatchers
+from ticketing.tenants.flows import TenantFlows
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.ports import Notices, Watchers
@@ -164,22 +165,9 @@ class TicketActivities:
         async with activity_boundary():
             await self.callers.require(INTAKE_WORKFLOWS, "register tenants")
             input = parse(RegisterTenantInput, input)
-            async with self.sessions() as session, session.begin():
-                await TenantService(session, Principal.platform()).register_tenant(
-                    input.tenant_id,
-                    name=input.name,
-                    partner_id=input.partner_id,
-                    timezone=input.timezone,
-                    support_email=input.support_email,
-                )
-            # The policy (or a calendar's new zone) re-targets open tickets and wakes watchers.
-            sla = SlaFlows(
-                self.sessions, Principal.platform(), notices=self.notices, watchers=self.watchers
-            )
-            if input.sla_policy is not None:
-                await sla.set_policy(input.tenant_id, input.sla_policy)
-            elif input.timezone is not None:
-                await sla.retarget(input.tenant_id)
+            await TenantFlows(
+                self.sessions, Principal.platform(), watchers=self.watchers, notices=self.notices
+            ).register_tenant(input)
             return input.tenant_id
 
     @activity.defn(name="sla_snapshot")
