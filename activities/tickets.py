@@ -45,11 +45,11 @@ from ticketing.temporal.schemas import (
     UpsertCustomerInput,
     parse,
 )
-from ticketing.temporal.watchers import NoWatchers, TemporalWatchers
+from ticketing.temporal.watchers import TemporalWatchers
 from ticketing.tenants.flows import TenantFlows
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.flows import TicketFlows
-from ticketing.tickets.ports import Notices, Watchers
+from ticketing.tickets.ports import Notices, NoWatchers, Watchers
 
 # Activity inputs are declared "the model, else anything": a malformed payload from another
 # language then reaches our code and fails as a non-retryable InvalidInput naming the field,

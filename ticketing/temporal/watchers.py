@@ -165,14 +165,3 @@ class TemporalWatchers:
 
     async def wake(self, ticket: TicketInfo) -> None:
         await notify_ticket_changed(self.client, ticket, self.task_queue)
-
-
-class NoWatchers:
-    """For a process with no Temporal client (tests of the database alone): the reconciler
-    starts the watchers such a process could not."""
-
-    async def ensure(self, ticket: TicketInfo) -> None:
-        return None
-
-    async def wake(self, ticket: TicketInfo) -> None:
-        return None
