@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
+from pathlib import Path
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -89,3 +93,23 @@ async def test_another_tenants_ticket_looks_missing(
 def test_there_is_no_unscoped_default(world: object) -> None:
     with pytest.raises(errors.NoPrincipal):
         TicketingService(world, None)  # type: ignore[arg-type]
+
+
+async def test_the_readme_example_runs(
+    world: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### Embedded in Python, without Temporal", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    url = re.search(r'make_engine\("([^"]+)"\)', code)
+    assert url is not None
+    body = code.replace(url.group(1), database_url)
+    scope: dict[str, object] = {}
+    source = "async def example():\n" + textwrap.indent(body + "return ticket, engine\n", "    ")
+    exec(source, scope)
+    ticket, engine = await scope["example"]()  # type: ignore[operator]
+    try:
+        assert isinstance(ticket, TicketInfo) and ticket.tenant_id == "acme"
+        assert ticket.ticket_type.value == "outage_report"
+    finally:
+        await engine.dispose()
