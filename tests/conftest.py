@@ -69,8 +69,10 @@ def database_url(owner_url: str) -> str:
     """The app role's URL on the migrated database (the owner's is `owner_url`)."""
     migrate(owner_url)
     asyncio.run(_create_app_login(owner_url))
-    return make_url(owner_url).set(username=APP_LOGIN, password=APP_PASSWORD).render_as_string(
-        hide_password=False
+    return (
+        make_url(owner_url)
+        .set(username=APP_LOGIN, password=APP_PASSWORD)
+        .render_as_string(hide_password=False)
     )
 
 
@@ -148,13 +150,19 @@ async def service(session: AsyncSession) -> Services:
 
 @pytest_asyncio.fixture
 async def tenant(service: Services) -> str:
-    await service.register_partner("fiberco", name="FiberCo Partners", email="noc@fiberco.test")
-    await service.register_tenant("acme", name="Acme ISP", support_email="support@acme.test")
-    await service.register_tenant("globex", name="Globex", partner_id="fiberco")
-    await service.upsert_customer(
+    await service.tenants.register_partner(
+        "fiberco", name="FiberCo Partners", email="noc@fiberco.test"
+    )
+    await service.tenants.register_tenant(
+        "acme", name="Acme ISP", support_email="support@acme.test"
+    )
+    await service.tenants.register_tenant("globex", name="Globex", partner_id="fiberco")
+    await service.tenants.upsert_customer(
         tenant_id="acme", customer_id="42", email="jane@example.com", name="Jane"
     )
-    await service.upsert_customer(tenant_id="globex", customer_id="7", email="bob@example.com")
+    await service.tenants.upsert_customer(
+        tenant_id="globex", customer_id="7", email="bob@example.com"
+    )
     return "acme"
 
 

@@ -1,4 +1,5 @@
-"""Test convenience: the domain services of one principal on one session, behind one name."""
+"""Test convenience: one principal's domain services on one session, each under its domain's
+name (`services.tickets.create_ticket`, `services.tenants.register_tenant`, `services.sla.…`)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,31 @@ from ticketing.tickets.service import TicketService
 
 
 class Services:
-    """`services.create_ticket(...)` reaches whichever domain service has the method, all
-    acting for the same principal (the platform unless told otherwise)."""
+    """The ticket, tenant and SLA services acting for one principal (the platform unless told
+    otherwise). Several principals share a test's one session, so each access binds the acting
+    principal's RLS scope first."""
 
     def __init__(self, session: AsyncSession, principal: Principal | None = None) -> None:
         self.session = session
         self.principal = principal or Principal.platform()
-        self.tenants = TenantService(session, self.principal)
-        self.tickets = TicketService(session, self.principal)
-        self.sla = SlaService(session, self.principal)
+        self._tenants = TenantService(session, self.principal)
+        self._tickets = TicketService(session, self.principal)
+        self._sla = SlaService(session, self.principal)
+
+    @property
+    def tickets(self) -> TicketService:
+        bind_scope(self.session, self.principal)
+        return self._tickets
+
+    @property
+    def tenants(self) -> TenantService:
+        bind_scope(self.session, self.principal)
+        return self._tenants
+
+    @property
+    def sla(self) -> SlaService:
+        bind_scope(self.session, self.principal)
+        return self._sla
 
     def as_(self, principal: Principal) -> Services:
         return Services(self.session, principal)
@@ -34,14 +51,5 @@ class Services:
 
     async def escalate(self, ticket: uuid.UUID | str, **kwargs: Any) -> tuple[TicketInfo, bool]:
         """As the escalate flow does: the SLA service moves it, the ticket is read back."""
-        bind_scope(self.session, self.principal)
         row, moved = await self.sla.escalate(ticket, **kwargs)
         return await self.tickets.get_ticket(row.id), moved
-
-    def __getattr__(self, name: str) -> Any:
-        # Several principals share the test's one session: the RLS scope is the acting one's.
-        bind_scope(self.session, self.principal)
-        for service in (self.tickets, self.tenants, self.sla):
-            if hasattr(service, name):
-                return getattr(service, name)
-        raise AttributeError(name)

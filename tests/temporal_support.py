@@ -104,14 +104,16 @@ async def seed_tenant(
     async with sessions() as session, session.begin():
         service = Services(session)
         if partner:
-            await service.register_partner("fiberco", name="FiberCo", email="noc@fiberco.test")
-        await service.register_tenant(
+            await service.tenants.register_partner(
+                "fiberco", name="FiberCo", email="noc@fiberco.test"
+            )
+        await service.tenants.register_tenant(
             tenant_id,
             partner_id="fiberco" if partner else None,
             support_email=f"support@{tenant_id}.test",
             sla_policy=policy,
         )
-        await service.upsert_customer(
+        await service.tenants.upsert_customer(
             tenant_id=tenant_id, customer_id=customer_id, email="jane@example.com"
         )
 
@@ -120,7 +122,7 @@ async def create_ticket(
     sessions: async_sessionmaker[AsyncSession], now: datetime, **fields: object
 ) -> TicketInfo:
     async with sessions() as session, session.begin():
-        return await Services(session).create_ticket(
+        return await Services(session).tickets.create_ticket(
             {"title": "No internet", "customer_id": 42, **fields}, now=now
         )
 

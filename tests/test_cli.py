@@ -82,9 +82,7 @@ def error_line(result: Result) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    cli: Any, env: dict[str, str], database_url: str, owner_url: str
-) -> Iterator[None]:
+def stack(cli: Any, env: dict[str, str], database_url: str, owner_url: str) -> Iterator[None]:
     """Migrated, emptied database with tenant acme (partner fiberco) and a worker running."""
     assert cli("migrate").exit_code == 0
 

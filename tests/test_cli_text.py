@@ -44,9 +44,11 @@ async def create_ticket(
 ) -> str:
     async with sessions() as s, s.begin():
         service = Services(s)
-        await service.register_tenant("acme", name="Acme ISP")
-        await service.upsert_customer(tenant_id="acme", customer_id="42", email="jane@example.com")
-        info = await service.create_ticket(
+        await service.tenants.register_tenant("acme", name="Acme ISP")
+        await service.tenants.upsert_customer(
+            tenant_id="acme", customer_id="42", email="jane@example.com"
+        )
+        info = await service.tickets.create_ticket(
             {
                 "title": title,
                 "description": description,

@@ -72,8 +72,9 @@ async def test_codec_encrypts_and_rotated_keys_still_decrypt() -> None:
 
 def test_codec_is_switched_on_by_its_setting_only() -> None:
     assert payload_codec(Settings()) is None
-    settings = Settings(payload_key=SecretStr(key_text()),
-                        payload_old_keys=SecretStr(f"{key_text()}, {key_text()}"))
+    settings = Settings(
+        payload_key=SecretStr(key_text()), payload_old_keys=SecretStr(f"{key_text()}, {key_text()}")
+    )
     codec = payload_codec(settings)
     assert codec is not None and len(codec._ciphers) == 3
     assert isinstance(data_converter(settings).payload_codec, EncryptionCodec)
@@ -93,8 +94,9 @@ def codec_server() -> Iterator[CodecServer]:
     server.server_close()
 
 
-def post(server: CodecServer, path: str, payloads: list[Payload],
-         origin: str | None = UI_ORIGIN) -> tuple[int, dict[str, str], bytes]:
+def post(
+    server: CodecServer, path: str, payloads: list[Payload], origin: str | None = UI_ORIGIN
+) -> tuple[int, dict[str, str], bytes]:
     body = json_format.MessageToJson(Payloads(payloads=payloads)).encode()
     headers = {"Content-Type": "application/json", "X-Namespace": "default"}
     if origin:
@@ -121,9 +123,13 @@ def test_codec_server_round_trip_with_cors_for_the_ui(codec_server: CodecServer)
     assert status == 200 and payloads_of(body) == [plain(EMAIL)]
 
     preflight = urllib.request.Request(
-        f"http://127.0.0.1:{codec_server.server_address[1]}/decode", method="OPTIONS",
-        headers={"Origin": UI_ORIGIN, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type,x-namespace"},
+        f"http://127.0.0.1:{codec_server.server_address[1]}/decode",
+        method="OPTIONS",
+        headers={
+            "Origin": UI_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-namespace",
+        },
     )
     with urllib.request.urlopen(preflight, timeout=10) as response:
         assert response.status == 204
@@ -132,8 +138,11 @@ def test_codec_server_round_trip_with_cors_for_the_ui(codec_server: CodecServer)
     status, headers, _ = post(codec_server, "/decode", [sealed], origin="https://evil.test")
     assert status == 403 and "Access-Control-Allow-Origin" not in headers
     assert post(codec_server, "/nothing", [sealed])[0] == 404
-    status, _, body = post(codec_server, "/decode", [Payload(
-        metadata={"encoding": ENCODING, "encryption-key-id": b"nope"}, data=b"x" * 40)])
+    status, _, body = post(
+        codec_server,
+        "/decode",
+        [Payload(metadata={"encoding": ENCODING, "encryption-key-id": b"nope"}, data=b"x" * 40)],
+    )
     assert status == 400 and b"unknown key id" in body
 
 
@@ -147,17 +156,22 @@ async def test_histories_hold_no_plaintext_and_the_codec_server_opens_them(
             workflow_id = f"onboarding-{uuid.uuid4()}"
             ticket = await env.client.execute_workflow(
                 "OnboardingWorkflow",
-                OnboardingInput(tenant_id="acme", customer_id="1001", customer_email=EMAIL,
-                                customer_name=NAME),
-                id=workflow_id, task_queue=worker_settings.task_queue, result_type=TicketInfo,
+                OnboardingInput(
+                    tenant_id="acme", customer_id="1001", customer_email=EMAIL, customer_name=NAME
+                ),
+                id=workflow_id,
+                task_queue=worker_settings.task_queue,
+                result_type=TicketInfo,
             )
             assert ticket.title == "New Customer Onboarding"  # decoded for the codec's owner
-            raw = await Client.connect(env.client.service_client.config.target_host,
-                                       namespace=env.client.namespace)
+            raw = await Client.connect(
+                env.client.service_client.config.target_host, namespace=env.client.namespace
+            )
             histories = [
                 await raw.get_workflow_handle(workflow_id).fetch_history(),
                 await raw.get_workflow_handle(
-                    escalation_workflow_id(ticket.ticket_number)).fetch_history(),
+                    escalation_workflow_id(ticket.ticket_number)
+                ).fetch_history(),
             ]
     for history in histories:
         # Raw protobuf bytes: payload data appears there as stored, not base64 as in to_json().

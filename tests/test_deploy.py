@@ -87,7 +87,7 @@ async def test_watcher_from_previous_release_finishes_on_new_code(
         description = await handle.describe()
         assert description.typed_search_attributes.get(TICKET_PRIORITY) == "low"
         async with committed() as session, session.begin():
-            resolved = await Services(session).change_status(
+            resolved = await Services(session).tickets.change_status(
                 ticket.ticket_id, "resolved", now=await env.get_current_time()
             )
         await notify_ticket_changed(env.client, resolved, task_queue)
@@ -110,7 +110,7 @@ async def set_priority(
     task_queue: str,
 ) -> None:
     async with committed() as session, session.begin():
-        changed = await Services(session).change_priority(
+        changed = await Services(session).tickets.change_priority(
             ticket.ticket_id, priority, now=await env.get_current_time()
         )
     await notify_ticket_changed(env.client, changed, task_queue)

@@ -42,7 +42,7 @@ def racing_cli(tmp_path: Path, losses: int) -> tuple[Path, Path]:
         f"  printf '%s\\n\\ngoroutine 1 [running]:\\n%s\\n' '{PORT_RACE_PANIC}' '{stack}'\n"
         "  exit 2\n"
         "fi\n"
-        f'exec \'{temporal_cli()}\' "$@"\n'
+        f"exec '{temporal_cli()}' \"$@\"\n"
     )
     wrapper.chmod(0o755)
     return wrapper, runs

@@ -162,7 +162,10 @@ async def test_metrics_listen_on_loopback_unless_told_otherwise() -> None:
 def test_demo_refuses_configured_infrastructure(env: dict[str, str], tmp_path: Path) -> None:
     cli = Path(sys.executable).parent / "ticketing"
     result = subprocess.run(
-        [str(cli), "demo"], capture_output=True, text=True, timeout=120,
+        [str(cli), "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "TICKETING_HOME": str(tmp_path / "home"), **env},
     )
     assert result.returncode == 2, result.stderr
@@ -195,8 +198,12 @@ async def test_three_concurrent_migrations_of_a_fresh_database_all_succeed(
     code = "import sys; from ticketing.db.engine import migrate; migrate(sys.argv[1])"
     processes = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, fresh_database,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-c",
+            code,
+            fresh_database,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(3)
     ]

@@ -179,7 +179,7 @@ async def test_installation_schedule_and_complete(
         )
         assert scheduled.phase is InstallationPhase.SCHEDULED
         async with committed() as session:
-            after_visit = await Services(session).get_ticket("TKT-000001")
+            after_visit = await Services(session).tickets.get_ticket("TKT-000001")
         assert after_visit.status is TicketStatus.IN_PROGRESS
         assert after_visit.first_response_at is not None  # the visit date answered the customer
         await handle.signal("complete_installation", CompleteInstallation(notes="ONT online"))

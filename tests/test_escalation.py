@@ -62,7 +62,7 @@ async def change(
     status: str,
 ) -> TicketInfo:
     async with committed() as session, session.begin():
-        changed = await Services(session).change_status(
+        changed = await Services(session).tickets.change_status(
             ticket.ticket_id, status, now=await env.get_current_time()
         )
     await notify_ticket_changed(env.client, changed, task_queue)
@@ -93,7 +93,7 @@ async def test_breaches_escalate_l1_l2_l3(env: WorkflowEnvironment, committed: S
             ("resolution", 2),
         ]
         async with committed() as session:
-            final = await Services(session).get_ticket(ticket.ticket_id)
+            final = await Services(session).tickets.get_ticket(ticket.ticket_id)
         assert final.escalation_level == 3 and final.sla_breached
         assert final.target_type == "platform"
         events = await event_kinds(committed, ticket.ticket_id)
@@ -169,10 +169,10 @@ async def test_first_public_reply_stops_first_response_clock_internal_note_does_
         now = await env.get_current_time()
         async with committed() as session, session.begin():
             service = Services(session)
-            await service.add_message(
+            await service.tickets.add_message(
                 quiet.ticket_id, body="looking", author_actor="tenant", is_internal=True, now=now
             )
-            updated = await service.add_message(
+            updated = await service.tickets.add_message(
                 answered.ticket_id, body="On it", author_actor="tenant", now=now
             )
         await notify_ticket_changed(env.client, quiet, settings.task_queue)
@@ -218,7 +218,7 @@ async def test_priority_change_retargets_the_timer(
         await watch(env, ticket, settings.task_queue)
         await env.sleep(timedelta(minutes=30))
         async with committed() as session, session.begin():
-            urgent = await Services(session).change_priority(
+            urgent = await Services(session).tickets.change_priority(
                 ticket.ticket_id, "urgent", now=await env.get_current_time()
             )
         assert urgent.first_response_due == t0 + timedelta(hours=1)

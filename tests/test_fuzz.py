@@ -81,11 +81,17 @@ ROW_COUNTS = text(
 async def seed(sessions: Sessions) -> None:
     async with sessions() as session, session.begin():
         service = Services(session)
-        await service.register_partner("fiberco", name="FiberCo", email="noc@fiberco.test")
-        await service.register_tenant("acme", name="Acme ISP", support_email="support@acme.test")
-        await service.register_tenant("globex", name="Globex", partner_id="fiberco")
-        await service.upsert_customer(tenant_id="acme", customer_id="42", email="jane@a.test")
-        await service.upsert_customer(tenant_id="globex", customer_id="7", email="bob@g.test")
+        await service.tenants.register_partner("fiberco", name="FiberCo", email="noc@fiberco.test")
+        await service.tenants.register_tenant(
+            "acme", name="Acme ISP", support_email="support@acme.test"
+        )
+        await service.tenants.register_tenant("globex", name="Globex", partner_id="fiberco")
+        await service.tenants.upsert_customer(
+            tenant_id="acme", customer_id="42", email="jane@a.test"
+        )
+        await service.tenants.upsert_customer(
+            tenant_id="globex", customer_id="7", email="bob@g.test"
+        )
 
 
 async def row_counts(sessions: Sessions) -> tuple[int, ...]:
@@ -201,7 +207,7 @@ async def test_create_ticket_service_fuzz(committed: Sessions) -> None:
                 predicted = error
         try:
             async with committed() as session, session.begin():
-                info = await Services(session).create_ticket(payload)
+                info = await Services(session).tickets.create_ticket(payload)
         except TicketingError as error:
             outcomes[type(error).__name__] += 1
             check_service_error(error, predicted, request, payload)

@@ -35,7 +35,7 @@ async def test_outbox_row_is_mailed_once_with_its_ticket_number(
 ) -> None:
     await seed_tenant(committed)
     async with committed() as session, session.begin():
-        ticket = await Services(session).create_ticket(
+        ticket = await Services(session).tickets.create_ticket(
             {"title": "No internet", "customer_id": 42, "requester_email": "jane@example.com"}
         )
     async with committed() as session:
@@ -130,7 +130,7 @@ async def created_notice_ids(
     made: list[tuple[str, int]] = []
     for email in emails:
         async with committed() as session, session.begin():
-            ticket = await Services(session).create_ticket(
+            ticket = await Services(session).tickets.create_ticket(
                 {"title": "No internet", "customer_id": 42, "requester_email": email}
             )
         async with committed() as session:

@@ -73,7 +73,9 @@ async def test_reconciler_repairs_each_kind_of_drift(
         async def service_only(title: str) -> TicketInfo:
             """Committed, then the process 'crashed' before any after-commit duty."""
             async with committed() as session, session.begin():
-                return await Services(session).create_ticket({"title": title, "customer_id": 42})
+                return await Services(session).tickets.create_ticket(
+                    {"title": title, "customer_id": 42}
+                )
 
         # 1. A deleted watcher.
         deleted = await flows.create({"title": "deleted watcher", "customer_id": 42})
@@ -84,7 +86,7 @@ async def test_reconciler_repairs_each_kind_of_drift(
         dropped = await flows.create({"title": "dropped signal", "customer_id": 42})
         await until_watching(client, dropped)
         async with committed() as session, session.begin():
-            await Services(session).change_status(dropped.ticket_id, "resolved")
+            await Services(session).tickets.change_status(dropped.ticket_id, "resolved")
         # 3. A killed send and a missing watcher: committed, nothing after.
         crashed = await service_only("killed send")
         assert await unsent(committed, crashed) == 1

@@ -259,9 +259,7 @@ def as_watcher(number: str) -> ActivityEnvironment:
 
 async def test_a_watchers_now_is_held_near_the_database_clock(committed: Sessions) -> None:
     acme, globex = await seed_two_tenants(committed)
-    activities = TicketActivities(
-        committed, client=None, notifier=Notifier(), task_queue=OUR_QUEUE
-    )
+    activities = TicketActivities(committed, client=None, notifier=Notifier(), task_queue=OUR_QUEUE)
     before = await database_rows(committed)
     forged = RecordBreachInput(
         ticket_id=acme.ticket_id, kind="resolution", now=datetime(2099, 1, 1, tzinfo=UTC)

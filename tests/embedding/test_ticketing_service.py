@@ -20,10 +20,10 @@ from ticketing.tickets.schemas import TicketInfo
 async def world(committed: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
     async with committed() as session, session.begin():
         service = Services(session)
-        await service.register_tenant("acme", support_email="support@acme.test")
-        await service.register_tenant("globex")
-        await service.upsert_customer(tenant_id="acme", customer_id="42", email="j@a.test")
-        await service.upsert_customer(tenant_id="globex", customer_id="7", email="b@g.test")
+        await service.tenants.register_tenant("acme", support_email="support@acme.test")
+        await service.tenants.register_tenant("globex")
+        await service.tenants.upsert_customer(tenant_id="acme", customer_id="42", email="j@a.test")
+        await service.tenants.upsert_customer(tenant_id="globex", customer_id="7", email="b@g.test")
     return committed
 
 
@@ -46,8 +46,12 @@ async def test_create_ticket_with_the_legacy_signature(
     assert created.priority.value == "normal"  # `medium` is `normal`, as on every door
     assert created.channel.value == "api"
     again = await service.create_ticket(
-        "No internet", "Router blinks red", 42, priority="medium",
-        ticket_type="installation_request", service_address="Main St 1",
+        "No internet",
+        "Router blinks red",
+        42,
+        priority="medium",
+        ticket_type="installation_request",
+        service_address="Main St 1",
         idempotency_key="order-1",
     )
     assert again.ticket_id == created.ticket_id

@@ -163,9 +163,10 @@ async def test_customers_hear_each_event_once_threaded_and_never_an_internal_not
     await agent.change_status(number, "open")
     # A retried status write finds its notice already queued.
     async with committed() as session, session.begin():
-        assert await NotificationService(session, Principal.platform()).queue_for_status_change(
-            ticket
-        ) is None
+        assert (
+            await NotificationService(session, Principal.platform()).queue_for_status_change(ticket)
+            is None
+        )
     handler = RecordingHandler()
     with smtp_server(handler) as port:
         report = await dispatcher(committed, port).send_due()

@@ -73,10 +73,14 @@ async def test_a_refused_created_notice_fails_and_the_watcher_records_every_thre
             notes = await until_nothing_queued(committed)
     async with committed() as session:
         recorded = (
-            await session.execute(
-                select(SlaBreach).where(SlaBreach.ticket_id == ticket.ticket_id)
+            (
+                await session.execute(
+                    select(SlaBreach).where(SlaBreach.ticket_id == ticket.ticket_id)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     # Every threshold recorded, each at its due time on the server's clock, although the
     # first notice of the ticket was refused before any of them fell due.
     assert {b.kind for b in recorded} >= {

@@ -54,34 +54,38 @@ async def next_reply_rows(service: Services, ticket_id: object) -> list[datetime
 async def test_each_unanswered_customer_message_arms_a_next_reply_due_time(
     service: Services, tenant: str
 ) -> None:
-    await service.register_tenant("acme", sla_policy=policy())
-    info = await service.create_ticket(
+    await service.tenants.register_tenant("acme", sla_policy=policy())
+    info = await service.tickets.create_ticket(
         {"title": "Down", "customer_id": 42, "priority": "urgent"}, now=T0
     )
     ticket = info.ticket_id
     # Before the first response the first-response window covers the customer's messages.
-    await service.add_message(ticket, body="Any news?", author_actor="customer", now=T0 + M)
-    assert (await service.sla_snapshot(ticket, now=T0 + 2 * M)).next_reply_due is None
-    await service.add_message(ticket, body="Looking", author_actor="tenant", now=T0 + 5 * M)
-    await service.add_message(ticket, body="Still down", author_actor="customer", now=T0 + 10 * M)
-    await service.add_message(ticket, body="And now?", author_actor="customer", now=T0 + 20 * M)
-    snap = await service.sla_snapshot(ticket, now=T0 + 21 * M)
+    await service.tickets.add_message(ticket, body="Any news?", author_actor="customer", now=T0 + M)
+    assert (await service.sla.sla_snapshot(ticket, now=T0 + 2 * M)).next_reply_due is None
+    await service.tickets.add_message(ticket, body="Looking", author_actor="tenant", now=T0 + 5 * M)
+    await service.tickets.add_message(
+        ticket, body="Still down", author_actor="customer", now=T0 + 10 * M
+    )
+    await service.tickets.add_message(
+        ticket, body="And now?", author_actor="customer", now=T0 + 20 * M
+    )
+    snap = await service.sla.sla_snapshot(ticket, now=T0 + 21 * M)
     # From the oldest unanswered message; the 75 % warning is the next threshold.
     assert snap.next_reply_due == T0 + 40 * M
     assert (snap.next_kind, snap.next_at) == ("next_reply_warning", T0 + 10 * M + 22.5 * M)
     # An internal note does not answer.
-    await service.add_message(
+    await service.tickets.add_message(
         ticket, body="ping L2", author_actor="tenant", is_internal=True, now=T0 + 30 * M
     )
-    assert (await service.sla_snapshot(ticket, now=T0 + 31 * M)).next_reply_due == T0 + 40 * M
-    breach = await service.record_breach(ticket, "next_reply", now=T0 + 41 * M)
+    assert (await service.sla.sla_snapshot(ticket, now=T0 + 31 * M)).next_reply_due == T0 + 40 * M
+    breach = await service.sla.record_breach(ticket, "next_reply", now=T0 + 41 * M)
     assert breach.recorded and breach.snapshot.breached == ["next_reply"]
     # A public reply clears it; the next customer message arms a new window.
-    await service.add_message(ticket, body="Fixed?", author_actor="tenant", now=T0 + 50 * M)
-    assert (await service.sla_snapshot(ticket, now=T0 + 51 * M)).next_reply_due is None
-    await service.add_message(ticket, body="No", author_actor="customer", now=T0 + H)
-    assert (await service.sla_snapshot(ticket, now=T0 + H)).next_reply_due == T0 + 90 * M
-    second = await service.record_breach(ticket, "next_reply", now=T0 + 91 * M)
+    await service.tickets.add_message(ticket, body="Fixed?", author_actor="tenant", now=T0 + 50 * M)
+    assert (await service.sla.sla_snapshot(ticket, now=T0 + 51 * M)).next_reply_due is None
+    await service.tickets.add_message(ticket, body="No", author_actor="customer", now=T0 + H)
+    assert (await service.sla.sla_snapshot(ticket, now=T0 + H)).next_reply_due == T0 + 90 * M
+    second = await service.sla.record_breach(ticket, "next_reply", now=T0 + 91 * M)
     assert second.recorded
     assert await next_reply_rows(service, ticket) == [T0 + 10 * M, T0 + H]
 
@@ -89,14 +93,18 @@ async def test_each_unanswered_customer_message_arms_a_next_reply_due_time(
 async def test_a_late_reply_records_the_next_reply_breach_it_finds(
     service: Services, tenant: str
 ) -> None:
-    await service.register_tenant("acme", sla_policy=policy())
-    info = await service.create_ticket(
+    await service.tenants.register_tenant("acme", sla_policy=policy())
+    info = await service.tickets.create_ticket(
         {"title": "Down", "customer_id": 42, "priority": "urgent"}, now=T0
     )
     ticket = info.ticket_id
-    await service.add_message(ticket, body="Looking", author_actor="tenant", now=T0 + 5 * M)
-    await service.add_message(ticket, body="Still down", author_actor="customer", now=T0 + 10 * M)
-    late = await service.add_message(ticket, body="Sorry", author_actor="tenant", now=T0 + 2 * H)
+    await service.tickets.add_message(ticket, body="Looking", author_actor="tenant", now=T0 + 5 * M)
+    await service.tickets.add_message(
+        ticket, body="Still down", author_actor="customer", now=T0 + 10 * M
+    )
+    late = await service.tickets.add_message(
+        ticket, body="Sorry", author_actor="tenant", now=T0 + 2 * H
+    )
     assert late.sla_breached
     assert await next_reply_rows(service, ticket) == [T0 + 10 * M]
 
@@ -117,11 +125,11 @@ async def test_first_matching_rule_wins_by_plan_then_channel(
             "targets": {"urgent": targets(300, 3600)},
         },
     ]
-    await service.register_tenant("acme", sla_policy=policy(rules=rules))
-    await service.upsert_customer(tenant_id="acme", customer_id="43", plan="enterprise")
+    await service.tenants.register_tenant("acme", sla_policy=policy(rules=rules))
+    await service.tenants.upsert_customer(tenant_id="acme", customer_id="43", plan="enterprise")
 
     async def due(**fields: object) -> timedelta:
-        info = await service.create_ticket(
+        info = await service.tickets.create_ticket(
             {"title": "Down", "customer_id": 42, "priority": "urgent", **fields}, now=T0
         )
         assert info.first_response_due is not None
@@ -132,10 +140,10 @@ async def test_first_matching_rule_wins_by_plan_then_channel(
     assert await due(ticket_type="outage_report") == 5 * M
     assert await due() == H
     # The plan keeps counting after the create: a priority change re-targets with it.
-    enterprise = await service.create_ticket(
+    enterprise = await service.tickets.create_ticket(
         {"title": "Slow", "customer_id": 43, "priority": "low"}, now=T0
     )
-    moved = await service.change_priority(enterprise.ticket_id, "urgent", now=T0 + M)
+    moved = await service.tickets.change_priority(enterprise.ticket_id, "urgent", now=T0 + M)
     assert moved.first_response_due == T0 + 10 * M
 
 

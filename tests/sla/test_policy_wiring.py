@@ -60,7 +60,7 @@ async def test_policy_edit_moves_due_dates_and_the_watcher_fires_on_the_new_time
     ticket = await create_ticket(committed, t0, priority="normal")  # 8 h to first response
     done = await create_ticket(committed, t0, priority="normal")
     async with committed() as session, session.begin():
-        await Services(session).change_status(done.ticket_id, "resolved", now=t0)
+        await Services(session).tickets.change_status(done.ticket_id, "resolved", now=t0)
     assert ticket.first_response_due == t0 + 8 * H
     async with running_worker(env.client, committed) as settings:
         await ensure_watcher(env.client, ticket, settings.task_queue)
@@ -74,8 +74,8 @@ async def test_policy_edit_moves_due_dates_and_the_watcher_fires_on_the_new_time
         stored = await flows.set_policy("acme", document(normal_first_response=2 * 3600))
         assert stored.targets.normal.first_response_seconds == 7200
         async with committed() as session:
-            moved = await Services(session).get_ticket(ticket.ticket_id)
-            untouched = await Services(session).get_ticket(done.ticket_id)
+            moved = await Services(session).tickets.get_ticket(ticket.ticket_id)
+            untouched = await Services(session).tickets.get_ticket(done.ticket_id)
         assert moved.first_response_due == t0 + 2 * H
         assert untouched.first_response_due == done.first_response_due
         # Under the old policy nothing was due before t0 + 6 h (the 75 % warning).
@@ -144,7 +144,9 @@ async def test_watcher_result_keeps_a_threshold_whose_activity_was_retried(
         await ensure_watcher(env.client, ticket, settings.task_queue)
         await env.sleep(H + M)
         async with committed() as session, session.begin():
-            await Services(session).change_status(ticket.ticket_id, "resolved", now=t0 + H + M)
+            await Services(session).tickets.change_status(
+                ticket.ticket_id, "resolved", now=t0 + H + M
+            )
         await TemporalWatchers(env.client, settings.task_queue).wake(
             await _info(committed, ticket.ticket_id)
         )
@@ -181,7 +183,7 @@ class LoseFirstResult(Interceptor):
 
 async def _info(committed: Sessions, ticket_id: Any) -> Any:
     async with committed() as session:
-        return await Services(session).get_ticket(ticket_id)
+        return await Services(session).tickets.get_ticket(ticket_id)
 
 
 async def test_register_activity_takes_the_same_document(committed: Sessions) -> None:

@@ -44,16 +44,16 @@ class Woken:
 async def test_customer_confirms_a_resolution_and_may_do_nothing_else(
     service: Services, tenant: str
 ) -> None:
-    info = await service.create_ticket({"title": "Down", "customer_id": 42}, now=T0)
+    info = await service.tickets.create_ticket({"title": "Down", "customer_id": 42}, now=T0)
     customer = service.as_(Principal.customer("acme", "42"))
     with pytest.raises(errors.Forbidden):
-        await customer.change_status(info.ticket_id, "closed", now=T0 + M)
-    await service.change_status(info.ticket_id, "resolved", now=T0 + H)
+        await customer.tickets.change_status(info.ticket_id, "closed", now=T0 + M)
+    await service.tickets.change_status(info.ticket_id, "resolved", now=T0 + H)
     with pytest.raises(errors.Forbidden):
-        await customer.change_status(info.ticket_id, "open", now=T0 + 2 * H)
-    closed = await customer.change_status(info.ticket_id, "closed", now=T0 + 2 * H)
+        await customer.tickets.change_status(info.ticket_id, "open", now=T0 + 2 * H)
+    closed = await customer.tickets.change_status(info.ticket_id, "closed", now=T0 + 2 * H)
     assert closed.status is TicketStatus.CLOSED
-    _, events = await service.timeline(info.ticket_id)
+    _, events = await service.tickets.timeline(info.ticket_id)
     assert events[-1].data == {"from": "resolved", "to": "closed", "reason": "customer_confirmed"}
 
 
@@ -64,9 +64,9 @@ async def test_quiet_resolved_tickets_close_after_the_tenant_period(committed: S
     still_open = await create_ticket(committed, T0)
     async with committed() as session, session.begin():
         service = Services(session)
-        await service.change_status(quiet.ticket_id, "resolved", now=T0 + H)
-        await service.change_status(answered.ticket_id, "resolved", now=T0 + H)
-        await service.as_(Principal.customer("acme", "42")).add_message(
+        await service.tickets.change_status(quiet.ticket_id, "resolved", now=T0 + H)
+        await service.tickets.change_status(answered.ticket_id, "resolved", now=T0 + H)
+        await service.as_(Principal.customer("acme", "42")).tickets.add_message(
             answered.ticket_id, body="Not fixed", now=T0 + 2 * H
         )
     woken = Woken()
@@ -82,7 +82,7 @@ async def test_quiet_resolved_tickets_close_after_the_tenant_period(committed: S
     assert woken.tickets == [quiet.ticket_number]
     async with committed() as session:
         statuses = [
-            (await Services(session).get_ticket(t.ticket_id)).status
+            (await Services(session).tickets.get_ticket(t.ticket_id)).status
             for t in (quiet, answered, still_open)
         ]
     assert statuses == [TicketStatus.CLOSED, TicketStatus.OPEN, TicketStatus.OPEN]
@@ -95,7 +95,7 @@ async def test_the_reconciler_schedule_runs_the_auto_close(
     t0 = await env.get_current_time()
     ticket = await create_ticket(committed, t0 - 3 * H)
     async with committed() as session, session.begin():
-        await Services(session).change_status(ticket.ticket_id, "resolved", now=t0 - 3 * H)
+        await Services(session).tickets.change_status(ticket.ticket_id, "resolved", now=t0 - 3 * H)
     async with running_worker(env.client, committed) as settings:
         report: ReconcileReport = await env.client.execute_workflow(
             ReconcilerWorkflow.run,
@@ -105,4 +105,6 @@ async def test_the_reconciler_schedule_runs_the_auto_close(
         )
     assert report.auto_closed == 1
     async with committed() as session:
-        assert (await Services(session).get_ticket(ticket.ticket_id)).status is TicketStatus.CLOSED
+        assert (
+            await Services(session).tickets.get_ticket(ticket.ticket_id)
+        ).status is TicketStatus.CLOSED

@@ -23,15 +23,15 @@ M = timedelta(minutes=1)
 async def test_times_net_of_holds_and_each_window_met_by_its_margin(
     service: Services, tenant: str
 ) -> None:
-    info = await service.create_ticket(
+    info = await service.tickets.create_ticket(
         {"title": "Down", "customer_id": 42, "priority": "urgent"}, now=T0
     )
     ticket = info.ticket_id
-    await service.add_message(ticket, body="On it", author_actor="tenant", now=T0 + 30 * M)
-    await service.change_status(ticket, "pending", now=T0 + H)
-    await service.change_status(ticket, "in_progress", now=T0 + 3 * H)
-    await service.change_status(ticket, "resolved", now=T0 + 5 * H)
-    stats = await service.statistics(ticket, now=T0 + 10 * H)
+    await service.tickets.add_message(ticket, body="On it", author_actor="tenant", now=T0 + 30 * M)
+    await service.tickets.change_status(ticket, "pending", now=T0 + H)
+    await service.tickets.change_status(ticket, "in_progress", now=T0 + 3 * H)
+    await service.tickets.change_status(ticket, "resolved", now=T0 + 5 * H)
+    stats = await service.sla.statistics(ticket, now=T0 + 10 * H)
     assert stats.first_response_minutes == 30
     assert stats.resolution_minutes == 180  # 5 h less 2 h waiting on the customer
     assert stats.hold_minutes == 120
@@ -42,11 +42,11 @@ async def test_times_net_of_holds_and_each_window_met_by_its_margin(
 
 
 async def test_missed_windows_say_by_how_much(service: Services, tenant: str) -> None:
-    info = await service.create_ticket(
+    info = await service.tickets.create_ticket(
         {"title": "Down", "customer_id": 42, "priority": "urgent"}, now=T0
     )
-    await service.change_status(info.ticket_id, "closed", now=T0 + 7 * H)
-    stats = await service.statistics(info.ticket_id, now=T0 + 8 * H)
+    await service.tickets.change_status(info.ticket_id, "closed", now=T0 + 7 * H)
+    stats = await service.sla.statistics(info.ticket_id, now=T0 + 8 * H)
     windows = {w.window: w for w in stats.windows}
     assert stats.first_response_minutes is None and stats.resolution_minutes == 420
     assert (windows["first_response"].met, windows["first_response"].margin_minutes) == (
@@ -58,16 +58,18 @@ async def test_missed_windows_say_by_how_much(service: Services, tenant: str) ->
 
 async def test_business_hours_count_only_office_time(service: Services, tenant: str) -> None:
     office = BusinessCalendar.office_hours("Europe/Berlin", start_minute=8 * 60, end_minute=18 * 60)
-    await service.register_tenant(
+    await service.tenants.register_tenant(
         "acme", sla_policy=SlaPolicy(targets=DEFAULT_POLICY.targets, calendar=office)
     )
     friday_5pm = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # 17:00 in Berlin
-    info = await service.create_ticket(
+    info = await service.tickets.create_ticket(
         {"title": "Down", "customer_id": 42, "priority": "high"}, now=friday_5pm
     )
     monday_9am = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
-    await service.add_message(info.ticket_id, body="Hi", author_actor="tenant", now=monday_9am)
-    stats = await service.statistics(info.ticket_id, now=monday_9am)
+    await service.tickets.add_message(
+        info.ticket_id, body="Hi", author_actor="tenant", now=monday_9am
+    )
+    stats = await service.sla.statistics(info.ticket_id, now=monday_9am)
     assert stats.first_response_minutes == 120  # Fri 17-18 and Mon 08-09
 
 

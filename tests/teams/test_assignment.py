@@ -37,8 +37,10 @@ Sessions = async_sessionmaker[AsyncSession]
 async def sessions(committed: Sessions) -> Sessions:
     async with committed() as session, session.begin():
         service = Services(session)
-        await service.register_tenant("acme")
-        await service.upsert_customer(tenant_id="acme", customer_id="42", email="jane@a.test")
+        await service.tenants.register_tenant("acme")
+        await service.tenants.upsert_customer(
+            tenant_id="acme", customer_id="42", email="jane@a.test"
+        )
         teams = TeamService(session, ADMIN)
         for email in AGENTS:
             await teams.create_agent(AgentCreate(email=email))

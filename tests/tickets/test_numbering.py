@@ -41,8 +41,8 @@ async def test_concurrent_creates_with_rollbacks_leave_no_gap(
 ) -> None:
     async with committed() as session, session.begin():
         service = Services(session)
-        await service.register_tenant("acme")
-        await service.upsert_customer(tenant_id="acme", customer_id="1")
+        await service.tenants.register_tenant("acme")
+        await service.tenants.upsert_customer(tenant_id="acme", customer_id="1")
 
     rng = random.Random(7)
     plan = [rng.random() < 0.15 for _ in range(200)]  # True: this create is rolled back
@@ -53,7 +53,7 @@ async def test_concurrent_creates_with_rollbacks_leave_no_gap(
         for i in jobs:
             async with committed() as session:
                 service = Services(session)
-                info = await service.create_ticket(
+                info = await service.tickets.create_ticket(
                     {"title": f"t{i}", "customer_id": 1, "idempotency_key": f"req-{i}"}
                 )
                 if plan[i]:
@@ -69,7 +69,7 @@ async def test_concurrent_creates_with_rollbacks_leave_no_gap(
     # Retries of committed requests (the same idempotency key) return the same ticket.
     async def retry(key: str) -> str:
         async with committed() as session, session.begin():
-            info = await Services(session).create_ticket(
+            info = await Services(session).tickets.create_ticket(
                 {"title": "retry", "customer_id": 1, "idempotency_key": key}
             )
             return info.ticket_number
@@ -95,12 +95,12 @@ async def test_racing_creates_with_one_key_make_one_ticket(
 ) -> None:
     async with committed() as session, session.begin():
         service = Services(session)
-        await service.register_tenant("acme")
-        await service.upsert_customer(tenant_id="acme", customer_id="1")
+        await service.tenants.register_tenant("acme")
+        await service.tenants.upsert_customer(tenant_id="acme", customer_id="1")
 
     async def create(title: str) -> str:
         async with committed() as session, session.begin():
-            info = await Services(session).create_ticket(
+            info = await Services(session).tickets.create_ticket(
                 {"title": title, "customer_id": 1, "idempotency_key": "same"}
             )
             return info.ticket_number
@@ -110,7 +110,7 @@ async def test_racing_creates_with_one_key_make_one_ticket(
     follow_up = await create("next")
     assert follow_up == "TKT-000001"
     async with committed() as session, session.begin():
-        other = await Services(session).create_ticket({"title": "x", "customer_id": 1})
+        other = await Services(session).tickets.create_ticket({"title": "x", "customer_id": 1})
     assert other.ticket_number == "TKT-000002"
 
 
@@ -121,8 +121,8 @@ async def test_racing_alone_creates_burn_no_number(
     lost race hands back nothing and the next ticket takes the next number."""
     async with committed() as session, session.begin():
         service = Services(session)
-        await service.register_tenant("acme")
-        await service.upsert_customer(tenant_id="acme", customer_id="1")
+        await service.tenants.register_tenant("acme")
+        await service.tenants.upsert_customer(tenant_id="acme", customer_id="1")
 
     async def create(title: str, key: str) -> str:
         async with committed() as session:

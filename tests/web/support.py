@@ -42,11 +42,15 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> Keys:
     """acme (customer 42, no partner) and globex (customer 7, partner fiberco), and keys."""
     async with sessions() as session, session.begin():
         service = Services(session)
-        await service.register_partner("fiberco", name="FiberCo", email="noc@fiberco.test")
-        await service.register_tenant("acme", support_email="support@acme.test")
-        await service.register_tenant("globex", partner_id="fiberco")
-        await service.upsert_customer(tenant_id="acme", customer_id="42", email="jane@a.test")
-        await service.upsert_customer(tenant_id="globex", customer_id="7", email="bob@g.test")
+        await service.tenants.register_partner("fiberco", name="FiberCo", email="noc@fiberco.test")
+        await service.tenants.register_tenant("acme", support_email="support@acme.test")
+        await service.tenants.register_tenant("globex", partner_id="fiberco")
+        await service.tenants.upsert_customer(
+            tenant_id="acme", customer_id="42", email="jane@a.test"
+        )
+        await service.tenants.upsert_customer(
+            tenant_id="globex", customer_id="7", email="bob@g.test"
+        )
         issuer = ApiKeyService(session, Principal.platform())
         keys: dict[str, str] = {}
         for role in ROLES:

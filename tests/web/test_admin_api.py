@@ -49,7 +49,9 @@ async def world(
 ) -> AsyncIterator[World]:
     keys = await seed(committed)
     async with committed() as session, session.begin():
-        ticket = await Services(session).create_ticket({"title": "Acme down", "customer_id": 42})
+        ticket = await Services(session).tickets.create_ticket(
+            {"title": "Acme down", "customer_id": 42}
+        )
     watchers = RecordingWatchers()
     transport = httpx.ASGITransport(app=api_app(committed, watchers))
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:

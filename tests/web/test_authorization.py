@@ -31,8 +31,8 @@ async def world(
     keys = await seed(committed)
     async with committed() as session, session.begin():
         service = Services(session)
-        acme = await service.create_ticket({"title": "Acme down", "customer_id": 42})
-        globex = await service.create_ticket({"title": "Globex down", "customer_id": 7})
+        acme = await service.tickets.create_ticket({"title": "Acme down", "customer_id": 42})
+        globex = await service.tickets.create_ticket({"title": "Globex down", "customer_id": 7})
         await service.escalate(globex.ticket_id, from_level=1)
     transport = httpx.ASGITransport(app=api_app(committed))
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:

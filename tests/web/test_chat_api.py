@@ -69,9 +69,13 @@ async def chat(
     keys = await seed(committed)
     async with committed() as session, session.begin():
         service = Services(session)
-        await service.upsert_customer(tenant_id="acme", customer_id="43", email="joe@a.test")
+        await service.tenants.upsert_customer(
+            tenant_id="acme", customer_id="43", email="joe@a.test"
+        )
         # Same customer id as acme's Jane, in another tenant.
-        await service.upsert_customer(tenant_id="globex", customer_id="42", email="g@g.test")
+        await service.tenants.upsert_customer(
+            tenant_id="globex", customer_id="42", email="g@g.test"
+        )
     async with committed() as session:
         _, integration = await find_integration(session, keys.by_role["integration"])
     assert integration is not None
@@ -131,7 +135,7 @@ async def test_cards_only_for_the_customers_own_numbers(chat: Chat) -> None:
     assert "secret internal remark" not in response.text
     token = cards[0]["tracking_url"].rsplit("/track/", 1)[1]
     async with chat.sessions() as session:
-        own = await Services(session).for_tenant("acme").get_ticket(mine)
+        own = await Services(session).for_tenant("acme").tickets.get_ticket(mine)
     assert TrackingTokens(SECRET).open_link(token) == own.ticket_id
 
     # The neighbour, signed for, sees only theirs; nobody's numbers give nothing.

@@ -24,7 +24,7 @@ async def api(
 ) -> AsyncIterator[Api]:
     keys = await seed(committed)
     async with committed() as session, session.begin():
-        ticket = await Services(session).create_ticket(
+        ticket = await Services(session).tickets.create_ticket(
             {
                 "title": "No signal",
                 "description": "Jane Doe at 1 Main St, call +1 555 0100",
@@ -136,7 +136,7 @@ async def test_another_tenants_admin_sees_no_such_ticket(
 ) -> None:
     client, keys, _ = api
     async with committed() as session, session.begin():
-        other = await Services(session).create_ticket({"title": "g", "customer_id": 7})
+        other = await Services(session).tickets.create_ticket({"title": "g", "customer_id": 7})
     response = await client.post(
         f"/api/v1/tickets/{other.ticket_number}/erase", headers=keys.auth("tenant_admin")
     )

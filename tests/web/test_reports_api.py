@@ -22,13 +22,13 @@ async def api(
     keys = await seed(committed)
     async with committed() as session, session.begin():
         service = Services(session)
-        await service.create_ticket(
+        await service.tickets.create_ticket(
             {"title": "a", "customer_id": 42, "priority": "high", "assigned_team": "noc"}
         )
-        await service.create_ticket(
+        await service.tickets.create_ticket(
             {"title": "b", "customer_id": 42, "ticket_type": "billing_issue"}
         )
-        await service.create_ticket({"title": "c", "customer_id": 7})
+        await service.tickets.create_ticket({"title": "c", "customer_id": 7})
     async with engine.begin() as connection:
         # a and b opened 30 days ago: a never answered, b answered within a minute.
         await connection.execute(

@@ -66,12 +66,16 @@ class Site:
 async def seed(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session, session.begin():
         service = Services(session)
-        await service.register_tenant("acme", name="Acme Fiber", support_email="help@acme.test")
-        await service.upsert_customer(
+        await service.tenants.register_tenant(
+            "acme", name="Acme Fiber", support_email="help@acme.test"
+        )
+        await service.tenants.upsert_customer(
             tenant_id="acme", customer_id="42", email="Jane@Example.com", name="Jane"
         )
-        await service.register_tenant("globex", name="Globex")
-        await service.upsert_customer(tenant_id="globex", customer_id="7", email="bob@example.com")
+        await service.tenants.register_tenant("globex", name="Globex")
+        await service.tenants.upsert_customer(
+            tenant_id="globex", customer_id="7", email="bob@example.com"
+        )
 
 
 async def serve(app: object, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
