@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -58,6 +58,7 @@ from chaos.checks import (
     started_input,
 )
 from chaos.plan import DEFAULT_RESULTS, TENANTS, ChaosConfig, Request, plan_faults, plan_requests
+from chaos.report import ChaosReport, Check, FaultEvent, _config_json, print_report
 from chaos.smtp import FaultySmtp, is_refused
 from ticketing.auth.principal import Principal
 from ticketing.db.embedded import (
@@ -105,42 +106,6 @@ MAX_PENDING_ATTEMPT = 5
 MAX_WORKFLOW_TASKS = 40
 
 T = TypeVar("T")
-
-
-@dataclass
-class Check:
-    name: str
-    expected: str
-    observed: str
-    passed: bool
-    details: list[str] = field(default_factory=list)
-
-
-@dataclass
-class FaultEvent:
-    at: float  # seconds since the load started
-    kind: str
-    detail: str
-    downtime: float | None = None
-
-
-@dataclass
-class ChaosReport:
-    config: dict[str, Any]
-    home: str
-    checks: list[Check] = field(default_factory=list)
-    faults: list[FaultEvent] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.checks) and all(check.passed for check in self.checks)
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["faults"].sort(key=lambda event: event["at"])
-        data["passed"] = self.passed
-        return data
 
 
 # -- the stack under test -----------------------------------------------------------------------
@@ -1100,14 +1065,6 @@ def failure_text(failure: Any) -> str:
     return " <- ".join(parts)
 
 
-def _config_json(config: ChaosConfig) -> dict[str, Any]:
-    data = asdict(config)
-    data["home"] = str(config.home) if config.home else None
-    data["results_path"] = str(config.results_path) if config.results_path else None
-    data["load_seconds"] = config.window()
-    return data
-
-
 # -- entry points -----------------------------------------------------------------------------
 
 
@@ -1128,46 +1085,6 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
         config.results_path.parent.mkdir(parents=True, exist_ok=True)
         config.results_path.write_text(json.dumps(report.to_json(), indent=2, default=str))
     return report
-
-
-def print_report(report: ChaosReport) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=max(140, Console().width))
-    config = report.config
-    faults = Table(title=f"Faults (seed {config['seed']})", show_lines=False)
-    for column in ("t (s)", "fault", "detail", "down (s)"):
-        faults.add_column(column)
-    for event in sorted(report.faults, key=lambda event: event.at):
-        faults.add_row(f"{event.at:.1f}", event.kind, event.detail,
-                       "" if event.downtime is None else f"{event.downtime:.1f}")
-    console.print(faults)
-    checks = Table(title=f"Chaos run: N={config['n']}, seed {config['seed']}", show_lines=True)
-    checks.add_column("check")
-    checks.add_column("expected")
-    checks.add_column("observed")
-    checks.add_column("result")
-    for check in report.checks:
-        verdict = "[green]PASS[/green]" if check.passed else "[red]FAIL[/red]"
-        observed = check.observed
-        if check.details and not check.passed:
-            observed += "\n" + "\n".join(check.details[:5])
-        checks.add_row(check.name, check.expected, observed, verdict)
-    console.print(checks)
-    stats = report.stats
-    console.print(
-        f"started {stats.get('workflows_started')} workflows "
-        f"({stats.get('business_requests')} requests + {stats.get('duplicate_onboardings')} "
-        f"duplicate onboardings; {stats.get('installations')} installations) over "
-        f"{stats.get('load_seconds')} s; all closed after {stats.get('all_closed_after_seconds')}"
-        f" s → {stats.get('tickets_per_second')} tickets/s through the faults; RPC retries "
-        f"{stats.get('rpc_retries')}; worker spawns {stats.get('worker_spawns')}, unexpected "
-        f"exits {len(stats.get('worker_unexpected_exits') or [])}; total "
-        f"{stats.get('total_seconds')} s; home {report.home}"
-    )
-    console.print("[green]ALL CHECKS PASSED[/green]" if report.passed
-                  else "[red]SOME CHECKS FAILED[/red]")
 
 
 def parse_args(argv: list[str] | None = None) -> ChaosConfig:
