@@ -13,8 +13,6 @@ from typing import Any
 from temporalio.api.history.v1 import HistoryEvent
 
 from chaos.smtp import is_refused
-from ticketing.sla.document import parse_policy_document
-from ticketing.sla.policy import SlaPolicy
 from workflows.common import DB_RETRY
 
 # A local activity retrying shows in no describe; its markers carry its attempt. A database
@@ -23,17 +21,6 @@ MAX_LOCAL_ATTEMPT = DB_RETRY.maximum_attempts
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 Add = Callable[[str, str, str, bool, list[str]], None]
-
-
-def sla_policy_in_seconds() -> SlaPolicy:
-    """24x7 targets in seconds, so every open ticket warns, breaches and escalates in the run."""
-    targets = {"first_response_seconds": 12, "resolution_seconds": 30}
-    return parse_policy_document(
-        {
-            "targets": {p: targets for p in ("low", "normal", "high", "urgent")},
-            "warning_thresholds": [50],
-        }
-    ).to_policy()
 
 
 def local_activity_attempt(event: HistoryEvent) -> int:

@@ -4,14 +4,20 @@ requests and faults."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos.smtp import REFUSED_PREFIX
+from ticketing.sla.document import parse_policy_document
+from ticketing.sla.policy import SlaPolicy
 from ticketing.temporal.schemas import InstallationInput, OnboardingInput
 
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results" / "last.json"
 TENANTS = ("chaos-a", "chaos-b", "chaos-c")
+
+# (at, kind, downtime): seconds since the load started, the fault, seconds it lasts.
+Fault = tuple[float, str, float]
 
 
 @dataclass
@@ -128,7 +134,7 @@ def plan_requests(config: ChaosConfig, rng: random.Random) -> list[Request]:
     return requests
 
 
-def plan_faults(config: ChaosConfig, rng: random.Random) -> list[tuple[float, str, float]]:
+def plan_faults(config: ChaosConfig, rng: random.Random) -> list[Fault]:
     """(at, kind, downtime) within the load window, in time order."""
     kinds = (
         ["worker_kill"] * config.worker_kills
@@ -152,3 +158,45 @@ def plan_faults(config: ChaosConfig, rng: random.Random) -> list[tuple[float, st
         (at, kind, round(rng.uniform(*downtime[kind]), 2))
         for at, kind in zip(times, kinds, strict=True)
     ]
+
+
+def sla_policy_in_seconds() -> SlaPolicy:
+    """24x7 targets in seconds, so every open ticket warns, breaches and escalates in the run."""
+    targets = {"first_response_seconds": 12, "resolution_seconds": 30}
+    return parse_policy_document(
+        {
+            "targets": {p: targets for p in ("low", "normal", "high", "urgent")},
+            "warning_thresholds": [50],
+        }
+    ).to_policy()
+
+
+@dataclass
+class Clock:
+    """The run's time frame: the schedule's times are seconds since `t0`, when the load starts
+    (set-up comes first); `deadline` is --time-limit after the run began."""
+
+    time_limit: float
+    started_at: float = field(default_factory=time.monotonic)
+    t0: float = field(default_factory=time.monotonic)
+    # Wall clock of t0, to date the database's timestamps against the faults.
+    t0_wall: float = field(default_factory=time.time)
+
+    @property
+    def deadline(self) -> float:
+        return self.started_at + self.time_limit
+
+    def start_load(self) -> None:
+        self.t0 = time.monotonic()
+        self.t0_wall = time.time()
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def since_t0(self, at: float | None = None) -> float:
+        """Seconds from t0 to `at` (a monotonic time; default now)."""
+        return (time.monotonic() if at is None else at) - self.t0
+
+    def wall(self, at: float) -> float:
+        """The wall clock at monotonic time `at`."""
+        return self.t0_wall + at - self.t0

@@ -16,32 +16,23 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import shutil
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
-    Client,
     WorkflowExecutionStatus,
-    WorkflowQueryFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-from temporalio.service import RPCError
 
 from chaos.checks import (
     Breach,
@@ -52,29 +43,29 @@ from chaos.checks import (
     check_thresholds,
     check_watchers_target,
     local_activity_attempt,
-    sla_policy_in_seconds,
     started_input,
 )
-from chaos.plan import DEFAULT_RESULTS, TENANTS, ChaosConfig, Request, plan_faults, plan_requests
-from chaos.processes import TASK_QUEUE, EmbeddedPostgres, WorkerSupervisor
-from chaos.report import ChaosReport, Check, FaultEvent, _config_json, print_report
-from chaos.smtp import FaultySmtp, is_refused
-from ticketing.auth.principal import Principal
-from ticketing.db.embedded import (
-    embedded_app_url,
+from chaos.faults import FaultInjector
+from chaos.load import RPC_TIMEOUT, Load
+from chaos.plan import (
+    DEFAULT_RESULTS,
+    ChaosConfig,
+    Clock,
+    Fault,
+    Request,
+    plan_faults,
+    plan_requests,
 )
-from ticketing.db.engine import make_engine, migrate_async
+from chaos.processes import Stack
+from chaos.report import ChaosReport, Check, FaultEvent, _config_json, print_report
+from chaos.smtp import is_refused
+from ticketing.db.engine import make_engine
 from ticketing.db.metadata import Notification, SlaBreach, Ticket, TicketCounter
 from ticketing.temporal.schemas import (
-    CancelInstallation,
-    CompleteInstallation,
     InstallationResult,
-    InstallationState,
     TicketInfo,
 )
-from ticketing.tenants.service import TenantService
 from ticketing.tickets.numbering import format_ticket_number
-from ticketing_ops.devstack import TemporalDevServer, find_free_port
 
 
 @dataclass(frozen=True)
@@ -88,9 +79,7 @@ class StoredTicket:
     status: str
     id: Any
 
-BUSINESS_TYPES = ("OnboardingWorkflow", "InstallationWorkflow")
 DONE_STATUSES = {"resolved", "closed"}
-RPC_TIMEOUT = timedelta(seconds=10)
 
 # "Stuck in a retry loop" bounds. With DB_RETRY (200 ms doubling to 10 s) an outage of a few
 # seconds costs a handful of attempts; dozens mean a loop that does not end with the outage.
@@ -98,9 +87,6 @@ MAX_ACTIVITY_ATTEMPT = 20
 MAX_WORKFLOW_TASK_FAILURES = 2
 MAX_PENDING_ATTEMPT = 5
 MAX_WORKFLOW_TASKS = 40
-
-T = TypeVar("T")
-
 
 # -- the stack under test -----------------------------------------------------------------------
 
@@ -135,297 +121,27 @@ class ChaosRun:
         self.home = home
         self.rng = random.Random(config.seed)
         self.report = ChaosReport(config=_config_json(config), home=str(home))
-        self.t0 = time.monotonic()
-        self.started_at = time.monotonic()
-        self.deadline = self.started_at + config.time_limit
-        self.postgres = EmbeddedPostgres(home)
-        self.temporal = TemporalDevServer(
-            home, port=find_free_port(), ui_port=find_free_port(), headless=True
-        )
-        self.sink = FaultySmtp()
-        # Wall clock of t0 and of each fault's stretch, to date thresholds against them.
-        self.t0_wall = time.time()
-        self.fault_windows: list[tuple[float, float]] = []
-        self.worker: WorkerSupervisor | None = None
-        self.client: Client | None = None
+        self.clock = Clock(config.time_limit)
+        self.stack = Stack(home, self.log_event)
+        self.faults = FaultInjector(self.stack, self.clock, self.report.faults)
         self.requests: list[Request] = []
-        self.retries = Counter[str]()
+        self.load: Load | None = None
 
     def log_event(self, kind: str, detail: str, downtime: float | None = None) -> None:
-        event = FaultEvent(round(time.monotonic() - self.t0, 2), kind, detail, downtime)
+        event = FaultEvent(round(self.clock.since_t0(), 2), kind, detail, downtime)
         self.report.faults.append(event)
-
-    def remaining(self) -> float:
-        return self.deadline - time.monotonic()
-
-    # -- set-up and tear-down --
-
-    async def setup(self) -> None:
-        url = await asyncio.to_thread(self.postgres.start)
-        await migrate_async(url)
-        engine = make_engine(url)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(text("SELECT 1"))
-            from sqlalchemy.ext.asyncio import async_sessionmaker
-
-            async with async_sessionmaker(engine)() as session, session.begin():
-                service = TenantService(session, Principal.platform(name="chaos"))
-                await service.register_partner(
-                    "chaos-partner", name="Chaos Partner", email="noc@chaos-partner.test"
-                )
-                for tenant in TENANTS:
-                    # Targets in seconds: warnings, breaches and escalations fire while the
-                    # faults are on, not hours after the run.
-                    await service.register_tenant(
-                        tenant, name=f"Chaos {tenant}", support_email=f"support@{tenant}.test",
-                        partner_id="chaos-partner" if tenant == "chaos-b" else None,
-                        sla_policy=sla_policy_in_seconds(),
-                    )
-        finally:
-            await engine.dispose()
-        # The worker connects as the app's role, as deployed: row-level security applies to
-        # everything it does. The owner's URL is for set-up and the verification only.
-        app_url = await asyncio.to_thread(embedded_app_url, self.home)
-        await self.sink.start()
-        await self.temporal.start()
-        self.client = await Client.connect(
-            self.temporal.target_host,
-            data_converter=pydantic_data_converter,
-            # The SDK core warns on every retried call while a server is down: expected here.
-            runtime=Runtime(
-                telemetry=TelemetryConfig(
-                    logging=LoggingConfig(filter=TelemetryFilter("ERROR", "ERROR"))
-                )
-            ),
-        )
-        env = {
-            **os.environ,
-            "TICKETING_DATABASE_URL": app_url,
-            "TICKETING_HOME": str(self.home),
-            "TEMPORAL_ADDRESS": self.temporal.target_host,
-            "TEMPORAL_NAMESPACE": "default",
-            "TICKETING_TASK_QUEUE": TASK_QUEUE,
-            "TICKETING_LOG_FORMAT": "json",
-            "TICKETING_LOG_LEVEL": "WARNING",
-            "TICKETING_SMTP_URL": f"smtp://127.0.0.1:{self.sink.port}",
-            "TICKETING_PLATFORM_EMAIL": "platform@chaos.test",
-            # Transient mail failures retried within seconds, for about 40 s in all: longer
-            # than the outage, so only refused rows may end `failed`.
-            "TICKETING_MAIL_RETRY_FIRST_DELAY": "1",
-            "TICKETING_MAIL_RETRY_MAX_DELAY": "8",
-            "TICKETING_MAIL_RETRY_MAX_ATTEMPTS": "8",
-            "TICKETING_DISPATCH_POLL_SECONDS": "5",
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("TICKETING_METRICS_PORT", None)
-        self.worker = WorkerSupervisor(env, self.home, self.log_event)
-        await self.worker.start()
-
-    async def teardown(self) -> None:
-        if self.worker is not None:
-            await self.worker.stop()
-        await self.temporal.stop()
-        await self.sink.stop()
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(self.postgres.stop)
-
-    # -- load --
-
-    async def retrying(self, what: str, op: Callable[[], Awaitable[T]], deadline: float) -> T:
-        delay = 0.2
-        while True:
-            try:
-                return await op()
-            except (RPCError, WorkflowQueryFailedError, TimeoutError) as error:
-                if time.monotonic() + delay > deadline:
-                    raise TimeoutError(f"{what}: gave up after {error!r}") from error
-                self.retries[what] += 1
-                await asyncio.sleep(delay * self.rng.uniform(0.5, 1.5))
-                delay = min(delay * 2, 3.0)
-
-    async def start_one(self, request: Request, deadline: float) -> None:
-        assert self.client is not None
-        client = self.client
-
-        async def start() -> None:
-            request.start_attempts += 1
-            try:
-                await client.start_workflow(
-                    request.workflow_type,
-                    request.workflow_input(),
-                    id=request.workflow_id,
-                    task_queue=TASK_QUEUE,
-                    # A start whose answer was lost may have been accepted: starting again
-                    # must attach to it (running) or be refused (finished), never run twice.
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    rpc_timeout=RPC_TIMEOUT,
-                )
-            except WorkflowAlreadyStartedError:
-                request.already_started = True
-
-        await self.retrying("start", start, deadline)
-        request.started = True
-
-    async def finish_installation(self, request: Request, deadline: float) -> None:
-        """Wait until the installation's ticket exists, then complete or cancel it."""
-        assert self.client is not None
-        handle = self.client.get_workflow_handle(request.workflow_id)
-
-        async def ticket_number() -> str | None:
-            state = await handle.query(
-                "installation_state", result_type=InstallationState,
-                rpc_timeout=timedelta(seconds=5),
-            )
-            return state.ticket_number
-
-        while await self.retrying("query", ticket_number, deadline) is None:
-            # A workflow that never makes its ticket (it failed first) answers None for good.
-            if time.monotonic() > deadline:
-                raise TimeoutError("installation_state: no ticket before the deadline")
-            await asyncio.sleep(0.3)
-        arg: CancelInstallation | CompleteInstallation
-        if request.finish == "cancel":
-            name, arg = "cancel_installation", CancelInstallation(reason="chaos: cancelled")
-        else:
-            name, arg = "complete_installation", CompleteInstallation(notes="chaos: done")
-
-        async def send() -> None:
-            await handle.signal(name, arg, rpc_timeout=RPC_TIMEOUT)
-
-        await self.retrying("signal", send, deadline)
-        request.finished = True
-
-    async def drive(self, deadline: float) -> None:
-        slots = asyncio.Semaphore(self.config.concurrency)
-
-        async def one(request: Request) -> None:
-            try:
-                await asyncio.sleep(max(0.0, self.t0 + request.release_at - time.monotonic()))
-                async with slots:
-                    await self.start_one(request, deadline)
-                if request.finish:
-                    await self.finish_installation(request, deadline)
-            except Exception as error:  # noqa: BLE001 - reported by the checks
-                request.error = repr(error)
-            except asyncio.CancelledError:
-                request.error = "cut off at the load deadline"
-                raise
-
-        await asyncio.gather(*(one(request) for request in self.requests))
-
-    async def inject_faults(self, plan: list[tuple[float, str, float]]) -> None:
-        assert self.worker is not None
-        for at, kind, downtime in plan:
-            await asyncio.sleep(max(0.0, self.t0 + at - time.monotonic()))
-            began = time.monotonic()
-            if kind == "worker_kill":
-                pid = await self.worker.kill()
-                await asyncio.sleep(downtime)
-                new_pid = self.worker.resume()
-                detail = f"SIGKILL worker pid {pid}; restarted as pid {new_pid}"
-            elif kind == "postgres_restart":
-                await asyncio.to_thread(self.postgres.stop)
-                await asyncio.sleep(downtime)
-                await asyncio.to_thread(self.postgres.start)
-                detail = "pg_ctl stop -m fast; started again on the same datadir and socket"
-            elif kind == "smtp_down":
-                await self.sink.stop()
-                await asyncio.sleep(downtime)
-                await self.sink.start()
-                detail = "mail server down (connection refused); started again on its port"
-            elif kind == "smtp_slow":
-                self.sink.delay = 2.0
-                await asyncio.sleep(downtime)
-                self.sink.delay = 0.0
-                detail = "mail server slow: 2 s per message"
-            else:
-                await self.temporal.stop()
-                await asyncio.sleep(downtime)
-                await self._start_temporal()
-                detail = "dev server stopped (SIGTERM); restarted on its temporal.db"
-            self.fault_windows.append(
-                (self.t0_wall + began - self.t0, self.t0_wall + time.monotonic() - self.t0)
-            )
-            self.report.faults.append(
-                FaultEvent(round(began - self.t0, 2), kind, detail,
-                           round(time.monotonic() - began, 2))
-            )
-
-    async def _start_temporal(self) -> None:
-        for attempt in range(10):
-            try:
-                await self.temporal.start()
-                return
-            except Exception as error:  # noqa: BLE001 - port still closing: try again
-                if attempt == 9:
-                    raise
-                self.log_event("temporal_start_retry", repr(error)[:200])
-                await asyncio.sleep(1.0)
-
-    # -- waiting for the end --
-
-    async def wait_all_closed(self, deadline: float) -> float | None:
-        """Until no business workflow is running; returns when (seconds since t0)."""
-        assert self.client is not None
-        client = self.client
-        types = ", ".join(f"'{name}'" for name in BUSINESS_TYPES)
-        query = f"WorkflowType IN ({types}) AND ExecutionStatus = 'Running'"
-
-        async def running() -> int:
-            return (await client.count_workflows(query, rpc_timeout=RPC_TIMEOUT)).count
-
-        while time.monotonic() < deadline:
-            if await self.retrying("count", running, deadline) == 0:
-                # Visibility can trail the last workflows: wait for each one's own close too.
-                await self.each_closed(deadline)
-                return round(time.monotonic() - self.t0, 2)
-            await asyncio.sleep(1.0)
-        return None
-
-    async def each_closed(self, deadline: float) -> None:
-        """Until every started business workflow has closed, however it closed (bounded)."""
-        assert self.client is not None
-        client = self.client
-        slots = asyncio.Semaphore(16)
-
-        async def closed(workflow_id: str) -> None:
-            async with slots:
-                with contextlib.suppress(Exception):  # failed or gone: the checks report it
-                    await asyncio.wait_for(
-                        client.get_workflow_handle(workflow_id).result(),
-                        max(1.0, deadline - time.monotonic()),
-                    )
-
-        await asyncio.gather(*(closed(r.workflow_id) for r in self.requests if r.started))
-
-    async def running_watchers(self) -> list[str]:
-        assert self.client is not None
-        client = self.client
-
-        async def listed() -> list[str]:
-            return [
-                execution.id
-                async for execution in client.list_workflows(
-                    "WorkflowType = 'EscalationWorkflow' AND ExecutionStatus = 'Running'",
-                    rpc_timeout=RPC_TIMEOUT,
-                )
-            ]
-
-        return await self.retrying("list", listed, self.deadline)
-
-    # -- the whole run --
 
     async def run(self) -> ChaosReport:
         config = self.config
         self.requests = plan_requests(config, self.rng)
         faults = plan_faults(config, self.rng)
-        await self.setup()
+        await self.stack.start()
         overrun = OVERRUN_SECONDS
-        watchdog = asyncio.create_task(self._dump_stacks_after(self.remaining() + overrun - 10))
+        watchdog = asyncio.create_task(
+            self._dump_stacks_after(self.clock.remaining() + overrun - 10)
+        )
         try:
-            await asyncio.wait_for(self._run(faults), max(1.0, self.remaining()) + overrun)
+            await asyncio.wait_for(self._run(faults), max(1.0, self.clock.remaining()) + overrun)
         except TimeoutError:
             self.report.checks.append(Check(
                 "the run ended within its time limit",
@@ -434,8 +150,8 @@ class ChaosRun:
             ))
         finally:
             watchdog.cancel()
-            await self.teardown()
-        self.report.stats["sink_messages"] = len(self.sink.messages)
+            await self.stack.stop()
+        self.report.stats["sink_messages"] = len(self.stack.sink.messages)
         return self.report
 
     async def _dump_stacks_after(self, seconds: float) -> None:
@@ -446,35 +162,28 @@ class ChaosRun:
         for task in asyncio.all_tasks():
             task.print_stack(limit=12, file=sys.stderr)
 
-    async def _run(self, faults: list[tuple[float, str, float]]) -> None:
-        config = self.config
+    async def _run(self, faults: list[Fault]) -> None:
+        config, clock, stack = self.config, self.clock, self.stack
+        assert stack.client is not None and stack.worker is not None
+        load = self.load = Load(stack.client, self.requests, clock, self.rng, config.concurrency)
         reserve = max(60.0, config.time_limit * 0.2)  # for waiting and verifying
-        self.t0 = time.monotonic()
-        self.t0_wall = time.time()
-        load_deadline = self.deadline - reserve
-        fault_task = asyncio.create_task(self.inject_faults(faults))
+        clock.start_load()
+        load_deadline = clock.deadline - reserve
+        fault_task = asyncio.create_task(self.faults.inject(faults))
         try:
             await asyncio.wait_for(
-                self.drive(load_deadline), max(1.0, load_deadline - time.monotonic()) + 30
+                load.drive(load_deadline), max(1.0, load_deadline - time.monotonic()) + 30
             )
         except TimeoutError:
             self.log_event("load_timeout", "requests still unanswered 30 s after the load deadline")
-        load_done = time.monotonic() - self.t0
+        load_done = clock.since_t0()
         try:
-            await asyncio.wait_for(fault_task, max(1.0, self.remaining() - reserve))
+            await asyncio.wait_for(fault_task, max(1.0, clock.remaining() - reserve))
         except Exception as error:  # noqa: BLE001 - reported, then verified regardless
             self.log_event("fault_error", repr(error)[:300])
         # Whatever happened, everything is up again for the verification.
-        if not self.postgres.running():
-            await asyncio.to_thread(self.postgres.start)
-        if not self.temporal.running:
-            await self._start_temporal()
-        if not self.sink.running:
-            await self.sink.start()
-        self.sink.delay = 0.0
-        assert self.worker is not None
-        self.worker.resume()
-        closed_at = await self.wait_all_closed(self.deadline - reserve * 0.5)
+        await stack.all_up()
+        closed_at = await load.wait_all_closed(clock.deadline - reserve * 0.5)
         stats = self.report.stats
         stats.update(
             workflows_started=sum(r.started for r in self.requests),
@@ -484,12 +193,12 @@ class ChaosRun:
             load_seconds=round(load_done, 2),
             all_closed_after_seconds=closed_at,
             tickets_per_second=round(config.n / closed_at, 2) if closed_at else None,
-            rpc_retries=dict(self.retries),
-            worker_spawns=self.worker.spawns,
-            worker_unexpected_exits=self.worker.unexpected_exits,
+            rpc_retries=dict(load.retries),
+            worker_spawns=stack.worker.spawns,
+            worker_unexpected_exits=stack.worker.unexpected_exits,
         )
         await Verifier(self).verify()
-        stats["total_seconds"] = round(time.monotonic() - self.started_at, 2)
+        stats["total_seconds"] = round(time.monotonic() - clock.started_at, 2)
 
 
 # -- verification -----------------------------------------------------------------------------
@@ -515,8 +224,9 @@ class Verifier:
     def __init__(self, run: ChaosRun) -> None:
         self.run = run
         self.drained = False
-        assert run.client is not None
-        self.client = run.client
+        assert run.stack.client is not None and run.load is not None
+        self.client = run.stack.client
+        self.load = run.load
         self.checks = run.report.checks
 
     def add(self, name: str, expected: str, observed: str, passed: bool,
@@ -525,9 +235,9 @@ class Verifier:
 
     async def facts(self, workflow_id: str, result_type: type | None) -> WorkflowFacts:
         handle = self.client.get_workflow_handle(workflow_id, result_type=result_type)
-        deadline = self.run.deadline
+        deadline = self.run.clock.deadline
         try:
-            description = await self.run.retrying(
+            description = await self.load.retrying(
                 "describe", lambda: handle.describe(rpc_timeout=RPC_TIMEOUT), deadline
             )
         except Exception as error:  # noqa: BLE001 - e.g. never started: reported
@@ -540,7 +250,7 @@ class Verifier:
         )
         if raw.HasField("pending_workflow_task"):
             facts.pending_wft_attempt = raw.pending_workflow_task.attempt
-        history = await self.run.retrying(
+        history = await self.load.retrying(
             "history", lambda: handle.fetch_history(rpc_timeout=RPC_TIMEOUT), deadline
         )
         for event in history.events:
@@ -565,7 +275,7 @@ class Verifier:
                 )
         if result_type is not None and description.status == WorkflowExecutionStatus.COMPLETED:
             try:
-                facts.result = await self.run.retrying(
+                facts.result = await self.load.retrying(
                     "result",
                     lambda: handle.result(rpc_timeout=RPC_TIMEOUT),
                     deadline,
@@ -578,9 +288,9 @@ class Verifier:
         """Signals received and activities run (attempt, last failure) by one workflow."""
         handle = self.client.get_workflow_handle(workflow_id)
         try:
-            history = await self.run.retrying(
+            history = await self.load.retrying(
                 "history", lambda: handle.fetch_history(rpc_timeout=RPC_TIMEOUT),
-                self.run.deadline,
+                self.run.clock.deadline,
             )
         except Exception as error:  # noqa: BLE001
             return [f"{workflow_id}: no history ({error!r})"]
@@ -617,9 +327,9 @@ class Verifier:
     async def settle_watchers(self, open_numbers: set[str], timeout: float) -> list[str]:
         """Closing a ticket signals its watcher, which then ends: give that a moment."""
         expected = {f"escalation-{number}" for number in open_numbers}
-        end = time.monotonic() + min(timeout, max(5.0, self.run.remaining() - 30))
+        end = time.monotonic() + min(timeout, max(5.0, self.run.clock.remaining() - 30))
         while True:
-            running = await self.run.running_watchers()
+            running = await self.load.running_watchers()
             if set(running) == expected or time.monotonic() > end:
                 return running
             await asyncio.sleep(1.0)
@@ -633,8 +343,8 @@ class Verifier:
 
         rows = [Row(n.id, str(n.kind), n.recipient, str(n.status), n.attempts, n.reason)
                 for n in notifications]
-        check_thresholds(add, breaches, self.run.fault_windows)
-        check_refused(add, rows, self.run.sink.refused)
+        check_thresholds(add, breaches, self.run.faults.windows)
+        check_refused(add, rows, self.run.stack.sink.refused)
         check_failed_rows(add, rows)
         ticket_ids = {row.ticket_number: row.id for row in tickets}
         check_watchers_target(
@@ -658,14 +368,14 @@ class Verifier:
         business = await self.gather_facts(
             [(r.workflow_id, result_types[r.workflow_type]) for r in requests]
         )
-        engine = make_engine(run.postgres.url)
+        engine = make_engine(run.stack.postgres.url)
         try:
             self.drained = await outbox_drained(engine, time.monotonic() + OUTBOX_DRAIN_SECONDS)
             # Open tickets' watchers go on recording thresholds, and their notices on being
             # mailed: the outbox and the mail server are read with the worker stopped (SIGTERM,
             # in-flight work finishes), or a notice made between the two reads looks lost.
-            assert run.worker is not None
-            await run.worker.stop()
+            assert run.stack.worker is not None
+            await run.stack.worker.stop()
             async with engine.connect() as connection:
                 tickets = [
                     StoredTicket(format_ticket_number(row.number), *row)
@@ -862,7 +572,8 @@ class Verifier:
             unsent = [key for key in unsent if key not in queued_at_stop]
         # A message is its recipient and Message-ID: a resend renders its subject again, from
         # the ticket as it is by then, but keeps the Message-ID receivers drop copies by.
-        deliveries = Counter((to, message_id) for to, _subject, message_id in run.sink.messages)
+        messages = run.stack.sink.messages
+        deliveries = Counter((to, message_id) for to, _subject, message_id in messages)
         retried_ids = tuple(f"<notification-{row.id}." for row in sent if row.attempts > 1)
         sent_ids = tuple(f"<notification-{row.id}." for row in sent)
         repeats = [(key, count) for key, count in deliveries.items() if count > 1]
