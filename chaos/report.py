@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chaos.plan import ChaosConfig
+
+# How a check records its verdict: name, expected, observed, passed, details.
+Add = Callable[[str, str, str, bool, list[str]], None]
 
 
 @dataclass
