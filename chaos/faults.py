@@ -1,5 +1,4 @@
-"""The faults: play the planned schedule against the stack, one fault after another, and log each
-with the stretch it lasted."""
+"""The faults: the planned schedule played against the stack, each logged with its downtime."""
 
 from __future__ import annotations
 
@@ -12,6 +11,8 @@ from chaos.report import FaultEvent
 
 
 class FaultInjector:
+    """Runs the schedule against the stack; `windows` dates each fault for the SLA checks."""
+
     def __init__(self, stack: Stack, clock: Clock, events: list[FaultEvent]) -> None:
         self.stack = stack
         self.clock = clock

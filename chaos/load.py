@@ -1,5 +1,4 @@
-"""The load: start the planned workflows, finish the installations, and wait for them to close,
-every call retried through the faults until the deadline."""
+"""The load: the planned workflows started and finished, each call retried through the faults."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What a chaos run does, decided before it starts: its settings and the seeded schedule of
-requests and faults."""
+"""The run's plan, fixed before it starts: settings, time frame, seeded requests and faults."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The processes under test, each under the run's home: PostgreSQL, the Temporal dev server, the
-worker (and the mail server, chaos/smtp.py)."""
+"""The stack under test: PostgreSQL, the Temporal dev server, the mail server and the worker."""
 
 from __future__ import annotations
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from chaos.plan import ChaosConfig
@@ -48,12 +50,17 @@ class ChaosReport:
         return data
 
 
-def _config_json(config: ChaosConfig) -> dict[str, Any]:
+def config_json(config: ChaosConfig) -> dict[str, Any]:
     data = asdict(config)
     data["home"] = str(config.home) if config.home else None
     data["results_path"] = str(config.results_path) if config.results_path else None
     data["load_seconds"] = config.window()
     return data
+
+
+def write_json(report: ChaosReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_json(), indent=2, default=str))
 
 
 def print_report(report: ChaosReport) -> None:

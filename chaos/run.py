@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import shutil
 import sys
@@ -34,7 +33,7 @@ from chaos.plan import (
     plan_requests,
 )
 from chaos.processes import Stack
-from chaos.report import ChaosReport, Check, FaultEvent, _config_json, print_report
+from chaos.report import ChaosReport, Check, FaultEvent, config_json, print_report, write_json
 from chaos.verify.verifier import Verifier
 
 # Past --time-limit, the run is cut off (and fails) after this much more.
@@ -49,7 +48,7 @@ class ChaosRun:
         self.config = config
         self.home = home
         self.rng = random.Random(config.seed)
-        self.report = ChaosReport(config=_config_json(config), home=str(home))
+        self.report = ChaosReport(config=config_json(config), home=str(home))
         self.clock = Clock(config.time_limit)
         self.stack = Stack(home, self.log_event)
         self.faults = FaultInjector(self.stack, self.clock, self.report.faults)
@@ -148,8 +147,7 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
         if made_home and not config.keep_home:
             shutil.rmtree(home, ignore_errors=True)
     if config.results_path is not None:
-        config.results_path.parent.mkdir(parents=True, exist_ok=True)
-        config.results_path.write_text(json.dumps(report.to_json(), indent=2, default=str))
+        write_json(report, config.results_path)
     return report
 
 

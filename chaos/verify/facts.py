@@ -19,6 +19,8 @@ LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 @dataclass
 class WorkflowFacts:
+    """One workflow as its describe and history show it: state, attempts, input and result."""
+
     workflow_id: str
     status: str
     wft_failed: int = 0

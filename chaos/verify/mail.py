@@ -1,5 +1,4 @@
-"""Checks on the mail: no notification delivered twice or lost, refused recipients failed once,
-and no other row failed."""
+"""Checks on the mail: none delivered twice or lost, refusals failed once, nothing else failed."""
 
 from __future__ import annotations
 

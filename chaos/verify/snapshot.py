@@ -1,5 +1,4 @@
-"""What the verifier reads from the database: tickets, the counter, the outbox and the SLA
-thresholds, once the outbox has drained and with the worker stopped."""
+"""What the verifier reads from the database once the outbox drained and the worker stopped."""
 
 from __future__ import annotations
 

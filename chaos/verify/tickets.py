@@ -1,5 +1,4 @@
-"""Checks on the tickets: one per business request, numbered 1..N, in the status each request
-leads to."""
+"""Checks on the tickets: one per business request, numbered 1..N, in the status it leads to."""
 
 from __future__ import annotations
 

@@ -35,6 +35,8 @@ RESULT_TYPES: dict[str, type] = {
 
 
 class Verifier:
+    """Each check adds one row (`Check`) to the report, in the order the README's table lists."""
+
     def __init__(
         self, config: ChaosConfig, requests: list[Request], load: Load, stack: Stack,
         fault_windows: list[tuple[float, float]], report: ChaosReport,

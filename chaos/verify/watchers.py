@@ -1,5 +1,4 @@
-"""Checks on the SLA watchers: one running `EscalationWorkflow` per open ticket, watching that
-ticket, and none failed."""
+"""Checks on the SLA watchers: one running per open ticket, watching that ticket, none failed."""
 
 from __future__ import annotations
 
