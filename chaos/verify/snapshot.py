@@ -1,0 +1,120 @@
+"""What the verifier reads from the database once the outbox drained and the worker stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chaos.processes import WorkerSupervisor
+from ticketing.db.engine import make_engine
+from ticketing.db.metadata import Notification, SlaBreach, Ticket, TicketCounter
+from ticketing.tickets.numbering import format_ticket_number
+
+# Delivery is the dispatcher's, after the workflows end; a row a killed worker held is due
+# again when its lease ends (TICKETING_SMTP_TIMEOUT x 6 + 30 s).
+OUTBOX_DRAIN_SECONDS = 240.0
+
+
+@dataclass(frozen=True)
+class StoredTicket:
+    """A ticket row as the verifier reads it, with its number as the product shows it."""
+
+    ticket_number: str
+    number: int
+    tenant_id: str
+    idempotency_key: str | None
+    status: str
+    id: Any
+
+
+@dataclass
+class Breach:
+    ticket_id: uuid.UUID
+    kind: str
+    escalation_level: int
+    recorded_at: datetime
+
+
+@dataclass
+class Snapshot:
+    tickets: list[StoredTicket]
+    counter: Sequence[Any]  # (name, value) rows of the ticket counter
+    notifications: Sequence[Any]  # outbox rows
+    breaches: list[Breach]
+    duplicate_keys: Sequence[Any]  # (dedupe_key, count) of keys with more than one row
+    drained: bool  # the outbox was seen with no row queued before the worker stopped
+
+
+async def outbox_drained(engine: AsyncEngine, deadline: float) -> bool:
+    """Until no outbox row is queued (sent or failed): True; False at the deadline."""
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            async with engine.connect() as connection:
+                queued = await connection.scalar(
+                    select(func.count()).where(Notification.status == "queued")
+                )
+            if not queued:
+                return True
+        await asyncio.sleep(1.0)
+    return False
+
+
+async def read_snapshot(url: str, worker: WorkerSupervisor) -> Snapshot:
+    """Waits for the outbox to drain, stops the worker, then reads (as the owner, past RLS)."""
+    engine = make_engine(url)
+    try:
+        drained = await outbox_drained(engine, time.monotonic() + OUTBOX_DRAIN_SECONDS)
+        # Open tickets' watchers go on recording thresholds, and their notices on being
+        # mailed: the outbox and the mail server are read with the worker stopped (SIGTERM,
+        # in-flight work finishes), or a notice made between the two reads looks lost.
+        await worker.stop()
+        async with engine.connect() as connection:
+            tickets = [
+                StoredTicket(format_ticket_number(row.number), *row)
+                for row in await connection.execute(
+                    select(
+                        Ticket.number, Ticket.tenant_id, Ticket.idempotency_key,
+                        Ticket.status, Ticket.id,
+                    )
+                )
+            ]
+            counter = (
+                await connection.execute(select(TicketCounter.name, TicketCounter.value))
+            ).all()
+            notifications = (
+                await connection.execute(
+                    select(
+                        Notification.id, Notification.dedupe_key, Notification.kind,
+                        Notification.sent_at, Notification.attempts, Notification.recipient,
+                        Notification.status, Notification.reason,
+                    )
+                )
+            ).all()
+            breaches = [
+                Breach(*row)
+                for row in await connection.execute(
+                    select(
+                        SlaBreach.ticket_id, SlaBreach.kind, SlaBreach.escalation_level,
+                        SlaBreach.recorded_at,
+                    )
+                )
+            ]
+            duplicate_keys = (
+                await connection.execute(
+                    select(Notification.dedupe_key, func.count())
+                    .group_by(Notification.dedupe_key)
+                    .having(func.count() > 1)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    return Snapshot(tickets, counter, notifications, breaches, duplicate_keys, drained)

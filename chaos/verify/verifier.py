@@ -1,0 +1,131 @@
+"""Runs every check in order once the load is over, and adds their figures to the stats."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from chaos.load import Load
+from chaos.plan import ChaosConfig, Request
+from chaos.processes import Stack
+from chaos.report import ChaosReport, Check
+from chaos.verify.facts import WorkflowReader
+from chaos.verify.mail import check_failed_rows, check_refused, check_sent_once, outbox_rows
+from chaos.verify.sla import check_thresholds
+from chaos.verify.snapshot import StoredTicket, read_snapshot
+from chaos.verify.tickets import (
+    check_numbers,
+    check_one_ticket_per_request,
+    check_status,
+    open_ticket_numbers,
+)
+from chaos.verify.watchers import (
+    check_watchers_healthy,
+    check_watchers_running,
+    check_watchers_target,
+    watcher_of,
+)
+from chaos.verify.workflows import check_completed, check_local_activities, check_no_retry_loop
+from ticketing.temporal.schemas import InstallationResult, TicketInfo
+
+RESULT_TYPES: dict[str, type] = {
+    "OnboardingWorkflow": TicketInfo, "InstallationWorkflow": InstallationResult,
+}
+
+
+class Verifier:
+    """Each check adds one row (`Check`) to the report, in the order the README's table lists."""
+
+    def __init__(
+        self, config: ChaosConfig, requests: list[Request], load: Load, stack: Stack,
+        fault_windows: list[tuple[float, float]], report: ChaosReport,
+    ) -> None:
+        self.config = config
+        self.requests = requests
+        self.load = load
+        self.stack = stack
+        self.fault_windows = fault_windows
+        self.report = report
+        self.reader = WorkflowReader(load)
+        self.checks = report.checks
+
+    def add(self, name: str, expected: str, observed: str, passed: bool,
+            details: list[str] | None = None) -> None:
+        self.checks.append(Check(name, expected, observed, passed, (details or [])[:20]))
+
+    async def settle_watchers(self, open_numbers: set[str], timeout: float) -> list[str]:
+        """Closing a ticket signals its watcher, which then ends: give that a moment."""
+        expected = {watcher_of(number) for number in open_numbers}
+        end = time.monotonic() + min(timeout, max(5.0, self.load.clock.remaining() - 30))
+        while True:
+            running = await self.load.running_watchers()
+            if set(running) == expected or time.monotonic() > end:
+                return running
+            await asyncio.sleep(1.0)
+
+    async def add_evidence(self, extra: list[str], tickets: Sequence[StoredTicket]) -> None:
+        """For a watcher that outlived its ticket: did it ever hear of the change?"""
+        request_by_key = {r.business_key: r for r in self.requests if not r.duplicate_of}
+        key_by_number = {row.ticket_number: row.idempotency_key or "" for row in tickets}
+        for watcher_id in extra[:5]:
+            number = watcher_id.removeprefix("escalation-")
+            request = request_by_key.get(key_by_number.get(number, ""))
+            lines = await self.reader.history_evidence(watcher_id)
+            if request is not None:
+                lines += await self.reader.history_evidence(request.workflow_id)
+            self.checks[-1].details += [f"{watcher_id}: {line}" for line in lines]
+            self.report.stats.setdefault("evidence", {})[watcher_id] = lines
+
+    async def verify(self) -> None:
+        n, requests, add = self.config.n, self.requests, self.add
+        # The workflows' own word first, the database after: visibility's "none running" can
+        # trail the last workflow, and a database read taken before that workflow's final
+        # activity committed reported its ticket and its sent notice as missing.
+        business = await self.reader.gather(
+            [(r.workflow_id, RESULT_TYPES[r.workflow_type]) for r in requests]
+        )
+        assert self.stack.worker is not None
+        db = await read_snapshot(self.stack.postgres.url, self.stack.worker)
+        tickets = db.tickets
+
+        check_completed(add, requests, business)
+        check_one_ticket_per_request(add, n, requests, business, tickets)
+        check_numbers(add, n, tickets, db.counter)
+        check_status(add, requests, tickets)
+
+        open_numbers = open_ticket_numbers(tickets)
+        running = await self.settle_watchers(open_numbers, timeout=60)
+        watchers = await self.reader.gather(
+            [(wid, None) for wid in sorted(watcher_of(row.ticket_number) for row in tickets)]
+        )
+        extra = check_watchers_running(add, open_numbers, running, watchers)
+        if extra:
+            await self.add_evidence(extra, tickets)
+        check_watchers_healthy(add, tickets, watchers)
+
+        crash_window_resends = check_sent_once(
+            add, n, db.notifications, db.duplicate_keys, self.stack.sink.messages, db.drained
+        )
+        everything = business + watchers
+        check_no_retry_loop(add, everything)
+        rows = outbox_rows(db.notifications)
+        check_thresholds(add, db.breaches, self.fault_windows)
+        check_refused(add, rows, self.stack.sink.refused)
+        check_failed_rows(add, rows)
+        check_watchers_target(
+            add,
+            {f.workflow_id: f.input for f in watchers
+             if f.workflow_id.removeprefix("escalation-") in open_numbers},
+            {row.ticket_number: row.id for row in tickets},
+        )
+        check_local_activities(add, {f.workflow_id: f.max_local_attempt for f in everything})
+        self.report.stats.update(
+            workflow_task_timeouts=sum(f.wft_timed_out for f in everything),
+            workflow_task_failures=sum(f.wft_failed for f in everything),
+            workflows_with_task_failures=[
+                f"{f.workflow_id}: {f.wft_failed}" for f in everything if f.wft_failed
+            ][:20],
+            open_tickets=len(open_numbers),
+            notification_crash_window_resends=crash_window_resends,
+        )
