@@ -18,9 +18,10 @@ from temporalio.service import RPCError
 
 from chaos.plan import Clock, Request
 from chaos.processes import TASK_QUEUE
+from ticketing.temporal import names
 from ticketing.temporal.schemas import CancelInstallation, CompleteInstallation, InstallationState
 
-BUSINESS_TYPES = ("OnboardingWorkflow", "InstallationWorkflow")
+BUSINESS_TYPES = (names.ONBOARDING_WORKFLOW, names.INSTALLATION_WORKFLOW)
 RPC_TIMEOUT = timedelta(seconds=10)
 
 T = TypeVar("T")
@@ -81,7 +82,7 @@ class Load:
 
         async def ticket_number() -> str | None:
             state = await handle.query(
-                "installation_state", result_type=InstallationState,
+                names.INSTALLATION_STATE_QUERY, result_type=InstallationState,
                 rpc_timeout=timedelta(seconds=5),
             )
             return state.ticket_number
@@ -93,9 +94,11 @@ class Load:
             await asyncio.sleep(0.3)
         arg: CancelInstallation | CompleteInstallation
         if request.finish == "cancel":
-            name, arg = "cancel_installation", CancelInstallation(reason="chaos: cancelled")
+            name = names.CANCEL_INSTALLATION_SIGNAL
+            arg = CancelInstallation(reason="chaos: cancelled")
         else:
-            name, arg = "complete_installation", CompleteInstallation(notes="chaos: done")
+            name = names.COMPLETE_INSTALLATION_SIGNAL
+            arg = CompleteInstallation(notes="chaos: done")
 
         async def send() -> None:
             await handle.signal(name, arg, rpc_timeout=RPC_TIMEOUT)

@@ -10,6 +10,7 @@ from pathlib import Path
 from chaos.smtp import REFUSED_PREFIX
 from ticketing.sla.document import parse_policy_document
 from ticketing.sla.policy import SlaPolicy
+from ticketing.temporal import names
 from ticketing.temporal.schemas import InstallationInput, OnboardingInput
 
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results" / "last.json"
@@ -64,7 +65,7 @@ class Request:
 
     def workflow_input(self) -> OnboardingInput | InstallationInput:
         email = f"{REFUSED_PREFIX if self.refused else ''}customer-{self.customer_id}@example.test"
-        if self.workflow_type == "OnboardingWorkflow":
+        if self.workflow_type == names.ONBOARDING_WORKFLOW:
             return OnboardingInput(
                 tenant_id=self.tenant_id,
                 customer_id=self.customer_id,
@@ -93,7 +94,7 @@ def plan_requests(config: ChaosConfig, rng: random.Random) -> list[Request]:
             requests.append(
                 Request(
                     workflow_id=workflow_id,
-                    workflow_type="InstallationWorkflow",
+                    workflow_type=names.INSTALLATION_WORKFLOW,
                     tenant_id=tenant,
                     customer_id=customer,
                     business_key=f"installation:{workflow_id}",
@@ -105,7 +106,7 @@ def plan_requests(config: ChaosConfig, rng: random.Random) -> list[Request]:
         else:
             request = Request(
                 workflow_id=f"chaos-onb-{index:05d}",
-                workflow_type="OnboardingWorkflow",
+                workflow_type=names.ONBOARDING_WORKFLOW,
                 tenant_id=tenant,
                 customer_id=customer,
                 business_key=f"onboarding:{tenant}:{customer}",
@@ -120,7 +121,7 @@ def plan_requests(config: ChaosConfig, rng: random.Random) -> list[Request]:
         requests.append(
             Request(
                 workflow_id=f"{original.workflow_id}-dup",
-                workflow_type="OnboardingWorkflow",
+                workflow_type=names.ONBOARDING_WORKFLOW,
                 tenant_id=original.tenant_id,
                 customer_id=original.customer_id,
                 business_key=original.business_key,

@@ -35,6 +35,7 @@ from chaos.plan import (
 from chaos.processes import Stack
 from chaos.report import ChaosReport, Check, FaultEvent, config_json, print_report, write_json
 from chaos.verify.verifier import Verifier
+from ticketing.temporal import names
 
 # Past --time-limit, the run is cut off (and fails) after this much more.
 OVERRUN_SECONDS = 120.0
@@ -116,7 +117,9 @@ class ChaosRun:
             workflows_started=sum(r.started for r in self.requests),
             business_requests=config.n,
             duplicate_onboardings=sum(r.duplicate_of is not None for r in self.requests),
-            installations=sum(r.workflow_type == "InstallationWorkflow" for r in self.requests),
+            installations=sum(
+                r.workflow_type == names.INSTALLATION_WORKFLOW for r in self.requests
+            ),
             load_seconds=round(load_done, 2),
             all_closed_after_seconds=closed_at,
             tickets_per_second=round(config.n / closed_at, 2) if closed_at else None,

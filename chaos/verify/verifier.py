@@ -27,10 +27,11 @@ from chaos.verify.watchers import (
     watcher_of,
 )
 from chaos.verify.workflows import check_completed, check_local_activities, check_no_retry_loop
+from ticketing.temporal import names
 from ticketing.temporal.schemas import InstallationResult, TicketInfo
 
 RESULT_TYPES: dict[str, type] = {
-    "OnboardingWorkflow": TicketInfo, "InstallationWorkflow": InstallationResult,
+    names.ONBOARDING_WORKFLOW: TicketInfo, names.INSTALLATION_WORKFLOW: InstallationResult,
 }
 
 
@@ -69,7 +70,7 @@ class Verifier:
         request_by_key = {r.business_key: r for r in self.requests if not r.duplicate_of}
         key_by_number = {row.ticket_number: row.idempotency_key or "" for row in tickets}
         for watcher_id in extra[:5]:
-            number = watcher_id.removeprefix("escalation-")
+            number = watcher_id.removeprefix(names.WATCHER_PREFIX)
             request = request_by_key.get(key_by_number.get(number, ""))
             lines = await self.reader.history_evidence(watcher_id)
             if request is not None:
@@ -116,7 +117,7 @@ class Verifier:
         check_watchers_target(
             add,
             {f.workflow_id: f.input for f in watchers
-             if f.workflow_id.removeprefix("escalation-") in open_numbers},
+             if f.workflow_id.removeprefix(names.WATCHER_PREFIX) in open_numbers},
             {row.ticket_number: row.id for row in tickets},
         )
         check_local_activities(add, {f.workflow_id: f.max_local_attempt for f in everything})

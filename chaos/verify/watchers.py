@@ -10,10 +10,11 @@ from typing import Any
 from chaos.report import Add
 from chaos.verify.facts import WorkflowFacts
 from chaos.verify.snapshot import StoredTicket
+from ticketing.temporal import names
 
 
 def watcher_of(ticket_number: str) -> str:
-    return f"escalation-{ticket_number}"
+    return names.escalation_workflow_id(ticket_number)
 
 
 def check_watchers_running(
@@ -64,7 +65,7 @@ def check_watchers_target(
     """`inputs`: each open ticket's watcher id → its run's input."""
     wrong = []
     for watcher_id, data in inputs.items():
-        number = watcher_id.removeprefix("escalation-")
+        number = watcher_id.removeprefix(names.WATCHER_PREFIX)
         if data is None:
             wrong.append(f"{watcher_id}: input unreadable")
         elif data.get("ticket_number") != number or data.get("ticket_id") != str(
