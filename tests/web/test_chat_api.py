@@ -92,7 +92,7 @@ async def open_ticket(chat: Chat, tenant: str, customer: str, title: str) -> str
         ticket = (
             await Services(session)
             .for_tenant(tenant)
-            .create_ticket({"title": title, "customer_id": customer})
+            .tickets.create_ticket({"title": title, "customer_id": customer})
         )
     return ticket.ticket_number
 
@@ -116,7 +116,7 @@ async def test_cards_only_for_the_customers_own_numbers(chat: Chat) -> None:
         await (
             Services(session)
             .for_tenant("acme")
-            .add_message(mine, body="secret internal remark", is_internal=True)
+            .tickets.add_message(mine, body="secret internal remark", is_internal=True)
         )
     text = (
         f"about {neighbour} and {mine.lower()}, also {other_tenant}, TKT-999999, "
