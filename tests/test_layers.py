@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,136 @@ def test_modules_stay_readable_in_one_sitting() -> None:
         and (lines := len(path.read_text().splitlines())) > LIMIT_LINES
     }
     assert too_long == {}
+
+
+# --- Import cycles -----------------------------------------------------------------------------
+
+CYCLE_PACKAGES = ("ticketing", "activities", "workflows", "ticketing_ops", "chaos")
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def project_modules(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
+    return {
+        module_name(path, root): path
+        for package in packages
+        for path in sorted((root / package).rglob("*.py"))
+        if "migrations" not in path.parts
+    }
+
+
+def _type_checking_only(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _import_nodes(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import in the module, at any depth (inside functions too: lazy imports are how a
+    cycle hides), except the body of `if TYPE_CHECKING:`, which never runs."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.Import | ast.ImportFrom):
+            yield child
+        elif isinstance(child, ast.If) and _type_checking_only(child):
+            for other in child.orelse:
+                yield from _import_nodes(ast.Module(body=[other], type_ignores=[]))
+        else:
+            yield from _import_nodes(child)
+
+
+def project_imports(path: Path, name: str, known: set[str]) -> set[str]:
+    """The project modules `path` imports by name: `from a.b import c` is a.b.c when that is a
+    module, else a.b; the parent packages an import runs implicitly are not counted."""
+    named: set[str] = set()
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    for node in _import_nodes(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            named.update(alias.name for alias in node.names)
+            continue
+        base = node.module or ""
+        if node.level:
+            up = package[: len(package) - (node.level - 1)]
+            base = ".".join([*up, *([node.module] if node.module else [])])
+        for alias in node.names:
+            child = f"{base}.{alias.name}"
+            named.add(child if child in known else base)
+    found = set()
+    for module in named:
+        while module and module not in known:
+            module = module.rpartition(".")[0]
+        if module and module != name:
+            found.add(module)
+    return found
+
+
+def import_graph(root: Path, packages: tuple[str, ...]) -> dict[str, set[str]]:
+    modules = project_modules(root, packages)
+    return {name: project_imports(path, name, set(modules)) for name, path in modules.items()}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, edges = work[-1]
+            for target in edges:
+                if target not in index:
+                    index[target] = low[target] = len(index)
+                    stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, iter(sorted(graph[target]))))
+                    break
+                if target in on_stack:
+                    low[node] = min(low[node], index[target])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        group.append(member)
+                        if member == node:
+                            break
+                    if len(group) > 1:
+                        cycles.append(sorted(group))
+    return sorted(cycles)
+
+
+def test_no_import_cycles() -> None:
+    assert import_cycles(import_graph(ROOT, CYCLE_PACKAGES)) == []
+
+
+def test_the_cycle_check_sees_lazy_imports_but_not_type_checking_ones(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.b import B\n")
+    (package / "b.py").write_text("class B:\n    def f(self):\n        from pkg import a\n")
+    (package / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.d import D\n"
+    )
+    (package / "d.py").write_text("from . import c\n")
+    graph = import_graph(tmp_path, ("pkg",))
+    assert graph["pkg.d"] == {"pkg.c"}
+    assert graph["pkg.c"] == set()
+    assert import_cycles(graph) == [["pkg.a", "pkg.b"]]
