@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Adapters of the domain that may speak Temporal or the web (none under ticketing/ today but the
-# Temporal adapter folder, ticketing/temporal/).
-ADAPTER_FOLDERS = ("temporal", "web", "cli")
+# The adapter folders under ticketing/, the only ones that may speak Temporal, HTTP or SMTP: the
+# Temporal client side, the web (API, tracking pages, and the coming agent desk web/desk and
+# customer portal web/portal), and the coming SMTP/IMAP intake. Its intake rules go to
+# ticketing/mail/, which is domain code like any other folder.
+ADAPTER_FOLDERS = ("temporal", "web", "smtp")
 FORBIDDEN = ("temporalio", "fastapi", "starlette", "typer", "rich", "uvicorn")
 LIMIT_LINES = 400
 
@@ -198,3 +200,147 @@ def test_the_cycle_check_sees_lazy_imports_but_not_type_checking_ones(tmp_path: 
     assert graph["pkg.d"] == {"pkg.c"}
     assert graph["pkg.c"] == set()
     assert import_cycles(graph) == [["pkg.a", "pkg.b"]]
+
+
+# --- Imports between the folders of ticketing/ ------------------------------------------------
+
+# Which folder of ticketing/ may import which, derived from the imports there are (once the
+# cycles were gone). An import along an edge not listed fails test_folders_import_along_the_
+# allowed_edges: adding the edge here is the decision to make, in the same change.
+ALLOWED_IMPORTS: dict[str, set[str]] = {
+    "core": set(),
+    "runtime": set(),
+    "reconcile": {"core"},
+    "db": {
+        "core",
+        "runtime",
+        # rls binds a Principal's scope on the connection.
+        "auth",
+        # Unusual: db.metadata gathers every domain's ORM models, for migrations and the tests.
+        "tenants",
+        "tickets",
+        "sla",
+        "teams",
+        "notifications",
+    },
+    # Unusual: an API key's tenant is checked to exist (tenants.repository).
+    "auth": {"core", "db", "runtime", "tenants"},
+    # A tenant stores its SLA policy and calendar; the directory re-reads SLA state on change.
+    "tenants": {"core", "db", "auth", "sla"},
+    # Unusual: sla.flows drives ticket changes (breach, escalation) through the tickets service,
+    # and reads ticket numbers and escalation routes; policies are the tenants'.
+    "sla": {"core", "db", "auth", "tenants", "tickets"},
+    "tickets": {"core", "db", "auth", "tenants", "sla", "teams", "notifications"},
+    # Unusual: assignment reads tickets (the load of each agent) and their service.
+    "teams": {"core", "db", "auth", "tickets"},
+    # Unusual: notices name tickets (numbering, ticket schemas).
+    "notifications": {"core", "db", "auth", "runtime", "tickets"},
+    # Coming: the email channel's intake rules, pure domain code (no adapter imports).
+    "mail": {"core", "db", "auth", "tenants", "tickets"},
+    # Adapters. temporal.schemas is the workflow contract, made of the domains' schemas.
+    "temporal": {"core", "runtime", "sla", "tenants", "tickets"},
+    "web": {
+        "core",
+        "runtime",
+        "db",
+        "auth",
+        "tenants",
+        "tickets",
+        "sla",
+        "teams",
+        "notifications",
+        # serve.py connects the Temporal ports the API runs with.
+        "temporal",
+    },
+    # Coming: the SMTP/IMAP intake adapter, over the intake rules and the ticket flows.
+    "smtp": {"core", "runtime", "db", "auth", "tenants", "tickets", "notifications", "mail"},
+}
+# Channels of the web adapter: each renders the domain its own way and shares only web/ code
+# outside these folders, never another channel's.
+WEB_CHANNELS = ("tracking", "desk", "portal")
+
+
+def folder_of(module: str) -> str | None:
+    """`ticketing.<folder>[.…]` → folder; None for the package itself."""
+    parts = module.split(".")
+    return parts[1] if len(parts) >= 2 else None
+
+
+def folder_edges(graph: dict[str, set[str]]) -> dict[tuple[str, str], list[str]]:
+    edges: dict[tuple[str, str], list[str]] = {}
+    for source, targets in graph.items():
+        for target in targets:
+            pair = (folder_of(source), folder_of(target))
+            if pair[0] and pair[1] and pair[0] != pair[1]:
+                edges.setdefault((pair[0], pair[1]), []).append(f"{source} -> {target}")
+    return edges
+
+
+def disallowed_edges(
+    graph: dict[str, set[str]], allowed: dict[str, set[str]]
+) -> dict[str, list[str]]:
+    return {
+        f"{source} -> {target}": imports
+        for (source, target), imports in sorted(folder_edges(graph).items())
+        if target not in allowed.get(source, set())
+    }
+
+
+def test_every_folder_of_ticketing_has_its_allowed_imports_written_down() -> None:
+    folders = {path.name for path in (ROOT / "ticketing").iterdir() if path.is_dir()}
+    assert folders - {"__pycache__"} - set(ALLOWED_IMPORTS) == set()
+
+
+def test_folders_import_along_the_allowed_edges() -> None:
+    graph = import_graph(ROOT, ("ticketing",))
+    assert disallowed_edges(graph, ALLOWED_IMPORTS) == {}
+
+
+def test_no_domain_folder_may_import_an_adapter() -> None:
+    domains = set(ALLOWED_IMPORTS) - set(ADAPTER_FOLDERS)
+    assert {folder: ALLOWED_IMPORTS[folder] & set(ADAPTER_FOLDERS) for folder in domains} == {
+        folder: set() for folder in domains
+    }
+
+
+def test_the_folder_check_catches_a_new_cross_domain_import(tmp_path: Path) -> None:
+    for folder in ("core", "teams", "tickets"):
+        (tmp_path / "ticketing" / folder).mkdir(parents=True)
+        (tmp_path / "ticketing" / folder / "__init__.py").write_text("")
+    (tmp_path / "ticketing" / "__init__.py").write_text("")
+    (tmp_path / "ticketing" / "core" / "errors.py").write_text("")
+    (tmp_path / "ticketing" / "tickets" / "service.py").write_text(
+        "from ticketing.core import errors\n\ndef f():\n    from ticketing.teams import x\n"
+    )
+    graph = import_graph(tmp_path, ("ticketing",))
+    allowed = {"core": set(), "teams": set(), "tickets": {"core"}}
+    assert disallowed_edges(graph, allowed) == {
+        "tickets -> teams": ["ticketing.tickets.service -> ticketing.teams"]
+    }
+
+
+def test_web_channels_do_not_import_each_other() -> None:
+    graph = import_graph(ROOT, ("ticketing",))
+
+    def channel(module: str) -> str | None:
+        parts = module.split(".")
+        return parts[2] if parts[:2] == ["ticketing", "web"] and len(parts) > 3 else None
+
+    crossing = sorted(
+        f"{source} -> {target}"
+        for source, targets in graph.items()
+        for target in targets
+        if channel(source) in WEB_CHANNELS
+        and channel(target) in WEB_CHANNELS
+        and channel(source) != channel(target)
+    )
+    assert crossing == []
+
+
+# --- The package root ---------------------------------------------------------------------------
+
+
+def test_no_module_lives_loose_at_the_package_root() -> None:
+    """Every module has a folder that says what it is; the root holds only the package."""
+    loose = sorted(path.name for path in (ROOT / "ticketing").glob("*.py"))
+    assert loose == ["__init__.py"]
