@@ -21,18 +21,11 @@ from temporalio.client import (
     SchedulePolicy,
     ScheduleSpec,
 )
-from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.plugin import SimplePlugin
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.notifications import (
-    DispatcherDoorbell,
-    NotificationActivities,
-    ensure_dispatcher,
-)
+from activities.notifications import NotificationActivities
 from activities.reconcile import ReconcileActivities
 from activities.tickets import TicketActivities
 from ticketing.db.engine import (
@@ -42,7 +35,7 @@ from ticketing.db.engine import (
     prepare_schema,
     resolve_database_url,
 )
-from ticketing.notifications.dispatch import DispatcherInput, DispatchRules
+from ticketing.notifications.dispatch import DispatchRules
 from ticketing.notifications.mailer import Notifier
 from ticketing.reconcile.schemas import ReconcileInput
 from ticketing.runtime.heap import freeze_startup_heap
@@ -50,7 +43,8 @@ from ticketing.runtime.logging import configure_logging
 from ticketing.runtime.observability import configure_tracing
 from ticketing.runtime.settings import Settings
 from ticketing.temporal.caller import CallerCheck
-from ticketing.temporal.codec import data_converter
+from ticketing.temporal.client import connect_client
+from ticketing.temporal.dispatcher import DispatcherDoorbell, dispatcher_input, ensure_dispatcher
 from workflows import ALL_WORKFLOWS
 
 log = structlog.get_logger(__name__)
@@ -72,37 +66,6 @@ def add_temporal_context(
         event.setdefault("activity_type", info.activity_type)
         event.setdefault("attempt", info.attempt)
     return event
-
-
-def temporal_connect_config() -> ClientConnectConfig:
-    """TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TLS and profile files."""
-    config = ClientConfig.load_client_connect_config()
-    config.setdefault("target_host", "localhost:7233")
-    return config
-
-
-async def connect_client(settings: Settings, *, target_host: str | None = None) -> Client:
-    """A client with the project's data converter (and payload codec when a key is set)."""
-    config = temporal_connect_config()
-    if target_host:
-        config["target_host"] = target_host
-    # Spans of workflow starts, workflows and activities, linked to the caller's trace; with
-    # no tracer provider configured they are OpenTelemetry's no-op ones.
-    return await Client.connect(
-        **config,
-        data_converter=data_converter(settings),
-        runtime=metrics_runtime(settings),
-        interceptors=[TracingInterceptor()],
-    )
-
-
-def metrics_runtime(settings: Settings) -> Runtime | None:
-    """A runtime serving Prometheus metrics on TICKETING_METRICS_HOST (loopback by default)."""
-    if not settings.metrics_port:
-        return None
-    host = f"[{settings.metrics_host}]" if ":" in settings.metrics_host else settings.metrics_host
-    address = f"{host}:{settings.metrics_port}"
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
 
 
 def build_worker(
@@ -154,7 +117,8 @@ def build_worker(
     doorbell = activities.notices
     plugins = (
         [SimplePlugin("ticketing.doorbell", run_context=doorbell.lifetime)]
-        if isinstance(doorbell, DispatcherDoorbell) else []
+        if isinstance(doorbell, DispatcherDoorbell)
+        else []
     )
     return Worker(
         client,
@@ -177,10 +141,6 @@ def build_worker(
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         interceptors=interceptors,
     )
-
-
-def dispatcher_input(settings: Settings) -> DispatcherInput:
-    return DispatcherInput(poll_seconds=settings.dispatch_poll_seconds)
 
 
 async def ensure_reconciler_schedule(client: Client, settings: Settings) -> None:

@@ -17,7 +17,8 @@ from ticketing.core.enums import DONE_STATUSES
 from ticketing.db.rls import bind_system
 from ticketing.notifications import repository as outbox
 from ticketing.reconcile.schemas import OutboxSweep, WatcherSweep, WatcherSweepResult
-from ticketing.temporal.caller import RECONCILER_WORKFLOW, CallerCheck
+from ticketing.temporal.caller import CallerCheck
+from ticketing.temporal.names import RECONCILER_WORKFLOW
 from ticketing.temporal.schemas import TicketInfo
 from ticketing.temporal.watchers import TemporalWatchers, escalation_workflow_id, watcher_state
 from ticketing.tickets import repository as tickets_repo

@@ -13,7 +13,6 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.boundary import activity_boundary
-from activities.notifications import DispatcherDoorbell
 from activities.raw_input import decode
 from ticketing.auth.principal import Principal, Role
 from ticketing.core.errors import (
@@ -28,12 +27,9 @@ from ticketing.notifications.service import QueueOnly
 from ticketing.sla.bounds import DEFAULT_MAX_SKEW, CallerBounds, check_clock
 from ticketing.sla.flows import SlaFlows
 from ticketing.sla.schemas import AutoCloseInput
-from ticketing.temporal.caller import (
-    INSTALLATION_WORKFLOW,
-    INTAKE_WORKFLOWS,
-    RECONCILER_WORKFLOW,
-    CallerCheck,
-)
+from ticketing.temporal.caller import CallerCheck
+from ticketing.temporal.dispatcher import DispatcherDoorbell
+from ticketing.temporal.names import INSTALLATION_WORKFLOW, INTAKE_WORKFLOWS, RECONCILER_WORKFLOW
 from ticketing.temporal.schemas import (
     BreachResult,
     CreateTicketRequest,
@@ -49,10 +45,11 @@ from ticketing.temporal.schemas import (
     UpsertCustomerInput,
     parse,
 )
-from ticketing.temporal.watchers import NoWatchers, TemporalWatchers
+from ticketing.temporal.watchers import TemporalWatchers
+from ticketing.tenants.flows import TenantFlows
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.flows import TicketFlows
-from ticketing.tickets.ports import Notices, Watchers
+from ticketing.tickets.ports import Notices, NoWatchers, Watchers
 
 # Activity inputs are declared "the model, else anything": a malformed payload from another
 # language then reaches our code and fails as a non-retryable InvalidInput naming the field,
@@ -119,7 +116,9 @@ class TicketActivities:
         number = await self.callers.require_watcher(action)
         bounds = CallerBounds(max_skew=self.max_clock_skew, ticket_number=number)
         return SlaFlows(
-            self.sessions, Principal.watcher(ticket_id), notices=self.notices,
+            self.sessions,
+            Principal.watcher(ticket_id),
+            notices=self.notices,
             watchers=self.watchers,
             bounds=bounds,
         )
@@ -166,22 +165,9 @@ class TicketActivities:
         async with activity_boundary():
             await self.callers.require(INTAKE_WORKFLOWS, "register tenants")
             input = parse(RegisterTenantInput, input)
-            async with self.sessions() as session, session.begin():
-                await TenantService(session, Principal.platform()).register_tenant(
-                    input.tenant_id,
-                    name=input.name,
-                    partner_id=input.partner_id,
-                    timezone=input.timezone,
-                    support_email=input.support_email,
-                )
-            # The policy (or a calendar's new zone) re-targets open tickets and wakes watchers.
-            sla = SlaFlows(
-                self.sessions, Principal.platform(), notices=self.notices, watchers=self.watchers
-            )
-            if input.sla_policy is not None:
-                await sla.set_policy(input.tenant_id, input.sla_policy)
-            elif input.timezone is not None:
-                await sla.retarget(input.tenant_id)
+            await TenantFlows(
+                self.sessions, Principal.platform(), watchers=self.watchers, notices=self.notices
+            ).register_tenant(input)
             return input.tenant_id
 
     @activity.defn(name="sla_snapshot")

@@ -203,7 +203,7 @@ class Stack:
 
     async def __aenter__(self) -> Stack:
         from ticketing.db.embedded import embedded_postgres_url
-        from worker import connect_client
+        from ticketing.temporal.client import connect_client
 
         try:
             self.database_url = await asyncio.to_thread(embedded_postgres_url, self.home)

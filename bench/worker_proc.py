@@ -30,7 +30,8 @@ from bench.trivial import BASELINE_WORKFLOWS, noop
 from ticketing.db.engine import make_engine, make_sessionmaker
 from ticketing.runtime.heap import freeze_startup_heap
 from ticketing.runtime.settings import Settings
-from worker import build_worker, connect_client
+from ticketing.temporal.client import connect_client
+from worker import build_worker
 
 COMPLETED: Counter[str] = Counter()
 GC = {"collections": 0, "seconds": 0.0, "longest": 0.0}

@@ -29,6 +29,7 @@ from sqlalchemy import text
 from bench.common import Stack, machine, quiet_logging, summary, write_result
 from ticketing.auth.principal import Principal
 from ticketing.sla import BusinessCalendar, SlaPolicy, SlaTargets
+from ticketing.temporal import names
 from ticketing.temporal.schemas import InstallationInput, OnboardingInput
 from ticketing.tenants.service import TenantService
 
@@ -128,7 +129,7 @@ async def bench(seconds: float, concurrency: int, warmup: float,
             customer = next(customers)
             start = time.perf_counter()
             await client.execute_workflow(
-                "OnboardingWorkflow",
+                names.ONBOARDING_WORKFLOW,
                 OnboardingInput(tenant_id=TENANT, customer_id=str(customer),
                                 customer_email=f"c{customer}@example.com"),
                 id=f"onboarding-{run_id}-{customer}", task_queue=queue,
@@ -143,7 +144,7 @@ async def bench(seconds: float, concurrency: int, warmup: float,
             seen = watcher.expect(f"installation:{workflow_id}")
             start = time.time()
             await client.start_workflow(
-                "InstallationWorkflow",
+                names.INSTALLATION_WORKFLOW,
                 InstallationInput(tenant_id=TENANT, customer_id=str(customer),
                                   service_address=f"{customer} Main St"),
                 id=workflow_id, task_queue=queue,

@@ -32,8 +32,9 @@ from ticketing.db.engine import (
     require_schema_at_head,
 )
 from ticketing.runtime.settings import Settings
+from ticketing.temporal.client import metrics_runtime
 from ticketing_ops.devstack import find_free_port
-from worker import metrics_runtime, run_worker
+from worker import run_worker
 
 AS_ROOT = os.geteuid() == 0
 

@@ -382,8 +382,8 @@ async def test_worker_exposes_prometheus_metrics(
     dev: WorkflowEnvironment, committed: Sessions
 ) -> None:
     from ticketing.runtime.settings import Settings
+    from ticketing.temporal.client import connect_client
     from ticketing_ops.devstack import find_free_port
-    from worker import connect_client
 
     await seed_tenant(committed)
     port = find_free_port()

@@ -27,8 +27,8 @@ from ticketing.runtime.observability import (
     uninstrument_database,
 )
 from ticketing.runtime.settings import Settings
-from ticketing.temporal.watchers import NoWatchers, TemporalWatchers
-from ticketing.tickets.ports import Watchers
+from ticketing.temporal.watchers import TemporalWatchers
+from ticketing.tickets.ports import NoWatchers, Watchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
 from ticketing.web.telemetry import Telemetry

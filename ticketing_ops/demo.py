@@ -22,6 +22,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from ticketing.db.embedded import ROOT_WARNING
 from ticketing.runtime.settings import Settings
+from ticketing.temporal import names
 from ticketing.temporal.schemas import (
     CompleteInstallation,
     CreateTicketRequest,
@@ -142,11 +143,11 @@ async def _story(client: Client, sessions: Any, settings: Settings, say: Any,
     # 1. Onboarding.
     customer = str(base + 1)
     onboarding: TicketInfo = await client.execute_workflow(
-        "OnboardingWorkflow",
+        names.ONBOARDING_WORKFLOW,
         OnboardingInput(tenant_id=TENANT, customer_id=customer,
                         customer_email=f"customer{customer}@example.com",
                         customer_name="Ada Lovelace", priority="normal"),
-        id=f"onboarding-{TENANT}-{customer}", task_queue=queue,
+        id=names.onboarding_workflow_id(TENANT, str(customer)), task_queue=queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, result_type=TicketInfo,
     )
     say(f"onboarding: [bold]{onboarding.ticket_number}[/] {onboarding.title} "
@@ -154,7 +155,7 @@ async def _story(client: Client, sessions: Any, settings: Settings, say: Any,
 
     # 2. Installation: requested, scheduled (an update), completed (a signal).
     handle = await client.start_workflow(
-        "InstallationWorkflow",
+        names.INSTALLATION_WORKFLOW,
         InstallationInput(tenant_id=TENANT, customer_id=customer,
                           service_address="12 Analytical Engine Way",
                           affected_services=["fiber-1g"], device_serial_numbers=["ONT-0001"]),
@@ -165,12 +166,14 @@ async def _story(client: Client, sessions: Any, settings: Settings, say: Any,
     say(f"installation: [bold]{state.ticket_number}[/] {state.phase.value}")
     visit_at = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
     state = await handle.execute_update(
-        "schedule_visit", ScheduleVisit(at=visit_at, technician="Grace"),
+        names.SCHEDULE_VISIT_UPDATE, ScheduleVisit(at=visit_at, technician="Grace"),
         result_type=InstallationState,
     )
     say(f"installation: {state.ticket_number} {state.phase.value} for {visit_at.isoformat()} "
         "with Grace")
-    await handle.signal("complete_installation", CompleteInstallation(notes="ONT online"))
+    await handle.signal(
+        names.COMPLETE_INSTALLATION_SIGNAL, CompleteInstallation(notes="ONT online")
+    )
     done: InstallationResult = await handle.result()
     say(f"installation: {done.ticket.ticket_number} {done.phase.value}, "
         f"ticket {done.ticket.status.value}")
@@ -211,7 +214,7 @@ async def _story(client: Client, sessions: Any, settings: Settings, say: Any,
             break
     sla: SlaSnapshot | None = None
     with contextlib.suppress(Exception):
-        sla = await watcher.query("sla_state", result_type=SlaSnapshot | None,  # type: ignore[arg-type]
+        sla = await watcher.query(names.SLA_STATE_QUERY, result_type=SlaSnapshot | None,  # type: ignore[arg-type]
                                   rpc_timeout=timedelta(seconds=3))
     _timeline_table(console, urgent.ticket_number, events)
     if sla is not None:

@@ -291,7 +291,7 @@ async def dev_stack(
     (`ticketing migrate` is the only way to change it). Yields a DevStack, which also unpacks
     as `(client, database_url)`.
     """
-    from worker import connect_client
+    from ticketing.temporal.client import connect_client
 
     database_url = await asyncio.to_thread(resolve_database_url, settings)
     if migrate:

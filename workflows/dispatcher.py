@@ -9,8 +9,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import NOTICES_QUEUED, NotificationActivities
+    from activities.notifications import NotificationActivities
     from ticketing.notifications.dispatch import DispatcherInput, DispatchInput, DispatchReport
+    from ticketing.temporal import names
 
 # A pass sends at most `batch` rows, each within a bounded SMTP session and heartbeating.
 PASS_TIMEOUT = timedelta(minutes=10)
@@ -22,12 +23,12 @@ PASS_RETRY = RetryPolicy(
 )
 
 
-@workflow.defn(name="NotificationDispatcherWorkflow")
+@workflow.defn(name=names.DISPATCHER_WORKFLOW)
 class DispatcherWorkflow:
     def __init__(self) -> None:
         self._rung = False
 
-    @workflow.signal(name=NOTICES_QUEUED)
+    @workflow.signal(name=names.NOTICES_QUEUED_SIGNAL)
     def notices_queued(self) -> None:
         """Rows were queued: look now rather than at the next poll."""
         self._rung = True

@@ -11,6 +11,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tickets import TicketActivities
+    from ticketing.temporal import names
     from ticketing.temporal.schemas import (
         DONE_STATUSES,
         BreachResult,
@@ -53,7 +54,7 @@ R = TypeVar("R")
 # 1,000 tickets in one minute). This module imports nothing but the SDK and passed-through
 # data types; the tests run it sandboxed (worker.build_worker(sandbox_all=True)) and replay
 # recorded histories, which is what keeps it deterministic.
-@workflow.defn(name="EscalationWorkflow", sandboxed=False)
+@workflow.defn(name=names.ESCALATION_WORKFLOW, sandboxed=False)
 class EscalationWorkflow:
     def __init__(self) -> None:
         self._changed = False
@@ -63,12 +64,12 @@ class EscalationWorkflow:
         self._priority: str | None = None
         self._local = False
 
-    @workflow.signal(name="ticket_changed")
+    @workflow.signal(name=names.TICKET_CHANGED_SIGNAL)
     def ticket_changed(self) -> None:
         """The ticket changed in the database: re-read it now instead of at the next timer."""
         self._changed = True
 
-    @workflow.query(name="sla_state")
+    @workflow.query(name=names.SLA_STATE_QUERY)
     def sla_state(self) -> SlaSnapshot | None:
         return self._snapshot
 
@@ -101,7 +102,7 @@ class EscalationWorkflow:
     def _verify_id(self, input: EscalationInput) -> None:
         """A watcher's id names the ticket it watches: one started under another ticket's id
         would hide that ticket's SLA (the id is taken) and show this one's in its place."""
-        expected = f"escalation-{input.ticket_number}"
+        expected = names.escalation_workflow_id(input.ticket_number)
         if workflow.info().workflow_id != expected:
             raise _mismatch(f"workflow id {workflow.info().workflow_id!r} is not {expected!r}")
 

@@ -9,6 +9,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tickets import TicketActivities
+    from ticketing.temporal import names
     from ticketing.temporal.schemas import (
         MAX_DESCRIPTION,
         CancelInstallation,
@@ -38,7 +39,7 @@ else:
     from temporalio.common import RawValue as InstallationInputArg
 
 
-@workflow.defn(name="InstallationWorkflow")
+@workflow.defn(name=names.INSTALLATION_WORKFLOW)
 class InstallationWorkflow:
     def __init__(self) -> None:
         self._input: InstallationInput | None = None
@@ -47,7 +48,7 @@ class InstallationWorkflow:
         self._visit: ScheduleVisit | None = None
         self._finish: CompleteInstallation | CancelInstallation | None = None
 
-    @workflow.query(name="installation_state")
+    @workflow.query(name=names.INSTALLATION_STATE_QUERY)
     def installation_state(self) -> InstallationState:
         return InstallationState(
             ticket_number=self._ticket.ticket_number if self._ticket else None,
@@ -56,7 +57,7 @@ class InstallationWorkflow:
             visit=self._visit,
         )
 
-    @workflow.update(name="schedule_visit")
+    @workflow.update(name=names.SCHEDULE_VISIT_UPDATE)
     async def schedule_visit(self, visit: ScheduleVisit) -> InstallationState:
         self._visit = visit
         self._phase = InstallationPhase.SCHEDULED
@@ -91,11 +92,11 @@ class InstallationWorkflow:
                 f"at: {visit.at.isoformat()} is after window_end {window.window_end.isoformat()}"
             )
 
-    @workflow.signal(name="complete_installation")
+    @workflow.signal(name=names.COMPLETE_INSTALLATION_SIGNAL)
     def complete_installation(self, done: CompleteInstallation) -> None:
         self._finish = self._finish or done
 
-    @workflow.signal(name="cancel_installation")
+    @workflow.signal(name=names.CANCEL_INSTALLATION_SIGNAL)
     def cancel_installation(self, cancel: CancelInstallation) -> None:
         self._finish = self._finish or cancel
 

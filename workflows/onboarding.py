@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from ticketing.temporal import names
     from ticketing.temporal.schemas import (
         MAX_DESCRIPTION,
         OnboardingInput,
@@ -26,7 +27,7 @@ else:
     from temporalio.common import RawValue as OnboardingInputArg
 
 
-@workflow.defn(name="OnboardingWorkflow")
+@workflow.defn(name=names.ONBOARDING_WORKFLOW)
 class OnboardingWorkflow:
     @workflow.run
     async def run(self, input: OnboardingInputArg) -> TicketInfo:

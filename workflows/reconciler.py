@@ -12,8 +12,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.tickets import NON_RETRYABLE_ERRORS, TicketActivities
     from ticketing.reconcile.schemas import ReconcileInput, ReconcileReport
     from ticketing.sla.schemas import AutoCloseInput
+    from ticketing.temporal.names import RECONCILER_WORKFLOW
 
-RECONCILER_WORKFLOW = "ReconcilerWorkflow"
 RECONCILER_SCHEDULE = "ticketing-reconciler"
 
 SWEEP_TIMEOUT = timedelta(minutes=5)

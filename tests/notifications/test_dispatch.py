@@ -16,8 +16,8 @@ from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.models import NoticeStatus, Notification
 from ticketing.notifications.service import NotificationService, QueueOnly
 from ticketing.temporal.schemas import TicketInfo
-from ticketing.temporal.watchers import NoWatchers
 from ticketing.tickets.flows import TicketFlows
+from ticketing.tickets.ports import NoWatchers
 
 Sessions = async_sessionmaker[AsyncSession]
 NOW = RetryPolicy(first_delay=timedelta(0), max_attempts=3)

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from activities.notifications import DispatcherDoorbell
 from tests.notifications.smtp_support import REFUSED, RecordingHandler, smtp_server
 from tests.temporal_support import seed_tenant
 from ticketing.auth.principal import Principal
@@ -20,6 +19,7 @@ from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.models import NoticeStatus, Notification
 from ticketing.runtime.settings import Settings
 from ticketing.sla import demo_policy
+from ticketing.temporal.dispatcher import DispatcherDoorbell
 from ticketing.temporal.watchers import TemporalWatchers
 from ticketing.tickets.flows import TicketFlows
 from worker import build_worker

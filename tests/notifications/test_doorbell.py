@@ -8,10 +8,10 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from activities.notifications import CLOSE_GRACE, RING_TIMEOUT, DispatcherDoorbell
 from ticketing.notifications.dispatch import DispatcherInput
 from ticketing.runtime.settings import Settings
 from ticketing.temporal.codec import data_converter
+from ticketing.temporal.dispatcher import CLOSE_GRACE, RING_TIMEOUT, DispatcherDoorbell
 from ticketing_ops.devstack import find_free_port
 
 

@@ -22,8 +22,8 @@ from ticketing.teams.schemas import (
     TeamUpdate,
 )
 from ticketing.teams.service import TeamService, assign_by_team
-from ticketing.temporal.watchers import NoWatchers
 from ticketing.tickets.flows import TicketFlows
+from ticketing.tickets.ports import NoWatchers
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.service import TicketService
 

@@ -221,3 +221,39 @@ async def test_a_bad_policy_names_its_json_path(
     assert response.json()["type"] == "InvalidInput"
     assert response.json()["field"].startswith(path)
     assert world.watchers.woken == []
+
+
+async def test_tenant_put_with_a_new_zone_moves_open_tickets_and_wakes_their_watchers(
+    world: World,
+) -> None:
+    # Business hours make the due time depend on the zone: 09:00-17:00 in UTC and in
+    # Pacific/Kiritimati (UTC+14) never overlap, so the same hour of business time ends at
+    # another instant.
+    day = [{"start": "09:00", "end": "17:00"}]
+    hours = {d: day for d in ("mon", "tue", "wed", "thu", "fri")}
+    business = {**POLICY, "calendar": {"timezone": "UTC", "hours": hours}}
+    auth = world.keys.auth("tenant_admin")
+    put = await world.client.put("/api/v1/tenants/acme/sla-policy", json=business, headers=auth)
+    assert put.status_code == 200, put.text
+    path = f"/api/v1/tickets/{world.acme_ticket.ticket_number}"
+    before = (await world.client.get(path, headers=auth)).json()["ticket"]["first_response_due"]
+    world.watchers.woken.clear()
+
+    moved = await world.client.put(
+        "/api/v1/tenants/acme", json={"timezone": "Pacific/Kiritimati"}, headers=auth
+    )
+
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["timezone"] == "Pacific/Kiritimati"
+    after = (await world.client.get(path, headers=auth)).json()["ticket"]["first_response_due"]
+    assert after != before
+    assert world.watchers.woken == [world.acme_ticket.ticket_number]
+
+
+async def test_tenant_put_without_a_new_zone_wakes_no_watcher(world: World) -> None:
+    auth = world.keys.auth("tenant_admin")
+    put = await world.client.put(
+        "/api/v1/tenants/acme", json={"support_email": "desk@acme.test"}, headers=auth
+    )
+    assert put.status_code == 200, put.text
+    assert world.watchers.woken == []

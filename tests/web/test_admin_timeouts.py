@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
 from ticketing.runtime.settings import Settings
-from ticketing.temporal.watchers import NoWatchers
+from ticketing.tickets.ports import NoWatchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
 from ticketing.web.timeouts import RequestTimeout

@@ -20,8 +20,8 @@ from ticketing.auth.chat_identity import find_integration, identity_secret
 from ticketing.auth.tracking import TrackingTokens
 from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.temporal.watchers import NoWatchers
 from ticketing.tickets.chat import first_line_title, ticket_numbers
+from ticketing.tickets.ports import NoWatchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
 from ticketing.web.tracking import TrackingConfig

@@ -20,7 +20,7 @@ from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Principal
 from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.temporal.watchers import NoWatchers
+from ticketing.tickets.ports import NoWatchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
 

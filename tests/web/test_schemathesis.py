@@ -30,7 +30,7 @@ from tests.web.support import Keys, clear_keys, seed
 from ticketing.db import rls
 from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
-from ticketing.temporal.watchers import NoWatchers
+from ticketing.tickets.ports import NoWatchers
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
 

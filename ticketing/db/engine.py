@@ -163,9 +163,31 @@ async def bypasses_row_security(url: str) -> bool:
         await engine.dispose()
 
 
+MASK = "***"
+
+
 def safe_url(url: str) -> str:
-    """`url` with its password masked, for anything printed or logged."""
+    """`url` for anything printed or logged: every character that could be part of a password
+    masked, whatever the URL looks like.
+
+    A parser's idea of the password is not enough: an unquoted `@`, `/` or `#` in it moves the
+    rest into the host or path. So everything between the scheme and the *last* `@` after its
+    first `:` is masked, and so are query values of keys naming a password (asyncpg and libpq
+    take `?password=`); an unparsable URL shows none of itself.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return "<unparsable database URL>"
+    userinfo, at, location = rest.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        rest = f"{user}{':' + MASK if colon else ''}@{location}"
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(f"{scheme}://{rest}")
     except Exception:  # noqa: BLE001 - it may still hold a password: show none of it
         return "<unparsable database URL>"
+    query = {
+        key: (MASK if "pass" in key.lower() else value) for key, value in parsed.query.items()
+    }
+    shown = parsed.set(query=query).render_as_string(hide_password=False)
+    return shown.replace("%2A%2A%2A", MASK)

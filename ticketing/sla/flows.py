@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,13 +17,14 @@ from ticketing.sla.bounds import CallerBounds
 from ticketing.sla.document import SlaPolicyDocument
 from ticketing.sla.policies import SlaPolicyService
 from ticketing.sla.schemas import BreachResult, SlaSnapshot
-from ticketing.sla.service import SlaService
+from ticketing.sla.service import BreachOutcome, SlaService
+from ticketing.tickets.duties import AfterCommit, Flow
 from ticketing.tickets.ports import Notices, Watchers
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.service import TicketService
 
 
-class SlaFlows:
+class SlaFlows(Flow):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -32,10 +34,7 @@ class SlaFlows:
         watchers: Watchers,
         bounds: CallerBounds | None = None,
     ) -> None:
-        self.sessions = sessions
-        self.principal = principal
-        self.notices = notices
-        self.watchers = watchers
+        super().__init__(sessions, principal, watchers=watchers, notices=notices)
         self.bounds = bounds
 
     def _service(self, session: AsyncSession) -> SlaService:
@@ -52,10 +51,14 @@ class SlaFlows:
 
         Only queued: the dispatcher sends them, so mail never delays the next threshold.
         """
-        async with self.sessions() as session, session.begin():
+
+        async def command(session: AsyncSession, duties: AfterCommit) -> BreachOutcome:
             outcome = await self._service(session).record_breach(ticket_id, kind, now=now)
-        if outcome.recorded:
-            await self.notices.hand_over(outcome.snapshot.ticket_id)
+            if outcome.recorded:
+                duties.hand_over(outcome.snapshot.ticket_id)
+            return outcome
+
+        outcome = await self._committed(command)
         return BreachResult(
             recorded=outcome.recorded,
             escalated=outcome.escalated,
@@ -64,13 +67,15 @@ class SlaFlows:
         )
 
     async def escalate(self, ticket_id: uuid.UUID, from_level: int, now: datetime) -> TicketInfo:
-        async with self.sessions() as session, session.begin():
+
+        async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
             row, _ = await self._service(session).escalate(
                 ticket_id, from_level=from_level, now=now
             )
-            ticket = await TicketService(session, self.principal).get_ticket(row.id)
-        await self.notices.hand_over(ticket.ticket_id)
-        return ticket
+            duties.hand_over(row.id)
+            return await TicketService(session, self.principal).get_ticket(row.id)
+
+        return await self._committed(command)
 
     async def policy(self, tenant_id: str) -> SlaPolicyDocument:
         async with self.sessions() as session, session.begin():
@@ -84,28 +89,29 @@ class SlaFlows:
         now: datetime | None = None,
     ) -> SlaPolicyDocument:
         """Replace the tenant's policy, re-target its open tickets, then wake their watchers."""
-        async with self.sessions() as session, session.begin():
+
+        async def command(session: AsyncSession, duties: AfterCommit) -> SlaPolicyDocument:
             stored, moved = await SlaPolicyService(session, self.principal).set_policy(
                 tenant_id, document, now=now
             )
-        await self.wake(moved)
-        return stored
+            for moved_id in moved:
+                duties.wake(moved_id)
+            return stored
+
+        return await self._committed(command)
 
     async def retarget(self, tenant_id: str, *, now: datetime | None = None) -> int:
         """After a calendar edit: re-target the tenant's open tickets and wake their watchers."""
-        async with self.sessions() as session, session.begin():
+
+        async def command(session: AsyncSession, duties: AfterCommit) -> int:
             moved = await SlaPolicyService(session, self.principal).retarget_open_tickets(
                 tenant_id, now=now
             )
-        await self.wake(moved)
-        return len(moved)
+            for moved_id in moved:
+                duties.wake(moved_id)
+            return len(moved)
 
-    async def wake(self, ticket_ids: list[uuid.UUID]) -> None:
-        """Wake each ticket's watcher so it sleeps until its new threshold, not the old one."""
-        for ticket_id in ticket_ids:
-            async with self.sessions() as session:
-                ticket = await TicketService(session, self.principal).get_ticket(ticket_id)
-            await self.watchers.wake(ticket)
+        return await self._committed(command)
 
     async def auto_close(self, now: datetime, *, limit: int = 200) -> int:
         """Close resolved tickets nobody answered within their tenant's quiet period; each in
@@ -115,14 +121,19 @@ class SlaFlows:
             due = await repo.quiet_resolved(session, now=now, limit=limit)
         closed = 0
         for ticket_id in due:
-            system = Principal(Role.SYSTEM, ticket_id=ticket_id, name="auto-close")
-            async with self.sessions() as session, session.begin():
-                if not await repo.lock_if_quiet(session, ticket_id, now):
-                    continue
-                ticket = await TicketService(session, system).change_status(
-                    ticket_id, TicketStatus.CLOSED, now=now
-                )
-            await self.watchers.wake(ticket)
-            await self.notices.hand_over(ticket.ticket_id)
-            closed += 1
+            closed += await self._committed(partial(_close_if_quiet, ticket_id, now))
         return closed
+
+
+async def _close_if_quiet(
+    ticket_id: uuid.UUID, now: datetime, session: AsyncSession, duties: AfterCommit
+) -> int:
+    """Close one resolved ticket still quiet under its row lock; 1 if it was closed."""
+    if not await repo.lock_if_quiet(session, ticket_id, now):
+        return 0
+    system = Principal(Role.SYSTEM, ticket_id=ticket_id, name="auto-close")
+    ticket = await TicketService(session, system).change_status(
+        ticket_id, TicketStatus.CLOSED, now=now
+    )
+    duties.changed(ticket)
+    return 1

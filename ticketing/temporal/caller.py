@@ -8,14 +8,10 @@ from temporalio import activity
 from temporalio.client import Client
 
 from ticketing.core.errors import Forbidden
-
-ESCALATION_WORKFLOW = "EscalationWorkflow"
-ONBOARDING_WORKFLOW = "OnboardingWorkflow"
-INSTALLATION_WORKFLOW = "InstallationWorkflow"
-RECONCILER_WORKFLOW = "ReconcilerWorkflow"
-# The plugin's own workflows that create tickets for a tenant (and may upsert its customers).
-INTAKE_WORKFLOWS = frozenset({ONBOARDING_WORKFLOW, INSTALLATION_WORKFLOW})
-WATCHER_PREFIX = "escalation-"
+from ticketing.temporal.names import (
+    ESCALATION_WORKFLOW,
+    WATCHER_PREFIX,
+)
 
 
 @dataclass(frozen=True)

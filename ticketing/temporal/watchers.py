@@ -20,6 +20,8 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from ticketing.temporal import names
+from ticketing.temporal.names import ESCALATION_WORKFLOW, escalation_workflow_id
 from ticketing.temporal.schemas import EscalationInput, SlaSnapshot, TicketInfo
 
 log = structlog.get_logger(__name__)
@@ -28,11 +30,6 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 TICKET_NUMBER = SearchAttributeKey.for_keyword("TicketNumber")
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 TICKET_PRIORITY = SearchAttributeKey.for_keyword("TicketPriority")
-ESCALATION_WORKFLOW = "EscalationWorkflow"
-
-
-def escalation_workflow_id(ticket_number: str) -> str:
-    return f"escalation-{ticket_number}"
 
 
 def watcher_memo(ticket: TicketInfo) -> dict[str, str]:
@@ -113,7 +110,7 @@ async def watcher_state(
     # Watchers started before the memo existed: ask the watcher itself.
     try:
         snapshot = await handle.query(
-            "sla_state", result_type=SlaSnapshot, rpc_timeout=QUERY_TIMEOUT
+            names.SLA_STATE_QUERY, result_type=SlaSnapshot, rpc_timeout=QUERY_TIMEOUT
         )
     except RPCError:
         return WatcherState.FOREIGN
@@ -128,7 +125,7 @@ async def notify_ticket_changed(client: Client, ticket: TicketInfo, task_queue: 
         escalation_input(ticket),
         id=escalation_workflow_id(ticket.ticket_number),
         task_queue=task_queue,
-        start_signal="ticket_changed",
+        start_signal=names.TICKET_CHANGED_SIGNAL,
         search_attributes=ticket_search_attributes(ticket),
         memo=watcher_memo(ticket),
     )
@@ -168,14 +165,3 @@ class TemporalWatchers:
 
     async def wake(self, ticket: TicketInfo) -> None:
         await notify_ticket_changed(self.client, ticket, self.task_queue)
-
-
-class NoWatchers:
-    """For a process with no Temporal client (tests of the database alone): the reconciler
-    starts the watchers such a process could not."""
-
-    async def ensure(self, ticket: TicketInfo) -> None:
-        return None
-
-    async def wake(self, ticket: TicketInfo) -> None:
-        return None

@@ -4,47 +4,27 @@ sure the ticket is watched (or its watcher woken) and its notices handed over.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES, Actor, Priority, TicketStatus
 from ticketing.db.rls import bind_scope
 from ticketing.notifications.service import NotificationService
 from ticketing.teams.service import assign_by_team
 from ticketing.tenants.schemas import UpsertCustomerInput
 from ticketing.tenants.service import TenantService
-from ticketing.tickets.ports import Notices, Watchers
+from ticketing.tickets.duties import AfterCommit, Flow
 from ticketing.tickets.schemas import CreateTicketRequest, StatusChangeInput, TicketInfo
 from ticketing.tickets.service import TicketService
 
 T = TypeVar("T")
 
 
-class TicketFlows:
-    """Every channel (activities, CLI, HTTP) changes tickets through here, never through the
-    service plus follow-ups of its own."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        principal: Principal,
-        *,
-        watchers: Watchers,
-        notices: Notices,
-    ) -> None:
-        self.sessions = sessions
-        self.principal = principal
-        self.watchers = watchers
-        self.notices = notices
-
-    async def _run(self, command: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """One transaction: committed on success, rolled back on any error."""
-        async with self.sessions() as session, session.begin():
-            return await command(session)
+class TicketFlows(Flow):
+    """Every channel (activities, CLI, HTTP, mail) changes tickets through here, never through
+    the service plus follow-ups of its own."""
 
     def _tickets(self, session: AsyncSession) -> TicketService:
         return TicketService(session, self.principal)
@@ -59,13 +39,10 @@ class TicketFlows:
                 ticket = await assign_by_team(session, ticket)
         # Also on an idempotent replay: a retry after a crash between the commit and these
         # duties must still leave the ticket watched and its notice on its way.
-        await self.watchers.ensure(ticket)
-        await self.notices.hand_over(ticket.ticket_id)
-        return ticket
-
-    async def _changed(self, ticket: TicketInfo) -> TicketInfo:
-        await self.watchers.wake(ticket)
-        await self.notices.hand_over(ticket.ticket_id)
+        duties = AfterCommit()
+        duties.watch(ticket)
+        duties.hand_over(ticket.ticket_id)
+        await self._flush(duties)
         return ticket
 
     async def create(
@@ -82,7 +59,7 @@ class TicketFlows:
     ) -> TicketInfo:
         """Upsert the customer and create its ticket in one transaction, then as `create`."""
 
-        async def command(session: AsyncSession) -> TicketInfo:
+        async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
             await TenantService(session, self.principal).upsert_customer(
                 tenant_id=customer.tenant_id,
                 customer_id=customer.customer_id,
@@ -94,7 +71,7 @@ class TicketFlows:
             # In the create's own transaction: this path is already one.
             return await assign_by_team(session, ticket)
 
-        return await self._created(await self._run(command), team_assigns=False)
+        return await self._created(await self._committed(command), team_assigns=False)
 
     async def reply(
         self,
@@ -106,7 +83,7 @@ class TicketFlows:
         is_internal: bool = False,
         now: datetime | None = None,
     ) -> TicketInfo:
-        async def command(session: AsyncSession) -> TicketInfo:
+        async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
             changed = await self._tickets(session).add_message(
                 ticket,
                 body=body,
@@ -116,9 +93,10 @@ class TicketFlows:
                 now=now,
             )
             await NotificationService(session, self.principal).queue_for_message(changed)
+            duties.changed(changed)
             return changed
 
-        return await self._changed(await self._run(command))
+        return await self._committed(command)
 
     async def change_status(
         self,
@@ -128,19 +106,20 @@ class TicketFlows:
         actor: str | None = None,
         now: datetime | None = None,
     ) -> TicketInfo:
-        async def command(session: AsyncSession) -> TicketInfo:
+        async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
             changed = await self._tickets(session).change_status(
                 ticket, status, actor=actor, now=now
             )
             await NotificationService(session, self.principal).queue_for_status_change(changed)
+            duties.changed(changed)
             return changed
 
-        return await self._changed(await self._run(command))
+        return await self._committed(command)
 
     async def settle_status(self, change: StatusChangeInput) -> TicketInfo:
         """Move a ticket for a workflow, with an optional note; already there is success."""
 
-        async def command(session: AsyncSession) -> TicketInfo:
+        async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
             service = self._tickets(session)
             ticket = await service.get_ticket(change.ticket_id)
             # Asked to finish a ticket someone already finished: it is done either way.
@@ -148,6 +127,10 @@ class TicketFlows:
                 ticket.status in DONE_STATUSES and change.status in DONE_STATUSES
             )
             if settled:
+                # Also when nothing changed: a retry after an attempt that committed but never
+                # reached the watcher must still wake it, or it sleeps on a finished ticket
+                # until its timer.
+                duties.changed(ticket)
                 return ticket
             notices = NotificationService(session, self.principal)
             if change.note:
@@ -164,11 +147,10 @@ class TicketFlows:
                 change.ticket_id, change.status, actor=change.actor, now=change.now
             )
             await notices.queue_for_status_change(changed)
+            duties.changed(changed)
             return changed
 
-        # Also when nothing changed: a retry after an attempt that committed but never reached
-        # the watcher must still wake it, or it sleeps on a finished ticket until its timer.
-        return await self._changed(await self._run(command))
+        return await self._committed(command)
 
     async def assign(
         self,
@@ -178,17 +160,23 @@ class TicketFlows:
         assigned_team: str | None = None,
         actor: str | None = None,
     ) -> TicketInfo:
-        changed = await self._run(
-            lambda s: self._tickets(s).assign(
+
+        async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
+            changed = await self._tickets(session).assign(
                 ticket, assigned_to=assigned_to, assigned_team=assigned_team, actor=actor
             )
-        )
-        return await self._changed(changed)
+            duties.changed(changed)
+            return changed
+
+        return await self._committed(command)
 
     async def change_priority(
         self, ticket: uuid.UUID | str, priority: Priority | str, *, actor: str | None = None
     ) -> TicketInfo:
-        changed = await self._run(
-            lambda s: self._tickets(s).change_priority(ticket, priority, actor=actor)
-        )
-        return await self._changed(changed)
+
+        async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
+            changed = await self._tickets(session).change_priority(ticket, priority, actor=actor)
+            duties.changed(changed)
+            return changed
+
+        return await self._committed(command)

@@ -24,3 +24,14 @@ class Notices(Protocol):
     async def hand_over(self, ticket_id: uuid.UUID) -> None:
         """Tell delivery the ticket has queued notices; never sends on the caller's path and
         never raises for a delivery problem."""
+
+
+class NoWatchers:
+    """For a process with no Temporal client (embedding, tests of the database alone): the
+    reconciler starts the watchers such a process could not."""
+
+    async def ensure(self, ticket: TicketInfo) -> None:
+        return None
+
+    async def wake(self, ticket: TicketInfo) -> None:
+        return None

@@ -18,8 +18,9 @@ from ticketing.tenants.directory import (
     TenantDirectory,
     TenantInfo,
     customer_record,
-    tenant_info,
 )
+from ticketing.tenants.flows import TenantFlows
+from ticketing.tenants.schemas import RegisterTenantInput
 from ticketing.tenants.service import TenantService
 from ticketing.web.deps import ApiPorts, Caller, Ports
 from ticketing.web.query import QueryCheckedRoute
@@ -115,15 +116,9 @@ async def get_tenant(tenant_id: Id, caller: Caller, ports: Ports) -> TenantInfo:
 
 @router.put("/tenants/{tenant_id}", summary="Create (platform) or update a tenant")
 async def put_tenant(tenant_id: Id, body: TenantChange, caller: Caller, ports: Ports) -> TenantInfo:
-    async with ports.sessions() as session, session.begin():
-        row = await TenantService(session, caller).register_tenant(
-            tenant_id,
-            name=body.name,
-            partner_id=body.partner_id,
-            support_email=body.support_email,
-            timezone=body.timezone,
-        )
-        return tenant_info(row)
+    change = RegisterTenantInput(tenant_id=tenant_id, **body.model_dump())
+    flows = TenantFlows(ports.sessions, caller, watchers=ports.watchers, notices=ports.notices)
+    return (await flows.register_tenant(change)).tenant
 
 
 @router.get("/tenants/{tenant_id}/customers", summary="The tenant's customers")

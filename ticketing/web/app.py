@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from ticketing.runtime.heap import freeze_startup_heap
 from ticketing.web import admin, apikeys, chat, customers, erase, reports, teams, tickets
@@ -43,7 +44,9 @@ def create_app(
             freeze_startup_heap()
             yield
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files the fastapi-offline package ships
+    # (under /static-offline-docs), not from a CDN: the pages work on a machine with no internet.
+    app = FastAPIOffline(
         title="Ticketing API",
         version="1",
         summary="Tickets for agents, admins and integrations; errors are problem+json.",

@@ -22,13 +22,8 @@ from ticketing.core.fields import (
     Title,
     no_nul,
 )
-from ticketing.notifications.schemas import NoticeInfo
-from ticketing.sla.schemas import SlaStatisticsInfo
 from ticketing.tickets.schemas import (
     CreateTicketRequest,
-    TicketEventInfo,
-    TicketInfo,
-    TicketMessageInfo,
 )
 
 MessageText = Annotated[
@@ -81,16 +76,6 @@ class TicketChange(Contract):
         if not self.model_fields_set:
             raise ValueError("name at least one of status, priority, assigned_to, assigned_team")
         return self
-
-
-class TicketDetail(BaseModel):
-    ticket: TicketInfo
-    messages: list[TicketMessageInfo]
-    events: list[TicketEventInfo]
-    # Each notice's delivery status, attempts and failure reason.
-    notifications: list[NoticeInfo] = Field(default_factory=list)
-    # Business-time figures and each SLA window met or missed.
-    sla: SlaStatisticsInfo | None = None
 
 
 class NewCustomer(Contract):

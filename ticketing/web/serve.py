@@ -31,9 +31,9 @@ async def open_ports(
 ) -> AsyncIterator[ApiPorts]:
     """The worker's ports: Temporal watchers and the dispatcher's doorbell, on a fresh engine.
     Notices leave through the task queue's dispatcher, never inside a request."""
-    from activities.notifications import DispatcherDoorbell
+    from ticketing.temporal.client import connect_client
+    from ticketing.temporal.dispatcher import DispatcherDoorbell, dispatcher_input
     from ticketing.temporal.watchers import TemporalWatchers
-    from worker import connect_client, dispatcher_input
 
     if database_url is None:
         database_url = await asyncio.to_thread(resolve_database_url, settings)

@@ -8,15 +8,14 @@ from typing import Annotated
 from fastapi import Header, Path, Query
 
 from ticketing.core.enums import Priority, TicketStatus, TicketType
-from ticketing.notifications.service import NotificationService
+from ticketing.readmodels.ticket_detail import TicketDetail, ticket_detail
 from ticketing.runtime.settings import Settings
-from ticketing.sla.service import SlaService
 from ticketing.tickets.schemas import TicketInfo, TicketPage
 from ticketing.tickets.service import TicketService
 from ticketing.tickets.share import ShareText, share_text
 from ticketing.web.deps import Caller, Ports, ticket_flows
 from ticketing.web.routing import api_router
-from ticketing.web.schemas import NewMessage, NewTicket, TicketChange, TicketDetail
+from ticketing.web.schemas import NewMessage, NewTicket, TicketChange
 
 router = api_router("/api/v1/tickets", "tickets")
 TicketNumber = Annotated[
@@ -77,14 +76,7 @@ async def list_tickets(
 @router.get("/{number}", summary="A ticket with its timeline")
 async def show_ticket(number: TicketNumber, caller: Caller, ports: Ports) -> TicketDetail:
     async with ports.sessions() as session:
-        service = TicketService(session, caller)
-        ticket = await service.get_ticket(number)
-        messages, events = await service.timeline(ticket.ticket_id)
-        notices = await NotificationService(session, caller).for_ticket(ticket)
-        sla = await SlaService(session, caller).statistics(ticket.ticket_id)
-    return TicketDetail(
-        ticket=ticket, messages=messages, events=events, notifications=notices, sla=sla
-    )
+        return await ticket_detail(session, caller, number)
 
 
 @router.get("/{number}/share", summary="A ready message for the customer, text and Markdown")

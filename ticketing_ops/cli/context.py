@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import TypeVar
 
-from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -24,13 +23,6 @@ E = TypeVar("E", bound=Enum)
 # A query needs a worker to answer; without one the server holds it until this runs out.
 QUERY_TIMEOUT = timedelta(seconds=3)
 CONNECT_TIMEOUT = 10.0
-
-
-def safe_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given
-        return url
 
 
 @asynccontextmanager
@@ -55,7 +47,7 @@ async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[Async
 
 
 async def temporal(settings: Settings) -> Client:
-    from worker import connect_client, temporal_connect_config
+    from ticketing.temporal.client import connect_client, temporal_connect_config
 
     target = temporal_connect_config().get("target_host")
     try:

@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 
 from ticketing.core.errors import InvalidInput, TicketingError
 from ticketing.runtime.settings import Settings
+from ticketing.temporal import names
 from ticketing.temporal.schemas import (
     CancelInstallation,
     CompleteInstallation,
@@ -80,9 +81,9 @@ def onboard(
         )
         await _check_tenant(data.tenant_id)
         client = await temporal(settings)
-        workflow_id = f"onboarding-{data.tenant_id}-{data.customer_id}"
+        workflow_id = names.onboarding_workflow_id(data.tenant_id, data.customer_id)
         handle = await client.start_workflow(
-            "OnboardingWorkflow",
+            names.ONBOARDING_WORKFLOW,
             data,
             id=workflow_id,
             task_queue=settings.task_queue,
@@ -129,7 +130,9 @@ async def wait_installation_ticket(
             await handle.result()  # raises the failure, if any
         try:
             state: InstallationState = await handle.query(
-                "installation_state", result_type=InstallationState, rpc_timeout=QUERY_TIMEOUT
+                names.INSTALLATION_STATE_QUERY,
+                result_type=InstallationState,
+                rpc_timeout=QUERY_TIMEOUT,
             )
             if state.ticket_number:
                 return state
@@ -184,7 +187,7 @@ def install(
         client = await temporal(settings)
         workflow_id = f"installation-{data.tenant_id}-{data.customer_id}-{uuid.uuid4().hex[:8]}"
         handle = await client.start_workflow(
-            "InstallationWorkflow",
+            names.INSTALLATION_WORKFLOW,
             data,
             id=workflow_id,
             task_queue=settings.task_queue,
@@ -220,8 +223,8 @@ async def _installation_handle(
     async with database(settings) as sessions, sessions() as s:
         ticket = await TicketService(s, OPERATOR).get_ticket(number)
     workflow_id = ticket.metadata.get("workflow_id")
-    if not workflow_id or ticket.metadata.get("workflow_type", "InstallationWorkflow") != (
-        "InstallationWorkflow"
+    if not workflow_id or ticket.metadata.get("workflow_type", names.INSTALLATION_WORKFLOW) != (
+        names.INSTALLATION_WORKFLOW
     ):
         raise InvalidInput("ticket", number, "was not opened by an InstallationWorkflow")
     client = await temporal(settings)
@@ -241,7 +244,9 @@ def installation_schedule(
     async def action() -> InstallationState:
         visit = parse(ScheduleVisit, {"at": at, "technician": technician})
         _, handle, _ = await _installation_handle(ticket, settings)
-        return await handle.execute_update("schedule_visit", visit, result_type=InstallationState)
+        return await handle.execute_update(
+            names.SCHEDULE_VISIT_UPDATE, visit, result_type=InstallationState
+        )
 
     def render(state: InstallationState) -> None:
         visit = state.visit
@@ -308,7 +313,9 @@ def installation_complete(
         payload = parse(CompleteInstallation, {"notes": notes})
     except TicketingError as exc:
         fail(to_cli_error(exc), json_out)
-    _finish_installation(ticket, "complete_installation", payload, wait, timeout, json_out)
+    _finish_installation(
+        ticket, names.COMPLETE_INSTALLATION_SIGNAL, payload, wait, timeout, json_out
+    )
 
 
 @installation_app.command("cancel")
@@ -324,4 +331,4 @@ def installation_cancel(
         payload = parse(CancelInstallation, {"reason": reason})
     except TicketingError as exc:
         fail(to_cli_error(exc), json_out)
-    _finish_installation(ticket, "cancel_installation", payload, wait, timeout, json_out)
+    _finish_installation(ticket, names.CANCEL_INSTALLATION_SIGNAL, payload, wait, timeout, json_out)

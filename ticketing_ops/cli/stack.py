@@ -8,8 +8,8 @@ import os
 import typer
 from rich.text import Text
 
+from ticketing.db.engine import safe_url
 from ticketing.runtime.settings import Settings
-from ticketing_ops.cli.context import safe_url
 from ticketing_ops.cli.errors import to_cli_error
 from ticketing_ops.cli.output import (
     JSON_OPTION,

@@ -75,7 +75,7 @@ def tenant_add(
 ) -> None:
     """Create or update a tenant (idempotent)."""
     from ticketing.sla import demo_policy
-    from ticketing.tenants.service import TenantService
+    from ticketing.tenants.flows import TenantFlows
 
     settings = Settings()
 
@@ -90,27 +90,23 @@ def tenant_add(
                 "support_email": support_email,
             },
         )
-        async with database(settings) as sessions, sessions() as s, s.begin():
-            tenant = await TenantService(s, OPERATOR).register_tenant(
-                data.tenant_id,
-                name=data.name,
-                partner_id=data.partner_id,
-                timezone=data.timezone,
-                support_email=data.support_email,
-                sla_policy=demo_policy() if demo_sla else None,
+        # A new zone or policy moves the open tickets' due dates: the flow re-targets them and
+        # wakes their watchers (Temporal out of reach is a warning; the reconciler repairs it).
+        watchers = PolicyWatchers(settings)
+        async with sla_flows(settings, data.tenant_id, watchers, OPERATOR) as sla:
+            flows = TenantFlows(sla.sessions, OPERATOR, watchers=watchers, notices=sla.notices)
+            done = await flows.register_tenant(
+                data, stored_policy=demo_policy() if demo_sla else None
             )
-            saved: dict[str, Any] = {
-                "tenant_id": tenant.id,
-                "name": tenant.name,
-                "partner_id": tenant.partner_id,
-                "support_email": tenant.support_email,
-                "demo_sla": demo_sla,
-            }
+        saved: dict[str, Any] = {
+            "tenant_id": done.tenant.tenant_id,
+            "name": done.tenant.name,
+            "partner_id": done.tenant.partner_id,
+            "support_email": done.tenant.support_email,
+            "demo_sla": demo_sla,
+        }
         if data.timezone is not None or demo_sla:
-            # A new zone or policy moves the open tickets' due dates: re-target, wake watchers.
-            watchers = PolicyWatchers(settings)
-            async with sla_flows(settings, data.tenant_id, watchers, OPERATOR) as flows:
-                saved["retargeted"] = await flows.retarget(data.tenant_id)
+            saved["retargeted"] = done.retargeted
             saved["warning"] = watchers.warning
         return saved
 

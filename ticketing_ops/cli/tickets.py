@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from ticketing.core.errors import InvalidInput
 from ticketing.runtime.settings import Settings
+from ticketing.temporal import names
 from ticketing.temporal.schemas import Priority, SlaSnapshot, TicketInfo, TicketStatus, TicketType
 from ticketing_ops.cli.after_commit import OperatorWatchers, ticket_flows
 from ticketing_ops.cli.context import QUERY_TIMEOUT, database, operator, parse_enum, temporal
@@ -50,7 +51,7 @@ async def query_sla(client: Client, ticket_number: str) -> SlaSnapshot | None:
 
     handle = client.get_workflow_handle(escalation_workflow_id(ticket_number))
     return await handle.query(
-        "sla_state",
+        names.SLA_STATE_QUERY,
         result_type=SlaSnapshot | None,  # type: ignore[arg-type]
         rpc_timeout=QUERY_TIMEOUT,
     )
@@ -63,19 +64,14 @@ def ticket_show(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """A ticket, its timeline, notices, SLA statistics and the live state from its watcher."""
-    from ticketing.notifications.service import NotificationService
-    from ticketing.sla.service import SlaService
-    from ticketing.tickets.service import TicketService
+    from ticketing.readmodels.ticket_detail import ticket_detail
 
     settings = Settings()
 
     async def action() -> dict[str, Any]:
         async with database(settings) as sessions, sessions() as s:
-            service = TicketService(s, operator(tenant))
-            info = await service.get_ticket(ticket)
-            messages, events = await service.timeline(info.ticket_id)
-            notices = await NotificationService(s, operator(tenant)).for_ticket(info)
-            stats = await SlaService(s, operator(tenant)).statistics(info.ticket_id)
+            detail = await ticket_detail(s, operator(tenant), ticket)
+        info = detail.ticket
         sla: SlaSnapshot | None = None
         sla_error: str | None = None
         try:
@@ -85,14 +81,15 @@ def ticket_show(
                 sla_error = "the SLA watcher has not read the ticket yet"
         except Exception as exc:  # noqa: BLE001 - the ticket is still worth showing
             sla_error = f"the SLA watcher is not running ({to_cli_error(exc).message})"
+        shown = detail.model_dump(mode="json")
         return {
-            "ticket": info.model_dump(mode="json"),
-            "messages": [m.model_dump(mode="json") for m in messages],
-            "events": [e.model_dump(mode="json") for e in events],
+            "ticket": shown["ticket"],
+            "messages": shown["messages"],
+            "events": shown["events"],
             "sla": sla.model_dump(mode="json") if sla else None,
             "sla_error": sla_error,
-            "notifications": [n.model_dump(mode="json") for n in notices],
-            "sla_statistics": stats.model_dump(mode="json"),
+            "notifications": shown["notifications"],
+            "sla_statistics": shown["sla"],
         }
 
     run(json_out, action, _render_ticket)

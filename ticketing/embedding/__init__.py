@@ -1,0 +1,1 @@
+"""The public Python entry point for embedding the plugin without Temporal."""

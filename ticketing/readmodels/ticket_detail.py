@@ -1,0 +1,41 @@
+"""One ticket's detail: the ticket, its timeline, its notices and its SLA figures."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.auth.principal import Principal
+from ticketing.notifications.schemas import NoticeInfo
+from ticketing.notifications.service import NotificationService
+from ticketing.sla.schemas import SlaStatisticsInfo
+from ticketing.sla.service import SlaService
+from ticketing.tickets.schemas import TicketEventInfo, TicketInfo, TicketMessageInfo
+from ticketing.tickets.service import TicketService
+
+
+class TicketDetail(BaseModel):
+    ticket: TicketInfo
+    messages: list[TicketMessageInfo]
+    events: list[TicketEventInfo]
+    # Each notice's delivery status, attempts and failure reason.
+    notifications: list[NoticeInfo] = Field(default_factory=list)
+    # Business-time figures and each SLA window met or missed.
+    sla: SlaStatisticsInfo | None = None
+
+
+async def ticket_detail(
+    session: AsyncSession, principal: Principal, ticket: uuid.UUID | str
+) -> TicketDetail:
+    """The ticket as `principal` may see it (a customer: public messages only); another
+    scope's ticket is missing, as everywhere."""
+    service = TicketService(session, principal)
+    info = await service.get_ticket(ticket)
+    messages, events = await service.timeline(info.ticket_id)
+    notices = await NotificationService(session, principal).for_ticket(info)
+    sla = await SlaService(session, principal).statistics(info.ticket_id)
+    return TicketDetail(
+        ticket=info, messages=messages, events=events, notifications=notices, sla=sla
+    )
