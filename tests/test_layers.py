@@ -226,7 +226,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     # Unusual: an API key's tenant is checked to exist (tenants.repository).
     "auth": {"core", "db", "runtime", "tenants"},
     # A tenant stores its SLA policy and calendar; the directory re-reads SLA state on change.
-    "tenants": {"core", "db", "auth", "sla"},
+    # Unusual: tenants.flows collects the tickets' after-commit duties (re-target on a new zone).
+    "tenants": {"core", "db", "auth", "sla", "tickets"},
     # Unusual: sla.flows drives ticket changes (breach, escalation) through the tickets service,
     # and reads ticket numbers and escalation routes; policies are the tenants'.
     "sla": {"core", "db", "auth", "tenants", "tickets"},
@@ -237,8 +238,13 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "notifications": {"core", "db", "auth", "runtime", "tickets"},
     # Coming: the email channel's intake rules, pure domain code (no adapter imports).
     "mail": {"core", "db", "auth", "tenants", "tickets"},
-    # Adapters. temporal.schemas is the workflow contract, made of the domains' schemas.
-    "temporal": {"core", "runtime", "sla", "tenants", "tickets"},
+    # Above the domains: what a door renders of a ticket (ticket, timeline, notices, SLA).
+    "readmodels": {"auth", "tickets", "notifications", "sla"},
+    # The Python door (TicketingService): no adapter, but above the flows and read models.
+    "embedding": {"core", "db", "auth", "tickets", "notifications", "readmodels"},
+    # Adapters. temporal.schemas is the workflow contract, made of the domains' schemas; the
+    # dispatcher is the Temporal side of the notice outbox's doorbell.
+    "temporal": {"core", "runtime", "sla", "tenants", "tickets", "notifications"},
     "web": {
         "core",
         "runtime",
@@ -249,6 +255,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
         "sla",
         "teams",
         "notifications",
+        "readmodels",
         # serve.py connects the Temporal ports the API runs with.
         "temporal",
     },
