@@ -15,7 +15,7 @@ from ticketing.db.errors import driver_error, refused_value
 
 def domain_failure(error: TicketingError) -> ApplicationError:
     return ApplicationError(
-        error.message, error.details(), type=type(error).__name__, non_retryable=True
+        error.message, error.details(), type=error.error_type, non_retryable=True
     )
 
 

@@ -35,7 +35,7 @@ from ticketing.temporal.schemas import (
     TicketEventInfo,
     TicketInfo,
 )
-from ticketing_ops.cli import event_details
+from ticketing_ops.cli.tickets import event_details
 
 TENANT = "demo-isp"
 PARTNER = "demo-partner"
@@ -125,7 +125,7 @@ async def _story(client: Client, sessions: Any, settings: Settings, say: Any,
     from ticketing.tenants.service import TenantService
     from ticketing.tickets.flows import TicketFlows
     from ticketing.tickets.service import TicketService
-    from ticketing_ops.cli import wait_installation_ticket
+    from ticketing_ops.cli.onboarding import wait_installation_ticket
 
     queue = settings.task_queue
     # Fresh customers every run, so a second demo on the same home starts from scratch.

@@ -111,7 +111,9 @@ async def test_another_tenants_team_is_not_found(api: tuple) -> None:
 async def test_bad_input_is_a_problem_naming_the_field(api: tuple) -> None:
     client, _ = api
     await noc_with_two_agents(client)
-    problem(await client.post("/api/v1/teams", json={"name": "noc"}), 400, "AlreadyExists", "name")
+    problem(await client.post("/api/v1/teams", json={"name": "noc"}), 409, "AlreadyExists", "name")
+    again = await client.post("/api/v1/agents", json={"email": "ann@acme.test", "name": "A"})
+    problem(again, 409, "AlreadyExists", "email")
     problem(
         await client.post("/api/v1/teams", json={"name": "n", "assignment_mode": "random"}),
         422,

@@ -1,8 +1,9 @@
-"""Typed domain errors: each names the field and value that caused it."""
+"""Typed domain errors: each names the field and value that caused it, and carries the HTTP
+status the API answers it with."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class TicketingError(Exception):
@@ -12,11 +13,31 @@ class TicketingError(Exception):
     so a caller in any language can branch on it.
     """
 
+    # The HTTP status the API answers with; every status used here is documented on every
+    # route (ticketing/web/problems.PROBLEMS). A subclass sets its own or inherits its parent's.
+    status: ClassVar[int] = 400
+
     def __init__(self, message: str, *, field: str | None = None, value: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.value = value
+
+    @property
+    def error_type(self) -> str:
+        """The one public name of the error: the problem `type` of the API, the type of the
+        activity's ApplicationError and of the CLI's error line."""
+        return type(self).__name__
+
+    @property
+    def public_message(self) -> str:
+        """The message an API client is shown (the operator's CLI and the activity's failure
+        keep `message`)."""
+        return self.message
+
+    @property
+    def public_field(self) -> str | None:
+        return self.field
 
     def details(self) -> dict[str, Any]:
         return {"field": self.field, "value": _printable(self.value), "message": self.message}
@@ -24,6 +45,8 @@ class TicketingError(Exception):
 
 class InvalidInput(TicketingError):
     """A field is missing, malformed or out of range."""
+
+    status = 422
 
     def __init__(self, field: str, value: Any, reason: str) -> None:
         super().__init__(f"{field}: {reason} (got {_printable(value)!r})", field=field, value=value)
@@ -40,6 +63,8 @@ class MissingServiceAddress(InvalidInput):
 
 class NotFound(TicketingError):
     """Base for lookups that found nothing (or nothing this tenant may see)."""
+
+    status = 404
 
 
 class CustomerNotFound(NotFound):
@@ -73,6 +98,8 @@ class TicketNotFound(NotFound):
 
 
 class TenantMismatch(TicketingError):
+    status = 409
+
     def __init__(self, tenant_id: str, customer_tenant_id: str) -> None:
         super().__init__(
             f"tenant_id: customer belongs to tenant {customer_tenant_id!r}, not {tenant_id!r}",
@@ -80,8 +107,19 @@ class TenantMismatch(TicketingError):
             value=tenant_id,
         )
 
+    @property
+    def public_message(self) -> str:
+        # The message names the other tenant: an API client learns only that the id is taken.
+        return "customer_id: already registered elsewhere"
+
+    @property
+    def public_field(self) -> str | None:
+        return "customer_id"
+
 
 class InvalidTransition(TicketingError):
+    status = 409
+
     def __init__(self, current: str, requested: str) -> None:
         super().__init__(
             f"status: cannot move a ticket from {current!r} to {requested!r}",
@@ -91,6 +129,8 @@ class InvalidTransition(TicketingError):
 
 
 class RouteNotAllowed(TicketingError):
+    status = 409
+
     def __init__(self, origin: str, target: str) -> None:
         super().__init__(
             f"target_type: route {origin!r} -> {target!r} is not allowed",
@@ -100,6 +140,8 @@ class RouteNotAllowed(TicketingError):
 
 
 class EscalationLimitReached(TicketingError):
+    status = 409
+
     def __init__(self, level: int) -> None:
         super().__init__(
             f"escalation_level: already at the top level {level}",
@@ -112,12 +154,16 @@ class Forbidden(TicketingError):
     """The caller is known but its role may not do this (HTTP 403); never about another scope,
     which is reported as not found."""
 
+    status = 403
+
     def __init__(self, action: str) -> None:
         super().__init__(f"principal: not allowed to {action}", field="principal", value=action)
 
 
 class NoPrincipal(TicketingError):
     """A service was built without a Principal: there is no unscoped default."""
+
+    status = 401
 
     def __init__(self, service: str) -> None:
         super().__init__(

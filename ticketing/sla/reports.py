@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from ticketing.sla import SlaPolicy, sla_statistics
+from ticketing.sla.clocks import clock_of
 from ticketing.sla.repository import SlaRow
 from ticketing.sla.schemas import SlaStatisticsInfo, WindowOutcomeInfo
-from ticketing.sla.service import clock_of
 
 
 def statistics_of(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaStatisticsInfo:

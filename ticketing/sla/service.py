@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,19 +17,19 @@ from ticketing.core.fields import check_storable
 from ticketing.db.rls import bind_scope
 from ticketing.sla import (
     BusinessCalendar,
-    SlaClock,
     SlaDeadlines,
     SlaPolicy,
     SlaWindow,
     ThresholdKind,
-    deadlines,
     next_threshold,
 )
 from ticketing.sla import repository as repo
 from ticketing.sla.bounds import CallerBounds, check_clock
-from ticketing.sla.deadlines import pauses_of
+from ticketing.sla.clocks import deadlines_for
+from ticketing.sla.reports import statistics_of
 from ticketing.sla.repository import SlaRow
 from ticketing.sla.schemas import SlaSnapshot, SlaStatisticsInfo
+from ticketing.sla.stored import policy_from_dict
 from ticketing.tickets.numbering import ticket_ref
 from ticketing.tickets.routing import MAX_ESCALATION_LEVEL, escalation_route
 
@@ -210,8 +210,6 @@ class SlaService:
         self, ticket: uuid.UUID | str, *, now: datetime | None = None
     ) -> SlaStatisticsInfo:
         """First response and resolution in business minutes, each window met or missed."""
-        from ticketing.sla.reports import statistics_of
-
         row = await self._sla_row(ticket)
         return statistics_of(row, now or utcnow(), row_policy(row))
 
@@ -313,7 +311,7 @@ def snapshot_of(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaSnapshot:
 
 def tenant_policy(policy: dict[str, Any] | None, calendar: dict[str, Any] | None) -> SlaPolicy:
     """The tenant's stored policy with its calendar; the built-in defaults where unset."""
-    resolved = SlaPolicy.from_dict(policy)
+    resolved = policy_from_dict(policy)
     if calendar is not None:
         resolved = replace(resolved, calendar=BusinessCalendar.from_dict(calendar))
     return resolved
@@ -321,58 +319,6 @@ def tenant_policy(policy: dict[str, Any] | None, calendar: dict[str, Any] | None
 
 def row_policy(row: SlaRow) -> SlaPolicy:
     return tenant_policy(row.sla_policy, row.calendar)
-
-
-class ClockFields(Protocol):
-    """What a due-date computation reads from a ticket (its ORM row or the SLA path's row)."""
-
-    @property
-    def priority(self) -> str: ...
-    @property
-    def ticket_type(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def resolution_window_start(self) -> datetime: ...
-    @property
-    def first_response_at(self) -> datetime | None: ...
-    @property
-    def sla_pauses(self) -> list[Any]: ...
-    @property
-    def channel(self) -> str: ...
-
-
-def deadlines_for(
-    row: ClockFields,
-    now: datetime,
-    policy: SlaPolicy,
-    *,
-    customer_plan: str | None = None,
-    awaiting_reply_since: datetime | None = None,
-) -> SlaDeadlines:
-    """The ticket's due dates and warning times as of `now`."""
-    clock = clock_of(row, customer_plan=customer_plan, awaiting_reply_since=awaiting_reply_since)
-    return deadlines(policy, clock, now)
-
-
-def clock_of(
-    row: ClockFields, *, customer_plan: str | None, awaiting_reply_since: datetime | None
-) -> SlaClock:
-    """The SLA clock of a stored ticket."""
-    return SlaClock(
-        priority=row.priority,
-        ticket_type=row.ticket_type,
-        created_at=row.created_at,
-        resolution_started_at=row.resolution_window_start,
-        first_response_at=row.first_response_at,
-        pauses=tuple(pauses_of(row.sla_pauses)),
-        done=TicketStatus(row.status) in DONE_STATUSES,
-        awaiting_reply_since=awaiting_reply_since,
-        customer_plan=customer_plan,
-        channel=row.channel,
-    )
 
 
 def row_deadlines(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaDeadlines:

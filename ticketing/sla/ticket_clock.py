@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.core.enums import DONE_STATUSES, EventKind, TicketStatus
 from ticketing.sla import Pause, SlaPolicy, SlaWindow
 from ticketing.sla import repository as repo
+from ticketing.sla.clocks import ClockFields, deadlines_for
 from ticketing.sla.deadlines import pause_json, pauses_of
 from ticketing.sla.service import (
-    ClockFields,
-    deadlines_for,
     row_deadlines,
     row_policy,
     tenant_policy,

@@ -18,5 +18,7 @@ class AgentNotFound(NotFound):
 class AlreadyExists(TicketingError):
     """A team or agent of that name is already registered in the tenant."""
 
+    status = 409
+
     def __init__(self, field: str, value: str) -> None:
         super().__init__(f"{field}: {value!r} already exists", field=field, value=value)

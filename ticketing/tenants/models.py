@@ -27,7 +27,7 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(200))
     partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"))
     support_email: Mapped[str | None] = mapped_column(String(254))
-    # SlaPolicy.to_dict() and BusinessCalendar.to_dict(); NULL means the built-in defaults.
+    # sla.stored.policy_to_dict() and BusinessCalendar.to_dict(); NULL means the defaults.
     sla_policy: Mapped[dict[str, Any] | None]
     calendar: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -15,6 +15,7 @@ from ticketing.core.errors import (
 )
 from ticketing.db.rls import bind_scope
 from ticketing.sla import BusinessCalendar, SlaPolicy, validate_timezone
+from ticketing.sla.stored import policy_from_dict, policy_to_dict
 from ticketing.tenants import repository as repo
 from ticketing.tenants.models import Customer, Partner, Tenant
 
@@ -75,7 +76,7 @@ class TenantService:
         tenant = await repo.get_tenant(self.session, tenant_id)
         if timezone is not None:
             # Only the zone changes: the business hours and holidays in force are kept.
-            current = SlaPolicy.from_dict(tenant.sla_policy).calendar if tenant else None
+            current = policy_from_dict(tenant.sla_policy).calendar if tenant else None
             if tenant is not None and tenant.calendar is not None:
                 current = BusinessCalendar.from_dict(tenant.calendar)
             calendar = replace(calendar or current or BusinessCalendar.always(), timezone=timezone)
@@ -91,7 +92,7 @@ class TenantService:
         if support_email is not None:
             tenant.support_email = support_email
         if sla_policy is not None:
-            tenant.sla_policy = sla_policy.to_dict()
+            tenant.sla_policy = policy_to_dict(sla_policy)
         if calendar is not None:
             tenant.calendar = calendar.to_dict()
         await self.session.flush()

@@ -15,17 +15,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ticketing.core.errors import (
-    EscalationLimitReached,
-    Forbidden,
-    InvalidInput,
-    InvalidTransition,
-    NoPrincipal,
-    NotFound,
-    RouteNotAllowed,
-    TenantMismatch,
-    TicketingError,
-)
+from ticketing.core.errors import TicketingError
 from ticketing.core.fields import invalid_input_from
 from ticketing.db.errors import DATABASE_ERRORS, refused_value
 
@@ -55,29 +45,11 @@ def problem_response(
     )
 
 
-def status_of(error: TicketingError) -> int:
-    if isinstance(error, InvalidInput):
-        return 422
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, Forbidden):
-        return 403
-    if isinstance(error, NoPrincipal):
-        return 401
-    if isinstance(error, InvalidTransition | RouteNotAllowed | EscalationLimitReached):
-        return 409
-    if isinstance(error, TenantMismatch):
-        return 409
-    return 400
-
-
 def domain_problem(error: TicketingError) -> JSONResponse:
-    if isinstance(error, TenantMismatch):
-        # Its message names the other tenant: say only that the id is taken.
-        return problem_response(
-            409, "TenantMismatch", "customer_id: already registered elsewhere", "customer_id"
-        )
-    return problem_response(status_of(error), type(error).__name__, error.message, error.field)
+    """The error as it describes itself: its status, its type, what a client may be told."""
+    return problem_response(
+        error.status, error.error_type, error.public_message, error.public_field
+    )
 
 
 def validation_problem(errors: Sequence[Any]) -> JSONResponse:
@@ -200,7 +172,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: _documented("No API key, or an unknown or revoked one."),
     403: _documented("The key's role may not do this."),
     404: _documented("No such record, or one of another scope."),
-    409: _documented("Not allowed from the record's current state."),
+    409: _documented("Not allowed in the record's current state, or the name or id is taken."),
     413: _documented("Request body larger than the limit."),
     422: _documented("A field is missing, malformed or out of range (`field` names it)."),
     503: _documented("The database or Temporal is unavailable; retry."),

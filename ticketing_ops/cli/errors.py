@@ -70,7 +70,7 @@ def to_cli_error(exc: BaseException) -> CliError:
     if isinstance(exc, CliError):
         return exc
     if isinstance(exc, TicketingError):
-        return CliError(exc.message, type=type(exc).__name__, field=exc.field)
+        return CliError(exc.message, type=exc.error_type, field=exc.field)
     if isinstance(exc, ValidationError):
         return to_cli_error(invalid_input_from(exc))
     if isinstance(exc, WorkflowFailureError | WorkflowUpdateFailedError):
