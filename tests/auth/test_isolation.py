@@ -23,7 +23,7 @@ OPERATIONS: dict[str, Operation] = {
     "timeline": lambda s, ref: s.timeline(ref),
     "add_message": lambda s, ref: s.add_message(ref, body="hi", author_actor="tenant"),
     "change_status": lambda s, ref: s.change_status(ref, "resolved"),
-    "assign": lambda s, ref: s.assign(ref, assigned_to="mallory"),
+    "assign": lambda s, ref: s.assign(ref, assigned_to=None),
     "change_priority": lambda s, ref: s.change_priority(ref, "urgent"),
     "escalate": lambda s, ref: s.escalate(ref),
     "sla_snapshot": lambda s, ref: s.sla_snapshot(ref),

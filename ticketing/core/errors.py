@@ -38,6 +38,33 @@ class MissingServiceAddress(InvalidInput):
     """An installation request arrived without service_address."""
 
 
+class IdempotencyKeyReused(InvalidInput):
+    """An `Idempotency-Key` came back with another request than the one it first created."""
+
+    def __init__(self) -> None:
+        TicketingError.__init__(
+            self,
+            "Idempotency-Key: already used with a different request; a retry must send the same "
+            "body, a new request a new key",
+            field="Idempotency-Key",
+        )
+        self.reason = "already used with a different request"
+
+
+class UnknownAssignee(InvalidInput):
+    """`assigned_to` or `assigned_team` names no agent or team of the ticket's tenant."""
+
+    def __init__(self, field: str, value: str) -> None:
+        kind = "agent" if field == "assigned_to" else "team"
+        TicketingError.__init__(
+            self,
+            f"{field}: no {kind} {_printable(value)!r} in this tenant",
+            field=field,
+            value=value,
+        )
+        self.reason = f"no such {kind} in this tenant"
+
+
 class NotFound(TicketingError):
     """Base for lookups that found nothing (or nothing this tenant may see)."""
 
