@@ -287,3 +287,22 @@ async def test_assignees_must_be_an_agent_or_team_of_the_callers_tenant(api: tup
     assert (unchanged["assigned_to"], unchanged["assigned_team"]) == (None, "noc")
     assigned = await client.patch(f"/api/v1/tickets/{number}", json={"assigned_to": "ann@acme.test"})
     assert assigned.status_code == 200 and assigned.json()["assigned_to"] == "ann@acme.test"
+
+
+async def test_every_api_answer_carries_no_store_and_nosniff(api: tuple) -> None:
+    client, _ = api
+    created = await client.post("/api/v1/tickets", json={"title": "t", "customer_id": 42})
+    answers = [
+        created,
+        await client.get("/api/v1/tickets"),
+        await client.get(f"/api/v1/tickets/{created.json()['ticket_number']}"),
+        await client.get("/api/v1/tickets", headers={"Authorization": ""}),  # 401
+        await client.get("/api/v1/tickets/TKT-999999"),  # 404
+        await client.post("/api/v1/tickets", json={"title": ""}),  # 422
+        await client.post("/api/v1/tickets", content=b"x" * (2 << 20)),  # 413
+        await client.get("/openapi.json"),
+    ]
+    assert [a.status_code for a in answers] == [201, 200, 200, 401, 404, 422, 413, 200]
+    for answer in answers:
+        assert answer.headers["cache-control"] == "no-store", answer.request.url
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.request.url
