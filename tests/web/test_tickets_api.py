@@ -306,3 +306,31 @@ async def test_every_api_answer_carries_no_store_and_nosniff(api: tuple) -> None
     for answer in answers:
         assert answer.headers["cache-control"] == "no-store", answer.request.url
         assert answer.headers["x-content-type-options"] == "nosniff", answer.request.url
+
+
+async def test_error_messages_say_what_was_wrong(api: tuple) -> None:
+    client, keys = api
+    unknown = await client.get("/api/v1/tickets", params={"stauts": "open"})
+    problem(unknown, 422, "InvalidInput", "stauts")
+    assert unknown.json()["detail"] == "stauts: is not a parameter of this operation"
+    nul = await client.get("/api/v1/tickets?q=a%00b")
+    problem(nul, 422, "InvalidInput", "q")
+    assert "None" not in nul.json()["detail"] and "\\x00" in nul.json()["detail"]
+    # Another tenant named by a tenant key: that tenant is not found (not "no team 'acme'").
+    globex = await client.get(
+        "/api/v1/teams", params={"tenant_id": "globex"}, headers=keys.auth("tenant_admin")
+    )
+    problem(globex, 404, "TenantNotFound", "tenant_id")
+    assert "team" not in globex.json()["detail"]
+    # Every method the path takes, though GET and POST are two routes.
+    options = await client.options("/api/v1/tickets")
+    assert options.status_code == 405
+    assert {m.strip() for m in options.headers["allow"].split(",")} >= {"GET", "POST"}
+
+
+async def test_a_caller_without_a_key_learns_no_parameter_names(api: tuple) -> None:
+    client, _ = api
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer tk_not-a-key"}):
+        answer = await client.get("/api/v1/tickets", params={"stauts": "open"}, headers=headers)
+        problem(answer, 401, "Unauthorized", None)
+        assert "stauts" not in answer.text

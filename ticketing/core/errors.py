@@ -26,7 +26,9 @@ class InvalidInput(TicketingError):
     """A field is missing, malformed or out of range."""
 
     def __init__(self, field: str, value: Any, reason: str) -> None:
-        super().__init__(f"{field}: {reason} (got {_printable(value)!r})", field=field, value=value)
+        # "(got None)" would read as if None had been sent: say what was sent, or nothing.
+        got = "" if value is None else f" (got {_printable(value)!r})"
+        super().__init__(f"{field}: {reason}{got}", field=field, value=value)
         self.reason = reason
 
 
