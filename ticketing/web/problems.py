@@ -28,7 +28,7 @@ from ticketing.core.errors import (
     TicketingError,
 )
 from ticketing.core.fields import invalid_input_from
-from ticketing.db_errors import DATABASE_ERRORS, refused_value
+from ticketing.db_errors import DATABASE_ERRORS, UNREACHABLE_ERRORS, refused_value
 
 log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -150,6 +150,11 @@ async def _on_database(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(503, "ServiceUnavailable", "database unavailable, retry later")
 
 
+async def _on_unreachable(_: Request, exc: Exception) -> JSONResponse:
+    log.error("api_unreachable", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+    return problem_response(503, "ServiceUnavailable", "database unavailable, retry later")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TicketingError, _on_domain)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
@@ -157,6 +162,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     for database_error in DATABASE_ERRORS:
         app.add_exception_handler(database_error, _on_database)
+    for unreachable in UNREACHABLE_ERRORS:
+        app.add_exception_handler(unreachable, _on_unreachable)
 
 
 class BodyTooLarge(StarletteHTTPException):
