@@ -79,7 +79,9 @@ async def test_forwarded_for_is_believed_only_from_a_trusted_proxy(serve: Serve)
         assert "No internet" not in spoofed and "could not find a ticket" in spoofed
     # Named as a proxy, 127.0.0.1's forwarded address is the client's (its own window).
     async with serve(trusted_proxies="127.0.0.1") as url, httpx.AsyncClient(base_url=url) as c:
-        forwarded = await lookup(c, "TKT-000001", "jane@example.com", **{"X-Forwarded-For": "1.2.3.4"})
+        forwarded = await lookup(
+            c, "TKT-000001", "jane@example.com", **{"X-Forwarded-For": "1.2.3.4"}
+        )
         assert "No internet" in forwarded
 
 

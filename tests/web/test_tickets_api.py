@@ -285,7 +285,9 @@ async def test_assignees_must_be_an_agent_or_team_of_the_callers_tenant(api: tup
         problem(refused, 422, "UnknownAssignee", field)
     unchanged = (await client.get(f"/api/v1/tickets/{number}")).json()["ticket"]
     assert (unchanged["assigned_to"], unchanged["assigned_team"]) == (None, "noc")
-    assigned = await client.patch(f"/api/v1/tickets/{number}", json={"assigned_to": "ann@acme.test"})
+    assigned = await client.patch(
+        f"/api/v1/tickets/{number}", json={"assigned_to": "ann@acme.test"}
+    )
     assert assigned.status_code == 200 and assigned.json()["assigned_to"] == "ann@acme.test"
 
 

@@ -23,9 +23,9 @@ from ticketing.core.fields import check_storable, normalize_priority, parse
 from ticketing.rls import bind_scope
 from ticketing.sla import ticket_clock as clock
 from ticketing.sla.service import tenant_policy, utcnow
+from ticketing.teams import repository as teams_repo
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tickets import repository as repo
-from ticketing.teams import repository as teams_repo
 from ticketing.tickets.context import CreateContext, create_context
 from ticketing.tickets.creation import Created, new_ticket, request_fingerprint
 from ticketing.tickets.lifecycle import (

@@ -4,7 +4,6 @@ distinct keys can neither exhaust a process's memory nor wipe the windows alread
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
