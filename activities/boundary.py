@@ -10,7 +10,10 @@ from sqlalchemy.exc import DBAPIError
 from temporalio.exceptions import ApplicationError
 
 from ticketing.core.errors import TicketingError
-from ticketing.db.errors import driver_error, refused_value
+from ticketing.db.errors import UNREACHABLE_ERRORS, driver_error, refused_value
+
+# The type of a failure to reach the database (or another server) at all: retried.
+UNREACHABLE = "ServiceUnavailable"
 
 
 def domain_failure(error: TicketingError) -> ApplicationError:
@@ -22,7 +25,8 @@ def domain_failure(error: TicketingError) -> ApplicationError:
 @asynccontextmanager
 async def activity_boundary() -> AsyncIterator[None]:
     """Map what escapes a flow to Temporal failures: domain errors and refused values are
-    final, infrastructure errors (connection lost, deadlock) are retried."""
+    final, infrastructure errors (connection lost or refused, socket gone, deadlock) are
+    retried."""
     try:
         yield
     except TicketingError as error:
@@ -42,4 +46,12 @@ async def activity_boundary() -> AsyncIterator[None]:
         # is what an operator needs.
         raise ApplicationError(
             str(cause).splitlines()[0][:500], type=type(cause).__name__
+        ) from None
+    except UNREACHABLE_ERRORS as error:
+        # Raised as it is by a failed connect: without this it reached Temporal as a bare
+        # FileNotFoundError, a type nothing says is transient. Retried within the caller's
+        # bound like any lost connection.
+        text = (str(error).splitlines() or [""])[0][:400]
+        raise ApplicationError(
+            f"unreachable ({type(error).__name__}): {text}", type=UNREACHABLE, non_retryable=False
         ) from None

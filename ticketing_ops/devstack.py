@@ -20,7 +20,12 @@ from types import TracebackType
 import structlog
 from temporalio.client import Client
 
-from ticketing.db.embedded import PRIVATE_UMASK, make_private_dirs, warn_if_root
+from ticketing.db.embedded import (
+    PRIVATE_UMASK,
+    make_private_dirs,
+    stop_embedded_postgres,
+    warn_if_root,
+)
 from ticketing.db.engine import prepare_schema, resolve_database_url
 from ticketing.runtime.settings import Settings
 
@@ -285,7 +290,8 @@ async def dev_stack(
     migrate: bool = True,
 ) -> AsyncIterator[DevStack]:
     """Embedded PostgreSQL (unless TICKETING_DATABASE_URL is set) + a Temporal dev server under
-    TICKETING_HOME (unless TEMPORAL_ADDRESS is set) + a connected client.
+    TICKETING_HOME (unless TEMPORAL_ADDRESS is set) + a connected client; on the way out the
+    Temporal server stops, then the embedded PostgreSQL.
 
     With `migrate`, the embedded database is migrated and a configured one must be at head
     (`ticketing migrate` is the only way to change it). Yields a DevStack, which also unpacks
@@ -293,15 +299,29 @@ async def dev_stack(
     """
     from ticketing.temporal.client import connect_client
 
-    database_url = await asyncio.to_thread(resolve_database_url, settings)
-    if migrate:
-        await prepare_schema(settings, database_url)
-    if os.environ.get("TEMPORAL_ADDRESS"):
-        client = await connect_client(settings)
-        yield DevStack(client, database_url, None)
-        return
-    server = TemporalDevServer(settings.home, port=temporal_port, ui_port=ui_port,
-                               headless=headless)
-    async with server:
-        client = await connect_client(settings, target_host=server.target_host)
-        yield DevStack(client, database_url, server)
+    try:
+        database_url = await asyncio.to_thread(resolve_database_url, settings)
+        if migrate:
+            await prepare_schema(settings, database_url)
+        if os.environ.get("TEMPORAL_ADDRESS"):
+            client = await connect_client(settings)
+            yield DevStack(client, database_url, None)
+            return
+        server = TemporalDevServer(settings.home, port=temporal_port, ui_port=ui_port,
+                                   headless=headless)
+        async with server:
+            client = await connect_client(settings, target_host=server.target_host)
+            yield DevStack(client, database_url, server)
+    finally:
+        if not settings.database_url:
+            await stop_embedded_database(Path(settings.home))
+
+
+async def stop_embedded_database(home: Path) -> None:
+    """The stack's last step down, after the API, the worker and Temporal: the embedded
+    PostgreSQL under `home` stops (Ctrl-C on `ticketing dev`, the end of `ticketing demo`).
+    Other verbs leave it running for the next command; the stack is what stops it."""
+    try:
+        await asyncio.to_thread(stop_embedded_postgres, home.resolve())
+    except Exception as error:  # noqa: BLE001 - stopping must not hide why the stack ended
+        log.warning("embedded_postgres_not_stopped", error=str(error).splitlines()[0][:300])

@@ -23,7 +23,7 @@ OPERATIONS: dict[str, Operation] = {
     "timeline": lambda s, ref: s.tickets.timeline(ref),
     "add_message": lambda s, ref: s.tickets.add_message(ref, body="hi", author_actor="tenant"),
     "change_status": lambda s, ref: s.tickets.change_status(ref, "resolved"),
-    "assign": lambda s, ref: s.tickets.assign(ref, assigned_to="mallory"),
+    "assign": lambda s, ref: s.tickets.assign(ref, assigned_to=None),
     "change_priority": lambda s, ref: s.tickets.change_priority(ref, "urgent"),
     "escalate": lambda s, ref: s.escalate(ref),
     "sla_snapshot": lambda s, ref: s.sla.sla_snapshot(ref),

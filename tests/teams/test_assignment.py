@@ -127,6 +127,8 @@ async def test_a_manual_assignment_always_wins(sessions: Sessions) -> None:
     await make_team(sessions, "noc", AssignmentMode.ROUND_ROBIN, AGENTS)
     first = await create(sessions, "noc", key="portal-1")
     assert first.assigned_to == AGENTS[0]
+    async with sessions() as session, session.begin():
+        await TeamService(session, ADMIN).create_agent(AgentCreate(email="zed@acme.test"))
     await flows(sessions).assign(first.ticket_id, assigned_to="zed@acme.test")
     # A replay of the create (a retried request) keeps the person's choice.
     again = await create(sessions, "noc", key="portal-1")

@@ -10,8 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.services import Services
+from ticketing.auth.principal import Principal
 from ticketing.core import errors
 from ticketing.db.metadata import Notification, Ticket, TicketEvent, TicketMessage
+from ticketing.teams.schemas import AgentCreate, TeamCreate
+from ticketing.teams.service import TeamService
 from ticketing.temporal.schemas import Actor, CreateTicketRequest, Priority, TicketStatus
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -254,10 +257,13 @@ async def test_first_public_reply_by_assigned_side_meets_first_response(
 
 async def test_assign_and_change_priority(service: Services, tenant: str) -> None:
     info = await service.tickets.create_ticket(request(), now=T0)
+    teams = TeamService(service.session, Principal.platform())
+    await teams.create_agent(AgentCreate(email="alice@acme.test"), tenant_id=tenant)
+    await teams.create_team(TeamCreate(name="noc"), tenant_id=tenant)
     assigned = await service.tickets.assign(
-        info.ticket_number, assigned_to="alice", assigned_team="noc", now=T0
+        info.ticket_number, assigned_to="alice@acme.test", assigned_team="noc", now=T0
     )
-    assert assigned.assigned_to == "alice" and assigned.assigned_team == "noc"
+    assert assigned.assigned_to == "alice@acme.test" and assigned.assigned_team == "noc"
     assert assigned.context["routing"] == {"team": "noc"}
     urgent = await service.tickets.change_priority(
         info.ticket_number, "urgent", now=T0 + timedelta(minutes=30)

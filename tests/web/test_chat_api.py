@@ -287,3 +287,16 @@ def test_the_cli_derives_the_same_secret_from_the_server_key(
     monkeypatch.delenv("TICKETING_SECRET_KEY")
     monkeypatch.setenv("TICKETING_DATABASE_URL", "postgresql+asyncpg://u@h/db")
     assert chat_identity_secret(key_id) is None
+
+
+async def test_only_a_canonical_customer_id_is_accepted_before_its_signature(chat: Chat) -> None:
+    """A signature over "042" or " 42" would otherwise authenticate as customer 42."""
+    mine = await open_ticket(chat, "acme", "42", "Mine")
+    uuid_id = "9F1C2D3E-4A5B-4C6D-8E7F-0A1B2C3D4E5F"
+    for sent in ("042", " 42", "42 ", "+42", "4_2", uuid_id, "not-an-id"):
+        body = {"text": mine, **chat.identity(sent)}
+        problem(await chat.post("lookup", body), 422, "InvalidCustomerId", "customer_id")
+        reply = {**chat.identity(sent), "ticket_number": mine, "message": "hi"}
+        problem(await chat.post("messages", reply), 422, "InvalidCustomerId", "customer_id")
+    canonical = await chat.post("lookup", {"text": mine, **chat.identity("42")})
+    assert [c["ticket_number"] for c in canonical.json()["cards"]] == [mine]

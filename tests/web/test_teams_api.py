@@ -101,8 +101,8 @@ async def test_another_tenants_team_is_not_found(api: tuple) -> None:
     problem(
         await client.get("/api/v1/teams/secret", params={"tenant_id": "globex"}),
         404,
-        "TeamNotFound",
-        "team",
+        "TenantNotFound",
+        "tenant_id",
     )
     assert (await client.get("/api/v1/teams")).json() == []
     problem(await client.get("/api/v1/teams", headers=platform), 422, "InvalidInput", "tenant_id")

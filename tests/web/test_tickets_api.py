@@ -26,6 +26,19 @@ async def api(
     await clear_keys(engine)
 
 
+async def agent_and_teams(
+    client: httpx.AsyncClient, keys: Keys, agent: str, teams: tuple[str, ...], tenant: str = "acme"
+) -> None:
+    """An agent and teams of acme, made by its admin (or globex's, with the platform key)."""
+    admin = keys.auth("tenant_admin" if tenant == "acme" else "platform")
+    query = "" if tenant == "acme" else f"?tenant_id={tenant}"
+    made = await client.post(f"/api/v1/agents{query}", json={"email": agent}, headers=admin)
+    assert made.status_code == 201, made.text
+    for team in teams:
+        made = await client.post(f"/api/v1/teams{query}", json={"name": team}, headers=admin)
+        assert made.status_code == 201, made.text
+
+
 async def test_idempotency_key_replay_returns_the_same_ticket(api: tuple) -> None:
     client, _ = api
     body = {"title": "No internet", "customer_id": 42}
@@ -93,6 +106,7 @@ async def test_a_body_over_the_limit_is_413(api: tuple) -> None:
 
 async def test_reply_note_change_and_timeline(api: tuple) -> None:
     client, keys = api
+    await agent_and_teams(client, keys, "ann@acme.test", ("noc", "l2"))
     number = await client.post("/api/v1/tickets", json={"title": "t", "customer_id": 42})
     number = number.json()["ticket_number"]
     reply = await client.post(f"/api/v1/tickets/{number}/messages", json={"body": "On it"})
@@ -106,7 +120,7 @@ async def test_reply_note_change_and_timeline(api: tuple) -> None:
         json={
             "status": "resolved",
             "priority": "high",
-            "assigned_to": "ann",
+            "assigned_to": "ann@acme.test",
             "assigned_team": "noc",
         },
     )
@@ -115,12 +129,12 @@ async def test_reply_note_change_and_timeline(api: tuple) -> None:
     assert (t["status"], t["priority"], t["assigned_to"], t["assigned_team"]) == (
         "resolved",
         "high",
-        "ann",
+        "ann@acme.test",
         "noc",
     )
     assert t["resolved_at"] is not None
     team_only = await client.patch(f"/api/v1/tickets/{number}", json={"assigned_team": "l2"})
-    assert team_only.json()["assigned_to"] == "ann"
+    assert team_only.json()["assigned_to"] == "ann@acme.test"
     problem(
         await client.patch(f"/api/v1/tickets/{number}", json={"status": "pending"}),
         409,
@@ -220,3 +234,105 @@ async def test_a_nul_character_anywhere_in_a_request_is_refused_by_name(api: tup
     replayed = await client.post("/api/v1/tickets", json=body, headers=keyed)
     problem(replayed, 422, "InvalidInput", "idempotency_key")
     problem(await client.get("/api/v1/tickets/TKT-%00"), 422, "InvalidInput", "ticket")
+
+
+async def test_an_idempotency_key_with_another_body_is_refused_and_a_retry_is_not(
+    api: tuple,
+) -> None:
+    client, _ = api
+    key = {"Idempotency-Key": "portal-form-9"}
+    first = await client.post(
+        "/api/v1/tickets", json={"title": "No internet", "customer_id": 42}, headers=key
+    )
+    assert first.status_code == 201, first.text
+    # The same request, spelled differently (key order, a default written out): a retry.
+    retry = await client.post(
+        "/api/v1/tickets",
+        json={"priority": "normal", "customer_id": "42", "title": "No internet"},
+        headers=key,
+    )
+    assert retry.status_code == 201
+    assert retry.json()["ticket_number"] == first.json()["ticket_number"]
+    other = await client.post(
+        "/api/v1/tickets", json={"title": "Slow internet", "customer_id": 42}, headers=key
+    )
+    problem(other, 422, "IdempotencyKeyReused", "Idempotency-Key")
+    listed = (await client.get("/api/v1/tickets")).json()["items"]
+    assert [t["title"] for t in listed] == ["No internet"]
+
+
+async def test_assignees_must_be_an_agent_or_team_of_the_callers_tenant(api: tuple) -> None:
+    client, keys = api
+    await agent_and_teams(client, keys, "ann@acme.test", ("noc",))
+    await agent_and_teams(client, keys, "gina@globex.test", ("globex-noc",), tenant="globex")
+    for team in ("globex-noc", "nobody"):
+        refused = await client.post(
+            "/api/v1/tickets", json={"title": "t", "customer_id": 42, "assigned_team": team}
+        )
+        problem(refused, 422, "UnknownAssignee", "assigned_team")
+    created = await client.post(
+        "/api/v1/tickets", json={"title": "t", "customer_id": 42, "assigned_team": "noc"}
+    )
+    assert created.status_code == 201, created.text
+    number = created.json()["ticket_number"]
+    for field, value in (
+        ("assigned_to", "gina@globex.test"),
+        ("assigned_to", "ghost@nowhere.test"),
+        ("assigned_team", "globex-noc"),
+        ("assigned_team", "nobody"),
+    ):
+        refused = await client.patch(f"/api/v1/tickets/{number}", json={field: value})
+        problem(refused, 422, "UnknownAssignee", field)
+    unchanged = (await client.get(f"/api/v1/tickets/{number}")).json()["ticket"]
+    assert (unchanged["assigned_to"], unchanged["assigned_team"]) == (None, "noc")
+    assigned = await client.patch(
+        f"/api/v1/tickets/{number}", json={"assigned_to": "ann@acme.test"}
+    )
+    assert assigned.status_code == 200 and assigned.json()["assigned_to"] == "ann@acme.test"
+
+
+async def test_every_api_answer_carries_no_store_and_nosniff(api: tuple) -> None:
+    client, _ = api
+    created = await client.post("/api/v1/tickets", json={"title": "t", "customer_id": 42})
+    answers = [
+        created,
+        await client.get("/api/v1/tickets"),
+        await client.get(f"/api/v1/tickets/{created.json()['ticket_number']}"),
+        await client.get("/api/v1/tickets", headers={"Authorization": ""}),  # 401
+        await client.get("/api/v1/tickets/TKT-999999"),  # 404
+        await client.post("/api/v1/tickets", json={"title": ""}),  # 422
+        await client.post("/api/v1/tickets", content=b"x" * (2 << 20)),  # 413
+        await client.get("/openapi.json"),
+    ]
+    assert [a.status_code for a in answers] == [201, 200, 200, 401, 404, 422, 413, 200]
+    for answer in answers:
+        assert answer.headers["cache-control"] == "no-store", answer.request.url
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.request.url
+
+
+async def test_error_messages_say_what_was_wrong(api: tuple) -> None:
+    client, keys = api
+    unknown = await client.get("/api/v1/tickets", params={"stauts": "open"})
+    problem(unknown, 422, "InvalidInput", "stauts")
+    assert unknown.json()["detail"] == "stauts: is not a parameter of this operation"
+    nul = await client.get("/api/v1/tickets?q=a%00b")
+    problem(nul, 422, "InvalidInput", "q")
+    assert "None" not in nul.json()["detail"] and "\\x00" in nul.json()["detail"]
+    # Another tenant named by a tenant key: that tenant is not found (not "no team 'acme'").
+    globex = await client.get(
+        "/api/v1/teams", params={"tenant_id": "globex"}, headers=keys.auth("tenant_admin")
+    )
+    problem(globex, 404, "TenantNotFound", "tenant_id")
+    assert "team" not in globex.json()["detail"]
+    # Every method the path takes, though GET and POST are two routes.
+    options = await client.options("/api/v1/tickets")
+    assert options.status_code == 405
+    assert {m.strip() for m in options.headers["allow"].split(",")} >= {"GET", "POST"}
+
+
+async def test_a_caller_without_a_key_learns_no_parameter_names(api: tuple) -> None:
+    client, _ = api
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer tk_not-a-key"}):
+        answer = await client.get("/api/v1/tickets", params={"stauts": "open"}, headers=headers)
+        problem(answer, 401, "Unauthorized", None)
+        assert "stauts" not in answer.text

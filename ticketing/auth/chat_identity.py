@@ -76,14 +76,23 @@ def customer_signature(secret: str, customer_id: str) -> str:
 def verify_customer(
     server_secret: bytes, integration: ChatIntegration, customer_id: str, signature: str
 ) -> Principal:
-    """The customer Principal if `signature` signs `customer_id` (the text as sent, before it
-    is normalized) under the key's identity secret; the same refusal whether or not such a
-    customer exists (nothing is looked up)."""
+    """The customer Principal if `signature` signs `customer_id` under the key's identity
+    secret; the same refusal whether or not such a customer exists (nothing is looked up).
+
+    Only the canonical form of an id is accepted (an integer's digits without sign, spaces or
+    leading zeros; a UUID in lower case with hyphens), and refused before the signature is
+    checked: what is signed is exactly the id the customer becomes, so a signature over
+    "042" or " 42" never speaks for customer 42."""
+    try:
+        canonical = normalize_customer_id(customer_id)
+    except ValueError as error:
+        raise InvalidCustomerId("customer_id", customer_id, str(error)) from None
+    if canonical != customer_id:
+        raise InvalidCustomerId(
+            "customer_id", customer_id, f"must be sent in canonical form ({canonical!r})"
+        )
     expected = customer_signature(identity_secret(server_secret, integration.key_id), customer_id)
     given = signature.strip().lower()[:MAX_SIGNATURE]
     if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
         raise BadCustomerSignature()
-    try:
-        return integration.customer(normalize_customer_id(customer_id))
-    except ValueError as error:
-        raise InvalidCustomerId("customer_id", customer_id, str(error)) from None
+    return integration.customer(canonical)

@@ -33,13 +33,20 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def _unb64(text: str) -> bytes | None:
-    if not text.isascii() or len(text) > 128:
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _unb64(text: str, size: int) -> bytes | None:
+    """Exactly `size` bytes as unpadded base64url, else None: no padding, no other alphabet,
+    nothing before or after, so one token has one spelling only."""
+    if len(text) != -(-size * 4 // 3) or not _B64URL.issuperset(text):
         return None
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
+    # Unused low bits of the last character must be zero (else two spellings decode alike).
+    return raw if len(raw) == size and _b64(raw) == text else None
 
 
 @dataclass(frozen=True)
@@ -59,8 +66,8 @@ class TrackingTokens:
 
     def open_link(self, token: str, *, now: datetime | None = None) -> uuid.UUID | None:
         """The ticket a genuine, unexpired token names; None for anything else."""
-        raw = _unb64(token)
-        if raw is None or len(raw) != _LINK.size + _TAG:
+        raw = _unb64(token, _LINK.size + _TAG)
+        if raw is None:
             return None
         payload, tag = raw[: _LINK.size], raw[_LINK.size :]
         expected = hmac.digest(self._key(b"link"), payload, "sha256")[:_TAG]

@@ -49,7 +49,9 @@ class InvalidInput(TicketingError):
     status = 422
 
     def __init__(self, field: str, value: Any, reason: str) -> None:
-        super().__init__(f"{field}: {reason} (got {_printable(value)!r})", field=field, value=value)
+        # "(got None)" would read as if None had been sent: say what was sent, or nothing.
+        got = "" if value is None else f" (got {_printable(value)!r})"
+        super().__init__(f"{field}: {reason}{got}", field=field, value=value)
         self.reason = reason
 
 
@@ -59,6 +61,33 @@ class InvalidCustomerId(InvalidInput):
 
 class MissingServiceAddress(InvalidInput):
     """An installation request arrived without service_address."""
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """An `Idempotency-Key` came back with another request than the one it first created."""
+
+    def __init__(self) -> None:
+        TicketingError.__init__(
+            self,
+            "Idempotency-Key: already used with a different request; a retry must send the same "
+            "body, a new request a new key",
+            field="Idempotency-Key",
+        )
+        self.reason = "already used with a different request"
+
+
+class UnknownAssignee(InvalidInput):
+    """`assigned_to` or `assigned_team` names no agent or team of the ticket's tenant."""
+
+    def __init__(self, field: str, value: str) -> None:
+        kind = "agent" if field == "assigned_to" else "team"
+        TicketingError.__init__(
+            self,
+            f"{field}: no {kind} {_printable(value)!r} in this tenant",
+            field=field,
+            value=value,
+        )
+        self.reason = f"no such {kind} in this tenant"
 
 
 class NotFound(TicketingError):

@@ -56,6 +56,10 @@ class _Guarded:
             if (lost := lost_connection(self._driver, query, error)) is None:
                 raise
             await self._connection.invalidate(error)
+            # Every pooled connection opened before the server went away is as dead as this
+            # one: drop them all, as SQLAlchemy does for its own statements, or each retry
+            # draws the next dead one (a pool of 20 outlasts a retry bound of 12).
+            await self._connection.engine.dispose(close=False)
             raise lost from error
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from asyncpg.exceptions import PostgresError
+from asyncpg.exceptions import InterfaceError, PostgresError
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 
 # What a statement can raise: SQLAlchemy's errors, and asyncpg's own from the hot statements
 # sent on the driver connection (`ticketing.db.driver`) that did not lose their connection.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, PostgresError)
+# Failing to reach the server at all, raised as they are (neither SQLAlchemy nor asyncpg wraps
+# a failed connect): the unix socket file gone while PostgreSQL restarts
+# (FileNotFoundError), connection refused or reset, a timeout, the driver's own "connection
+# is closed". Never bad input: retried with a bound, 503 at the API.
+UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (OSError, TimeoutError, InterfaceError)
 
 
 class ClosableDriver(Protocol):

@@ -117,6 +117,8 @@ def _ensure(want: str, connection: Connection) -> None:
         if (lost := lost_connection(driver, _SET, error)) is None:
             raise
         connection.invalidate(error)
+        # The pool's other connections died with this one (see db_driver).
+        connection.engine.dispose(close=False)
         raise lost from error
     info[_HAVE] = want
 

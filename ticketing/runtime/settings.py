@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     # A request still running after this many seconds is answered 503 (TICKETING_API_TIMEOUT).
     api_timeout: float = Field(default=30.0, gt=0, le=3600)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, e.g. "10.0.0.5,10.1.0.0/16"). Unset: none, the peer address is the
+    # client's, so a client cannot pick the address the tracking page's rate limit counts.
+    # The same for `ticketing dev` and `ticketing api`.
+    trusted_proxies: str | None = None
+    # Seconds a connection may stay open without sending a complete request head: after it
+    # opens, and between requests (keep-alive). Closes slow-header (slowloris) connections.
+    api_idle_timeout: int = Field(default=10, ge=1, le=600)
+    # The largest request head (request line and headers), in bytes; larger ones get a 400.
+    api_max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    # Open connections (and requests in flight) per API process; beyond it requests get 503.
+    api_max_connections: int = Field(default=1000, ge=1)
     # An API process remembers a key it authenticated for this many seconds (0: never), so
     # a request costs no key lookup; a key revoked elsewhere (CLI, another API process) still
     # works there for at most this long. A revoke through the API clears its own process's.

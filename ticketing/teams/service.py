@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import TENANT_ROLES, Principal, Role
-from ticketing.core.errors import Forbidden, InvalidInput
+from ticketing.core.errors import Forbidden, InvalidInput, TenantNotFound
 from ticketing.core.fields import check_storable
 from ticketing.db.rls import bind_scope
 from ticketing.teams import repository as repo
@@ -49,9 +49,9 @@ class TeamService:
             if not tenant_id:
                 raise InvalidInput("tenant_id", tenant_id, "a platform caller must name a tenant")
             return tenant_id
-        # A tenant key naming another tenant sees nothing there, like any other scope.
+        # A tenant key naming another tenant: that tenant is not found, as a missing one is.
         if tenant_id is not None and tenant_id != self.principal.tenant_id:
-            raise TeamNotFound(tenant_id)
+            raise TenantNotFound(tenant_id)
         assert self.principal.tenant_id is not None
         return self.principal.tenant_id
 

@@ -29,18 +29,24 @@ class CreateContext:
     # The named team hands out new tickets (round-robin or least-loaded): read here so a team
     # that does not costs the create no round trip of its own.
     team_assigns: bool
+    # The named team is one of the tenant's (False also when none is named).
+    team_known: bool = False
+    # The fingerprint stored with the ticket already made for this key (None: none stored).
+    existing_fingerprint: str | None = None
 
 
 # The customer and its tenant's SLA settings, any ticket already made for this key, and whether
 # the ticket's team assigns. A read: nothing is locked until the insert takes its number. Two
 # rows only when a platform create names no tenant and two tenants have a customer with this id.
 _CREATE_CONTEXT = """
-SELECT c.id, c.email, t.id, t.partner_id, t.sla_policy, t.calendar,
-       (SELECT k.id FROM tickets k
-         WHERE k.tenant_id = c.tenant_id AND k.idempotency_key = :key) AS existing, c.plan,
+SELECT c.id, c.email, t.id, t.partner_id, t.sla_policy, t.calendar, k.id AS existing, c.plan,
        EXISTS (SELECT 1 FROM teams m WHERE m.tenant_id = c.tenant_id AND m.name = :team
-                AND m.assignment_mode <> 'none') AS team_assigns
+                AND m.assignment_mode <> 'none') AS team_assigns,
+       EXISTS (SELECT 1 FROM teams m WHERE m.tenant_id = c.tenant_id AND m.name = :team)
+         AS team_known,
+       k.idempotency_fingerprint
 FROM customers c JOIN tenants t ON t.id = c.tenant_id
+LEFT JOIN tickets k ON k.tenant_id = c.tenant_id AND k.idempotency_key = :key
 WHERE c.id = :customer_id AND (CAST(:tenant_id AS text) IS NULL OR c.tenant_id = :tenant_id)
 LIMIT 2
 """
@@ -90,6 +96,8 @@ async def create_context(
             existing_ticket_id=row[6],
             customer_plan=row[7],
             team_assigns=bool(row[8]),
+            team_known=bool(row[9]),
+            existing_fingerprint=row[10],
         )
         for row in rows
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,8 +25,20 @@ class Created:
     team_assigns: bool
 
 
+def request_fingerprint(request: CreateTicketRequest) -> str:
+    """SHA-256 of a create as parsed, its idempotency key aside: what a retry must repeat.
+    Parsed rather than raw, so key order, spacing and spelled-out defaults do not count."""
+    fields = request.model_dump(mode="json", exclude={"idempotency_key"})
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def new_ticket(
-    request: CreateTicketRequest, ctx: CreateContext, policy: SlaPolicy, now: datetime
+    request: CreateTicketRequest,
+    ctx: CreateContext,
+    policy: SlaPolicy,
+    now: datetime,
+    fingerprint: str | None = None,
 ) -> NewTicket:
     """The row a create inserts: routed to the tenant, due dates from the tenant's policy."""
     check_route(Actor.CUSTOMER, Actor.TENANT)
@@ -66,4 +80,5 @@ def new_ticket(
         created_at=now,
         author=contact,
         recipient=contact,
+        idempotency_fingerprint=fingerprint,
     )

@@ -1,5 +1,15 @@
 """Erasure of a ticket's personal data on request: the ticket, its number, statuses and audit
-trail stay; what identifies a person is redacted and the erasure itself is recorded."""
+trail stay; what identifies a person is redacted and the erasure itself is recorded.
+
+What erase covers: the title (it often carries a name or an address), the description, every
+message body, the requester's email, the service address, device serials, metadata, the
+customer side's names as authors and actors, the notices' recipients and payloads (queued ones
+are settled, never sent), and with `customer` the customer's email and name. The ticket's
+number, type, priority, status, dates and SLA record stay.
+
+Links: the first erasure stamps `erased_at`, and from then on the public tracking page opens
+the ticket neither by link nor by number and email, so every link issued before it (in mail,
+in chat cards, on a page left open) stops working; agents still see the redacted ticket."""
 
 from __future__ import annotations
 
@@ -54,6 +64,8 @@ class TicketErasure:
         if row is None:
             raise TicketNotFound(ticket if isinstance(ticket, str) else str(ticket))
         now = now or utcnow()
+        if row.erased_at is None:
+            row.erased_at = now
         # First: who the customer's side was, while the ticket and customer still say it.
         people = await self._customer_side(row)
         erased = _redact_ticket(row)
@@ -159,6 +171,9 @@ class TicketErasure:
 def _redact_ticket(row: Ticket) -> list[str]:
     """Blank the ticket's own personal fields; returns the names of those that held data."""
     erased: list[str] = []
+    if row.title != REDACTED:
+        row.title = REDACTED
+        erased.append("title")
     if row.description not in ("", REDACTED):
         row.description = REDACTED
         erased.append("description")

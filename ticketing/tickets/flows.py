@@ -46,12 +46,20 @@ class TicketFlows(Flow):
         return ticket
 
     async def create(
-        self, request: CreateTicketRequest | dict[str, object], *, now: datetime | None = None
+        self,
+        request: CreateTicketRequest | dict[str, object],
+        *,
+        now: datetime | None = None,
+        same_request: bool = False,
+        known_team: bool = False,
     ) -> TicketInfo:
-        """Create (or return the already created) ticket; watch it and send its notice."""
+        """Create (or return the already created) ticket; watch it and send its notice.
+        `same_request`, `known_team`: the HTTP doors' stricter rules (TicketService)."""
         # The create is the whole unit of work: it commits by itself (no BEGIN/COMMIT).
         async with self.sessions() as session:
-            created = await self._tickets(session).create_ticket_alone(request, now=now)
+            created = await self._tickets(session).create_ticket_alone(
+                request, now=now, same_request=same_request, known_team=known_team
+            )
         return await self._created(created.ticket, team_assigns=created.team_assigns)
 
     async def open_for_customer(

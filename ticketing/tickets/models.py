@@ -65,6 +65,8 @@ class Ticket(Base):
     device_serial_numbers: Mapped[list[Any]] = mapped_column(default=list)
     requester_email: Mapped[str | None] = mapped_column(String(254))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # SHA-256 of the request the key first came with (HTTP creates; see tickets.fingerprint).
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     first_response_due: Mapped[datetime | None]
@@ -82,6 +84,8 @@ class Ticket(Base):
     escalated_to_user_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # When personal data was first erased: the public tracking page no longer opens it.
+    erased_at: Mapped[datetime | None]
 
 
 class TicketMessage(Base):

@@ -77,6 +77,8 @@ class NewTicket:
     # The first message's author and the created notice's recipient.
     author: str | None
     recipient: str | None
+    # The request's fingerprint, kept with its idempotency key (see tickets.creation).
+    idempotency_fingerprint: str | None = None
 
 
 # The next number and the ticket, its first message, `created` event and `ticket_created`
@@ -92,13 +94,13 @@ WITH counter AS (
         service_address, affected_services, device_serial_numbers, requester_email,
         idempotency_key, context, metadata, first_response_due, sla_due_date,
         resolution_window_start, sla_pauses, sla_breached, escalation_level,
-        created_at, updated_at)
+        created_at, updated_at, idempotency_fingerprint)
     SELECT :id, value, :tenant_id, :customer_id, :title, :description,
         :origin_type, :target_type, :priority, :ticket_type, 'open', :channel, :assigned_team,
         :service_address, CAST(:affected_services AS jsonb),
         CAST(:device_serial_numbers AS jsonb), :requester_email, :idempotency_key,
         CAST(:context AS jsonb), CAST(:metadata AS jsonb), :first_response_due, :sla_due_date,
-        :created_at, '[]'::jsonb, false, 1, :created_at, :created_at
+        :created_at, '[]'::jsonb, false, 1, :created_at, :created_at, :idempotency_fingerprint
     FROM counter
     {on_conflict}
     RETURNING id, tenant_id, number
@@ -143,6 +145,7 @@ _INSERT_PARAMS = (
     "event_data",
     "recipient",
     "counter",
+    "idempotency_fingerprint",
 )
 # Inside a caller's transaction a duplicate key must not abort that transaction: the insert
 # skips, and the caller hands the number back while it still holds the counter lock.
@@ -191,6 +194,7 @@ async def insert_ticket(session: AsyncSession, new: NewTicket, *, alone: bool) -
         json.dumps(event_data),
         new.recipient,
         COUNTER,
+        new.idempotency_fingerprint,
     )
     if alone:
         try:

@@ -13,18 +13,21 @@ from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, Priority, Tick
 from ticketing.core.errors import (
     CustomerNotFound,
     Forbidden,
+    IdempotencyKeyReused,
     InvalidInput,
     TenantNotFound,
     TicketNotFound,
+    UnknownAssignee,
 )
 from ticketing.core.fields import check_storable, normalize_priority, parse
 from ticketing.db.rls import bind_scope
 from ticketing.sla import ticket_clock as clock
 from ticketing.sla.service import tenant_policy, utcnow
+from ticketing.teams import repository as teams_repo
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tickets import repository as repo
-from ticketing.tickets.context import create_context
-from ticketing.tickets.creation import Created, new_ticket
+from ticketing.tickets.context import CreateContext, create_context
+from ticketing.tickets.creation import Created, new_ticket, request_fingerprint
 from ticketing.tickets.lifecycle import (
     CUSTOMER_EVENTS,
     check_transition,
@@ -68,13 +71,26 @@ class TicketService:
         return (await self._create(request, now, alone=False)).ticket
 
     async def create_ticket_alone(
-        self, request: CreateTicketRequest | dict[str, object], *, now: datetime | None = None
+        self,
+        request: CreateTicketRequest | dict[str, object],
+        *,
+        now: datetime | None = None,
+        same_request: bool = False,
+        known_team: bool = False,
     ) -> Created:
         """As `create_ticket`, for a session with no transaction yet, when the create is the
-        whole unit of work: it commits by itself, a read and one atomic insert."""
+        whole unit of work: it commits by itself, a read and one atomic insert.
+
+        `same_request`: a key already used must come with the same request (a retry), else
+        IdempotencyKeyReused; the HTTP doors, where a key is the client's. Workflows keep a
+        business key that names one ticket whatever each start carries.
+        `known_team`: `assigned_team` must be a team of the tenant (people and integrations
+        at the HTTP API); a workflow's team is a routing label the tenant may not have yet."""
         if self.session.in_transaction():
             raise RuntimeError("create_ticket_alone needs a session with no transaction")
-        return await self._create(request, now, alone=True)
+        return await self._create(
+            request, now, alone=True, same_request=same_request, known_team=known_team
+        )
 
     async def _create(
         self,
@@ -82,10 +98,15 @@ class TicketService:
         now: datetime | None,
         *,
         alone: bool,
+        same_request: bool = False,
+        known_team: bool = False,
     ) -> Created:
         request = parse(CreateTicketRequest, request)
         request.check_rules()
         tenant_id, customer_id = create_scope(self.principal, request)
+        fingerprint = (
+            request_fingerprint(request) if same_request and request.idempotency_key else None
+        )
         found = await create_context(
             self.session,
             tenant_id=tenant_id,
@@ -106,10 +127,12 @@ class TicketService:
             )
         ctx = found[0]
         if ctx.existing_ticket_id is not None:
-            return Created(await self._existing(ctx.existing_ticket_id), ctx.team_assigns)
+            return await self._replayed(ctx, fingerprint)
+        if known_team and request.assigned_team is not None and not ctx.team_known:
+            raise UnknownAssignee("assigned_team", request.assigned_team)
         now = now or utcnow()
         policy = tenant_policy(ctx.sla_policy, ctx.calendar)
-        new = new_ticket(request, ctx, policy, now)
+        new = new_ticket(request, ctx, policy, now, fingerprint)
         number = await repo.insert_ticket(self.session, new, alone=alone)
         if number is None:
             # Lost a race on the same idempotency key: the winner committed first.
@@ -121,7 +144,7 @@ class TicketService:
                 team=request.assigned_team,
                 alone=False,
             )
-            return Created(await self._existing(ctx.existing_ticket_id), ctx.team_assigns)
+            return await self._replayed(ctx, fingerprint)
         ticket = created_info(new, number)
         log.info(
             "ticket_created",
@@ -130,6 +153,15 @@ class TicketService:
             channel=new.channel.value,
         )
         return Created(ticket, ctx.team_assigns)
+
+    async def _replayed(self, ctx: CreateContext, fingerprint: str | None) -> Created:
+        """The ticket already made for the key; refused when the key came with another
+        request. A ticket stored without a fingerprint (made by a workflow, or before
+        fingerprints were kept) cannot be compared and is returned as before."""
+        stored = ctx.existing_fingerprint
+        if fingerprint is not None and stored is not None and stored != fingerprint:
+            raise IdempotencyKeyReused()
+        return Created(await self._existing(ctx.existing_ticket_id), ctx.team_assigns)
 
     async def _existing(self, ticket_id: uuid.UUID | None) -> TicketInfo:
         assert ticket_id is not None
@@ -318,11 +350,18 @@ class TicketService:
         actor: str | None = None,
         now: datetime | None = None,
     ) -> TicketInfo:
+        """Name the agent (None: nobody) and, if given, the team; both must be the ticket
+        tenant's own, whoever assigns."""
         require_support_side(self.principal, "assign tickets")
         now = now or utcnow()
         actor = actor if actor is not None else self.principal.name
         check_storable(assigned_to=assigned_to, assigned_team=assigned_team, actor=actor)
         row = await self._load(ticket, for_update=True)
+        await self._check_assignees(
+            row.tenant_id,
+            assigned_to if assigned_to != row.assigned_to else None,
+            assigned_team if assigned_team != row.assigned_team else None,
+        )
         row.assigned_to = assigned_to
         if assigned_team is not None:
             row.assigned_team = assigned_team
@@ -376,6 +415,19 @@ class TicketService:
         return ticket_info(row)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _check_assignees(
+        self, tenant_id: str, assigned_to: str | None, assigned_team: str | None
+    ) -> None:
+        """Another tenant's agent or team, or a name nobody has, is refused naming the field."""
+        if assigned_to is not None and (
+            await teams_repo.get_agent(self.session, tenant_id, assigned_to) is None
+        ):
+            raise UnknownAssignee("assigned_to", assigned_to)
+        if assigned_team is not None and (
+            await teams_repo.get_team(self.session, tenant_id, assigned_team) is None
+        ):
+            raise UnknownAssignee("assigned_team", assigned_team)
 
     async def _load(self, ticket: uuid.UUID | str, *, for_update: bool = False) -> Ticket:
         row = await repo.find_ticket(

@@ -80,6 +80,7 @@ async def find_by_number_and_email(
                 Ticket.customer_id,
                 Ticket.requester_email,
                 Customer.email,
+                Ticket.erased_at,
             )
             .select_from(wanted)
             .outerjoin(Ticket, Ticket.number == wanted.c.number)
@@ -90,7 +91,8 @@ async def find_by_number_and_email(
     customer = email_digest(row[4] or _NO_ADDRESS)
     # Bitwise, not `or`: both comparisons always run.
     same = hmac.compare_digest(given, requester) | hmac.compare_digest(given, customer)
-    if not (same & well_formed & (row[0] is not None)):
+    # An erased ticket is closed to the tracking page (see tickets.erasure).
+    if not (same & well_formed & (row[0] is not None) & (row[5] is None)):
         return None
     return TrackedTicket(row[0], Principal.customer(row[1], row[2], name=row[3] or row[4]))
 
@@ -102,7 +104,8 @@ async def find_by_link(session: AsyncSession, ticket_id: uuid.UUID) -> TrackedTi
         await session.execute(
             select(Ticket.tenant_id, Ticket.customer_id, Ticket.requester_email, Customer.email)
             .join(Customer, _OWNER)
-            .where(Ticket.id == ticket_id)
+            # Every link issued before an erasure stops opening the ticket.
+            .where(Ticket.id == ticket_id, Ticket.erased_at.is_(None))
         )
     ).one_or_none()
     if row is None:

@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from ticketing.runtime.heap import freeze_startup_heap
 from ticketing.web import admin, apikeys, chat, customers, erase, reports, teams, tickets
 from ticketing.web.deps import ApiPorts
+from ticketing.web.headers import SecurityHeaders
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
 from ticketing.web.telemetry import Telemetry, instrument_app
 from ticketing.web.timeouts import REQUEST_TIMEOUT_SECONDS, RequestTimeout
@@ -60,6 +61,8 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(RequestTimeout, seconds=request_timeout)
+    # Outermost of ours: the 413 and 503 answered by the two above carry the headers too.
+    app.add_middleware(SecurityHeaders)
     app.include_router(tickets.router)
     app.include_router(customers.router)
     app.include_router(admin.router)

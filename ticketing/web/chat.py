@@ -122,8 +122,8 @@ async def open_ticket(
             alias="Idempotency-Key",
             min_length=1,
             max_length=120,
-            description="A retry with the same key (for the same customer) returns the same "
-            "ticket (201 again).",
+            description="A retry with the same key and body (for the same customer) returns "
+            "the same ticket (201 again); the key with another body is refused (422).",
         ),
     ] = None,
 ) -> ChatCard:
@@ -139,7 +139,8 @@ async def open_ticket(
             customer_id=customer.customer_id,
             channel=Channel.CHAT,
             idempotency_key=key,
-        )
+        ),
+        same_request=True,
     )
     links = _links(request)
     async with ports.sessions() as session:

@@ -13,11 +13,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticketing.core.errors import TicketingError
 from ticketing.core.fields import invalid_input_from
-from ticketing.db.errors import DATABASE_ERRORS, refused_value
+from ticketing.db.errors import DATABASE_ERRORS, UNREACHABLE_ERRORS, refused_value
 
 log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -80,16 +81,31 @@ async def _on_model_validation(_: Request, exc: Exception) -> JSONResponse:
     return domain_problem(invalid_input_from(exc))
 
 
-async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:
         # FastAPI's "error parsing the body" (not UTF-8, unreadable form): bad input like any.
         return problem_response(422, "InvalidInput", f"body: {exc.detail}", "body")
     headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route on the path only (POST for
+        # /api/v1/tickets, whose GET is another route): name every route's.
+        headers["Allow"] = allowed_methods(request)
     field = "body" if exc.status_code == 413 else None
     return problem_response(
         exc.status_code, _http_type(exc.status_code), str(exc.detail), field, **headers
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the API documents at this request's path (its OpenAPI paths: FastAPI's
+    routers no longer list their routes flat)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
 
 
 def _http_type(status: int) -> str:
@@ -106,6 +122,11 @@ async def _on_database(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(503, "ServiceUnavailable", "database unavailable, retry later")
 
 
+async def _on_unreachable(_: Request, exc: Exception) -> JSONResponse:
+    log.error("api_unreachable", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+    return problem_response(503, "ServiceUnavailable", "database unavailable, retry later")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TicketingError, _on_domain)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
@@ -113,6 +134,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     for database_error in DATABASE_ERRORS:
         app.add_exception_handler(database_error, _on_database)
+    for unreachable in UNREACHABLE_ERRORS:
+        app.add_exception_handler(unreachable, _on_unreachable)
 
 
 class BodyTooLarge(StarletteHTTPException):

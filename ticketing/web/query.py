@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 
 from ticketing.core.errors import InvalidInput
 from ticketing.core.fields import no_nul
+from ticketing.web.deps import current_principal
 
 
 def declared_query(dependant: Dependant) -> dict[str, bool]:
@@ -49,12 +50,12 @@ def reject_unknown_query(request: Request, known: dict[int, dict[str, bool]]) ->
         if name not in allowed:
             raise InvalidInput(name or "query", None, "is not a parameter of this operation")
         if count > 1 and not allowed[name]:
-            raise InvalidInput(name, None, "is given more than once; it takes one value")
+            raise InvalidInput(name, None, f"is given {count} times; it takes one value")
     for name, value in items:
         try:
             no_nul(value)
         except ValueError as exc:
-            raise InvalidInput(name, None, str(exc)) from None
+            raise InvalidInput(name, value, str(exc)) from None
 
 
 class QueryCheckedRoute(APIRoute):
@@ -68,7 +69,13 @@ class QueryCheckedRoute(APIRoute):
         known: dict[int, dict[str, bool]] = {}
 
         async def checked(request: Request) -> Response:
-            reject_unknown_query(request, known)
+            try:
+                reject_unknown_query(request, known)
+            except InvalidInput:
+                # The key first: a caller without one learns nothing, not even which
+                # parameter names exist (401 as for any other request of theirs).
+                await current_principal(request)
+                raise
             return await handler(request)
 
         return checked

@@ -7,11 +7,13 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import structlog
 import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ticketing.auth.keycache import KeyCache
 from ticketing.auth.tracking import MissingSecretKey
@@ -72,6 +74,40 @@ def app_from_environment() -> FastAPI:
     )
 
 
+class HeadDeadlineH11(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request head: a connection that has not
+    sent a complete head within `timeout_keep_alive` seconds of opening (or of its previous
+    response) is closed. uvicorn arms that timer only after a response, and any byte cancels
+    it, so a client trickling its headers kept its connection forever."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+    def data_received(self, data: bytes) -> None:
+        # uvicorn's, without cancelling the deadline on every byte: the complete head does
+        # (h11.Request in handle_events), so a head sent a byte at a time still runs out.
+        self.conn.receive_data(data)
+        self.handle_events()
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings for the API, the same for `ticketing dev` and `ticketing api`:
+    proxies trusted only when named, a bounded request head and a deadline for it, and a
+    bound on connections. h11 rather than httptools: httptools has no head size limit."""
+    trusted = [p.strip() for p in (settings.trusted_proxies or "").split(",") if p.strip()]
+    return {
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or "",
+        "http": HeadDeadlineH11,
+        "h11_max_incomplete_event_size": settings.api_max_header_bytes,
+        "timeout_keep_alive": settings.api_idle_timeout,
+        "limit_concurrency": settings.api_max_connections,
+    }
+
+
 def run_api(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Serve until interrupted; a configured database must already be at the schema head."""
     url = resolve_database_url(settings)
@@ -83,7 +119,7 @@ def run_api(settings: Settings, *, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
-        proxy_headers=False,
+        **server_options(settings),
     )
 
 
@@ -126,6 +162,7 @@ async def serving(
             port=port,
             log_level="warning",
             lifespan="off",
+            **server_options(settings),
         )
         server = InProcessServer(config)
         task = asyncio.create_task(server.serve())

@@ -35,11 +35,14 @@ async def create_ticket(
             alias="Idempotency-Key",
             min_length=1,
             max_length=200,
-            description="A retry with the same key returns the same ticket (201 again).",
+            description="A retry with the same key and body returns the same ticket (201 "
+            "again); the key with another body is refused (422 naming `Idempotency-Key`).",
         ),
     ] = None,
 ) -> TicketInfo:
-    return await ticket_flows(ports, caller).create(body.to_request(idempotency_key))
+    return await ticket_flows(ports, caller).create(
+        body.to_request(idempotency_key), same_request=True, known_team=True
+    )
 
 
 @router.get("", summary="List tickets the key may see, newest first")

@@ -58,3 +58,26 @@ app.add_typer(tickets_app, name="tickets")
 app.add_typer(apikey_app, name="apikey")
 for command in (dev, demo, worker, api, migrate, onboard, install):
     app.command()(command)
+
+# Said in every verb's --help: which verbs leave the embedded PostgreSQL running.
+EMBEDDED_STAYS_UP = (
+    "Without TICKETING_DATABASE_URL this starts the embedded PostgreSQL under TICKETING_HOME "
+    "if it is not running, and leaves it running for the next command; Ctrl-C on `ticketing "
+    "dev` (or the end of `ticketing demo`) stops it."
+)
+STACK_STOPS_IT = (
+    "On the way out it stops what it started, in order: the worker and the API, the Temporal "
+    "dev server, then the embedded PostgreSQL under TICKETING_HOME."
+)
+
+
+def _say_what_stays_up(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        stack_verb = info.callback in (dev, demo)
+        info.epilog = info.epilog or (STACK_STOPS_IT if stack_verb else EMBEDDED_STAYS_UP)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _say_what_stays_up(group.typer_instance)
+
+
+_say_what_stays_up(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from ticketing.web.headers import SecurityHeaders
 from ticketing.web.tracking.config import TrackingConfig, TrackingPorts
 from ticketing.web.tracking.routes import tracking_router
 
@@ -13,4 +14,5 @@ def create_tracking_app(ports: TrackingPorts, config: TrackingConfig | None = No
     app = FastAPI(title="Ticket tracking", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.ports = ports
     app.include_router(tracking_router(config))
+    app.add_middleware(SecurityHeaders)
     return app

@@ -1,11 +1,18 @@
-"""Per-process sliding-window rate limits for the public tracking lookups."""
+"""Sliding-window rate limits for the public tracking lookups, kept in PostgreSQL so every API
+process (`ticketing api --workers N`, several hosts) counts in one place and a flood of
+distinct keys can neither exhaust a process's memory nor wipe the windows already spent."""
 
 from __future__ import annotations
 
-import time
-from collections import deque
+import hmac
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.db.rls import bind_system
 
 
 @dataclass(frozen=True)
@@ -23,52 +30,85 @@ class TrackingLimits:
     per_number: Limit = Limit(10, 900)
 
 
-@dataclass
-class SlidingWindow:
-    """Remembers attempt times per key; bounded by forgetting keys idle past the window."""
+# Expired rows deleted per lookup: more than the (at most three) rows a lookup adds, so the
+# table holds only live windows however many distinct keys arrive.
+PRUNE_PER_LOOKUP = 16
 
-    limit: Limit
-    clock: Callable[[], float] = time.monotonic
-    max_keys: int = 100_000
-    _hits: dict[str, deque[float]] = field(default_factory=dict)
-
-    def allow(self, key: str) -> bool:
-        """Count an attempt for `key`; False once the window already holds `attempts`."""
-        now = self.clock()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.limit.seconds:
-            hits.popleft()
-        allowed = len(hits) < self.limit.attempts
-        if allowed:
-            hits.append(now)
-        if len(self._hits) > self.max_keys:
-            self._forget_idle(now)
-        return allowed
-
-    def _forget_idle(self, now: float) -> None:
-        idle = [k for k, h in self._hits.items() if not h or h[-1] <= now - self.limit.seconds]
-        for key in idle:
-            del self._hits[key]
-        if len(self._hits) > self.max_keys:
-            # Still full of live keys (a flood of distinct addresses): start over rather than
-            # grow without bound; the per-number and per-email windows still hold.
-            self._hits.clear()
+# One statement: count each window, record the attempt in each window that still has room
+# (nothing at all once the address's window is spent: a single client cannot grow the table
+# past its own limit), and drop a few rows that every window has forgotten.
+_COUNT_AND_RECORD = text(
+    """
+WITH counts AS (
+    SELECT
+      (SELECT count(*) FROM tracking_lookups
+        WHERE bucket = 'address' AND key_hash = :address AND at > :address_since) AS address,
+      (SELECT count(*) FROM tracking_lookups
+        WHERE bucket = 'email' AND key_hash = :email AND at > :email_since) AS email,
+      (SELECT count(*) FROM tracking_lookups
+        WHERE bucket = 'number' AND key_hash = :number AND at > :number_since) AS number
+), recorded AS (
+    INSERT INTO tracking_lookups (bucket, key_hash, at)
+    SELECT v.bucket, v.key_hash, :now
+    FROM counts, (VALUES ('address', CAST(:address AS bytea)), ('email', CAST(:email AS bytea)),
+                         ('number', CAST(:number AS bytea))) AS v(bucket, key_hash)
+    WHERE counts.address < :address_max
+      AND (v.bucket = 'address'
+           OR (v.bucket = 'email' AND counts.email < :email_max)
+           OR (v.bucket = 'number' AND counts.number < :number_max))
+), pruned AS (
+    DELETE FROM tracking_lookups WHERE id IN (
+        SELECT id FROM tracking_lookups WHERE at <= :forgotten ORDER BY at LIMIT :prune)
+)
+SELECT address < :address_max AND email < :email_max AND number < :number_max FROM counts
+"""
+)
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 class LookupLimiter:
-    """One window per client address, per email and per ticket number."""
+    """One window per client address, per email and per ticket number, shared by every
+    process on the database. Keys are stored as keyed digests, never as sent."""
 
-    def __init__(self, limits: TrackingLimits, clock: Callable[[], float] = time.monotonic):
-        self.address = SlidingWindow(limits.per_address, clock)
-        self.email = SlidingWindow(limits.per_email, clock)
-        self.number = SlidingWindow(limits.per_number, clock)
+    def __init__(
+        self,
+        limits: TrackingLimits,
+        secret: bytes,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.limits = limits
+        self._key = hmac.digest(secret, b"ticketing-tracking:limits", "sha256")
+        self.clock = clock
 
-    def allow(self, *, address: str, email: str, number: str) -> bool:
-        # Each window counts the attempt even when another refuses it: a flood from many
-        # addresses at one ticket still spends that ticket's window.
-        results = (
-            self.address.allow(address),
-            self.email.allow(email.strip().lower()[:254]),
-            self.number.allow(number.strip().upper()[:32]),
-        )
-        return all(results)
+    def _digest(self, bucket: str, value: str) -> bytes:
+        return hmac.digest(self._key, f"{bucket}:{value}".encode("utf-8", "replace"), "sha256")
+
+    async def allow(self, session: AsyncSession, *, address: str, email: str, number: str) -> bool:
+        """Count an attempt; False once any window already holds its `attempts`. Runs in its
+        own transaction on `session` (which must have none)."""
+        keys = {
+            "address": self._digest("address", address),
+            "email": self._digest("email", email.strip().lower()[:254]),
+            "number": self._digest("number", number.strip().upper()[:32]),
+        }
+        now = self.clock()
+        windows = {
+            "address": self.limits.per_address,
+            "email": self.limits.per_email,
+            "number": self.limits.per_number,
+        }
+        params: dict[str, object] = {"now": now, "prune": PRUNE_PER_LOOKUP}
+        for bucket, limit in windows.items():
+            params[bucket] = keys[bucket]
+            params[f"{bucket}_since"] = now - timedelta(seconds=limit.seconds)
+            params[f"{bucket}_max"] = limit.attempts
+        longest = max(limit.seconds for limit in windows.values())
+        params["forgotten"] = now - timedelta(seconds=longest)
+        bind_system(session)
+        async with session.begin():
+            # Concurrent lookups of one key take turns, so a burst cannot all read the same
+            # count; locks in one order, so two lookups never wait on each other in a circle.
+            for lock in sorted(int.from_bytes(k[:8], "big", signed=True) for k in keys.values()):
+                await session.execute(_LOCK, {"key": lock})
+            allowed = (await session.execute(_COUNT_AND_RECORD, params)).scalar_one()
+        return bool(allowed)

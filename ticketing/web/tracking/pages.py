@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ticketing.core.enums import TicketType
 from ticketing.tickets.tracking import CustomerView
+from ticketing.web.headers import page_headers
 
 # Dark text on white (contrast ~16:1), links and the focus ring at >= 4.5:1, a focus ring on
 # everything that takes focus: WCAG 2.2 AA.
@@ -49,17 +50,10 @@ footer{color:#4a4a4a;font-size:.875rem;border-top:1px solid #767676;margin-top:2
 CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
 DEFAULT_ORG = "Ticket tracking"
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        f"default-src 'none'; style-src 'sha256-{CSS_HASH}'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    # Tracking links carry a credential: never hand them to another site.
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
+SECURITY_HEADERS = page_headers(
+    f"default-src 'none'; style-src 'sha256-{CSS_HASH}'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def when(value: datetime) -> str:

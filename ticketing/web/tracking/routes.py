@@ -71,11 +71,12 @@ def tracking_router(
     """The public tracking pages; mount with `app.include_router(tracking_router())`.
 
     `config` defaults to one from the environment (TICKETING_SECRET_KEY, or the embedded
-    stack's generated key). Lookups are rate-limited per process (see TrackingLimits).
+    stack's generated key). Lookups are rate-limited in the database, shared by every process
+    (see TrackingLimits).
     """
     cfg = config or TrackingConfig.from_settings(Settings())
     tokens = cfg.tokens
-    limiter = LookupLimiter(cfg.limits)
+    limiter = LookupLimiter(cfg.limits, tokens.secret)
     router = APIRouter(tags=["tracking"], include_in_schema=False)
     Ports = Depends(ports)  # noqa: N806 - a FastAPI dependency marker
 
@@ -127,7 +128,8 @@ def tracking_router(
         number, email = form.get("number", ""), form.get("email", "")
         address = request.client.host if request.client else "unknown"
         started = time.monotonic()
-        allowed = limiter.allow(address=address, email=email, number=number)
+        async with p.sessions() as counting:
+            allowed = await limiter.allow(counting, address=address, email=email, number=number)
         async with p.sessions() as session:
             tracked = await find_by_number_and_email(session, number, email) if allowed else None
             # The database's own jitter (a row found or not) is below this floor: every answer
