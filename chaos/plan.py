@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos.smtp import REFUSED_PREFIX
-from ticketing.sla.document import parse_policy_document
 from ticketing.sla.policy import SlaPolicy
+from ticketing.sla.policy_document import parse_policy_document
 from ticketing.temporal import names
 from ticketing.temporal.schemas import InstallationInput, OnboardingInput
 

@@ -28,9 +28,9 @@ from ticketing.db.engine import (
 from ticketing.runtime.settings import Settings
 from ticketing.teams.schemas import AgentCreate, TeamCreate
 from ticketing.teams.service import TeamService
+from ticketing.tickets.public_lookup import find_by_link, find_by_number_and_email
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.service import TicketService
-from ticketing.tickets.tracking import find_by_link, find_by_number_and_email
 
 Sessions = async_sessionmaker[AsyncSession]
 FORGETFUL = {

@@ -44,8 +44,10 @@ def flows(sessions: async_sessionmaker[AsyncSession]) -> TicketFlows:
 async def seed(committed: async_sessionmaker[AsyncSession]) -> None:
     async with committed() as session, session.begin():
         service = Services(session)
-        await service.register_tenant("acme")
-        await service.upsert_customer(tenant_id="acme", customer_id="42", email="jane@a.test")
+        await service.tenants.register_tenant("acme")
+        await service.tenants.upsert_customer(
+            tenant_id="acme", customer_id="42", email="jane@a.test"
+        )
 
 
 @contextlib.asynccontextmanager

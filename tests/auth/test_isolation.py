@@ -65,7 +65,7 @@ async def test_the_watcher_reaches_only_its_own_ticket(service: Services, tenant
         errors.TicketNotFound,
         "ticket",
     )
-    assert await error_of(watcher.sla.record_breach(other.ticket_id, "resolution")) == (
+    assert await error_of(watcher.sla.record_threshold(other.ticket_id, "resolution")) == (
         errors.TicketNotFound,
         "ticket",
     )

@@ -78,14 +78,14 @@ async def test_each_unanswered_customer_message_arms_a_next_reply_due_time(
         ticket, body="ping L2", author_actor="tenant", is_internal=True, now=T0 + 30 * M
     )
     assert (await service.sla.sla_snapshot(ticket, now=T0 + 31 * M)).next_reply_due == T0 + 40 * M
-    breach = await service.sla.record_breach(ticket, "next_reply", now=T0 + 41 * M)
+    breach = await service.sla.record_threshold(ticket, "next_reply", now=T0 + 41 * M)
     assert breach.recorded and breach.snapshot.breached == ["next_reply"]
     # A public reply clears it; the next customer message arms a new window.
     await service.tickets.add_message(ticket, body="Fixed?", author_actor="tenant", now=T0 + 50 * M)
     assert (await service.sla.sla_snapshot(ticket, now=T0 + 51 * M)).next_reply_due is None
     await service.tickets.add_message(ticket, body="No", author_actor="customer", now=T0 + H)
     assert (await service.sla.sla_snapshot(ticket, now=T0 + H)).next_reply_due == T0 + 90 * M
-    second = await service.sla.record_breach(ticket, "next_reply", now=T0 + 91 * M)
+    second = await service.sla.record_threshold(ticket, "next_reply", now=T0 + 91 * M)
     assert second.recorded
     assert await next_reply_rows(service, ticket) == [T0 + 10 * M, T0 + H]
 

@@ -190,14 +190,14 @@ async def test_a_retried_threshold_call_reports_what_its_first_attempt_recorded(
 ) -> None:
     ticket = await urgent(service)
     at = T0 + H + M
-    first = await service.sla.record_breach(ticket, "first_response", now=at)
-    retried = await service.sla.record_breach(ticket, "first_response", now=at)
+    first = await service.sla.record_threshold(ticket, "first_response", now=at)
+    retried = await service.sla.record_threshold(ticket, "first_response", now=at)
     assert first.recorded and retried.recorded
-    later = await service.sla.record_breach(ticket, "first_response", now=at + M)
+    later = await service.sla.record_threshold(ticket, "first_response", now=at + M)
     assert not later.recorded
     # A resolution breach escalates; its retry finds the ticket one level up and says both.
-    breach = await service.sla.record_breach(ticket, "resolution", now=T0 + 5 * H)
-    again = await service.sla.record_breach(ticket, "resolution", now=T0 + 5 * H)
+    breach = await service.sla.record_threshold(ticket, "resolution", now=T0 + 5 * H)
+    again = await service.sla.record_threshold(ticket, "resolution", now=T0 + 5 * H)
     assert (breach.recorded, breach.escalated) == (True, True)
     assert (again.recorded, again.escalated) == (True, True)
     assert await breach_rows(service, ticket) == [("first_response", 1), ("resolution", 1)]

@@ -302,21 +302,21 @@ async def test_record_breach_is_checked_idempotent_and_escalates(
     service: Services, tenant: str
 ) -> None:
     info = await service.tickets.create_ticket(request(priority="urgent"), now=T0)
-    early = await service.sla.record_breach(
+    early = await service.sla.record_threshold(
         info.ticket_id, "resolution", now=T0 + timedelta(hours=1)
     )
     assert not early.recorded and not early.escalated
-    warn = await service.sla.record_breach(
+    warn = await service.sla.record_threshold(
         info.ticket_id, "first_response_warning", now=T0 + timedelta(minutes=45)
     )
     assert warn.recorded and warn.notification_ids
     assert warn.snapshot.warned == ["first_response"]
-    fr = await service.sla.record_breach(
+    fr = await service.sla.record_threshold(
         info.ticket_id, "first_response", now=T0 + timedelta(hours=1)
     )
     assert fr.recorded and not fr.escalated and fr.snapshot.breached == ["first_response"]
     late = T0 + timedelta(hours=4, seconds=1)
-    res = await service.sla.record_breach(info.ticket_id, "resolution", now=late)
+    res = await service.sla.record_threshold(info.ticket_id, "resolution", now=late)
     assert res.recorded and res.escalated
     assert res.snapshot.escalation_level == 2
     assert res.snapshot.resolution_window_start == late
@@ -324,16 +324,16 @@ async def test_record_breach_is_checked_idempotent_and_escalates(
     assert res.snapshot.sla_due_date == late + timedelta(hours=4)
     # The same call again (a retried activity carries its first `now`) reports what the first
     # attempt did without doing it twice; a later call finds nothing new.
-    dup = await service.sla.record_breach(info.ticket_id, "resolution", now=late)
+    dup = await service.sla.record_threshold(info.ticket_id, "resolution", now=late)
     assert dup.recorded and dup.escalated and dup.snapshot.escalation_level == 2
-    later = await service.sla.record_breach(
+    later = await service.sla.record_threshold(
         info.ticket_id, "resolution", now=late + timedelta(seconds=1)
     )
     assert not later.recorded and not later.escalated
     ticket = await service.tickets.get_ticket(info.ticket_number)
     assert ticket.sla_breached and ticket.escalation_level == 2
     with pytest.raises(errors.InvalidInput, match="kind"):
-        await service.sla.record_breach(info.ticket_id, "boom", now=late)
+        await service.sla.record_threshold(info.ticket_id, "boom", now=late)
 
 
 async def test_list_tickets_filters_search_and_pages(service: Services, tenant: str) -> None:

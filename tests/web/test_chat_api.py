@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tests.services import Services
 from tests.web.support import Keys, clear_keys, problem, seed
 from ticketing.auth.chat_identity import find_integration, identity_secret
-from ticketing.auth.tracking import TrackingTokens
+from ticketing.auth.signed_links import TrackingTokens
 from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
 from ticketing.tickets.chat import first_line_title, ticket_numbers

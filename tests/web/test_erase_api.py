@@ -150,7 +150,7 @@ async def test_links_issued_before_the_erasure_stop_opening_the_ticket(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from ticketing.auth.tracking import TrackingTokens
+    from ticketing.auth.signed_links import TrackingTokens
     from ticketing.notifications.mailer import Notifier
     from ticketing.notifications.service import DirectDelivery
     from ticketing.tickets.ports import NoWatchers
@@ -160,7 +160,7 @@ async def test_links_issued_before_the_erasure_stop_opening_the_ticket(
 
     keys = await seed(committed)
     async with committed() as session, session.begin():
-        ticket = await Services(session).create_ticket(
+        ticket = await Services(session).tickets.create_ticket(
             {"title": "Jane Doe, 1 Main St: no signal", "customer_id": 42}
         )
     tokens = TrackingTokens(b"erase-test-secret-0123456789abcdefghijklmnop")

@@ -35,7 +35,7 @@ async def serve(
     """Start the dev stack's API with some settings; yields its base URL."""
     await seed(committed)
     async with committed() as session, session.begin():
-        await Services(session).create_ticket({"title": "No internet", "customer_id": 42})
+        await Services(session).tickets.create_ticket({"title": "No internet", "customer_id": 42})
 
     from contextlib import asynccontextmanager
 

@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.notifications.smtp_support import RecordingHandler, free_port, smtp_server
 from tests.services import Services
 from ticketing.auth.principal import Principal
-from ticketing.auth.tracking import TrackingLinks, TrackingTokens
+from ticketing.auth.signed_links import TrackingLinks, TrackingTokens
 from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
 from ticketing.temporal.watchers import TemporalWatchers

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.services import Services
 from tests.web_tracking.conftest import SECRET, seed
-from ticketing.auth.tracking import TrackingTokens
+from ticketing.auth.signed_links import TrackingTokens
 from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
 from ticketing.tickets.ports import NoWatchers
@@ -89,7 +89,7 @@ async def test_every_api_process_counts_in_the_same_window(
 ) -> None:
     await seed(committed)
     async with committed() as session, session.begin():
-        await Services(session).create_ticket({"title": "No internet", "customer_id": 42})
+        await Services(session).tickets.create_ticket({"title": "No internet", "customer_id": 42})
     limits = TrackingLimits(Limit(1000, 600), Limit(1000, 600), Limit(3, 600))
     csrf = TrackingTokens(SECRET).form_token("browser-1")
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.services import Services
 from tests.web_tracking.conftest import SECRET, seed
-from ticketing.auth.tracking import TrackingTokens
+from ticketing.auth.signed_links import TrackingTokens
 from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
 from ticketing.tickets.ports import NoWatchers
@@ -38,14 +38,18 @@ async def test_only_the_exact_token_opens_the_ticket(
 ) -> None:
     await seed(committed)
     async with committed() as session, session.begin():
-        ticket = await Services(session).create_ticket({"title": "No internet", "customer_id": 42})
+        ticket = await Services(session).tickets.create_ticket(
+            {"title": "No internet", "customer_id": 42}
+        )
     tokens = TrackingTokens(SECRET)
     expires = datetime.now(UTC) + timedelta(days=1)
     # A token with both URL-safe characters, so the +/ spellings differ from it.
     token = next(
         t
-        for t in (tokens.link(ticket.ticket_id, expires=expires + timedelta(seconds=s))
-                  for s in range(5000))
+        for t in (
+            tokens.link(ticket.ticket_id, expires=expires + timedelta(seconds=s))
+            for s in range(5000)
+        )
         if "-" in t and "_" in t
     )
     async with tracking_client(committed) as client:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from ticketing.auth.tracking import MissingSecretKey, TrackingLinks, TrackingTokens, secret_key
+from ticketing.auth.signed_links import MissingSecretKey, TrackingLinks, TrackingTokens, secret_key
 from ticketing.runtime.settings import Settings
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

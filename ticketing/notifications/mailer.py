@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 import structlog
 
-from ticketing.auth.tracking import MissingSecretKey, TrackingLinks
+from ticketing.auth.signed_links import MissingSecretKey, TrackingLinks
 from ticketing.notifications.delivery import (
     DeliveryOutcome,
     DeliveryStatus,

@@ -12,7 +12,6 @@ from ticketing.sla.deadlines import (
     paused_business_time,
     upcoming_threshold,
 )
-from ticketing.sla.document import SlaPolicyDocument, parse_policy_document, policy_json_schema
 from ticketing.sla.policy import (
     DEFAULT_POLICY,
     DEFAULT_WARNING_PERCENTS,
@@ -21,6 +20,11 @@ from ticketing.sla.policy import (
     SlaRule,
     SlaTargets,
     demo_policy,
+)
+from ticketing.sla.policy_document import (
+    SlaPolicyDocument,
+    parse_policy_document,
+    policy_json_schema,
 )
 from ticketing.sla.statistics import SlaStatistics, WindowOutcome, auto_close_at, sla_statistics
 from ticketing.sla.thresholds import SlaWindow, Threshold, ThresholdKind

@@ -14,8 +14,8 @@ from ticketing.core.enums import TicketStatus
 from ticketing.db.rls import bind_scope
 from ticketing.sla import repository as repo
 from ticketing.sla.bounds import CallerBounds
-from ticketing.sla.document import SlaPolicyDocument
-from ticketing.sla.policies import SlaPolicyService
+from ticketing.sla.policy_document import SlaPolicyDocument
+from ticketing.sla.policy_service import SlaPolicyService
 from ticketing.sla.schemas import BreachResult, SlaSnapshot
 from ticketing.sla.service import BreachOutcome, SlaService
 from ticketing.tickets.duties import AfterCommit, Flow
@@ -53,7 +53,7 @@ class SlaFlows(Flow):
         """
 
         async def command(session: AsyncSession, duties: AfterCommit) -> BreachOutcome:
-            outcome = await self._service(session).record_breach(ticket_id, kind, now=now)
+            outcome = await self._service(session).record_threshold(ticket_id, kind, now=now)
             if outcome.recorded:
                 duties.hand_over(outcome.snapshot.ticket_id)
             return outcome

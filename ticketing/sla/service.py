@@ -141,7 +141,7 @@ class SlaService:
             )
         return escalated
 
-    async def record_breach(
+    async def record_threshold(
         self,
         ticket: uuid.UUID | str,
         kind: ThresholdKind | str,

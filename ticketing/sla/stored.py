@@ -13,8 +13,8 @@ from ticketing.sla.calendar import (
     calendar_from_dict,
     reject_unknown_keys,
 )
-from ticketing.sla.document import SlaPolicyDocument, parse_policy_document
 from ticketing.sla.policy import DEFAULT_POLICY, DEFAULT_WARNING_PERCENTS, SlaPolicy, SlaTargets
+from ticketing.sla.policy_document import SlaPolicyDocument, parse_policy_document
 
 
 def policy_to_dict(policy: SlaPolicy) -> dict[str, object]:

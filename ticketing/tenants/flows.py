@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.sla import SlaPolicy
-from ticketing.sla.policies import SlaPolicyService
+from ticketing.sla.policy_service import SlaPolicyService
 from ticketing.tenants.directory import TenantInfo, tenant_info
 from ticketing.tenants.schemas import RegisterTenantInput
 from ticketing.tenants.service import TenantService

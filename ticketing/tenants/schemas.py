@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ticketing.core.fields import Contract, CustomerId, Email, Identifier, Name, ShortText
-from ticketing.sla.document import SlaPolicyDocument
+from ticketing.sla.policy_document import SlaPolicyDocument
 
 
 class UpsertCustomerInput(Contract):

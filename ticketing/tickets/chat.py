@@ -14,9 +14,9 @@ from ticketing.auth.principal import Principal
 from ticketing.core.enums import Priority, TicketStatus, TicketType
 from ticketing.core.errors import TicketNotFound
 from ticketing.tickets.numbering import MAX_TICKET_NUMBER, format_ticket_number
+from ticketing.tickets.public_lookup import STATUS_LABELS, TrackedTicket, customer_view
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.service import TicketService
-from ticketing.tickets.tracking import STATUS_LABELS, TrackedTicket, customer_view
 
 MAX_LOOKUPS = 10
 MAX_TITLE_CHARS = 200

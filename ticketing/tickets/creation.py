@@ -11,7 +11,7 @@ from datetime import datetime
 from ticketing.core.enums import Actor
 from ticketing.sla import SlaClock, SlaPolicy, deadlines
 from ticketing.tickets.context import CreateContext
-from ticketing.tickets.repository import NewTicket
+from ticketing.tickets.repository import NewTicketRow
 from ticketing.tickets.routing import check_route
 from ticketing.tickets.schemas import CreateTicketRequest, TicketInfo
 
@@ -39,7 +39,7 @@ def new_ticket(
     policy: SlaPolicy,
     now: datetime,
     fingerprint: str | None = None,
-) -> NewTicket:
+) -> NewTicketRow:
     """The row a create inserts: routed to the tenant, due dates from the tenant's policy."""
     check_route(Actor.CUSTOMER, Actor.TENANT)
     clock = SlaClock(
@@ -56,7 +56,7 @@ def new_ticket(
     due = deadlines(policy, clock, now)
     team = request.assigned_team
     contact = request.requester_email or ctx.customer_email
-    return NewTicket(
+    return NewTicketRow(
         id=uuid.uuid4(),
         tenant_id=ctx.tenant_id,
         customer_id=ctx.customer_id,

@@ -49,7 +49,7 @@ def scoped_tickets(principal: Principal) -> Select[tuple[Ticket]]:
 
 
 @dataclass(frozen=True)
-class NewTicket:
+class NewTicketRow:
     """A ticket about to be inserted, with the companions the insert writes alongside; its
     number is taken by the insert itself."""
 
@@ -159,7 +159,7 @@ _INSERT_ALONE = positional(_INSERT_TICKET.format(on_conflict=""), _INSERT_PARAMS
 _IDEMPOTENCY_CONSTRAINT = "uq_tickets_tenant_id_idempotency_key"
 
 
-async def insert_ticket(session: AsyncSession, new: NewTicket, *, alone: bool) -> int | None:
+async def insert_ticket(session: AsyncSession, new: NewTicketRow, *, alone: bool) -> int | None:
     """Insert a new ticket with its companions and return its number; None when a ticket with
     its idempotency key exists. `alone`: the statement commits by itself (the session must
     have no transaction); else it runs inside the session's open transaction.

@@ -28,6 +28,7 @@ from ticketing.tenants import repository as tenants_repo
 from ticketing.tickets import repository as repo
 from ticketing.tickets.context import CreateContext, create_context
 from ticketing.tickets.creation import Created, new_ticket, request_fingerprint
+from ticketing.tickets.info import created_info, decode_cursor, encode_cursor, ticket_info
 from ticketing.tickets.lifecycle import (
     CUSTOMER_EVENTS,
     check_transition,
@@ -47,7 +48,6 @@ from ticketing.tickets.schemas import (
     TicketMessageInfo,
     TicketPage,
 )
-from ticketing.tickets.views import created_info, decode_cursor, encode_cursor, ticket_info
 
 log = structlog.get_logger(__name__)
 

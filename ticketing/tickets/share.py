@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
+from ticketing.tickets.public_lookup import STATUS_LABELS
 from ticketing.tickets.schemas import TicketInfo
-from ticketing.tickets.tracking import STATUS_LABELS
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all
 # leaves no emphasis, link, image, HTML tag, heading or table syntax in user text.

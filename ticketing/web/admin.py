@@ -10,8 +10,8 @@ from fastapi.exceptions import RequestValidationError
 
 from ticketing.core.errors import InvalidCustomerId
 from ticketing.core.fields import Contract, Email, Name, ShortText, normalize_customer_id
-from ticketing.sla.document import SlaPolicyDocument, parse_policy_document
 from ticketing.sla.flows import SlaFlows
+from ticketing.sla.policy_document import SlaPolicyDocument, parse_policy_document
 from ticketing.tenants.directory import (
     CustomerRecord,
     PartnerInfo,

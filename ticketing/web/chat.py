@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from ticketing.auth.chat_identity import ChatIntegration, find_integration, verify_customer
 from ticketing.auth.principal import Principal
-from ticketing.auth.tracking import TrackingLinks
+from ticketing.auth.signed_links import TrackingLinks
 from ticketing.core.enums import Channel
 from ticketing.core.errors import Forbidden
 from ticketing.core.fields import Title, no_nul

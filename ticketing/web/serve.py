@@ -16,7 +16,7 @@ from temporalio.client import Client
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ticketing.auth.keycache import KeyCache
-from ticketing.auth.tracking import MissingSecretKey
+from ticketing.auth.signed_links import MissingSecretKey
 from ticketing.db.engine import make_engine, make_sessionmaker, prepare_schema, resolve_database_url
 from ticketing.runtime.settings import Settings
 from ticketing.web.app import create_app

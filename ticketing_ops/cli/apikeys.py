@@ -41,7 +41,7 @@ def chat_identity_secret(key_id: uuid.UUID) -> str | None:
     """The secret an integration signs its chat customers' ids with (None without a server
     secret key: chat identity cannot be verified then)."""
     from ticketing.auth.chat_identity import identity_secret
-    from ticketing.auth.tracking import MissingSecretKey, secret_key
+    from ticketing.auth.signed_links import MissingSecretKey, secret_key
 
     try:
         return identity_secret(secret_key(Settings()), key_id)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ticketing.core.enums import TicketType
-from ticketing.tickets.tracking import CustomerView
+from ticketing.tickets.public_lookup import CustomerView
 from ticketing.web.headers import page_headers
 
 # Dark text on white (contrast ~16:1), links and the focus ring at >= 4.5:1, a focus ring on

@@ -12,12 +12,12 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
-from ticketing.auth.tracking import new_browser_id
+from ticketing.auth.signed_links import new_browser_id
 from ticketing.core.enums import TicketStatus
 from ticketing.core.errors import TicketingError
 from ticketing.runtime.settings import Settings
 from ticketing.tickets.flows import TicketFlows
-from ticketing.tickets.tracking import (
+from ticketing.tickets.public_lookup import (
     TrackedTicket,
     customer_view,
     find_by_link,

@@ -11,7 +11,7 @@ from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal
-from ticketing.auth.tracking import email_digest
+from ticketing.auth.signed_links import email_digest
 from ticketing.core.enums import Actor, EventKind, TicketStatus
 from ticketing.core.fields import is_identifier
 from ticketing.db.rls import bind_tracked_number, bind_tracked_ticket

@@ -8,7 +8,7 @@ from ticketing.core.enums import TicketStatus
 from ticketing.core.errors import InvalidInput
 from ticketing.tickets.models import Ticket
 from ticketing.tickets.numbering import format_ticket_number
-from ticketing.tickets.repository import NewTicket
+from ticketing.tickets.repository import NewTicketRow
 from ticketing.tickets.schemas import TicketInfo
 
 
@@ -44,7 +44,7 @@ def ticket_info(row: Ticket) -> TicketInfo:
     )
 
 
-def created_info(new: NewTicket, number: int) -> TicketInfo:
+def created_info(new: NewTicketRow, number: int) -> TicketInfo:
     """The view of a ticket just inserted, from what was inserted (no read back)."""
     return TicketInfo(
         ticket_id=new.id,
