@@ -15,6 +15,7 @@ from temporalio.client import Client
 from activities.boundary import activity_boundary
 from activities.raw_input import decode
 from ticketing.auth.principal import Principal, Role
+from ticketing.core import outbox_keys
 from ticketing.core.errors import (
     InvalidInput,
     non_retryable_error_types,
@@ -231,7 +232,9 @@ class TicketActivities:
             await self.callers.require(INTAKE_WORKFLOWS, "send ticket-created notices")
         async with self.sessions() as session:
             bind_system(session)
-            ids = await outbox.notification_ids_by_key(session, f"ticket_created:{ticket_id}")
+            ids = await outbox.notification_ids_by_key(
+                session, outbox_keys.ticket_created(ticket_id)
+            )
         if ids:
             await self.notices.hand_over(ticket_id)
         return len(ids)

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.auth.principal import Principal
+from ticketing.core import outbox_keys
 from ticketing.core.enums import DONE_STATUSES, Actor, Audience, NoticeKind, TicketStatus
 from ticketing.db.rls import bind_scope
 from ticketing.notifications import repository as repo
@@ -97,7 +98,7 @@ class NotificationService:
         return await repo.queue_notice(
             self.session,
             QueuedNotice(
-                dedupe_key=f"{kind}:{ticket.ticket_id}:{event}:{kind.audience}",
+                dedupe_key=outbox_keys.ticket_notice(kind, ticket.ticket_id, event),
                 ticket_id=ticket.ticket_id,
                 tenant_id=ticket.tenant_id,
                 kind=kind,

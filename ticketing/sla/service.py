@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role, require_principal
+from ticketing.core import outbox_keys
 from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, NoticeKind, Priority, TicketStatus
 from ticketing.core.errors import Forbidden, InvalidInput, TicketNotFound
 from ticketing.core.fields import check_storable
@@ -127,7 +128,7 @@ class SlaService:
                 sla_due_date=due.resolution_due,
                 actor=actor,
                 data=data,
-                dedupe_key=f"escalated:{row.id}:{level + 1}:{now.isoformat()}",
+                dedupe_key=outbox_keys.escalated(row.id, level + 1, now),
                 recipient=level_recipient(moved),
             ),
         )
@@ -272,7 +273,7 @@ def threshold_record(
         is_breach=is_breach,
         event_kind=(EventKind.BREACHED if is_breach else EventKind.SLA_WARNING).value,
         note_kind=(NoticeKind.SLA_BREACH if is_breach else NoticeKind.SLA_WARNING).value,
-        dedupe_key=f"{kind}:{row.id}:{at.isoformat()}",
+        dedupe_key=outbox_keys.threshold(kind, row.id, at),
         recipient=level_recipient(row),
         data=payload,
     )

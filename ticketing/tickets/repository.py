@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role
+from ticketing.core import outbox_keys
 from ticketing.core.enums import (
     DONE_STATUSES,
     Actor,
@@ -113,7 +114,7 @@ WITH counter AS (
 ), outbox AS (
     INSERT INTO notifications (dedupe_key, ticket_id, tenant_id, kind, recipient, payload,
                                created_at, attempts)
-    SELECT 'ticket_created:' || id, id, tenant_id, 'ticket_created', :recipient, '{{}}'::jsonb,
+    SELECT :created_key, id, tenant_id, 'ticket_created', :recipient, '{{}}'::jsonb,
            :created_at, 0
     FROM ticket
 )
@@ -146,6 +147,7 @@ _INSERT_PARAMS = (
     "recipient",
     "counter",
     "idempotency_fingerprint",
+    "created_key",
 )
 # Inside a caller's transaction a duplicate key must not abort that transaction: the insert
 # skips, and the caller hands the number back while it still holds the counter lock.
@@ -195,6 +197,7 @@ async def insert_ticket(session: AsyncSession, new: NewTicketRow, *, alone: bool
         new.recipient,
         COUNTER,
         new.idempotency_fingerprint,
+        outbox_keys.ticket_created(new.id),
     )
     if alone:
         try:

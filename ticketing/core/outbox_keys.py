@@ -1,0 +1,30 @@
+"""The outbox's dedupe keys, spelled once: a notice with a key already queued is not queued
+again, so every producer of one kind of notice must build its key here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from ticketing.core.enums import NoticeKind
+
+
+def ticket_created(ticket_id: uuid.UUID) -> str:
+    """One created notice per ticket, whatever retries its create."""
+    return f"{NoticeKind.TICKET_CREATED}:{ticket_id}"
+
+
+def ticket_notice(kind: NoticeKind, ticket_id: uuid.UUID, event: str) -> str:
+    """One notice per (kind, ticket, the message or event that caused it, audience)."""
+    return f"{kind}:{ticket_id}:{event}:{kind.audience}"
+
+
+def threshold(kind: object, ticket_id: uuid.UUID, due_at: datetime) -> str:
+    """One SLA warning or breach notice per threshold kind (as it prints: `first_response`,
+    `resolution_warning_75`, …) and due time of a ticket."""
+    return f"{kind}:{ticket_id}:{due_at.isoformat()}"
+
+
+def escalated(ticket_id: uuid.UUID, to_level: int, at: datetime) -> str:
+    """One escalation notice per level a ticket reaches, at the moment it reached it."""
+    return f"escalated:{ticket_id}:{to_level}:{at.isoformat()}"
