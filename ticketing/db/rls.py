@@ -12,7 +12,8 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.pool import PoolProxiedConnection, PoolResetState
 from sqlalchemy.util import await_only
 
-from ticketing.auth.principal import Principal, Role
+from ticketing.auth.principal import Principal
+from ticketing.auth.scope import ticket_scope
 from ticketing.db.errors import lost_connection
 
 SETTING = "ticketing.tenant_id"
@@ -27,14 +28,18 @@ _SET = "SELECT set_config($1, $2, false)"
 
 
 def rls_scope(principal: Principal) -> str:
-    """The value the policies compare rows against, for this principal."""
-    if principal.sees_everything or principal.role is Role.SYSTEM:
+    """The value the policies compare rows against, for this principal: the tenant or partner
+    part of its ticket scope (the database wall; narrower parts are the application's)."""
+    scope = ticket_scope(principal)
+    if scope.partner_id is not None:
+        return f"partner:{scope.partner_id}"
+    if scope.tenant_id is not None:
+        return scope.tenant_id
+    if scope.everything or scope.ticket_id is not None:
         # The watcher is scoped to one ticket by the application; the database wall is the
         # tenant, which a ticket-scoped principal does not name.
         return EVERYTHING
-    if principal.role is Role.PARTNER_AGENT:
-        return f"partner:{principal.partner_id}"
-    return principal.tenant_id or NOTHING
+    return NOTHING
 
 
 def _sync(session: AsyncSession | Session) -> Session:

@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role, require_principal
+from ticketing.auth.scope import ticket_scope
 from ticketing.core import outbox_keys
 from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, NoticeKind, Priority, TicketStatus
 from ticketing.core.errors import Forbidden, InvalidInput, TicketNotFound
@@ -236,15 +237,16 @@ class SlaService:
 
 
 def _may_see(p: Principal, row: SlaRow) -> bool:
-    """The SLA path's scope below the tenant filter the statement applies."""
-    if p.sees_everything:
-        return True
-    if p.role is Role.SYSTEM:
-        return row.id == p.ticket_id
-    if p.role is Role.PARTNER_AGENT:
-        return row.partner_id == p.partner_id and row.escalation_level >= 2
-    # Customers read their ticket's due dates from the ticket itself, not the watcher's view.
-    return p.role is not Role.CUSTOMER and row.tenant_id == p.tenant_id
+    """The tickets' one scope rule over an SLA row; customers read their ticket's due dates
+    from the ticket itself, never through the watcher's view."""
+    if p.role is Role.CUSTOMER:
+        return False
+    return ticket_scope(p).admits(
+        ticket_id=row.id,
+        tenant_id=row.tenant_id,
+        partner_id=row.partner_id,
+        escalation_level=row.escalation_level,
+    )
 
 
 def window_start(row: SlaRow, window: SlaWindow) -> datetime:

@@ -13,7 +13,8 @@ from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import ColumnElement, Select, String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.auth.principal import Principal, Role
+from ticketing.auth.principal import Principal
+from ticketing.auth.scope import ticket_scope
 from ticketing.core import outbox_keys
 from ticketing.core.enums import (
     DONE_STATUSES,
@@ -34,18 +35,19 @@ COUNTER = "ticket"
 
 def scoped_tickets(principal: Principal) -> Select[tuple[Ticket]]:
     """The one base query every ticket read starts from: what `principal` may see at all."""
+    scope = ticket_scope(principal)
     query = select(Ticket)
-    if principal.sees_everything:
-        return query
-    if principal.role is Role.SYSTEM:
-        return query.where(Ticket.id == principal.ticket_id)
-    if principal.role is Role.PARTNER_AGENT:
-        # Tickets of the partner's tenants once escalated past L1 (to the partner or beyond).
-        partner_tenants = select(Tenant.id).where(Tenant.partner_id == principal.partner_id)
-        return query.where(Ticket.tenant_id.in_(partner_tenants), Ticket.escalation_level >= 2)
-    query = query.where(Ticket.tenant_id == principal.tenant_id)
-    if principal.role is Role.CUSTOMER:
-        query = query.where(Ticket.customer_id == principal.customer_id)
+    if scope.ticket_id is not None:
+        query = query.where(Ticket.id == scope.ticket_id)
+    if scope.tenant_id is not None:
+        query = query.where(Ticket.tenant_id == scope.tenant_id)
+    if scope.partner_id is not None:
+        partner_tenants = select(Tenant.id).where(Tenant.partner_id == scope.partner_id)
+        query = query.where(Ticket.tenant_id.in_(partner_tenants))
+    if scope.customer_id is not None:
+        query = query.where(Ticket.customer_id == scope.customer_id)
+    if scope.min_escalation_level:
+        query = query.where(Ticket.escalation_level >= scope.min_escalation_level)
     return query
 
 
