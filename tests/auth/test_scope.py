@@ -9,7 +9,10 @@ from sqlalchemy import select, update
 from tests.services import Services
 from ticketing.auth.principal import Principal
 from ticketing.auth.scope import ticket_scope
+from ticketing.core.errors import NoPrincipal
 from ticketing.db.rls import bind_system
+from ticketing.notifications.service import NotificationService
+from ticketing.teams.service import TeamService
 from ticketing.tenants.models import Tenant
 from ticketing.tickets.models import Ticket
 from ticketing.tickets.repository import scoped_tickets
@@ -71,3 +74,9 @@ async def test_the_statement_and_the_row_rule_agree(
     assert seen_by["tenant_agentacme"] == ["a", "b", "c"]
     assert seen_by["customeracme"] == ["a", "b"]
     assert seen_by["partner_agentfiberco"] == ["e"]
+
+
+@pytest.mark.parametrize("service_class", [TeamService, NotificationService])
+def test_no_service_without_a_principal(service: Services, service_class: type) -> None:
+    with pytest.raises(NoPrincipal):
+        service_class(service.session, None)

@@ -8,7 +8,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ticketing.auth.principal import Principal
+from ticketing.auth.principal import Principal, require_principal
 from ticketing.core import outbox_keys
 from ticketing.core.enums import DONE_STATUSES, Actor, Audience, NoticeKind, TicketStatus
 from ticketing.db.rls import bind_scope
@@ -63,8 +63,8 @@ class NotificationService:
 
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
-        self.principal = principal
-        bind_scope(session, principal)
+        self.principal = require_principal(principal, "NotificationService")
+        bind_scope(session, self.principal)
 
     async def queue_for_message(self, ticket: TicketInfo) -> int | None:
         """Queue the notice of the message the command just added (once per message)."""

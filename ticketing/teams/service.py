@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.auth.principal import TENANT_ROLES, Principal, Role
+from ticketing.auth.principal import TENANT_ROLES, Principal, Role, require_principal
 from ticketing.core.errors import Forbidden, InvalidInput, TenantNotFound
 from ticketing.core.fields import check_storable
 from ticketing.db.rls import bind_scope
@@ -38,8 +38,8 @@ class TeamService:
 
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
-        self.principal = principal
-        bind_scope(session, principal)
+        self.principal = require_principal(principal, "TeamService")
+        bind_scope(session, self.principal)
 
     def _tenant(self, tenant_id: str | None, *, write: bool) -> str:
         allowed = ADMINS if write else READERS
