@@ -11,13 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.services import Services
 from tests.web_tracking.conftest import SECRET, seed
+from ticketing.auth.lookup_limits import PRUNE_PER_LOOKUP, LookupLimiter
 from ticketing.auth.signed_links import TrackingTokens
 from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
 from ticketing.tickets.ports import NoWatchers
 from ticketing.web.deps import ApiPorts
 from ticketing.web.tracking import Limit, TrackingConfig, TrackingLimits, create_tracking_app
-from ticketing.web.tracking.limits import PRUNE_PER_LOOKUP, LookupLimiter
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

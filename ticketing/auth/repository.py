@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.models import ApiKey, KeyRole
@@ -65,3 +65,46 @@ async def list_keys(
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
     return list((await session.execute(query.order_by(ApiKey.created_at, ApiKey.id))).scalars())
+
+
+# One statement: count each window, record the attempt in each window that still has room
+# (nothing at all once the address's window is spent: a single client cannot grow the table
+# past its own limit), and drop a few rows that every window has forgotten.
+_COUNT_AND_RECORD = text(
+    """
+WITH counts AS (
+    SELECT
+      (SELECT count(*) FROM tracking_lookups
+        WHERE bucket = 'address' AND key_hash = :address AND at > :address_since) AS address,
+      (SELECT count(*) FROM tracking_lookups
+        WHERE bucket = 'email' AND key_hash = :email AND at > :email_since) AS email,
+      (SELECT count(*) FROM tracking_lookups
+        WHERE bucket = 'number' AND key_hash = :number AND at > :number_since) AS number
+), recorded AS (
+    INSERT INTO tracking_lookups (bucket, key_hash, at)
+    SELECT v.bucket, v.key_hash, :now
+    FROM counts, (VALUES ('address', CAST(:address AS bytea)), ('email', CAST(:email AS bytea)),
+                         ('number', CAST(:number AS bytea))) AS v(bucket, key_hash)
+    WHERE counts.address < :address_max
+      AND (v.bucket = 'address'
+           OR (v.bucket = 'email' AND counts.email < :email_max)
+           OR (v.bucket = 'number' AND counts.number < :number_max))
+), pruned AS (
+    DELETE FROM tracking_lookups WHERE id IN (
+        SELECT id FROM tracking_lookups WHERE at <= :forgotten ORDER BY at LIMIT :prune)
+)
+SELECT address < :address_max AND email < :email_max AND number < :number_max FROM counts
+"""
+)
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+async def count_and_record_lookup(
+    session: AsyncSession, locks: list[int], params: dict[str, object]
+) -> bool:
+    """Count each tracking-lookup window and record the attempt where there is room; True if
+    every window still had room. Concurrent lookups of one key take turns (so a burst cannot
+    all read the same count); locks are taken in one order, so none wait in a circle."""
+    for lock in sorted(locks):
+        await session.execute(_LOCK, {"key": lock})
+    return bool((await session.execute(_COUNT_AND_RECORD, params)).scalar_one())

@@ -233,3 +233,29 @@ _LAST_EVENT = text("SELECT max(id) FROM ticket_events WHERE ticket_id = :ticket_
 async def last_event_id(session: AsyncSession, ticket_id: uuid.UUID) -> int | None:
     """The newest event of the ticket: in the command's transaction, the one it just wrote."""
     return (await session.execute(_LAST_EVENT, {"ticket_id": ticket_id})).scalar_one_or_none()
+
+
+_LAST_MESSAGE = text(
+    "SELECT id, author_actor, is_internal, body FROM ticket_messages"
+    " WHERE ticket_id = :ticket_id ORDER BY id DESC LIMIT 1"
+)
+_LAST_STATUS_CHANGE = text(
+    "SELECT id, data FROM ticket_events WHERE ticket_id = :ticket_id AND kind = 'status_changed'"
+    " ORDER BY id DESC LIMIT 1"
+)
+
+
+async def last_message(
+    session: AsyncSession, ticket_id: uuid.UUID
+) -> tuple[int, str, bool, str] | None:
+    """The ticket's newest message: id, author side, internal, body."""
+    row = (await session.execute(_LAST_MESSAGE, {"ticket_id": ticket_id})).first()
+    return None if row is None else (row[0], str(row[1]), bool(row[2]), row[3])
+
+
+async def last_status_change(
+    session: AsyncSession, ticket_id: uuid.UUID
+) -> tuple[int, dict[str, Any]] | None:
+    """The ticket's newest status change event: id and its data (`from`, `to`)."""
+    row = (await session.execute(_LAST_STATUS_CHANGE, {"ticket_id": ticket_id})).first()
+    return None if row is None else (row[0], dict(row[1]))

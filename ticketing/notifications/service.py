@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.auth.principal import Principal, require_principal
@@ -24,14 +23,6 @@ log = structlog.get_logger(__name__)
 # A reply's words ride in its row so the mail quotes what was said; a novel is cut.
 _MAX_QUOTED = 20_000
 
-_LAST_MESSAGE = text(
-    "SELECT id, author_actor, is_internal, body FROM ticket_messages"
-    " WHERE ticket_id = :ticket_id ORDER BY id DESC LIMIT 1"
-)
-_LAST_STATUS_CHANGE = text(
-    "SELECT id, data FROM ticket_events WHERE ticket_id = :ticket_id AND kind = 'status_changed'"
-    " ORDER BY id DESC LIMIT 1"
-)
 
 
 def status_notice(before: str, after: str) -> NoticeKind | None:
@@ -68,7 +59,7 @@ class NotificationService:
 
     async def queue_for_message(self, ticket: TicketInfo) -> int | None:
         """Queue the notice of the message the command just added (once per message)."""
-        row = (await self.session.execute(_LAST_MESSAGE, {"ticket_id": ticket.ticket_id})).first()
+        row = await repo.last_message(self.session, ticket.ticket_id)
         if row is None:
             return None
         message_id, author_actor, is_internal, body = row
@@ -79,9 +70,7 @@ class NotificationService:
 
     async def queue_for_status_change(self, ticket: TicketInfo) -> int | None:
         """Queue the customer's notice of the status change the command just made (once)."""
-        row = (
-            await self.session.execute(_LAST_STATUS_CHANGE, {"ticket_id": ticket.ticket_id})
-        ).first()
+        row = await repo.last_status_change(self.session, ticket.ticket_id)
         if row is None:
             return None
         event_id, data = row

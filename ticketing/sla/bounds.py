@@ -7,10 +7,10 @@ import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.core.errors import InvalidInput
+from ticketing.sla.repository import statement_timestamp
 
 # How far a workflow's `now` may be from the database clock (TICKETING_MAX_CLOCK_SKEW).
 DEFAULT_MAX_SKEW = timedelta(minutes=5)
@@ -38,7 +38,7 @@ async def database_now(session: AsyncSession) -> datetime:
     measured = _offsets.get(engine)
     if measured is None or time.monotonic() - measured[0] > CLOCK_OFFSET_TTL:
         before = datetime.now(UTC)
-        stamp = (await session.execute(text("SELECT statement_timestamp()"))).scalar_one()
+        stamp = await statement_timestamp(session)
         after = datetime.now(UTC)
         measured = (time.monotonic(), stamp - (before + (after - before) / 2))
         _offsets[engine] = measured

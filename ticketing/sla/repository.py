@@ -339,3 +339,9 @@ async def lock_if_quiet(session: AsyncSession, ticket_id: uuid.UUID, now: dateti
         text(_QUIET_RESOLVED + " AND t.id = :id FOR UPDATE OF t"), {"now": now, "id": ticket_id}
     )
     return row.first() is not None
+
+
+async def statement_timestamp(session: AsyncSession) -> datetime:
+    """The database clock at this statement."""
+    stamp: datetime = (await session.execute(text("SELECT statement_timestamp()"))).scalar_one()
+    return stamp

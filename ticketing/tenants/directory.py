@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import TENANT_ROLES, Principal, Role, require_principal
@@ -78,18 +77,14 @@ class TenantDirectory:
         """Every partner (platform only)."""
         if self.principal.role is not Role.PLATFORM:
             raise Forbidden("read partners")
-        rows = await self.session.scalars(select(Partner).order_by(Partner.id))
-        return [partner_info(row) for row in rows]
+        return [partner_info(row) for row in await repo.list_partners(self.session)]
 
     async def tenants(self, *, after: str | None = None, limit: int = PAGE) -> list[TenantInfo]:
         """The tenants the caller may see, by id."""
         self._require_reader()
-        query = select(Tenant).order_by(Tenant.id).limit(limit)
-        if self.principal.role is not Role.PLATFORM:
-            query = query.where(Tenant.id == self.principal.tenant_id)
-        if after is not None:
-            query = query.where(Tenant.id > after)
-        return [tenant_info(row) for row in await self.session.scalars(query)]
+        only = None if self.principal.role is Role.PLATFORM else self.principal.tenant_id
+        rows = await repo.list_tenants(self.session, only=only, after=after, limit=limit)
+        return [tenant_info(row) for row in rows]
 
     async def tenant(self, tenant_id: str) -> TenantInfo:
         """One tenant; another tenant reads exactly like a missing one."""
@@ -105,19 +100,12 @@ class TenantDirectory:
     ) -> list[CustomerRecord]:
         """The tenant's customers by id."""
         await self.tenant(tenant_id)
-        query = (
-            select(Customer)
-            .where(Customer.tenant_id == tenant_id)
-            .order_by(Customer.id)
-            .limit(limit)
-        )
-        if after is not None:
-            query = query.where(Customer.id > after)
-        return [customer_record(row) for row in await self.session.scalars(query)]
+        rows = await repo.list_customers(self.session, tenant_id, after=after, limit=limit)
+        return [customer_record(row) for row in rows]
 
     async def customer(self, tenant_id: str, customer_id: str) -> CustomerRecord:
         await self.tenant(tenant_id)
-        row = await self.session.get(Customer, (tenant_id, customer_id))
+        row = await repo.get_customer(self.session, tenant_id, customer_id)
         if row is None:
             raise CustomerNotFound(customer_id)
         return customer_record(row)

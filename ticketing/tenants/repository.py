@@ -36,3 +36,35 @@ async def lock_customer(session: AsyncSession, tenant_id: str, customer_id: str)
             .execution_options(populate_existing=True)
         )
     ).scalar_one()
+
+
+async def list_partners(session: AsyncSession) -> list[Partner]:
+    return list(await session.scalars(select(Partner).order_by(Partner.id)))
+
+
+async def list_tenants(
+    session: AsyncSession, *, only: str | None, after: str | None, limit: int
+) -> list[Tenant]:
+    """Tenants by id (keyset paging after `after`); `only`: that one tenant or none."""
+    query = select(Tenant).order_by(Tenant.id).limit(limit)
+    if only is not None:
+        query = query.where(Tenant.id == only)
+    if after is not None:
+        query = query.where(Tenant.id > after)
+    return list(await session.scalars(query))
+
+
+async def list_customers(
+    session: AsyncSession, tenant_id: str, *, after: str | None, limit: int
+) -> list[Customer]:
+    """A tenant's customers by id (keyset paging after `after`)."""
+    query = (
+        select(Customer).where(Customer.tenant_id == tenant_id).order_by(Customer.id).limit(limit)
+    )
+    if after is not None:
+        query = query.where(Customer.id > after)
+    return list(await session.scalars(query))
+
+
+async def get_customer(session: AsyncSession, tenant_id: str, customer_id: str) -> Customer | None:
+    return await session.get(Customer, (tenant_id, customer_id))

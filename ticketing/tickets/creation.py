@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ticketing.core.enums import Actor
 from ticketing.sla import SlaClock, SlaPolicy, deadlines
-from ticketing.tickets.context import CreateContext
+from ticketing.tickets.context_repository import CreateContext
 from ticketing.tickets.repository import NewTicketRow
 from ticketing.tickets.routing import check_route
 from ticketing.tickets.schemas import CreateTicketRequest, TicketInfo

@@ -22,7 +22,7 @@ from ticketing.core.fields import parse
 from ticketing.sla.service import tenant_policy, utcnow
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tickets import repository as repo
-from ticketing.tickets.context import CreateContext, create_context
+from ticketing.tickets.context_repository import CreateContext, create_context
 from ticketing.tickets.creation import Created, new_ticket, request_fingerprint
 from ticketing.tickets.info import created_info
 from ticketing.tickets.lifecycle import create_scope

@@ -17,18 +17,16 @@ import uuid
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role, require_principal
-from ticketing.core.enums import Actor, EventKind
+from ticketing.core.enums import EventKind
 from ticketing.core.errors import Forbidden, TicketNotFound
 from ticketing.db.rls import bind_scope
-from ticketing.notifications.models import NoticeStatus, Notification
 from ticketing.sla.service import utcnow
-from ticketing.tenants.models import Customer
+from ticketing.tickets import erasure_repository as erasure_repo
 from ticketing.tickets import repository as repo
-from ticketing.tickets.models import Ticket, TicketEvent, TicketMessage
+from ticketing.tickets.models import Ticket
 from ticketing.tickets.numbering import format_ticket_number, ticket_ref
 
 REDACTED = "[erased]"
@@ -99,18 +97,8 @@ class TicketErasure:
         """The identities the customer's side appears under on this ticket: its contact (the
         requester, else the customer's email: the `created` event's actor and first
         message's author) and every author of a customer message (a mail reply's sender)."""
-        authors = await self.session.scalars(
-            select(TicketMessage.author).where(
-                TicketMessage.ticket_id == row.id,
-                TicketMessage.author_actor == Actor.CUSTOMER,
-                TicketMessage.author.is_not(None),
-            )
-        )
-        contact = await self.session.scalar(
-            select(Customer.email).where(
-                Customer.tenant_id == row.tenant_id, Customer.id == row.customer_id
-            )
-        )
+        authors = await erasure_repo.customer_authors(self.session, row.id)
+        contact = await erasure_repo.customer_email(self.session, row.tenant_id, row.customer_id)
         people = {*authors, row.requester_email, contact}
         return {person for person in people if person is not None and person != REDACTED}
 
@@ -119,53 +107,16 @@ class TicketErasure:
         themselves (what happened, when) stay."""
         if not people:
             return False
-        messages = await self.session.execute(
-            update(TicketMessage)
-            .where(TicketMessage.ticket_id == ticket_id, TicketMessage.author.in_(people))
-            .values(author=REDACTED)
-        )
-        events = await self.session.execute(
-            update(TicketEvent)
-            .where(TicketEvent.ticket_id == ticket_id, TicketEvent.actor.in_(people))
-            .values(actor=REDACTED)
-        )
-        return bool(getattr(messages, "rowcount", 0) or getattr(events, "rowcount", 0))
+        return await erasure_repo.redact_actors(self.session, ticket_id, people, REDACTED)
 
     async def _redact_messages(self, ticket_id: uuid.UUID) -> bool:
-        result = await self.session.execute(
-            update(TicketMessage)
-            .where(TicketMessage.ticket_id == ticket_id, TicketMessage.body != REDACTED)
-            .values(body=REDACTED)
-        )
-        return bool(getattr(result, "rowcount", 0))
+        return await erasure_repo.redact_messages(self.session, ticket_id, REDACTED)
 
     async def _redact_notices(self, ticket_id: uuid.UUID, now: datetime) -> bool:
-        await self.session.execute(
-            update(Notification)
-            .where(Notification.ticket_id == ticket_id, Notification.status == NoticeStatus.QUEUED)
-            .values(status=NoticeStatus.FAILED, reason=ERASED_REASON, failed_at=now)
-        )
-        result = await self.session.execute(
-            update(Notification)
-            .where(
-                Notification.ticket_id == ticket_id,
-                (Notification.recipient.is_not(None)) | (Notification.payload != {}),
-            )
-            .values(recipient=None, payload={})
-        )
-        return bool(getattr(result, "rowcount", 0))
+        return await erasure_repo.redact_notices(self.session, ticket_id, now, ERASED_REASON)
 
     async def _redact_customer(self, tenant_id: str, customer_id: str) -> bool:
-        result = await self.session.execute(
-            update(Customer)
-            .where(
-                Customer.tenant_id == tenant_id,
-                Customer.id == customer_id,
-                Customer.email.is_not(None) | Customer.name.is_not(None),
-            )
-            .values(email=None, name=None)
-        )
-        return bool(getattr(result, "rowcount", 0))
+        return await erasure_repo.redact_customer(self.session, tenant_id, customer_id)
 
 
 def _redact_ticket(row: Ticket) -> list[str]:

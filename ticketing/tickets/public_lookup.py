@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal
@@ -16,8 +15,7 @@ from ticketing.core.enums import Actor, EventKind, TicketStatus
 from ticketing.core.fields import is_identifier
 from ticketing.db.rls import bind_tracked_number, bind_tracked_ticket
 from ticketing.tenants import repository as tenants_repo
-from ticketing.tenants.models import Customer
-from ticketing.tickets.models import Ticket
+from ticketing.tickets import lookup_repository as lookup_repo
 from ticketing.tickets.numbering import MAX_TICKET_NUMBER, parse_ticket_number
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.service import TicketService
@@ -28,7 +26,6 @@ MAX_NUMBER_TEXT = 32
 _NO_ADDRESS = "\x00no-address"
 
 # Customers are keyed per tenant: a ticket's owner is its tenant's customer of that id.
-_OWNER = (Customer.tenant_id == Ticket.tenant_id) & (Customer.id == Ticket.customer_id)
 
 STATUS_LABELS: dict[TicketStatus, str] = {
     TicketStatus.OPEN: "Open",
@@ -71,46 +68,31 @@ async def find_by_number_and_email(
     number = _number(number_text)
     # Before any principal exists: the database shows this number's ticket and owner only.
     bind_tracked_number(session, number)
-    wanted = select(literal(number).label("number")).subquery()
-    row = (
-        await session.execute(
-            select(
-                Ticket.id,
-                Ticket.tenant_id,
-                Ticket.customer_id,
-                Ticket.requester_email,
-                Customer.email,
-                Ticket.erased_at,
-            )
-            .select_from(wanted)
-            .outerjoin(Ticket, Ticket.number == wanted.c.number)
-            .outerjoin(Customer, _OWNER)
-        )
-    ).one()
-    requester = email_digest(row[3] or _NO_ADDRESS)
-    customer = email_digest(row[4] or _NO_ADDRESS)
+    row = await lookup_repo.by_number(session, number)
+    requester = email_digest(row.requester_email or _NO_ADDRESS)
+    customer = email_digest(row.customer_email or _NO_ADDRESS)
     # Bitwise, not `or`: both comparisons always run.
     same = hmac.compare_digest(given, requester) | hmac.compare_digest(given, customer)
     # An erased ticket is closed to the tracking page (see tickets.erasure).
-    if not (same & well_formed & (row[0] is not None) & (row[5] is None)):
+    if not (same & well_formed & (row.ticket_id is not None) & (row.erased_at is None)):
         return None
-    return TrackedTicket(row[0], Principal.customer(row[1], row[2], name=row[3] or row[4]))
+    assert row.ticket_id is not None and row.tenant_id and row.customer_id
+    owner = Principal.customer(
+        row.tenant_id, row.customer_id, name=row.requester_email or row.customer_email
+    )
+    return TrackedTicket(row.ticket_id, owner)
 
 
 async def find_by_link(session: AsyncSession, ticket_id: uuid.UUID) -> TrackedTicket | None:
     """The owner of a ticket named by a signed link (the signature is the credential)."""
     bind_tracked_ticket(session, ticket_id)
-    row = (
-        await session.execute(
-            select(Ticket.tenant_id, Ticket.customer_id, Ticket.requester_email, Customer.email)
-            .join(Customer, _OWNER)
-            # Every link issued before an erasure stops opening the ticket.
-            .where(Ticket.id == ticket_id, Ticket.erased_at.is_(None))
-        )
-    ).one_or_none()
-    if row is None:
+    owner = await lookup_repo.link_owner(session, ticket_id)
+    if owner is None:
         return None
-    return TrackedTicket(ticket_id, Principal.customer(row[0], row[1], name=row[2] or row[3]))
+    name = owner.requester_email or owner.customer_email
+    return TrackedTicket(
+        ticket_id, Principal.customer(owner.tenant_id, owner.customer_id, name=name)
+    )
 
 
 @dataclass(frozen=True)

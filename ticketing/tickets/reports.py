@@ -7,7 +7,6 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, require_principal
@@ -15,8 +14,7 @@ from ticketing.core.errors import InvalidInput
 from ticketing.db.rls import bind_scope
 from ticketing.sla.service import SlaService, utcnow
 from ticketing.sla.thresholds import SlaWindow
-from ticketing.tickets.models import Ticket
-from ticketing.tickets.repository import scoped_tickets
+from ticketing.tickets import reports_repository as reports_repo
 
 # Tickets judged per SLA report: a dashboard period, not an export.
 MAX_SLA_TICKETS = 5000
@@ -81,16 +79,7 @@ class TicketReports:
 
     async def ticket_counts(self) -> TicketCountsReport:
         """Counts per tenant and per (tenant, assigned team)."""
-        visible = scoped_tickets(self.principal).subquery()
-        columns = (
-            visible.c.tenant_id,
-            visible.c.assigned_team,
-            visible.c.status,
-            visible.c.priority,
-            visible.c.ticket_type,
-            visible.c.sla_breached,
-        )
-        rows = await self.session.execute(select(*columns, func.count()).group_by(*columns))
+        rows = await reports_repo.counts(self.session, self.principal)
         tenants: dict[str, Breakdown] = {}
         teams: dict[tuple[str, str | None], Breakdown] = {}
         for tenant_id, team, status, priority, kind, breached, n in rows:
@@ -110,14 +99,9 @@ class TicketReports:
         start, end = _utc(period_from, "from"), _utc(period_to, "to")
         if end <= start:
             raise InvalidInput("to", period_to, "must be after from")
-        query = (
-            scoped_tickets(self.principal)
-            .with_only_columns(Ticket.id)
-            .where(Ticket.created_at >= start, Ticket.created_at < end)
-            .order_by(Ticket.created_at)
-            .limit(MAX_SLA_TICKETS + 1)
+        ids = await reports_repo.created_between(
+            self.session, self.principal, start, end, MAX_SLA_TICKETS + 1
         )
-        ids = list(await self.session.scalars(query))
         if len(ids) > MAX_SLA_TICKETS:
             raise InvalidInput("from", period_from, f"more than {MAX_SLA_TICKETS} tickets")
         now = now or utcnow()

@@ -10,10 +10,10 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 
+from ticketing.auth.lookup_limits import TrackingLimits
 from ticketing.auth.signed_links import TrackingTokens, secret_key
 from ticketing.runtime.settings import Settings
 from ticketing.tickets.ports import Notices, Watchers
-from ticketing.web.tracking.limits import TrackingLimits
 
 
 class TrackingPorts(Protocol):

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
+from ticketing.auth.lookup_limits import LookupLimiter
 from ticketing.auth.signed_links import new_browser_id
 from ticketing.core.enums import TicketStatus
 from ticketing.core.errors import TicketingError
@@ -25,7 +26,6 @@ from ticketing.tickets.public_lookup import (
     tenant_name,
 )
 from ticketing.web.tracking.config import TrackingConfig, TrackingPorts, app_state_ports
-from ticketing.web.tracking.limits import LookupLimiter
 from ticketing.web.tracking.pages import lookup_form, page, ticket_page
 
 COOKIE = "track_browser"

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.auth import repository as repo
 from ticketing.db.rls import bind_system
 
 
@@ -34,36 +34,6 @@ class TrackingLimits:
 # table holds only live windows however many distinct keys arrive.
 PRUNE_PER_LOOKUP = 16
 
-# One statement: count each window, record the attempt in each window that still has room
-# (nothing at all once the address's window is spent: a single client cannot grow the table
-# past its own limit), and drop a few rows that every window has forgotten.
-_COUNT_AND_RECORD = text(
-    """
-WITH counts AS (
-    SELECT
-      (SELECT count(*) FROM tracking_lookups
-        WHERE bucket = 'address' AND key_hash = :address AND at > :address_since) AS address,
-      (SELECT count(*) FROM tracking_lookups
-        WHERE bucket = 'email' AND key_hash = :email AND at > :email_since) AS email,
-      (SELECT count(*) FROM tracking_lookups
-        WHERE bucket = 'number' AND key_hash = :number AND at > :number_since) AS number
-), recorded AS (
-    INSERT INTO tracking_lookups (bucket, key_hash, at)
-    SELECT v.bucket, v.key_hash, :now
-    FROM counts, (VALUES ('address', CAST(:address AS bytea)), ('email', CAST(:email AS bytea)),
-                         ('number', CAST(:number AS bytea))) AS v(bucket, key_hash)
-    WHERE counts.address < :address_max
-      AND (v.bucket = 'address'
-           OR (v.bucket = 'email' AND counts.email < :email_max)
-           OR (v.bucket = 'number' AND counts.number < :number_max))
-), pruned AS (
-    DELETE FROM tracking_lookups WHERE id IN (
-        SELECT id FROM tracking_lookups WHERE at <= :forgotten ORDER BY at LIMIT :prune)
-)
-SELECT address < :address_max AND email < :email_max AND number < :number_max FROM counts
-"""
-)
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 class LookupLimiter:
@@ -104,11 +74,7 @@ class LookupLimiter:
             params[f"{bucket}_max"] = limit.attempts
         longest = max(limit.seconds for limit in windows.values())
         params["forgotten"] = now - timedelta(seconds=longest)
+        locks = [int.from_bytes(k[:8], "big", signed=True) for k in keys.values()]
         bind_system(session)
         async with session.begin():
-            # Concurrent lookups of one key take turns, so a burst cannot all read the same
-            # count; locks in one order, so two lookups never wait on each other in a circle.
-            for lock in sorted(int.from_bytes(k[:8], "big", signed=True) for k in keys.values()):
-                await session.execute(_LOCK, {"key": lock})
-            allowed = (await session.execute(_COUNT_AND_RECORD, params)).scalar_one()
-        return bool(allowed)
+            return await repo.count_and_record_lookup(session, locks, params)

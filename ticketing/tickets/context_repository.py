@@ -1,4 +1,5 @@
-"""What a create reads before it writes: the customer, its tenant's SLA settings, its team."""
+"""What a create reads before it writes (the customer, its tenant's SLA settings, its team): one
+statement, in the repository layer."""
 
 from __future__ import annotations
 
