@@ -1,4 +1,5 @@
-"""Hypothesis strategies for hostile payloads of the public contracts (see tests/test_fuzz.py).
+"""Hypothesis strategies for hostile payloads of the public contracts (see
+tests/activities/test_fuzz.py).
 
 Every strategy yields mostly-invalid but sometimes-valid payloads: dicts with wrong types,
 awkward text, unknown fields or missing required fields, plus the odd non-dict. The valid

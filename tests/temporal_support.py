@@ -29,7 +29,7 @@ from ticketing.temporal.watchers import register_search_attributes
 from ticketing_ops.devstack import TemporalDevServer, find_free_port
 from worker import build_worker
 
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = Path(__file__).parent / "workflows" / "histories"
 TEST_CLOCK_SKEW = timedelta(days=400).total_seconds()
 
 

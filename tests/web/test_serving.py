@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.notifications.smtp_support import free_port
 from tests.services import Services
-from tests.web_tracking.conftest import seed
+from tests.web.tracking.conftest import seed
 from ticketing.runtime.settings import Settings
 from ticketing.web.serve import serving
 

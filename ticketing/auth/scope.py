@@ -1,6 +1,6 @@
 """Which tickets a principal may see, decided once: the SQL base statement, the SLA path's row
 check and the row-level-security value all read this one rule (the policies in the migrations
-are its database-side copy, checked by tests/test_rls.py)."""
+are its database-side copy, checked by tests/db/test_rls.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Hostile argv for every `ticketing` verb, through CliRunner, against the real stack.
 
 Real PostgreSQL, a real Temporal dev server and a real worker (fixtures shared with
-tests/test_cli.py). For every call: exit code 0 or 2; on 2 exactly one `error: …` line on stderr
+tests/ops/test_cli.py). For every call: exit code 0 or 2; on 2 exactly one `error: …` line on stderr
 (or one `{"error": {...}}` object on stdout with --json); never a traceback; on 0 with --json,
 stdout is JSON. A failing call leaves no rows behind, and at the end the ticket numbers are
 gap-free and every ticket has exactly one `created` event and one `ticket_created` notification.
@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
 from tests.conftest import truncate
+from tests.ops.test_cli import BackgroundWorker, temporal_server  # noqa: F401 - fixture
 from tests.strategies import BAD_EMAIL, NASTY_TEXT, TICKET_TYPES, draw_many, mix
-from tests.test_cli import BackgroundWorker, temporal_server  # noqa: F401 - fixture
 from ticketing.tickets.numbering import format_ticket_number, parse_ticket_number
 from ticketing_ops.cli import app
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
+from tests.ops.test_cli import in_thread, temporal_server  # noqa: F401 - fixture
 from tests.services import Services
-from tests.test_cli import in_thread, temporal_server  # noqa: F401 - fixture
 from ticketing_ops.cli import app, plain_text
 
 HOSTILE_TITLE = "x [/] [bold]y[/bold] \x1b[31mred\x1b]0;pwn\x07"

@@ -17,7 +17,7 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.worker import Worker
 
 from tests.temporal_support import dev_server, running_worker
-from tests.test_end_to_end import application_error
+from tests.workflows.test_end_to_end import application_error
 from ticketing.core.fields import MAX_METADATA_DEPTH, is_identifier
 from ticketing.temporal.schemas import CreateTicketRequest, parse
 

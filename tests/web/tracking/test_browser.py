@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tests.web_tracking.conftest import Site, require_chromium, tracking_link
+from tests.web.tracking.conftest import Site, require_chromium, tracking_link
 from ticketing.auth.principal import Principal
 
 

@@ -7,7 +7,7 @@ from itertools import cycle
 
 import httpx
 
-from tests.web_tracking.conftest import Site, csrf_of
+from tests.web.tracking.conftest import Site, csrf_of
 
 TRIES = 150
 

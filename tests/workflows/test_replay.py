@@ -1,8 +1,8 @@
 """Saved histories replay against today's workflows: a change breaking running workflows fails.
 
-Record new ones with `TICKETING_RECORD_HISTORIES=1 python -m pytest tests/test_end_to_end.py
-tests/test_escalation.py` and commit them next to the old ones (keep the old ones: they are
-what is still running in production).
+Record new ones with `TICKETING_RECORD_HISTORIES=1 python -m pytest
+tests/workflows/test_end_to_end.py tests/workflows/test_escalation.py` and commit them next to
+the old ones (keep the old ones: they are what is still running in production).
 """
 
 from __future__ import annotations

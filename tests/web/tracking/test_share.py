@@ -9,7 +9,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
-from tests.web_tracking.conftest import seed
+from tests.web.tracking.conftest import seed
 from ticketing.auth.principal import Principal
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.schemas import TicketInfo

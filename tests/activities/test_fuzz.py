@@ -32,7 +32,7 @@ from tests.strategies import (
     onboarding_inputs,
 )
 from tests.temporal_support import dev_server, running_worker
-from tests.test_end_to_end import activity_attempts, application_error
+from tests.workflows.test_end_to_end import activity_attempts, application_error
 from ticketing.core.errors import TicketingError
 from ticketing.notifications.mailer import Notifier
 from ticketing.temporal.schemas import (

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.services import Services
-from tests.web_tracking.conftest import SECRET, seed
+from tests.web.tracking.conftest import SECRET, seed
 from ticketing.auth.lookup_limits import PRUNE_PER_LOOKUP, LookupLimiter
 from ticketing.auth.signed_links import TrackingTokens
 from ticketing.notifications.mailer import Notifier

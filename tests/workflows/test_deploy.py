@@ -11,7 +11,6 @@ from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
 from activities.tickets import TicketActivities
-from tests.legacy.escalation_v0 import EscalationWorkflowV0
 from tests.services import Services
 from tests.temporal_support import (
     TEST_CLOCK_SKEW,
@@ -20,6 +19,7 @@ from tests.temporal_support import (
     running_worker,
     seed_tenant,
 )
+from tests.workflows.legacy.escalation_v0 import EscalationWorkflowV0
 from ticketing.notifications.mailer import Notifier
 from ticketing.temporal.caller import CallerCheck
 from ticketing.temporal.schemas import EscalationResult, TicketInfo, TicketStatus

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import select
 
-from tests.web_tracking.conftest import Site, csrf_of, token_of
+from tests.web.tracking.conftest import Site, csrf_of, token_of
 from ticketing.auth.principal import Principal
 from ticketing.tickets.models import TicketMessage
 from ticketing.tickets.service import TicketService

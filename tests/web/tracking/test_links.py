@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.services import Services
-from tests.web_tracking.conftest import SECRET, seed
+from tests.web.tracking.conftest import SECRET, seed
 from ticketing.auth.signed_links import TrackingTokens
 from ticketing.notifications.mailer import Notifier
 from ticketing.notifications.service import DirectDelivery
