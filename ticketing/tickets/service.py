@@ -13,21 +13,20 @@ from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, Priority, Tick
 from ticketing.core.errors import (
     CustomerNotFound,
     Forbidden,
-    IdempotencyKeyReused,
     InvalidInput,
     TenantNotFound,
     TicketNotFound,
-    UnknownAssignee,
 )
 from ticketing.core.fields import check_storable, normalize_priority, parse
 from ticketing.rls import bind_scope
 from ticketing.sla import ticket_clock as clock
 from ticketing.sla.service import tenant_policy, utcnow
-from ticketing.teams import repository as teams_repo
 from ticketing.tenants import repository as tenants_repo
+from ticketing.tickets import creation
 from ticketing.tickets import repository as repo
-from ticketing.tickets.context import CreateContext, create_context
-from ticketing.tickets.creation import Created, new_ticket, request_fingerprint
+from ticketing.tickets.assignment import check_assignees
+from ticketing.tickets.context import create_context
+from ticketing.tickets.creation import ANY_DOOR, Created, DoorRules, new_ticket
 from ticketing.tickets.lifecycle import (
     CUSTOMER_EVENTS,
     check_transition,
@@ -75,22 +74,14 @@ class TicketService:
         request: CreateTicketRequest | dict[str, object],
         *,
         now: datetime | None = None,
-        same_request: bool = False,
-        known_team: bool = False,
+        rules: DoorRules = ANY_DOOR,
     ) -> Created:
         """As `create_ticket`, for a session with no transaction yet, when the create is the
-        whole unit of work: it commits by itself, a read and one atomic insert.
-
-        `same_request`: a key already used must come with the same request (a retry), else
-        IdempotencyKeyReused; the HTTP doors, where a key is the client's. Workflows keep a
-        business key that names one ticket whatever each start carries.
-        `known_team`: `assigned_team` must be a team of the tenant (people and integrations
-        at the HTTP API); a workflow's team is a routing label the tenant may not have yet."""
+        whole unit of work: it commits by itself, a read and one atomic insert. `rules`: the
+        HTTP doors' stricter ones (see DoorRules)."""
         if self.session.in_transaction():
             raise RuntimeError("create_ticket_alone needs a session with no transaction")
-        return await self._create(
-            request, now, alone=True, same_request=same_request, known_team=known_team
-        )
+        return await self._create(request, now, alone=True, rules=rules)
 
     async def _create(
         self,
@@ -98,15 +89,12 @@ class TicketService:
         now: datetime | None,
         *,
         alone: bool,
-        same_request: bool = False,
-        known_team: bool = False,
+        rules: DoorRules = ANY_DOOR,
     ) -> Created:
         request = parse(CreateTicketRequest, request)
         request.check_rules()
         tenant_id, customer_id = create_scope(self.principal, request)
-        fingerprint = (
-            request_fingerprint(request) if same_request and request.idempotency_key else None
-        )
+        fingerprint = creation.fingerprint_for(request, rules)
         found = await create_context(
             self.session,
             tenant_id=tenant_id,
@@ -127,9 +115,9 @@ class TicketService:
             )
         ctx = found[0]
         if ctx.existing_ticket_id is not None:
-            return await self._replayed(ctx, fingerprint)
-        if known_team and request.assigned_team is not None and not ctx.team_known:
-            raise UnknownAssignee("assigned_team", request.assigned_team)
+            creation.check_replay(ctx, fingerprint)
+            return Created(await self._existing(ctx.existing_ticket_id), ctx.team_assigns)
+        creation.check_new_team(request, ctx, rules)
         now = now or utcnow()
         policy = tenant_policy(ctx.sla_policy, ctx.calendar)
         new = new_ticket(request, ctx, policy, now, fingerprint)
@@ -137,14 +125,11 @@ class TicketService:
         if number is None:
             # Lost a race on the same idempotency key: the winner committed first.
             [ctx] = await create_context(
-                self.session,
-                tenant_id=ctx.tenant_id,
-                customer_id=ctx.customer_id,
-                idempotency_key=request.idempotency_key,
-                team=request.assigned_team,
-                alone=False,
+                self.session, tenant_id=ctx.tenant_id, customer_id=ctx.customer_id,
+                idempotency_key=request.idempotency_key, team=request.assigned_team, alone=False,
             )
-            return await self._replayed(ctx, fingerprint)
+            creation.check_replay(ctx, fingerprint)
+            return Created(await self._existing(ctx.existing_ticket_id), ctx.team_assigns)
         ticket = created_info(new, number)
         log.info(
             "ticket_created",
@@ -153,15 +138,6 @@ class TicketService:
             channel=new.channel.value,
         )
         return Created(ticket, ctx.team_assigns)
-
-    async def _replayed(self, ctx: CreateContext, fingerprint: str | None) -> Created:
-        """The ticket already made for the key; refused when the key came with another
-        request. A ticket stored without a fingerprint (made by a workflow, or before
-        fingerprints were kept) cannot be compared and is returned as before."""
-        stored = ctx.existing_fingerprint
-        if fingerprint is not None and stored is not None and stored != fingerprint:
-            raise IdempotencyKeyReused()
-        return Created(await self._existing(ctx.existing_ticket_id), ctx.team_assigns)
 
     async def _existing(self, ticket_id: uuid.UUID | None) -> TicketInfo:
         assert ticket_id is not None
@@ -357,11 +333,9 @@ class TicketService:
         actor = actor if actor is not None else self.principal.name
         check_storable(assigned_to=assigned_to, assigned_team=assigned_team, actor=actor)
         row = await self._load(ticket, for_update=True)
-        await self._check_assignees(
-            row.tenant_id,
-            assigned_to if assigned_to != row.assigned_to else None,
-            assigned_team if assigned_team != row.assigned_team else None,
-        )
+        to = assigned_to if assigned_to != row.assigned_to else None
+        team = assigned_team if assigned_team != row.assigned_team else None
+        await check_assignees(self.session, row.tenant_id, to, team)
         row.assigned_to = assigned_to
         if assigned_team is not None:
             row.assigned_team = assigned_team
@@ -415,19 +389,6 @@ class TicketService:
         return ticket_info(row)
 
     # -- helpers ---------------------------------------------------------------------------
-
-    async def _check_assignees(
-        self, tenant_id: str, assigned_to: str | None, assigned_team: str | None
-    ) -> None:
-        """Another tenant's agent or team, or a name nobody has, is refused naming the field."""
-        if assigned_to is not None and (
-            await teams_repo.get_agent(self.session, tenant_id, assigned_to) is None
-        ):
-            raise UnknownAssignee("assigned_to", assigned_to)
-        if assigned_team is not None and (
-            await teams_repo.get_team(self.session, tenant_id, assigned_team) is None
-        ):
-            raise UnknownAssignee("assigned_team", assigned_team)
 
     async def _load(self, ticket: uuid.UUID | str, *, for_update: bool = False) -> Ticket:
         row = await repo.find_ticket(

@@ -11,6 +11,7 @@ from ticketing.core.enums import Priority, TicketStatus, TicketType
 from ticketing.notifications.service import NotificationService
 from ticketing.settings import Settings
 from ticketing.sla.service import SlaService
+from ticketing.tickets.creation import HTTP_DOOR
 from ticketing.tickets.schemas import TicketInfo, TicketPage
 from ticketing.tickets.service import TicketService
 from ticketing.tickets.share import ShareText, share_text
@@ -42,7 +43,7 @@ async def create_ticket(
     ] = None,
 ) -> TicketInfo:
     return await ticket_flows(ports, caller).create(
-        body.to_request(idempotency_key), same_request=True, known_team=True
+        body.to_request(idempotency_key), rules=HTTP_DOOR
     )
 
 
