@@ -230,11 +230,13 @@ class TicketActivities:
         """Hand the ticket-created notice to the dispatcher; the workflow never waits on mail."""
         async with activity_boundary():
             await self.callers.require(INTAKE_WORKFLOWS, "send ticket-created notices")
-        async with self.sessions() as session:
-            bind_system(session)
-            ids = await outbox.notification_ids_by_key(
-                session, outbox_keys.ticket_created(ticket_id)
-            )
-        if ids:
-            await self.notices.hand_over(ticket_id)
-        return len(ids)
+            # Inside the boundary: a database restarting under this read is a retryable
+            # outage, never a bare FileNotFoundError (its socket file gone).
+            async with self.sessions() as session:
+                bind_system(session)
+                ids = await outbox.notification_ids_by_key(
+                    session, outbox_keys.ticket_created(ticket_id)
+                )
+            if ids:
+                await self.notices.hand_over(ticket_id)
+            return len(ids)

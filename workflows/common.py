@@ -115,7 +115,10 @@ async def open_customer_ticket(
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=HAND_OVER_RETRY,
         )
-    except ActivityError:
+    except (ActivityError, ApplicationError):
         # The ticket exists and its notice is queued; the dispatcher's polling finds it.
+        # A local activity's failure reaches the workflow as the ApplicationError itself,
+        # not wrapped in an ActivityError: catching only the latter let a database restart
+        # during the hand-over fail a workflow whose ticket was already made.
         workflow.logger.warning("notice hand-over failed; the dispatcher will find it")
     return ticket

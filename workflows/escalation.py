@@ -151,8 +151,9 @@ class EscalationWorkflow:
                 return await workflow.execute_activity_method(
                     activity, arg, start_to_close_timeout=DB_ACTIVITY_TIMEOUT, retry_policy=DB_RETRY
                 )
-            except ActivityError as error:
-                cause = error.cause
+            except (ActivityError, ApplicationError) as error:
+                # A local activity's failure arrives as the ApplicationError itself.
+                cause = error.cause if isinstance(error, ActivityError) else error
                 if isinstance(cause, ApplicationError) and cause.non_retryable:
                     raise
                 workflow.logger.warning("watcher activity out of retries; waiting: %s", cause)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ticketing.core.enums import Actor
+from ticketing.core.errors import IdempotencyKeyReused, UnknownAssignee
 from ticketing.sla import SlaClock, SlaPolicy, deadlines
 from ticketing.tickets.context_repository import CreateContext
 from ticketing.tickets.repository import NewTicketRow
@@ -23,6 +24,44 @@ class Created:
     ticket: TicketInfo
     # Its team hands out new tickets: the flow picks an agent after the commit.
     team_assigns: bool
+
+
+@dataclass(frozen=True)
+class DoorRules:
+    """The HTTP doors' stricter rules for a create.
+
+    `same_request`: a key already used must come with the same request (a retry), else
+    IdempotencyKeyReused; at the HTTP API a key is the client's. Workflows keep a business key
+    that names one ticket whatever each start carries (a second onboarding start shares it).
+    `known_team`: `assigned_team` must be a team of the tenant; a workflow's team is a routing
+    label the tenant may not have created yet."""
+
+    same_request: bool = False
+    known_team: bool = False
+
+
+ANY_DOOR = DoorRules()
+HTTP_DOOR = DoorRules(same_request=True, known_team=True)
+
+
+def fingerprint_for(request: CreateTicketRequest, rules: DoorRules) -> str | None:
+    """The fingerprint to store and compare, when the rules judge the request."""
+    if not rules.same_request or request.idempotency_key is None:
+        return None
+    return request_fingerprint(request)
+
+
+def check_replay(ctx: CreateContext, fingerprint: str | None) -> None:
+    """A key already used with another request is refused. A ticket stored without a
+    fingerprint (a workflow's, or made before fingerprints were kept) cannot be compared."""
+    stored = ctx.existing_fingerprint
+    if fingerprint is not None and stored is not None and stored != fingerprint:
+        raise IdempotencyKeyReused()
+
+
+def check_new_team(request: CreateTicketRequest, ctx: CreateContext, rules: DoorRules) -> None:
+    if rules.known_team and request.assigned_team is not None and not ctx.team_known:
+        raise UnknownAssignee("assigned_team", request.assigned_team)
 
 
 def request_fingerprint(request: CreateTicketRequest) -> str:

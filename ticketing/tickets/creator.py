@@ -13,17 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.auth.principal import Principal
 from ticketing.core.errors import (
     CustomerNotFound,
-    IdempotencyKeyReused,
     InvalidInput,
     TenantNotFound,
-    UnknownAssignee,
 )
 from ticketing.core.fields import parse
 from ticketing.sla.service import tenant_policy, utcnow
 from ticketing.tenants import repository as tenants_repo
+from ticketing.tickets import creation
 from ticketing.tickets import repository as repo
 from ticketing.tickets.context_repository import CreateContext, create_context
-from ticketing.tickets.creation import Created, new_ticket, request_fingerprint
+from ticketing.tickets.creation import ANY_DOOR, Created, DoorRules, new_ticket
 from ticketing.tickets.info import created_info
 from ticketing.tickets.lifecycle import create_scope
 from ticketing.tickets.schemas import CreateTicketRequest, TicketInfo
@@ -51,15 +50,12 @@ class TicketCreator:
         now: datetime | None,
         *,
         alone: bool,
-        same_request: bool = False,
-        known_team: bool = False,
+        rules: DoorRules = ANY_DOOR,
     ) -> Created:
         request = parse(CreateTicketRequest, request)
         request.check_rules()
         tenant_id, customer_id = create_scope(self.principal, request)
-        fingerprint = (
-            request_fingerprint(request) if same_request and request.idempotency_key else None
-        )
+        fingerprint = creation.fingerprint_for(request, rules)
         found = await create_context(
             self.session,
             tenant_id=tenant_id,
@@ -81,8 +77,7 @@ class TicketCreator:
         ctx = found[0]
         if ctx.existing_ticket_id is not None:
             return await self._replayed(ctx, fingerprint)
-        if known_team and request.assigned_team is not None and not ctx.team_known:
-            raise UnknownAssignee("assigned_team", request.assigned_team)
+        creation.check_new_team(request, ctx, rules)
         now = now or utcnow()
         policy = tenant_policy(ctx.sla_policy, ctx.calendar)
         new = new_ticket(request, ctx, policy, now, fingerprint)
@@ -109,13 +104,7 @@ class TicketCreator:
 
     async def _replayed(self, ctx: CreateContext, fingerprint: str | None) -> Created:
         """The ticket already made for the key; refused when the key came with another
-        request. A ticket stored without a fingerprint (made by a workflow, or before
-        fingerprints were kept) cannot be compared and is returned as before."""
-        stored = ctx.existing_fingerprint
-        if fingerprint is not None and stored is not None and stored != fingerprint:
-            raise IdempotencyKeyReused()
-        return Created(await self._existing(ctx.existing_ticket_id), ctx.team_assigns)
-
-    async def _existing(self, ticket_id: uuid.UUID | None) -> TicketInfo:
-        assert ticket_id is not None
-        return await self.read(ticket_id)
+        request (see creation.check_replay)."""
+        creation.check_replay(ctx, fingerprint)
+        assert ctx.existing_ticket_id is not None
+        return Created(await self.read(ctx.existing_ticket_id), ctx.team_assigns)

@@ -15,6 +15,7 @@ from ticketing.notifications.service import NotificationService
 from ticketing.teams.service import assign_by_team
 from ticketing.tenants.schemas import UpsertCustomerInput
 from ticketing.tenants.service import TenantService
+from ticketing.tickets.creation import ANY_DOOR, DoorRules
 from ticketing.tickets.duties import AfterCommit, Flow
 from ticketing.tickets.schemas import CreateTicketRequest, StatusChangeInput, TicketInfo
 from ticketing.tickets.service import TicketService
@@ -50,15 +51,14 @@ class TicketFlows(Flow):
         request: CreateTicketRequest | dict[str, object],
         *,
         now: datetime | None = None,
-        same_request: bool = False,
-        known_team: bool = False,
+        rules: DoorRules = ANY_DOOR,
     ) -> TicketInfo:
         """Create (or return the already created) ticket; watch it and send its notice.
-        `same_request`, `known_team`: the HTTP doors' stricter rules (TicketService)."""
+        `rules`: the HTTP doors' stricter ones (see DoorRules)."""
         # The create is the whole unit of work: it commits by itself (no BEGIN/COMMIT).
         async with self.sessions() as session:
             created = await self._tickets(session).create_ticket_alone(
-                request, now=now, same_request=same_request, known_team=known_team
+                request, now=now, rules=rules
             )
         return await self._created(created.ticket, team_assigns=created.team_assigns)
 

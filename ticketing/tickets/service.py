@@ -14,15 +14,14 @@ from ticketing.core.errors import (
     Forbidden,
     InvalidInput,
     TicketNotFound,
-    UnknownAssignee,
 )
 from ticketing.core.fields import check_storable, normalize_priority
 from ticketing.db.rls import bind_scope
 from ticketing.sla import ticket_clock as clock
 from ticketing.sla.service import utcnow
-from ticketing.teams import repository as teams_repo
 from ticketing.tickets import repository as repo
-from ticketing.tickets.creation import Created
+from ticketing.tickets.assignment import check_assignees
+from ticketing.tickets.creation import ANY_DOOR, Created, DoorRules
 from ticketing.tickets.creator import TicketCreator
 from ticketing.tickets.info import decode_cursor, encode_cursor, ticket_info
 from ticketing.tickets.lifecycle import (
@@ -70,22 +69,14 @@ class TicketService:
         request: CreateTicketRequest | dict[str, object],
         *,
         now: datetime | None = None,
-        same_request: bool = False,
-        known_team: bool = False,
+        rules: DoorRules = ANY_DOOR,
     ) -> Created:
         """As `create_ticket`, for a session with no transaction yet, when the create is the
-        whole unit of work: it commits by itself, a read and one atomic insert.
-
-        `same_request`: a key already used must come with the same request (a retry), else
-        IdempotencyKeyReused; the HTTP doors, where a key is the client's. Workflows keep a
-        business key that names one ticket whatever each start carries.
-        `known_team`: `assigned_team` must be a team of the tenant (people and integrations
-        at the HTTP API); a workflow's team is a routing label the tenant may not have yet."""
+        whole unit of work: it commits by itself, a read and one atomic insert. `rules`: the
+        HTTP doors' stricter ones (see DoorRules)."""
         if self.session.in_transaction():
             raise RuntimeError("create_ticket_alone needs a session with no transaction")
-        return await self._create(
-            request, now, alone=True, same_request=same_request, known_team=known_team
-        )
+        return await self._create(request, now, alone=True, rules=rules)
 
     async def _create(
         self,
@@ -93,13 +84,10 @@ class TicketService:
         now: datetime | None,
         *,
         alone: bool,
-        same_request: bool = False,
-        known_team: bool = False,
+        rules: DoorRules = ANY_DOOR,
     ) -> Created:
         creator = TicketCreator(self.session, self.principal, self.get_ticket)
-        return await creator.create(
-            request, now, alone=alone, same_request=same_request, known_team=known_team
-        )
+        return await creator.create(request, now, alone=alone, rules=rules)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -291,11 +279,9 @@ class TicketService:
         actor = actor if actor is not None else self.principal.name
         check_storable(assigned_to=assigned_to, assigned_team=assigned_team, actor=actor)
         row = await self._load(ticket, for_update=True)
-        await self._check_assignees(
-            row.tenant_id,
-            assigned_to if assigned_to != row.assigned_to else None,
-            assigned_team if assigned_team != row.assigned_team else None,
-        )
+        to = assigned_to if assigned_to != row.assigned_to else None
+        team = assigned_team if assigned_team != row.assigned_team else None
+        await check_assignees(self.session, row.tenant_id, to, team)
         row.assigned_to = assigned_to
         if assigned_team is not None:
             row.assigned_team = assigned_team
@@ -349,19 +335,6 @@ class TicketService:
         return ticket_info(row)
 
     # -- helpers ---------------------------------------------------------------------------
-
-    async def _check_assignees(
-        self, tenant_id: str, assigned_to: str | None, assigned_team: str | None
-    ) -> None:
-        """Another tenant's agent or team, or a name nobody has, is refused naming the field."""
-        if assigned_to is not None and (
-            await teams_repo.get_agent(self.session, tenant_id, assigned_to) is None
-        ):
-            raise UnknownAssignee("assigned_to", assigned_to)
-        if assigned_team is not None and (
-            await teams_repo.get_team(self.session, tenant_id, assigned_team) is None
-        ):
-            raise UnknownAssignee("assigned_team", assigned_team)
 
     async def _load(self, ticket: uuid.UUID | str, *, for_update: bool = False) -> Ticket:
         row = await repo.find_ticket(

@@ -19,6 +19,7 @@ from ticketing.core.errors import Forbidden
 from ticketing.core.fields import Title, no_nul
 from ticketing.runtime.settings import Settings
 from ticketing.tickets.chat import ChatCard, ChatCards, card, first_line_title, lookup_cards
+from ticketing.tickets.creation import DoorRules
 from ticketing.tickets.schemas import CreateTicketRequest
 from ticketing.web.deps import Ports, bearer, ticket_flows, unauthorized
 from ticketing.web.routing import api_router
@@ -140,7 +141,8 @@ async def open_ticket(
             channel=Channel.CHAT,
             idempotency_key=key,
         ),
-        same_request=True,
+        # A chat customer's key judges the request; the team rule has nothing to judge.
+        rules=DoorRules(same_request=True),
     )
     links = _links(request)
     async with ports.sessions() as session:

@@ -10,6 +10,7 @@ from fastapi import Header, Path, Query
 from ticketing.core.enums import Priority, TicketStatus, TicketType
 from ticketing.readmodels.ticket_detail import TicketDetail, ticket_detail
 from ticketing.runtime.settings import Settings
+from ticketing.tickets.creation import HTTP_DOOR
 from ticketing.tickets.schemas import TicketInfo, TicketPage
 from ticketing.tickets.service import TicketService
 from ticketing.tickets.share import ShareText, share_text
@@ -41,7 +42,7 @@ async def create_ticket(
     ] = None,
 ) -> TicketInfo:
     return await ticket_flows(ports, caller).create(
-        body.to_request(idempotency_key), same_request=True, known_team=True
+        body.to_request(idempotency_key), rules=HTTP_DOOR
     )
 
 
