@@ -20,7 +20,15 @@ from ticketing.web.desk.views import KIT, render, timeline
 MAX_MESSAGE_CHARS = 20_000
 MESSAGE_BYTES = 256 * 1024
 # The field of a domain error → the control it is shown next to.
-FIELDS = {"body": "body", "status": "status", "priority": "priority", "assigned_to": "assignee"}
+FIELDS = {
+    "body": "body",
+    "status": "status",
+    "priority": "priority",
+    "assigned_to": "assignee",
+    "ticket_type": "type",
+    # An installation request needs the address the ticket does not have.
+    "service_address": "type",
+}
 DONE = {
     "sent": "Your reply was sent.",
     "noted": "Your internal note was added.",
@@ -145,7 +153,7 @@ def register(router: APIRouter, desk: Desk) -> None:
         except TicketNotFound:
             return not_found(me)
         except TicketingError as error:
-            field = FIELDS.get(error.field or "", "type" if error.field == "ticket_type" else "")
+            field = FIELDS.get(error.field or "", "")
             # What was already saved stays saved (each change is its own step, as in the API).
             fresh = await _detail(desk, request, me, t.ticket_number)
             return await ticket_page(

@@ -51,6 +51,10 @@ EVENT_LABELS = {
 }
 
 
+# Each of these events has its message in the timeline already: shown once, as the message.
+SHOWN_AS_MESSAGES = frozenset({EventKind.REPLIED, EventKind.NOTE_ADDED})
+
+
 @dataclass(frozen=True)
 class Entry:
     """One line of the timeline: a message (the description first) or an event."""
@@ -79,6 +83,8 @@ def timeline(detail: TicketDetail) -> list[Entry]:
         entry = Entry(m.created_at, who, m.body, True, internal=m.is_internal)
         entries.append((m.created_at, 0, index, entry))
     for index, e in enumerate(detail.events):
+        if e.kind in SHOWN_AS_MESSAGES:
+            continue
         label = EVENT_LABELS.get(e.kind, e.kind.value)
         entry = Entry(e.created_at, e.actor or "System", label, False, detail=_event_detail(e.data))
         entries.append((e.created_at, 1, index, entry))
