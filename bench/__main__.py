@@ -21,11 +21,12 @@ import psutil
 
 from bench.common import RESULTS, ROOT, machine, stop_postgres
 
-BENCHMARKS = ["create_path", "api", "threshold_cost", "workflow_path", "watchers",
+BENCHMARKS = ["create_path", "api", "desk", "threshold_cost", "workflow_path", "watchers",
               "timer_accuracy", "startup"]
 QUICK = {
     "create_path": ["--seconds", "1"],
     "api": ["--seconds", "1", "--rounds", "1"],
+    "desk": ["--tickets", "2000", "--requests", "20"],
     "threshold_cost": ["--tickets", "20"],
     "workflow_path": ["--seconds", "3", "--concurrency", "10", "--warmup", "1"],
     "watchers": ["--watchers", "100", "--idle-seconds", "2"],
@@ -98,6 +99,14 @@ def headline(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{service['p50'] * 1000:.1f}/{service['p99'] * 1000:.1f} ms)",
                 ratio=row["ratio"], goal=f">= {r['goal_ratio']}",
                 ok=row["ratio"] >= r["goal_ratio"])
+    elif name == "desk":
+        for row in r["rows"]:
+            desk, api = row["desk_s"], row["api_s"]
+            add(f"desk {row['case']} at {r['tickets']} tickets (p50 {desk['p50'] * 1000:.1f} ms)",
+                desk["p95"] * 1000, "ms p95",
+                baseline=f"API {api['p50'] * 1000:.1f}/{api['p95'] * 1000:.1f} ms p50/p95",
+                ratio=desk["p95"] / api["p95"], goal=f"<= {r['goal_p95_s'] * 1000:.0f} ms",
+                ok=row["ok"])
     elif name == "threshold_cost":
         base = r["rows"][0]
         for row in r["rows"][1:]:

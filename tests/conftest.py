@@ -28,7 +28,7 @@ from ticketing.runtime.settings import Settings
 
 TABLES = (
     "notifications, sla_breaches, ticket_events, ticket_messages, tickets, customers, tenants, "
-    "tracking_lookups, "
+    "tracking_lookups, desk_login_throttle, "
     "partners"
 )
 

@@ -232,8 +232,9 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     # and reads ticket numbers and escalation routes; policies are the tenants'.
     "sla": {"core", "db", "auth", "tenants", "tickets"},
     "tickets": {"core", "db", "auth", "tenants", "sla", "teams", "notifications"},
-    # Unusual: assignment reads tickets (the load of each agent) and their service.
-    "teams": {"core", "db", "auth", "tickets"},
+    # Unusual: assignment reads tickets (the load of each agent) and their service; a desk
+    # login (teams.signin) checks that its tenant exists.
+    "teams": {"core", "db", "auth", "tickets", "tenants"},
     # Unusual: notices name tickets (numbering, ticket schemas).
     "notifications": {"core", "db", "auth", "runtime", "tickets"},
     # Coming: the email channel's intake rules, pure domain code (no adapter imports).

@@ -62,6 +62,7 @@ class EventKind(StrEnum):
     PAUSED = "paused"
     RESUMED = "resumed"
     PRIORITY_CHANGED = "priority_changed"
+    TYPE_CHANGED = "type_changed"
     SLA_WARNING = "sla_warning"
     BREACHED = "breached"
     ESCALATED = "escalated"

@@ -6,16 +6,20 @@ from ticketing.auth.models import ApiKey
 from ticketing.core.orm import NAMING_CONVENTION, Base, Timestamp
 from ticketing.notifications.models import Notification
 from ticketing.sla.models import SlaBreach
+from ticketing.teams.logins import AgentLogin, DeskSession, LoginThrottle
 from ticketing.teams.models import Agent, Team, TeamMember
 from ticketing.tenants.models import Customer, Partner, Tenant
 from ticketing.tickets.models import Ticket, TicketCounter, TicketEvent, TicketMessage
 
 __all__ = [
     "Agent",
+    "AgentLogin",
     "ApiKey",
     "NAMING_CONVENTION",
     "Base",
     "Customer",
+    "DeskSession",
+    "LoginThrottle",
     "Notification",
     "Partner",
     "SlaBreach",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, func
+from sqlalchemy import ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.core.orm import Base
@@ -35,6 +35,8 @@ class Tenant(Base):
 
 class Customer(Base):
     __tablename__ = "customers"
+    # Ticket search by customer email, any case (migration 0022).
+    __table_args__ = (Index("ix_customers_tenant_email", "tenant_id", text("lower(email)")),)
 
     # The caller's id (integer digits or lower-case UUID), unique within its tenant: two tenants
     # may each have a customer 42.

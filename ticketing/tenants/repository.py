@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +11,16 @@ from ticketing.tenants.models import Customer, Partner, Tenant
 
 async def get_tenant(session: AsyncSession, tenant_id: str) -> Tenant | None:
     return await session.get(Tenant, tenant_id)
+
+
+async def customer_ids_by_email(session: AsyncSession, tenant_id: str, email: str) -> list[str]:
+    """The tenant's customers with this address, any case (ix_customers_tenant_email)."""
+    query = (
+        select(Customer.id)
+        .where(Customer.tenant_id == tenant_id, func.lower(Customer.email) == email.lower())
+        .order_by(Customer.id)
+    )
+    return list((await session.scalars(query)).all())
 
 
 async def get_partner(session: AsyncSession, partner_id: str) -> Partner | None:

@@ -34,6 +34,19 @@ class TenantService:
         if not p.sees_everything and p.tenant_id != tenant_id:
             raise TenantNotFound(tenant_id)
 
+    async def list_tenants(self) -> list[tuple[str, str]]:
+        """(id, name) of the tenants the principal sees: all for the platform, else its own."""
+        p = self.principal
+        only = None if p.sees_everything else p.tenant_id
+        tenants = await repo.list_tenants(self.session, only=only, after=None, limit=1000)
+        return [(t.id, t.name) for t in tenants]
+
+    async def customer_by_email(self, tenant_id: str, email: str) -> str | None:
+        """The id of the tenant's customer with this address (the oldest id of several)."""
+        self._visible_tenant(tenant_id)
+        found = await repo.customer_ids_by_email(self.session, tenant_id, email.strip())
+        return found[0] if found else None
+
     async def register_partner(
         self, partner_id: str, *, name: str, email: str | None = None
     ) -> None:

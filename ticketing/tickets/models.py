@@ -43,6 +43,9 @@ class Ticket(Base):
         CheckConstraint("escalation_level between 1 and 3", name="escalation_level_range"),
         Index("ix_tickets_tenant_status_number", "tenant_id", "status", "number"),
         Index("ix_tickets_tenant_number", "tenant_id", "number"),
+        # The desk queue's filters, newest first (migration 0022).
+        Index("ix_tickets_tenant_priority_number", "tenant_id", "priority", "number"),
+        Index("ix_tickets_tenant_assigned_to_number", "tenant_id", "assigned_to", "number"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -9,10 +9,18 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, require_principal
-from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, Priority, TicketStatus
+from ticketing.core.enums import (
+    DONE_STATUSES,
+    Actor,
+    EventKind,
+    Priority,
+    TicketStatus,
+    TicketType,
+)
 from ticketing.core.errors import (
     Forbidden,
     InvalidInput,
+    MissingServiceAddress,
     TicketNotFound,
 )
 from ticketing.core.fields import check_storable, normalize_priority
@@ -130,8 +138,10 @@ class TicketService:
         search: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        statuses: frozenset[TicketStatus] | None = None,
+        tenant_id: str | None = None,
     ) -> TicketPage:
-        """Newest first, keyset-paginated on the ticket number."""
+        """Newest first, keyset-paginated on the ticket number; `statuses`: any of them."""
         if not 1 <= limit <= 500:
             raise InvalidInput("limit", limit, "must be between 1 and 500")
         check_storable(
@@ -139,6 +149,7 @@ class TicketService:
             assigned_to=assigned_to,
             assigned_team=assigned_team,
             search=search,
+            tenant_id=tenant_id,
         )
         filters = repo.TicketFilters(
             status=TicketStatus(status) if status is not None else None,
@@ -149,10 +160,17 @@ class TicketService:
             breached=breached,
             search=search or None,
             before_number=decode_cursor(cursor) if cursor is not None else None,
+            statuses=statuses,
+            tenant_id=tenant_id,
         )
         rows = await repo.list_tickets(self.session, self.principal, filters, limit + 1)
         next_cursor = encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
         return TicketPage(items=[ticket_info(r) for r in rows[:limit]], next_cursor=next_cursor)
+
+    async def status_counts(self, tenant_id: str | None = None) -> dict[TicketStatus, int]:
+        """Tickets per status the principal sees (one tenant's, if named)."""
+        check_storable(tenant_id=tenant_id)
+        return await repo.count_by_status(self.session, self.principal, tenant_id)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -312,22 +330,49 @@ class TicketService:
     ) -> TicketInfo:
         """Re-target the due dates; elapsed and paused time are kept."""
         require_support_side(self.principal, "change a ticket's priority")
-        now = now or utcnow()
         try:
             new = Priority(normalize_priority(priority))
         except ValueError:
             raise InvalidInput("priority", priority, "is not low, normal, high or urgent") from None
+        return await self._retarget(ticket, "priority", new, EventKind.PRIORITY_CHANGED, actor, now)
+
+    async def change_type(
+        self,
+        ticket: uuid.UUID | str,
+        ticket_type: TicketType | str,
+        *,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        """Re-target the due dates by the new type's targets; elapsed and paused time are kept."""
+        require_support_side(self.principal, "change a ticket's type")
+        try:
+            new = TicketType(ticket_type)
+        except ValueError:
+            raise InvalidInput("ticket_type", ticket_type, "is not a ticket type") from None
+        return await self._retarget(ticket, "ticket_type", new, EventKind.TYPE_CHANGED, actor, now)
+
+    async def _retarget(
+        self,
+        ticket: uuid.UUID | str,
+        attribute: str,
+        new: Priority | TicketType,
+        kind: EventKind,
+        actor: str | None,
+        now: datetime | None,
+    ) -> TicketInfo:
+        now = now or utcnow()
         actor = actor if actor is not None else self.principal.name
         check_storable(actor=actor)
         row = await self._load(ticket, for_update=True)
-        old, row.priority = row.priority, new
+        if new is TicketType.INSTALLATION_REQUEST and not row.service_address:
+            raise MissingServiceAddress(
+                "service_address", None, "an installation request needs one"
+            )
+        old = getattr(row, attribute)
+        setattr(row, attribute, new)
         repo.add_event(
-            self.session,
-            row.id,
-            EventKind.PRIORITY_CHANGED,
-            now,
-            actor=actor,
-            data={"from": old.value, "to": new.value},
+            self.session, row.id, kind, now, actor=actor, data={"from": old.value, "to": new.value}
         )
         await clock.store_due_dates(self.session, row, now)
         row.updated_at = now

@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from ticketing.runtime.heap import freeze_startup_heap
 from ticketing.web import admin, apikeys, chat, customers, erase, reports, teams, tickets
 from ticketing.web.deps import ApiPorts
+from ticketing.web.desk import DeskConfig, desk_router
 from ticketing.web.headers import SecurityHeaders
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
 from ticketing.web.telemetry import Telemetry, instrument_app
@@ -27,11 +28,12 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     tracking: TrackingConfig | None = None,
+    desk: DeskConfig | None = None,
     telemetry: Telemetry | None = None,
 ) -> FastAPI:
     """The API over `ports` (tests, the dev stack), or over ports `connect` opens for the
     app's lifetime (`ticketing api`, one set per uvicorn worker process); with `tracking`, the
-    customers' public tracking pages beside it."""
+    customers' public tracking pages beside it; with `desk`, the agent desk under /desk."""
     if (ports is None) == (connect is None):
         raise ValueError("give exactly one of ports or connect")
 
@@ -75,6 +77,8 @@ def create_app(
     app.include_router(chat.router)
     if tracking is not None:
         app.include_router(tracking_router(tracking))
+    if desk is not None:
+        app.include_router(desk_router(desk))
     if telemetry is not None:
         instrument_app(app, telemetry)
     return app

@@ -21,6 +21,7 @@ from ticketing.db.engine import make_engine, make_sessionmaker, prepare_schema, 
 from ticketing.runtime.settings import Settings
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
+from ticketing.web.desk import DeskConfig
 from ticketing.web.telemetry import Telemetry
 from ticketing.web.tracking import TrackingConfig
 
@@ -63,12 +64,22 @@ def tracking_config(settings: Settings) -> TrackingConfig | None:
         return None
 
 
+def desk_config(settings: Settings) -> DeskConfig | None:
+    """The desk's keys; without a shared secret the desk stays off, as the tracking pages do."""
+    try:
+        return DeskConfig.from_settings(settings)
+    except MissingSecretKey as error:
+        log.warning("desk_off", reason=error.message)
+        return None
+
+
 def app_from_environment() -> FastAPI:
     """uvicorn's factory for `ticketing api`: each worker process opens its own ports."""
     settings = Settings()
     return create_app(
         connect=lambda: open_ports(settings),
         tracking=tracking_config(settings),
+        desk=desk_config(settings),
         request_timeout=settings.api_timeout,
         telemetry=Telemetry.from_settings(settings),
     )
@@ -155,6 +166,7 @@ async def serving(
             create_app(
                 ports,
                 tracking=tracking_config(settings),
+                desk=desk_config(settings),
                 request_timeout=settings.api_timeout,
                 telemetry=Telemetry.from_settings(settings),
             ),

@@ -10,6 +10,7 @@ import warnings
 
 import typer
 
+from ticketing_ops.cli.agents import agent_app
 from ticketing_ops.cli.apikeys import apikey_app
 from ticketing_ops.cli.errors import CliError, to_cli_error
 from ticketing_ops.cli.onboarding import (
@@ -56,6 +57,7 @@ app.add_typer(installation_app, name="installation")
 app.add_typer(ticket_app, name="ticket")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(agent_app, name="agent")
 for command in (dev, demo, worker, api, migrate, onboard, install):
     app.command()(command)
 

@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -25,6 +24,7 @@ from ticketing.tickets.public_lookup import (
     find_by_number_and_email,
     tenant_name,
 )
+from ticketing.web.pages import read_form, set_cookie
 from ticketing.web.tracking.config import TrackingConfig, TrackingPorts, app_state_ports
 from ticketing.web.tracking.pages import lookup_form, page, ticket_page
 
@@ -43,24 +43,6 @@ BAD_LINK = "This link is not valid or has expired. Enter your ticket number and 
 REPLY_SENT = "Thank you. Your reply was added to the ticket."
 CONFIRMED = "Thank you for confirming. Your ticket is closed; reply to reopen it."
 NOT_CONFIRMABLE = "This ticket is not waiting for your confirmation."
-
-
-async def read_form(request: Request, limit: int) -> dict[str, str] | None:
-    """An urlencoded body's first value per field; None when it cannot be one (too big,
-    another content type, too many fields)."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    try:
-        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=8)
-    except ValueError:
-        return None
-    return {key: values[0] for key, values in fields.items()}
 
 
 def tracking_router(
@@ -82,14 +64,8 @@ def tracking_router(
 
     def respond(html: str, status: int, browser: str) -> Response:
         response = page(html, status)
-        response.set_cookie(
-            COOKIE,
-            browser,
-            max_age=12 * 3600,
-            path="/track",
-            httponly=True,
-            samesite="lax",
-            secure=cfg.secure_cookies,
+        set_cookie(
+            response, COOKIE, browser, max_age=12 * 3600, path="/track", secure=cfg.secure_cookies
         )
         return response
 
