@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from ticketing.auth.models import ApiKey
 from ticketing.core.orm import NAMING_CONVENTION, Base, Timestamp
+from ticketing.mail.models import InboundMail, Mailbox, TicketParticipant
 from ticketing.notifications.models import Notification
 from ticketing.sla.models import SlaBreach
 from ticketing.teams.models import Agent, Team, TeamMember
 from ticketing.tenants.models import Customer, Partner, Tenant
+from ticketing.tickets.attachments.models import Attachment, AttachmentBlob
 from ticketing.tickets.models import Ticket, TicketCounter, TicketEvent, TicketMessage
 
 __all__ = [
     "Agent",
     "ApiKey",
+    "Attachment",
+    "AttachmentBlob",
+    "InboundMail",
+    "Mailbox",
     "NAMING_CONVENTION",
     "Base",
     "Customer",
@@ -26,5 +32,6 @@ __all__ = [
     "TicketCounter",
     "TicketEvent",
     "TicketMessage",
+    "TicketParticipant",
     "Timestamp",
 ]

@@ -12,6 +12,7 @@ import typer
 
 from ticketing_ops.cli.apikeys import apikey_app
 from ticketing_ops.cli.errors import CliError, to_cli_error
+from ticketing_ops.cli.mail import mail_app, mailbox_app
 from ticketing_ops.cli.onboarding import (
     install,
     installation_app,
@@ -56,6 +57,8 @@ app.add_typer(installation_app, name="installation")
 app.add_typer(ticket_app, name="ticket")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(mailbox_app, name="mailbox")
+app.add_typer(mail_app, name="mail")
 for command in (dev, demo, worker, api, migrate, onboard, install):
     app.command()(command)
 
