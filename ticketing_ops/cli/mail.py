@@ -167,7 +167,10 @@ def mail_receive(
         raise typer.Exit(EX_TEMPFAIL) from None
     except Exception as error:  # noqa: BLE001 - stored or not, the MTA must try again later
         cli_error = to_cli_error(error)
-        _failed(cli_error.message, cli_error.type, cli_error.field, json_out)
+        message = cli_error.message
+        if isinstance(error, OSError):  # refused or unreachable: the database, at this point
+            message = f"database: {message}"
+        _failed(message, cli_error.type, cli_error.field, json_out)
         raise typer.Exit(EX_TEMPFAIL) from None
     if json_out:
         typer.echo(dumps(result.public()))
