@@ -135,7 +135,18 @@ def test_imap_mailbox_keeps_the_password_encrypted(cli: Any, owner_url: str) -> 
 def test_mail_receive_exit_statuses_and_json(cli: Any, smtp: tuple[RecordingHandler, int]) -> None:
     handler, _ = smtp
     handler.received.clear()
-    ok(cli("mailbox", "add", "support@acme.test", "--tenant", "acme", "--senders", "anyone", "--json"))
+    ok(
+        cli(
+            "mailbox",
+            "add",
+            "support@acme.test",
+            "--tenant",
+            "acme",
+            "--senders",
+            "anyone",
+            "--json",
+        )
+    )
     created = cli("mail", "receive", "--json", input=m.plain())
     assert ok(created) == {"outcome": "created", "ticket_number": "TKT-000001", "reason": None}
     # The customer heard once, from the tenant's mailbox, in the ticket's thread.

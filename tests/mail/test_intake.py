@@ -24,7 +24,7 @@ async def ticket(sessions: Sessions, number: str):  # type: ignore[no-untyped-de
 
 
 async def count(sessions: Sessions, table: str) -> int:
-    return int(await scalar(sessions, f"SELECT count(*) FROM {table}"))  # type: ignore[arg-type]
+    return int(str(await scalar(sessions, f"SELECT count(*) FROM {table}")))
 
 
 async def test_a_customer_mail_opens_an_email_ticket(
