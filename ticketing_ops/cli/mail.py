@@ -14,9 +14,19 @@ from ticketing.runtime.settings import Settings
 from ticketing_ops.cli.after_commit import OperatorWatchers
 from ticketing_ops.cli.context import OPERATOR, database, operator, parse_enum
 from ticketing_ops.cli.errors import first_line, to_cli_error
-from ticketing_ops.cli.output import JSON_OPTION, dumps, out, plain_text, quiet_logging, run
+from ticketing_ops.cli.output import (
+    JSON_OPTION,
+    dumps,
+    loud_logging,
+    out,
+    plain_text,
+    quiet_logging,
+    run,
+)
 
 if TYPE_CHECKING:
+    from temporalio.client import Client
+
     from ticketing.mail.flows import MailIntake
 
 mailbox_app = typer.Typer(help="Inbound mailboxes of tenants.", no_args_is_help=True)
@@ -237,3 +247,52 @@ def mail_release(
         out().print(Text(plain_text(f"{r['outcome']} {r['ticket_number'] or ''}".strip())))
 
     run(json_out, action, render)
+
+
+@asynccontextmanager
+async def mail_serving(
+    settings: Settings, client: Client | None = None, database_url: str | None = None
+) -> AsyncIterator[tuple[str, int]]:
+    """The SMTP intake on TICKETING_MAIL_LISTEN, with the API's ports (Temporal watchers, the
+    dispatcher's doorbell), until the block exits; yields the address it listens on."""
+    from ticketing.mail.flows import MailIntake
+    from ticketing.smtp.config import intake_config, listen_address
+    from ticketing.smtp.server import smtp_intake
+    from ticketing.web.serve import open_ports
+
+    host, port = listen_address(settings)
+    async with open_ports(settings, client=client, database_url=database_url) as ports:
+        intake = MailIntake(
+            ports.sessions,
+            watchers=ports.watchers,
+            notices=ports.notices,
+            config=intake_config(settings),
+        )
+        async with smtp_intake(
+            intake, host=host, port=port, max_bytes=settings.mail_max_bytes
+        ) as server:
+            bound = server.sockets[0].getsockname()
+            yield str(bound[0]), int(bound[1])
+
+
+@mail_app.command("serve")
+def mail_serve() -> None:
+    """Receive mail over SMTP on TICKETING_MAIL_LISTEN (default 127.0.0.1:2525) until Ctrl-C:
+    550 for an unknown mailbox, 552 over TICKETING_MAIL_MAX_BYTES, 451 while storage is
+    down, 250 once the outcome is committed."""
+    settings = Settings()
+    loud_logging(settings)
+
+    async def main() -> None:
+        async with mail_serving(settings) as (host, port):
+            out().print(Text(f"mail intake listening on {host}:{port} (Ctrl-C to stop)"))
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except Exception as error:  # noqa: BLE001 - one line, like every verb
+        cli_error = to_cli_error(error)
+        _failed(cli_error.message, cli_error.type, cli_error.field, False)
+        raise typer.Exit(2) from None
