@@ -153,6 +153,11 @@ def test_mail_receive_exit_statuses_and_json(cli: Any, smtp: tuple[RecordingHand
     [notice] = handler.received
     assert notice.recipients == ["jane@example.com"]
     assert notice.message["Subject"].startswith("[TKT-000001]")
+    assert notice.message["From"].addresses[0].addr_spec == "support@acme.test"
+    assert str(notice.message["Reply-To"]) == "support@acme.test"
+    assert notice.sender == "support@acme.test"  # the envelope: reports come back to intake
+    assert str(notice.message["In-Reply-To"]) == "<m1@mail.example.com>"
+    assert str(notice.message["References"]).endswith(" <m1@mail.example.com>")
 
     duplicate = cli(
         "mail", "receive", "--recipient", "support@acme.test", "--json", input=m.plain()
@@ -216,3 +221,31 @@ def test_held_mail_is_listed_and_released(cli: Any) -> None:
     assert missing.exit_code == 2 and missing.stderr.startswith("error: id: no mail")
     bad = cli("mail", "list", "--outcome", "lost")
     assert bad.exit_code == 2 and bad.stderr.startswith("error: outcome:")
+
+
+def test_notices_answer_in_the_customers_thread(
+    cli: Any, smtp: tuple[RecordingHandler, int]
+) -> None:
+    handler, _ = smtp
+    ok(
+        cli(
+            "mailbox",
+            "add",
+            "support@acme.test",
+            "--tenant",
+            "acme",
+            "--senders",
+            "anyone",
+            "--json",
+        )
+    )
+    ok(cli("mail", "receive", "--json", input=m.plain()))
+    reply = m.gmail_reply("jane@example.com", "Re: [TKT-000001] x", "<m1@mail.example.com>")
+    assert ok(cli("mail", "receive", "--json", input=reply))["outcome"] == "appended"
+    handler.received.clear()
+    answered = cli("ticket", "reply", "TKT-000001", "--body", "We reset it.", "--actor", "tenant")
+    assert answered.exit_code == 0, answered.stderr
+    [notice] = [r for r in handler.received if r.recipients == ["jane@example.com"]]
+    assert str(notice.message["In-Reply-To"]) == "<gmail-r1@mail.gmail.com>"
+    assert notice.message["Subject"].startswith("[TKT-000001] ")
+    assert "We reset it." in notice.message.get_body(("plain",)).get_content()
