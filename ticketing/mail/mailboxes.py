@@ -126,6 +126,19 @@ def mailbox_info(row: Mailbox) -> MailboxInfo:
     )
 
 
+async def imap_accounts(
+    session: AsyncSession, passwords: PasswordBox
+) -> list[tuple[str, ImapAccount]]:
+    """Every mailbox fetched over IMAP, with its password opened (`session`: system scope,
+    the poller works for every tenant)."""
+    found = []
+    for row in await repo.imap_mailboxes(session):
+        if row.imap_url and row.imap_password:
+            account = parse_imap_url(row.imap_url, passwords.open(row.imap_password))
+            found.append((row.address, account))
+    return found
+
+
 class MailboxService:
     """Mailboxes as a Principal may see and change them (a tenant admin: its own)."""
 
