@@ -100,3 +100,17 @@ async def test_storage_unavailable_is_a_temporary_451(ports: RecordingPorts) -> 
     finally:
         await engine.dispose()
     assert caught.value.recipients["support@acme.test"][0] == 451
+
+
+async def test_outcomes_are_counted(seeded: Sessions, ports: RecordingPorts) -> None:
+    from ticketing.runtime.observability import MailMetrics
+
+    metrics = MailMetrics()
+    intake = MailIntake(seeded, watchers=ports, notices=ports, on_outcome=metrics.count)
+    await intake.receive(m.plain())
+    await intake.receive(m.plain())
+    await intake.receive(m.out_of_office())
+    text = metrics.render().decode()
+    assert 'ticketing_mail_received_total{outcome="created"} 1.0' in text
+    assert 'ticketing_mail_received_total{outcome="duplicate"} 1.0' in text
+    assert 'ticketing_mail_received_total{outcome="ignored"} 1.0' in text

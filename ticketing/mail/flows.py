@@ -8,6 +8,7 @@ crash finds either nothing done or everything done, never a second ticket or mes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -93,11 +94,14 @@ class MailIntake:
         watchers: Watchers,
         notices: Notices,
         config: IntakeConfig | None = None,
+        on_outcome: Callable[[str], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.watchers = watchers
         self.notices = notices
         self.config = config or IntakeConfig()
+        # Told every committed outcome (the metrics' counter).
+        self.on_outcome = on_outcome
 
     async def mailbox_for(self, addresses: tuple[str, ...]) -> Mailbox | None:
         """The first of `addresses` that is a mailbox (any tenant's: the address says which)."""
@@ -143,8 +147,11 @@ class MailIntake:
                 now=datetime.now(UTC),
             )
         if stored.outcome is not None:
-            return _duplicate(stored.id, mailbox)
-        result = await self._decide(stored.id, mail, mailbox, own, copies, expected=None)
+            result = _duplicate(stored.id, mailbox)
+        else:
+            result = await self._decide(stored.id, mail, mailbox, own, copies, expected=None)
+        if self.on_outcome is not None:
+            self.on_outcome(result.outcome.value)
         log.info(
             "mail_received",
             outcome=result.outcome.value,

@@ -108,3 +108,6 @@ class Settings(BaseSettings):
     # Where attachment bytes live: "postgres" (default) or "filesystem" under attachment_dir.
     attachment_store: Literal["postgres", "filesystem"] = "postgres"
     attachment_dir: Path | None = None
+    # Serve the intake's outcome counts (Prometheus) on metrics_host at this port from
+    # `ticketing mail serve` / `ticketing dev`; unset: not served.
+    mail_metrics_port: int | None = Field(default=None, ge=0, le=65535)

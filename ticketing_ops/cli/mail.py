@@ -256,17 +256,26 @@ async def mail_serving(
     """The SMTP intake on TICKETING_MAIL_LISTEN, with the API's ports (Temporal watchers, the
     dispatcher's doorbell), until the block exits; yields the address it listens on."""
     from ticketing.mail.flows import MailIntake
+    from ticketing.runtime.observability import MailMetrics
     from ticketing.smtp.config import intake_config, listen_address
     from ticketing.smtp.server import smtp_intake
     from ticketing.web.serve import open_ports
 
     host, port = listen_address(settings)
+    metrics = MailMetrics()
+    if settings.mail_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(
+            settings.mail_metrics_port, addr=settings.metrics_host, registry=metrics.registry
+        )
     async with open_ports(settings, client=client, database_url=database_url) as ports:
         intake = MailIntake(
             ports.sessions,
             watchers=ports.watchers,
             notices=ports.notices,
             config=intake_config(settings),
+            on_outcome=metrics.count,
         )
         async with smtp_intake(
             intake, host=host, port=port, max_bytes=settings.mail_max_bytes
