@@ -127,15 +127,18 @@ class MailIntake:
         candidates = recipients or mail.routing_candidates
         async with self.sessions() as session:
             bind_system(session)
-            mailbox = await repo.find_mailbox(session, candidates)
-            ours = await repo.mailboxes_among(session, (*mail.to, *mail.cc, mail.sender or ""))
+            ours = await repo.mailboxes_named(
+                session, (*candidates, *mail.to, *mail.cc, mail.sender or "")
+            )
+        mailbox = next((ours[a] for a in candidates if a in ours), None)
+        if mailbox is None:
+            raise NoMailbox(candidates)
         own = mail.sender is not None and (
             mail.sender == (self.config.own_sender or "").lower() or mail.sender in ours
         )
         copies = tuple(a for a in dict.fromkeys((*mail.to, *mail.cc)) if a not in ours)
-        if mailbox is None:
-            raise NoMailbox(candidates)
         principal = intake_principal(mailbox)
+        # Stored first; the facts the decision needs are read in the same transaction.
         async with self.sessions() as session, session.begin():
             bind_scope(session, principal)
             stored = await repo.store_mail(
@@ -146,10 +149,17 @@ class MailIntake:
                 raw=None if oversize else raw,
                 now=datetime.now(UTC),
             )
-        if stored.outcome is not None:
+            facts = None
+            if stored.outcome is None:
+                facts = await read_facts(
+                    session, self._policy(), stored.id, mail, mailbox, own=own, released=False
+                )
+        if facts is None:
             result = _duplicate(stored.id, mailbox)
         else:
-            result = await self._decide(stored.id, mail, mailbox, own, copies, expected=None)
+            result = await self._decide(
+                stored.id, mail, mailbox, own, copies, expected=None, facts=facts
+            )
         if self.on_outcome is not None:
             self.on_outcome(result.outcome.value)
         log.info(
@@ -196,18 +206,15 @@ class MailIntake:
         *,
         expected: MailOutcome | None,
         released: bool = False,
+        facts: IntakeFacts | None = None,
     ) -> IntakeResult:
         principal = intake_principal(mailbox)
-        policy = IntakePolicy(
-            max_per_hour=self.config.max_per_hour,
-            authserv_id=self.config.authserv_id,
-            mail_domain=self.config.mail_domain,
-        )
-        async with self.sessions() as session:
-            bind_scope(session, principal)
-            facts = await read_facts(
-                session, policy, mail_id, mail, mailbox, own=own, released=released
-            )
+        if facts is None:
+            async with self.sessions() as session:
+                bind_scope(session, principal)
+                facts = await read_facts(
+                    session, self._policy(), mail_id, mail, mailbox, own=own, released=released
+                )
         decision = decide(mail, facts)
         mail = replace(mail, to=(), cc=copies)
         try:
@@ -267,6 +274,13 @@ class MailIntake:
             mailbox=mailbox.address,
         )
 
+    def _policy(self) -> IntakePolicy:
+        return IntakePolicy(
+            max_per_hour=self.config.max_per_hour,
+            authserv_id=self.config.authserv_id,
+            mail_domain=self.config.mail_domain,
+        )
+
     def _flows(self, principal: Principal) -> TicketFlows:
         return TicketFlows(self.sessions, principal, watchers=self.watchers, notices=self.notices)
 
@@ -296,7 +310,16 @@ class MailIntake:
             idempotency_key=f"mail:{mail_id}",
         )
         record = self._recorder(mail_id, mail, MailOutcome.CREATED, expected, on_message=False)
-        return await self._flows(principal).open_for_customer(customer, request, also=record)
+        if decision.register:
+            return await self._flows(principal).open_for_customer(customer, request, also=record)
+        # A registered customer: the create's own one-statement path. Its idempotency key is
+        # the mail's row, so a crash before the outcome below is committed replays this very
+        # ticket on the retry (every door retries an undecided mail), never a second one.
+        ticket = await self._flows(principal).create(request)
+        async with self.sessions() as session, session.begin():
+            bind_scope(session, principal)
+            await record(session, ticket)
+        return ticket
 
     async def _append(
         self,

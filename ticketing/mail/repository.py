@@ -32,6 +32,15 @@ async def find_mailbox(session: AsyncSession, addresses: Iterable[str]) -> Mailb
     return next((found[a] for a in wanted if a in found), None)
 
 
+async def mailboxes_named(session: AsyncSession, addresses: Iterable[str]) -> dict[str, Mailbox]:
+    """The mailboxes (of any tenant) among `addresses`, by address."""
+    wanted = {a.lower() for a in addresses if a}
+    if not wanted:
+        return {}
+    rows = (await session.execute(select(Mailbox).where(Mailbox.address.in_(wanted)))).scalars()
+    return {row.address: row for row in rows}
+
+
 async def is_mailbox(session: AsyncSession, address: str) -> bool:
     stmt = select(Mailbox.address).where(Mailbox.address == address.lower())
     return (await session.execute(stmt)).first() is not None
