@@ -9,14 +9,16 @@ per-sender rate, the sender policy, threading, then the create through the ticke
 and the API (as bench.api). A message counts once the client has its 250, which the intake
 answers only after the outcome is committed. SMTP clients are aiosmtplib sessions, one per
 concurrent sender, each sending a fresh message (its own Message-ID) from a registered
-customer; the per-hour limit is raised so the rate check runs but never holds the bench's
-senders. HTTP load comes from wrk, as in bench.api.
+customer, the senders taken in turn from 3,000 registered customers so that none reaches the
+default per-hour limit (the rate check runs as deployed). HTTP load comes from wrk, as in
+bench.api.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
@@ -29,6 +31,7 @@ from typing import Any
 
 import aiosmtplib
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bench.api import analyze, free_port, wait_until_serving, wrk_create
@@ -46,7 +49,7 @@ CONCURRENCY = (1, 8)
 GOAL = 0.8
 PLATFORM = Principal.platform(name="bench")
 MAILBOX = "support@bench.test"
-SENDERS = 8
+SENDERS = 3000
 
 
 def serve_smtp(url: str, port: int) -> None:
@@ -64,7 +67,7 @@ def serve_smtp(url: str, port: int) -> None:
             sessions,
             watchers=NoWatchers(),
             notices=QueuedNotices(),
-            config=IntakeConfig(max_per_hour=10_000_000, mail_domain="bench.test"),
+            config=IntakeConfig(mail_domain="bench.test"),
         )
         async with smtp_intake(intake, host="127.0.0.1", port=port, max_bytes=25 << 20):
             await asyncio.Event().wait()
@@ -83,6 +86,9 @@ def message(sender: str) -> EmailMessage:
     return mail
 
 
+turns = itertools.count()
+
+
 async def smtp_run(port: int, seconds: float, concurrency: int) -> tuple[float, list[float]]:
     """Messages per second with a 250 each, `concurrency` senders on their own sessions."""
     latencies: list[float] = []
@@ -91,9 +97,9 @@ async def smtp_run(port: int, seconds: float, concurrency: int) -> tuple[float, 
     async def sender(index: int) -> None:
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30)
         await client.connect()
-        address = f"customer{index % SENDERS}@bench.example"
         try:
             while time.perf_counter() < stop:
+                address = f"customer{next(turns) % SENDERS}@bench.example"
                 started = time.perf_counter()
                 errors, reply = await client.send_message(message(address))
                 if errors or not reply.startswith("2.0.0 Accepted (created)"):
@@ -130,12 +136,13 @@ async def bench(url: str, seconds: float, rounds: int) -> dict[str, Any]:
         await tenants.upsert_customer(tenant_id="bench", customer_id="1")
         # BODY names this team, and the HTTP create accepts only a team the tenant has.
         await TeamService(session, PLATFORM).create_team(TeamCreate(name="support"), "bench")
-        for index in range(SENDERS):
-            await tenants.upsert_customer(
-                tenant_id="bench",
-                customer_id=str(100 + index),
-                email=f"customer{index}@bench.example",
-            )
+        await session.execute(
+            text(
+                "INSERT INTO customers (tenant_id, id, email) SELECT 'bench', (100 + n)::text,"
+                " 'customer' || n || '@bench.example' FROM generate_series(0, :last) AS n"
+            ),
+            {"last": SENDERS - 1},
+        )
         await MailboxService(session, PLATFORM).add(MAILBOX, tenant_id="bench")
         key = (
             await ApiKeyService(session, PLATFORM).issue(

@@ -59,7 +59,12 @@ async def read_facts(
     return replace(
         facts,
         recent_from_sender=await repo.recent_from_sender(
-            session, tenant, mail.sender, now=datetime.now(UTC), mail_id=mail_id
+            session,
+            tenant,
+            mail.sender,
+            now=datetime.now(UTC),
+            mail_id=mail_id,
+            limit=policy.max_per_hour,
         ),
         customer_id=await repo.customer_by_email(session, tenant, mail.sender),
         thread=await thread_of(session, tenant, mail, policy.mail_domain),

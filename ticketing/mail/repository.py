@@ -182,17 +182,32 @@ async def record_outcome(
     return done.first() is not None
 
 
+# Counted up to the limit only: the answer is "at the limit or not", and a sender flooding
+# a tenant must not make every one of its mails scan all it sent within the hour.
 _RECENT = text(
-    "SELECT count(*) FROM inbound_mails WHERE tenant_id = :tenant_id AND sender = :sender"
-    " AND received_at > :since AND id <> :id"
+    "SELECT count(*) FROM (SELECT 1 FROM inbound_mails WHERE tenant_id = :tenant_id"
+    " AND sender = :sender AND received_at > :since AND id <> :id LIMIT :limit) AS recent"
 )
 
 
 async def recent_from_sender(
-    session: AsyncSession, tenant_id: str, sender: str, *, now: datetime, mail_id: int
+    session: AsyncSession,
+    tenant_id: str,
+    sender: str,
+    *,
+    now: datetime,
+    mail_id: int,
+    limit: int,
 ) -> int:
+    """Mails from `sender` to the tenant within the hour before `now`, counted up to `limit`."""
     since = now - timedelta(hours=1)
-    params = {"tenant_id": tenant_id, "sender": sender, "since": since, "id": mail_id}
+    params = {
+        "tenant_id": tenant_id,
+        "sender": sender,
+        "since": since,
+        "id": mail_id,
+        "limit": limit,
+    }
     return int((await session.execute(_RECENT, params)).scalar_one())
 
 

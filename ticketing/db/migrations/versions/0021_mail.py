@@ -111,6 +111,10 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
         sa.Column("data", sa.LargeBinary, nullable=False),
     )
+    # Every mail looks its sender up among the tenant's customers, case-insensitively.
+    op.execute(
+        "CREATE INDEX ix_customers_tenant_lower_email ON customers (tenant_id, lower(email))"
+    )
     # Threading by In-Reply-To/References looks up the Message-IDs sent for a ticket.
     op.create_index("ix_notifications_message_id", "notifications", ["message_id"])
     # The same grants and policies as every tenant table (0003, 0009).
@@ -127,5 +131,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_notifications_message_id", table_name="notifications")
+    op.drop_index("ix_customers_tenant_lower_email", table_name="customers")
     for table in reversed(TENANT_TABLES):
         op.drop_table(table)
