@@ -25,6 +25,7 @@ from temporalio.plugin import SimplePlugin
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.mail import MailActivities
 from activities.notifications import NotificationActivities
 from activities.reconcile import ReconcileActivities
 from activities.tickets import TicketActivities
@@ -45,6 +46,7 @@ from ticketing.runtime.settings import Settings
 from ticketing.temporal.caller import CallerCheck
 from ticketing.temporal.client import connect_client
 from ticketing.temporal.dispatcher import DispatcherDoorbell, dispatcher_input, ensure_dispatcher
+from ticketing.temporal.watchers import TemporalWatchers
 from workflows import ALL_WORKFLOWS
 
 log = structlog.get_logger(__name__)
@@ -113,6 +115,7 @@ def build_worker(
     reconcile = ReconcileActivities(
         sessions, client=client, notices=activities.notices, task_queue=settings.task_queue
     )
+    mail = mail_activities(client, sessions, settings, activities.notices)
     # The doorbell's rings are tasks of this worker's: they stop when it does.
     doorbell = activities.notices
     plugins = (
@@ -130,6 +133,7 @@ def build_worker(
             reconcile.reconcile_watchers,
             reconcile.reconcile_outbox,
             notices.dispatch_notifications,
+            mail.poll_mailboxes,
             *extra_activities,
         ],
         workflow_runner=sandboxed,
@@ -172,6 +176,46 @@ async def ensure_reconciler_schedule(client: Client, settings: Settings) -> None
     log.info("reconciler_scheduled", schedule_id=schedule_id, every=settings.reconcile_every)
 
 
+def mail_activities(
+    client: Client, sessions: async_sessionmaker[AsyncSession], settings: Settings, notices: Any
+) -> MailActivities:
+    """The IMAP poller's activity, over the same intake flow as every mail door."""
+    from ticketing.auth.signed_links import MissingSecretKey, secret_key
+    from ticketing.mail.flows import MailIntake
+    from ticketing.mail.mailboxes import PasswordBox
+    from ticketing.smtp.config import intake_config
+
+    try:
+        passwords: PasswordBox | None = PasswordBox(secret_key(settings))
+    except MissingSecretKey:
+        passwords = None  # no IMAP password can be opened; the poll says so
+    intake = MailIntake(
+        sessions,
+        watchers=TemporalWatchers(client, settings.task_queue),
+        notices=notices,
+        config=intake_config(settings),
+    )
+    return MailActivities(
+        sessions, intake, passwords, callers=CallerCheck(client, settings.task_queue)
+    )
+
+
+async def ensure_mail_poller(client: Client, settings: Settings) -> None:
+    """Start the task queue's IMAP poller unless it runs."""
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    from ticketing.smtp.polling import MailPollerInput
+    from ticketing.temporal.names import MAIL_POLLER_WORKFLOW, mail_poller_workflow_id
+
+    await client.start_workflow(
+        MAIL_POLLER_WORKFLOW,
+        MailPollerInput(poll_seconds=settings.mail_imap_poll_seconds),
+        id=mail_poller_workflow_id(settings.task_queue),
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
 async def run_worker(
     settings: Settings,
     *,
@@ -201,6 +245,7 @@ async def run_worker(
     try:
         await ensure_reconciler_schedule(client, settings)
         await ensure_dispatcher(client, settings.task_queue, dispatcher_input(settings))
+        await ensure_mail_poller(client, settings)
         worker = build_worker(client, make_sessionmaker(engine), settings)
         freeze_startup_heap()
         async with worker:

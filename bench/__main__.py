@@ -21,12 +21,13 @@ import psutil
 
 from bench.common import RESULTS, ROOT, machine, stop_postgres
 
-BENCHMARKS = ["create_path", "api", "desk", "threshold_cost", "workflow_path", "watchers",
-              "timer_accuracy", "startup"]
+BENCHMARKS = ["create_path", "api", "desk", "mail_intake", "threshold_cost", "workflow_path",
+              "watchers", "timer_accuracy", "startup"]
 QUICK = {
     "create_path": ["--seconds", "1"],
     "api": ["--seconds", "1", "--rounds", "1"],
     "desk": ["--tickets", "2000", "--requests", "20"],
+    "mail_intake": ["--seconds", "1", "--rounds", "1"],
     "threshold_cost": ["--tickets", "20"],
     "workflow_path": ["--seconds", "3", "--concurrency", "10", "--warmup", "1"],
     "watchers": ["--watchers", "100", "--idle-seconds", "2"],
@@ -36,6 +37,7 @@ QUICK = {
 # create_path's own default is 5 s per point (51 s in all); 3 s keeps the whole run short.
 # timer_accuracy swings with the machine's load from run to run: the median of 3 is reported.
 DEFAULT = {"create_path": ["--seconds", "3"], "api": ["--seconds", "3"],
+           "mail_intake": ["--seconds", "3"],
            "timer_accuracy": ["--runs", "3"]}
 
 
@@ -107,6 +109,15 @@ def headline(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
                 baseline=f"API {api['p50'] * 1000:.1f}/{api['p95'] * 1000:.1f} ms p50/p95",
                 ratio=desk["p95"] / api["p95"], goal=f"<= {r['goal_p95_s'] * 1000:.0f} ms",
                 ok=row["ok"])
+    elif name == "mail_intake":
+        for row in r["rows"]:
+            smtp, http = row["smtp_latency_s"], row["http_latency_s"]
+            add(f"SMTP intake c={row['concurrency']} (p50/p99 {smtp['p50'] * 1000:.1f}/"
+                f"{smtp['p99'] * 1000:.1f} ms)", row["smtp_per_s"], "msg/s",
+                baseline=f"HTTP create {row['http_per_s']:.0f}/s (p50/p99 "
+                f"{http['p50'] * 1000:.1f}/{http['p99'] * 1000:.1f} ms)",
+                ratio=row["ratio"], goal=f">= {r['goal_ratio']}",
+                ok=row["ratio"] >= r["goal_ratio"])
     elif name == "threshold_cost":
         base = r["rows"][0]
         for row in r["rows"][1:]:

@@ -39,6 +39,8 @@ from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Principal
 from ticketing.db.engine import migrate_async
 from ticketing.runtime.heap import freeze_startup_heap
+from ticketing.teams.schemas import TeamCreate
+from ticketing.teams.service import TeamService
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.service import TicketService
 
@@ -164,6 +166,8 @@ async def bench(url: str, seconds: float, rounds: int) -> dict[str, Any]:
         tenants = TenantService(session, PLATFORM)
         await tenants.register_tenant("bench")
         await tenants.upsert_customer(tenant_id="bench", customer_id="1")
+        # BODY names this team, and the HTTP create accepts only a team the tenant has.
+        await TeamService(session, PLATFORM).create_team(TeamCreate(name="support"), "bench")
         key = (await ApiKeyService(session, PLATFORM).issue(
             KeyRole.TENANT_AGENT, tenant_id="bench", name="bench")).key
     port = free_port()

@@ -15,6 +15,7 @@ def __getattr__(name: str) -> Any:
         from workflows.dispatcher import DispatcherWorkflow
         from workflows.escalation import EscalationWorkflow
         from workflows.installation import InstallationWorkflow
+        from workflows.mail_poller import MailPollerWorkflow
         from workflows.onboarding import OnboardingWorkflow
         from workflows.reconciler import ReconcilerWorkflow
 
@@ -24,5 +25,6 @@ def __getattr__(name: str) -> Any:
             EscalationWorkflow,
             ReconcilerWorkflow,
             DispatcherWorkflow,
+            MailPollerWorkflow,
         ]
     raise AttributeError(f"module 'workflows' has no attribute {name!r}")

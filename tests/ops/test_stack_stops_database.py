@@ -20,7 +20,12 @@ CLI = Path(sys.executable).parent / "ticketing"
 def stack_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("TICKETING_DATABASE_URL",
                                                             "TEMPORAL_ADDRESS")}
-    return {**env, "TICKETING_HOME": str(home), "TICKETING_API_PORT": str(find_free_port())}
+    return {
+        **env,
+        "TICKETING_HOME": str(home),
+        "TICKETING_API_PORT": str(find_free_port()),
+        "TICKETING_MAIL_LISTEN": f"127.0.0.1:{find_free_port()}",
+    }
 
 
 def output(log: tempfile._TemporaryFileWrapper[bytes]) -> str:

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from ticketing.auth.models import ApiKey
 from ticketing.core.orm import NAMING_CONVENTION, Base, Timestamp
+from ticketing.mail.models import InboundMail, Mailbox, TicketParticipant
 from ticketing.notifications.models import Notification
 from ticketing.sla.models import SlaBreach
 from ticketing.teams.logins import AgentLogin, DeskSession, LoginThrottle
 from ticketing.teams.models import Agent, Team, TeamMember
 from ticketing.tenants.models import Customer, Partner, Tenant
+from ticketing.tickets.attachments.models import Attachment, AttachmentBlob
 from ticketing.tickets.models import Ticket, TicketCounter, TicketEvent, TicketMessage
 
 __all__ = [
     "Agent",
     "AgentLogin",
     "ApiKey",
+    "Attachment",
+    "AttachmentBlob",
+    "InboundMail",
+    "Mailbox",
     "NAMING_CONVENTION",
     "Base",
     "Customer",
@@ -30,5 +36,6 @@ __all__ = [
     "TicketCounter",
     "TicketEvent",
     "TicketMessage",
+    "TicketParticipant",
     "Timestamp",
 ]

@@ -124,7 +124,9 @@ class MailTransport:
     def __repr__(self) -> str:
         return f"MailTransport({self.endpoint!r})"
 
-    async def deliver(self, message: EmailMessage) -> DeliveryOutcome:
+    async def deliver(
+        self, message: EmailMessage, *, envelope_sender: str | None = None
+    ) -> DeliveryOutcome:
         """Send to the message's single To address; never raises for a delivery failure."""
         recipient = _single_recipient(message)
         if recipient is None:
@@ -132,7 +134,7 @@ class MailTransport:
         client = self._client()
         try:
             async with asyncio.timeout(self.timeout * 6):
-                return await self._session(client, message, recipient)
+                return await self._session(client, message, recipient, envelope_sender)
         except Exception as error:  # every failure becomes an outcome the dispatcher records
             return classify(error)
         finally:
@@ -152,7 +154,11 @@ class MailTransport:
         )
 
     async def _session(
-        self, client: aiosmtplib.SMTP, message: EmailMessage, recipient: str
+        self,
+        client: aiosmtplib.SMTP,
+        message: EmailMessage,
+        recipient: str,
+        envelope_sender: str | None = None,
     ) -> DeliveryOutcome:
         await client.connect()
         if self.endpoint.username is not None:
@@ -164,7 +170,7 @@ class MailTransport:
                 )
             await client.login(self.endpoint.username, self.endpoint.password or "")
         _, reply = await client.send_message(
-            message, sender=self.envelope_sender, recipients=[recipient]
+            message, sender=envelope_sender or self.envelope_sender, recipients=[recipient]
         )
         return DeliveryOutcome(DeliveryStatus.SENT, reply, None)
 

@@ -43,6 +43,8 @@ class Rendered:
     mail: EmailMessage | None = None
     # Why it can never be sent (a permanent failure), when that is the case.
     problem: str | None = None
+    # The SMTP envelope sender (MAIL FROM): the tenant's mailbox, so reports come back there.
+    envelope_sender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ def notice_from_outbox(note: OutboxRow, context: TicketContext, *, sender: str) 
         payload=note.payload,
         # A reply's own words travel in its row: the ticket may have newer ones by now.
         reply_body=body if isinstance(body := note.payload.get("body"), str) else None,
+        reply_to=note.mailbox,
+        in_reply_to=note.customer_message_id,
     )
 
 
@@ -90,6 +94,8 @@ def render(
     message costs milliseconds on the watcher's path.
     """
     msg_id = message_id_for(note.id, note.ticket_number, domain)
+    # A tenant with an inbound mailbox writes from it: replies and reports come back to intake.
+    sender = note.mailbox or sender
     try:
         if context is None:
             raise UndeliverableNotice("ticket_id: the row has no ticket", field="ticket_id")
@@ -105,7 +111,9 @@ def render(
         return Rendered(note.recipient, subject, "", msg_id, None, problem)
     body = mail.get_body(("plain",))
     text = body.get_content() if isinstance(body, EmailMessage) else ""
-    return Rendered(note.recipient, str(mail["Subject"]), text, msg_id, mail)
+    return Rendered(
+        note.recipient, str(mail["Subject"]), text, msg_id, mail, envelope_sender=note.mailbox
+    )
 
 
 class Notifier:
@@ -152,7 +160,7 @@ class Notifier:
         if message.mail is None:
             # Never "sent": a notice nobody received is a failure someone must see.
             return DeliveryOutcome(DeliveryStatus.FAILED, "no recipient")
-        return await self.transport.deliver(message.mail)
+        return await self.transport.deliver(message.mail, envelope_sender=message.envelope_sender)
 
 
 def _domain(configured: str | None, sender: str) -> str:

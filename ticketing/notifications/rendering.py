@@ -52,6 +52,9 @@ class Notice:
     payload: Mapping[str, object] = field(default_factory=dict)
     tracking_url: str | None = None
     reply_body: str | None = None
+    # Replies go here (the tenant's mailbox), and the customer's mail this one answers.
+    reply_to: str | None = None
+    in_reply_to: str | None = None
 
 
 class UndeliverableNotice(TicketingError):
@@ -120,6 +123,7 @@ def message_id_for(notification_id: int, ticket_number: str, domain: str) -> str
     return f"<notification-{notification_id}.{_ID_PART.sub('', ticket_number)}@{domain}>"
 
 
+_MSG_ID = re.compile(r"<[!-;=?-~]{1,298}>")
 _ROOT = re.compile(r"<ticket-([0-9a-f-]{36})@([^>\s]+)>")
 
 
@@ -160,9 +164,15 @@ def render_notice(notice: Notice, *, domain: str, now: datetime | None = None) -
     message["To"] = recipient
     message["Date"] = format_datetime(now or datetime.now(UTC))
     message["Message-ID"] = message_id(notice, domain)
+    if notice.reply_to:
+        message["Reply-To"] = mail_address(notice.reply_to, "reply_to")
     root = thread_root_id(notice.ticket_id, domain)
-    message["In-Reply-To"] = root
-    message["References"] = root
+    # A ticket that came by mail answers the customer's latest message, in its thread.
+    answered = notice.in_reply_to
+    if answered is not None and not _MSG_ID.fullmatch(answered):
+        answered = None
+    message["In-Reply-To"] = answered or root
+    message["References"] = f"{root} {answered}" if answered else root
     message["Auto-Submitted"] = "auto-generated"
     # Outlook/Exchange honour this instead of Auto-Submitted: no out-of-office loops.
     message["X-Auto-Response-Suppress"] = "All"

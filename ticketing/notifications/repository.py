@@ -79,6 +79,10 @@ class OutboxRow:
     status: str = ""
     tenant_name: str = ""
     attempts: int = 0
+    # The tenant's inbound mailbox (notices go out from it), and the Message-ID of the
+    # customer's latest mail on the ticket (notices answer in its thread).
+    mailbox: str | None = None
+    customer_message_id: str | None = None
 
 
 # One due row, skipping rows another sender holds; the claim counts the attempt and leases the
@@ -100,7 +104,13 @@ WITH due AS (
     RETURNING x.id, x.kind, x.recipient, x.payload, x.ticket_id, x.attempts
 )
 SELECT c.id, c.kind, c.recipient, c.payload, t.number, t.title, t.priority,
-       t.id, t.status, n.name, c.attempts
+       t.id, t.status, n.name, c.attempts,
+       (SELECT b.address FROM mailboxes b WHERE b.tenant_id = t.tenant_id
+         ORDER BY b.created_at, b.address LIMIT 1),
+       (SELECT i.message_id FROM inbound_mails i
+         WHERE i.ticket_id = t.id AND i.message_id IS NOT NULL
+           AND i.outcome IN ('created', 'appended')
+         ORDER BY i.id DESC LIMIT 1)
 FROM claimed c
 LEFT JOIN tickets t ON t.id = c.ticket_id
 LEFT JOIN tenants n ON n.id = t.tenant_id
@@ -131,6 +141,8 @@ async def claim_due(
         status=row[8] or "",
         tenant_name=row[9] or "",
         attempts=row[10],
+        mailbox=row[11],
+        customer_message_id=row[12],
     )
 
 

@@ -12,6 +12,8 @@ from ticketing.notifications.schemas import NoticeInfo
 from ticketing.notifications.service import NotificationService
 from ticketing.sla.schemas import SlaStatisticsInfo
 from ticketing.sla.service import SlaService
+from ticketing.tickets.attachments.schemas import AttachmentInfo
+from ticketing.tickets.attachments.service import AttachmentService
 from ticketing.tickets.schemas import TicketEventInfo, TicketInfo, TicketMessageInfo
 from ticketing.tickets.service import TicketService
 
@@ -24,6 +26,8 @@ class TicketDetail(BaseModel):
     notifications: list[NoticeInfo] = Field(default_factory=list)
     # Business-time figures and each SLA window met or missed.
     sla: SlaStatisticsInfo | None = None
+    # Every file of the ticket (mail and web), also listed on the message it came with.
+    attachments: list[AttachmentInfo] = Field(default_factory=list)
 
 
 async def ticket_detail(
@@ -36,6 +40,20 @@ async def ticket_detail(
     messages, events = await service.timeline(info.ticket_id)
     notices = await NotificationService(session, principal).for_ticket(info)
     sla = await SlaService(session, principal).statistics(info.ticket_id)
+    files = await AttachmentService(session, principal).of_ticket(info.ticket_id)
+    by_message: dict[int, list[AttachmentInfo]] = {}
+    for file in files:
+        if file.message_id is not None:
+            by_message.setdefault(file.message_id, []).append(file.info)
+    messages = [
+        m.model_copy(update={"attachments": by_message.get(m.id, [])}) if m.id in by_message else m
+        for m in messages
+    ]
     return TicketDetail(
-        ticket=info, messages=messages, events=events, notifications=notices, sla=sla
+        ticket=info,
+        messages=messages,
+        events=events,
+        notifications=notices,
+        sla=sla,
+        attachments=[f.info for f in files],
     )

@@ -71,3 +71,23 @@ class RequestMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class MailMetrics:
+    """Received mail counted by outcome (created, appended, duplicate, ignored, bounce, held,
+    rejected), in a registry of its own; `ticketing mail serve` exposes it."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.received = Counter(
+            "ticketing_mail_received",
+            "Received mail by the outcome committed for it.",
+            ("outcome",),
+            registry=self.registry,
+        )
+
+    def count(self, outcome: str) -> None:
+        self.received.labels(outcome).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

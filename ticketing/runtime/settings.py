@@ -94,3 +94,20 @@ class Settings(BaseSettings):
     # Seconds a `now` sent by a workflow may differ from the database clock; outside it an
     # activity refuses it (a forged clock would fake or hide SLA breaches).
     max_clock_skew: float = Field(default=300.0, gt=0)
+    # Email channel (inbound). The largest message `mail receive` and the SMTP intake take
+    # (larger ones are kept as `rejected`, or refused with 552 over SMTP).
+    mail_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # More mails than this from one sender to one tenant within an hour are `held`.
+    mail_max_per_hour: int = Field(default=20, ge=1)
+    # The authserv-id of the MTA whose Authentication-Results a `--require-auth` mailbox trusts.
+    mail_authserv_id: str | None = None
+    # host:port of the SMTP intake (`ticketing mail serve`, `ticketing dev`).
+    mail_listen: str = "127.0.0.1:2525"
+    # Seconds between two fetches of each IMAP mailbox.
+    mail_imap_poll_seconds: float = Field(default=60.0, ge=1)
+    # Where attachment bytes live: "postgres" (default) or "filesystem" under attachment_dir.
+    attachment_store: Literal["postgres", "filesystem"] = "postgres"
+    attachment_dir: Path | None = None
+    # Serve the intake's outcome counts (Prometheus) on metrics_host at this port from
+    # `ticketing mail serve` / `ticketing dev`; unset: not served.
+    mail_metrics_port: int | None = Field(default=None, ge=0, le=65535)

@@ -14,6 +14,10 @@ INSTALLATION_WORKFLOW: Final = "InstallationWorkflow"
 ESCALATION_WORKFLOW: Final = "EscalationWorkflow"
 RECONCILER_WORKFLOW: Final = "ReconcilerWorkflow"
 DISPATCHER_WORKFLOW: Final = "NotificationDispatcherWorkflow"
+MAIL_POLLER_WORKFLOW: Final = "MailPollerWorkflow"
+
+# MailPollerWorkflow's activity: one pass over every IMAP mailbox.
+POLL_MAILBOXES_ACTIVITY: Final = "poll_mailboxes"
 
 # EscalationWorkflow
 TICKET_CHANGED_SIGNAL: Final = "ticket_changed"
@@ -47,3 +51,8 @@ def onboarding_workflow_id(tenant_id: str, customer_id: str) -> str:
 def dispatcher_workflow_id(task_queue: str) -> str:
     """One notification dispatcher per task queue."""
     return f"notification-dispatcher-{task_queue}"
+
+
+def mail_poller_workflow_id(task_queue: str) -> str:
+    """One IMAP poller per task queue: it fetches every IMAP mailbox in turn."""
+    return f"mail-poller-{task_queue}"

@@ -4,6 +4,7 @@ sure the ticket is watched (or its watcher woken) and its notices handed over.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
 
@@ -21,6 +22,9 @@ from ticketing.tickets.schemas import CreateTicketRequest, StatusChangeInput, Ti
 from ticketing.tickets.service import TicketService
 
 T = TypeVar("T")
+# More work of the caller's in the command's own transaction (a mail's outcome, its
+# attachments): it commits with the ticket change or neither does.
+Also = Callable[[AsyncSession, TicketInfo], Awaitable[None]]
 
 
 class TicketFlows(Flow):
@@ -63,7 +67,11 @@ class TicketFlows(Flow):
         return await self._created(created.ticket, team_assigns=created.team_assigns)
 
     async def open_for_customer(
-        self, customer: UpsertCustomerInput, request: CreateTicketRequest
+        self,
+        customer: UpsertCustomerInput,
+        request: CreateTicketRequest,
+        *,
+        also: Also | None = None,
     ) -> TicketInfo:
         """Upsert the customer and create its ticket in one transaction, then as `create`."""
 
@@ -77,7 +85,10 @@ class TicketFlows(Flow):
             )
             ticket = await self._tickets(session).create_ticket(request)
             # In the create's own transaction: this path is already one.
-            return await assign_by_team(session, ticket)
+            ticket = await assign_by_team(session, ticket)
+            if also is not None:
+                await also(session, ticket)
+            return ticket
 
         return await self._created(await self._committed(command), team_assigns=False)
 
@@ -90,6 +101,7 @@ class TicketFlows(Flow):
         author: str | None = None,
         is_internal: bool = False,
         now: datetime | None = None,
+        also: Also | None = None,
     ) -> TicketInfo:
         async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
             changed = await self._tickets(session).add_message(
@@ -101,6 +113,8 @@ class TicketFlows(Flow):
                 now=now,
             )
             await NotificationService(session, self.principal).queue_for_message(changed)
+            if also is not None:
+                await also(session, changed)
             duties.changed(changed)
             return changed
 

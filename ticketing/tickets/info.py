@@ -41,6 +41,7 @@ def ticket_info(row: Ticket) -> TicketInfo:
         resolved_at=row.resolved_at,
         closed_at=row.closed_at,
         metadata=dict(row.metadata_),
+        requester_email=row.requester_email,
     )
 
 
@@ -70,6 +71,7 @@ def created_info(new: NewTicketRow, number: int) -> TicketInfo:
         context=new.context,
         created_at=new.created_at,
         metadata=new.metadata,
+        requester_email=new.requester_email,
     )
 
 

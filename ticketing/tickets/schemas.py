@@ -25,6 +25,7 @@ from ticketing.core.fields import (
     Title,
 )
 from ticketing.tenants.schemas import UpsertCustomerInput
+from ticketing.tickets.attachments.schemas import AttachmentInfo
 
 
 class CreateTicketRequest(Contract):
@@ -79,6 +80,8 @@ class TicketInfo(BaseModel):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Who wrote in (a mail's From), when not the customer's registered address.
+    requester_email: str | None = None
 
 
 class TicketMessageInfo(BaseModel):
@@ -87,6 +90,9 @@ class TicketMessageInfo(BaseModel):
     body: str
     is_internal: bool
     created_at: datetime
+    # The message's id, to which its attachments are tied.
+    id: int | None = None
+    attachments: list[AttachmentInfo] = Field(default_factory=list)
 
 
 class TicketEventInfo(BaseModel):

@@ -115,6 +115,7 @@ class TicketService:
                 body=m.body,
                 is_internal=m.is_internal,
                 created_at=m.created_at,
+                id=m.id,
             )
             for m in await repo.messages(self.session, row.id, public_only=customer)
         ]

@@ -3,13 +3,18 @@ assignment, each through the ticket flows."""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path as FilePath
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import Header, Path, Query
+from fastapi import Header, Path, Query, Response
 
 from ticketing.core.enums import Priority, TicketStatus, TicketType
 from ticketing.readmodels.ticket_detail import TicketDetail, ticket_detail
 from ticketing.runtime.settings import Settings
+from ticketing.tickets.attachments.service import AttachmentService
+from ticketing.tickets.attachments.store import AttachmentStores
 from ticketing.tickets.creation import HTTP_DOOR
 from ticketing.tickets.schemas import TicketInfo, TicketPage
 from ticketing.tickets.service import TicketService
@@ -120,3 +125,44 @@ async def change_ticket(
             assigned_team=change.assigned_team,
         )
     return ticket
+
+
+@router.get(
+    "/{number}/attachments/{attachment_id}",
+    summary="Download one of the ticket's attachments",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file."}},
+)
+async def download_attachment(
+    number: TicketNumber, attachment_id: uuid.UUID, caller: Caller, ports: Ports
+) -> Response:
+    """Under the ticket's own scoping: another scope's ticket or file is a 404."""
+    settings = Settings()
+    stores = AttachmentStores.configured(
+        settings.attachment_store,
+        settings.attachment_dir or FilePath(settings.home) / "attachments",
+    )
+    async with ports.sessions() as session:
+        info, data = await AttachmentService(session, caller, stores).download(
+            number, attachment_id
+        )
+    return Response(
+        content=data,
+        media_type=info.content_type,
+        headers={
+            # Always a download, never rendered in the API's origin.
+            "Content-Disposition": content_disposition(info.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback and the exact name as RFC 5987 UTF-8."""
+    fallback = (
+        "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
+        or "attachment"
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -13,6 +13,7 @@ import typer
 from ticketing_ops.cli.agents import agent_app
 from ticketing_ops.cli.apikeys import apikey_app
 from ticketing_ops.cli.errors import CliError, to_cli_error
+from ticketing_ops.cli.mail import mail_app, mailbox_app
 from ticketing_ops.cli.onboarding import (
     install,
     installation_app,
@@ -58,6 +59,8 @@ app.add_typer(ticket_app, name="ticket")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(agent_app, name="agent")
+app.add_typer(mailbox_app, name="mailbox")
+app.add_typer(mail_app, name="mail")
 for command in (dev, demo, worker, api, migrate, onboard, install):
     app.command()(command)
 

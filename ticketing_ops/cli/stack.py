@@ -30,6 +30,7 @@ def dev(
 ) -> None:
     """Embedded PostgreSQL + Temporal dev server + worker + HTTP API, until Ctrl-C."""
     from ticketing.web.serve import serving
+    from ticketing_ops.cli.mail import mail_serving
     from ticketing_ops.devstack import dev_stack
     from worker import run_worker
 
@@ -46,6 +47,7 @@ def dev(
                 host=settings.api_host,
                 port=settings.api_port,
             ) as api_server,
+            mail_serving(settings, stack.client, stack.database_url) as mail_address,
         ):
             info = {
                 "temporal_address": stack.server.target_host
@@ -53,6 +55,7 @@ def dev(
                 else os.environ.get("TEMPORAL_ADDRESS"),
                 "ui_url": stack.ui_url,
                 "api_url": f"http://{settings.api_host}:{api_server.config.port}",
+                "mail_listen": f"{mail_address[0]}:{mail_address[1]}",
                 "database_url": safe_url(stack.database_url),
                 "task_queue": settings.task_queue,
                 "home": str(settings.home.resolve()),
@@ -68,6 +71,7 @@ def dev(
                     ("Temporal:  ", info["temporal_address"]),
                     ("Web UI:    ", info["ui_url"] or "(headless)"),
                     ("HTTP API:  ", info["api_url"]),
+                    ("Mail SMTP: ", info["mail_listen"]),
                     ("PostgreSQL:", info["database_url"]),
                     ("Task queue:", settings.task_queue),
                 ):

@@ -1,0 +1,40 @@
+"""The IMAP poller's activity: one pass over every IMAP mailbox through the intake flow."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.boundary import activity_boundary
+from ticketing.auth.signed_links import MissingSecretKey
+from ticketing.mail.flows import MailIntake
+from ticketing.mail.mailboxes import PasswordBox
+from ticketing.smtp.polling import PollInput, PollReport, poll_all
+from ticketing.temporal.caller import CallerCheck
+from ticketing.temporal.names import MAIL_POLLER_WORKFLOW, POLL_MAILBOXES_ACTIVITY
+
+
+class MailActivities:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        intake: MailIntake,
+        passwords: PasswordBox | None,
+        *,
+        callers: CallerCheck,
+    ) -> None:
+        self.sessions = sessions
+        self.intake = intake
+        self.passwords = passwords
+        self.callers = callers
+
+    @activity.defn(name=POLL_MAILBOXES_ACTIVITY)
+    async def poll_mailboxes(self, input: PollInput) -> PollReport:
+        """Fetch every IMAP mailbox once; each message is flagged after its outcome commits."""
+        async with activity_boundary():
+            await self.callers.require(frozenset({MAIL_POLLER_WORKFLOW}), "poll mailboxes")
+            if self.passwords is None:
+                raise MissingSecretKey(
+                    "secret_key: IMAP passwords need TICKETING_SECRET_KEY", field="secret_key"
+                )
+            return await poll_all(self.sessions, self.intake, self.passwords, input.limit)

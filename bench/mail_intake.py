@@ -1,0 +1,253 @@
+"""Mail in through the SMTP intake against the HTTP create in the same run, c=1 and c=8.
+
+Run: python -m bench.mail_intake [--seconds 3] [--rounds 3] [--database-url URL]
+
+Both doors run as their own process on loopback over one PostgreSQL, with no Temporal (no
+watchers, notices left queued): the SMTP intake (`ticketing mail serve`'s server and flow,
+every rule of the contract on: the raw message stored first, loop and list headers, the
+per-sender rate, the sender policy, threading, then the create through the ticket flows)
+and the API (as bench.api). A message counts once the client has its 250, which the intake
+answers only after the outcome is committed. SMTP clients are aiosmtplib sessions, one per
+concurrent sender, each sending a fresh message (its own Message-ID) from a registered
+customer, the senders taken in turn from 3,000 registered customers so that none reaches the
+default per-hour limit (the rate check runs as deployed). HTTP load comes from wrk, as in
+bench.api.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from bench.api import analyze, free_port, wait_until_serving, wrk_create
+from bench.common import ROOT, machine, quiet_logging, stop_postgres, summary, write_result
+from ticketing.auth.apikeys import ApiKeyService
+from ticketing.auth.models import KeyRole
+from ticketing.auth.principal import Principal
+from ticketing.db.engine import migrate_async
+from ticketing.mail.mailboxes import MailboxService
+from ticketing.teams.schemas import TeamCreate
+from ticketing.teams.service import TeamService
+from ticketing.tenants.service import TenantService
+
+CONCURRENCY = (1, 8)
+GOAL = 0.8
+PLATFORM = Principal.platform(name="bench")
+MAILBOX = "support@bench.test"
+SENDERS = 3000
+
+
+def serve_smtp(url: str, port: int) -> None:
+    """The SMTP intake process: the server and flow of `ticketing mail serve`, no Temporal."""
+    from bench.api import NoWatchers, QueuedNotices
+    from ticketing.mail.flows import IntakeConfig, MailIntake
+    from ticketing.smtp.server import smtp_intake
+
+    quiet_logging()
+
+    async def main() -> None:
+        engine = create_async_engine(url, pool_size=20, max_overflow=0)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        intake = MailIntake(
+            sessions,
+            watchers=NoWatchers(),
+            notices=QueuedNotices(),
+            config=IntakeConfig(mail_domain="bench.test"),
+        )
+        async with smtp_intake(intake, host="127.0.0.1", port=port, max_bytes=25 << 20):
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def message(sender: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = f"Customer <{sender}>"
+    mail["To"] = MAILBOX
+    mail["Subject"] = "No internet since this morning"
+    mail["Message-ID"] = f"<{uuid.uuid4().hex}@bench.example>"
+    mail["Date"] = "Tue, 08 Dec 2026 09:15:00 +0100"
+    mail.set_content("Hello,\nmy router shows a red light.\n\nOn Monday you wrote:\n> old text\n")
+    return mail
+
+
+turns = itertools.count()
+
+
+async def smtp_run(port: int, seconds: float, concurrency: int) -> tuple[float, list[float]]:
+    """Messages per second with a 250 each, `concurrency` senders on their own sessions."""
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def sender(index: int) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30)
+        await client.connect()
+        try:
+            while time.perf_counter() < stop:
+                address = f"customer{next(turns) % SENDERS}@bench.example"
+                started = time.perf_counter()
+                errors, reply = await client.send_message(message(address))
+                if errors or not reply.startswith("2.0.0 Accepted (created)"):
+                    raise RuntimeError(f"intake answered {errors or reply!r}")
+                latencies.append(time.perf_counter() - started)
+        finally:
+            await client.quit()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(sender(i) for i in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - start), latencies
+
+
+async def wait_for_smtp(port: int, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if server.poll() is not None:
+            raise RuntimeError(f"the SMTP process exited with {server.returncode}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the SMTP intake did not listen within 30 s")
+
+
+async def bench(url: str, seconds: float, rounds: int) -> dict[str, Any]:
+    await migrate_async(url)
+    engine = create_async_engine(url, pool_size=4, max_overflow=0)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session, session.begin():
+        tenants = TenantService(session, PLATFORM)
+        await tenants.register_tenant("bench")
+        await tenants.upsert_customer(tenant_id="bench", customer_id="1")
+        # BODY names this team, and the HTTP create accepts only a team the tenant has.
+        await TeamService(session, PLATFORM).create_team(TeamCreate(name="support"), "bench")
+        await session.execute(
+            text(
+                "INSERT INTO customers (tenant_id, id, email) SELECT 'bench', (100 + n)::text,"
+                " 'customer' || n || '@bench.example' FROM generate_series(0, :last) AS n"
+            ),
+            {"last": SENDERS - 1},
+        )
+        await MailboxService(session, PLATFORM).add(MAILBOX, tenant_id="bench")
+        key = (
+            await ApiKeyService(session, PLATFORM).issue(
+                KeyRole.TENANT_AGENT, tenant_id="bench", name="bench"
+            )
+        ).key
+    api_port, smtp_port = free_port(), free_port()
+    api = subprocess.Popen(
+        [sys.executable, "-m", "bench.api", "--serve", "--database-url", url,
+         "--port", str(api_port)], cwd=ROOT)  # fmt: skip
+    smtp = subprocess.Popen(
+        [sys.executable, "-m", "bench.mail_intake", "--serve", "--database-url", url,
+         "--port", str(smtp_port)], cwd=ROOT)  # fmt: skip
+    rows = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=30) as c:
+            await wait_until_serving(c, api)
+        await wait_for_smtp(smtp_port, smtp)
+        for concurrency in CONCURRENCY:
+            await wrk_create(api_port, key, 1, concurrency)  # warm up both
+            await smtp_run(smtp_port, min(1.0, seconds / 3), concurrency)
+            await analyze(engine)
+            measured = []
+            for round_ in range(rounds):
+                if round_ % 2:
+                    http = await wrk_create(api_port, key, seconds, concurrency)
+                smtp_rate, smtp_lat = await smtp_run(smtp_port, seconds, concurrency)
+                if not round_ % 2:
+                    http = await wrk_create(api_port, key, seconds, concurrency)
+                http_rate = http["requests"] / (http["duration_us"] / 1e6)
+                measured.append((smtp_rate / http_rate, smtp_rate, smtp_lat, http_rate, http))
+            measured.sort(key=lambda r: r[0])
+            ratio, smtp_rate, smtp_lat, http_rate, http = measured[len(measured) // 2]
+            rows.append(
+                {
+                    "concurrency": concurrency,
+                    "smtp_per_s": smtp_rate,
+                    "http_per_s": http_rate,
+                    "ratio": ratio,
+                    "round_ratios": [round(r[0], 3) for r in measured],
+                    "smtp_latency_s": summary(smtp_lat),
+                    "http_latency_s": {
+                        "n": http["requests"],
+                        "p50": http["p50_us"] / 1e6,
+                        "p99": http["p99_us"] / 1e6,
+                    },
+                }
+            )
+    finally:
+        for process in (api, smtp):
+            process.terminate()
+            process.wait(30)
+        await engine.dispose()
+    return {
+        "benchmark": "mail_intake",
+        "seconds_per_point": seconds,
+        "rounds": rounds,
+        "goal_ratio": GOAL,
+        "smtp_client": "aiosmtplib, one session per concurrent sender",
+        "http_client": "wrk -t1 (bench/wrk_create.lua)",
+        "machine": machine(),
+        "rows": rows,
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(f"machine: {result['machine']}")
+    print("  c  smtp msg/s  http/s  ratio  smtp p50/p99 ms   http p50/p99 ms")
+    for row in result["rows"]:
+        s, h = row["smtp_latency_s"], row["http_latency_s"]
+        print(
+            f"{row['concurrency']:>3} {row['smtp_per_s']:>11.0f} {row['http_per_s']:>7.0f}"
+            f" {row['ratio']:>6.2f}  {s['p50'] * 1000:>7.1f} / {s['p99'] * 1000:<7.1f}"
+            f"  {h['p50'] * 1000:>7.1f} / {h['p99'] * 1000:<7.1f}  rounds {row['round_ratios']}"
+        )
+    print(f"goal: smtp/http >= {result['goal_ratio']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", default=os.environ.get("TICKETING_BENCH_DATABASE_URL"))
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve_smtp(args.database_url, args.port)
+        return
+    quiet_logging()
+    url = args.database_url
+    home = None
+    if not url:
+        from ticketing.db.embedded import embedded_postgres_url
+
+        home = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+        url = embedded_postgres_url(home)
+    try:
+        result = asyncio.run(bench(url, args.seconds, max(1, args.rounds)))
+    finally:
+        if home is not None:
+            stop_postgres(home)
+    write_result("mail_intake", result)
+    print_table(result)
+
+
+if __name__ == "__main__":
+    main()

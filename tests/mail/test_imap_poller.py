@@ -1,0 +1,86 @@
+"""The durable IMAP poller end to end: a real Temporal dev server, the real worker process
+(`ticketing worker`), Debian's Dovecot, and mail becoming a ticket with nobody calling."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner
+
+from tests.conftest import truncate
+from tests.mail import messages as m
+from tests.mail.dovecot_support import PASSWORD, Dovecot, dovecot
+from tests.ops.test_cli import BackgroundWorker, in_thread
+from ticketing_ops.cli import app
+from ticketing_ops.devstack import TemporalDevServer, find_free_port
+
+SECRET = "a-test-secret-of-at-least-thirty-two-characters"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def temporal(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    home = Path(tmp_path_factory.mktemp("temporal-mail"))
+    async with TemporalDevServer(home, port=find_free_port(), headless=True) as server:
+        yield server.target_host
+
+
+@pytest.fixture(scope="module")
+def imap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+    with dovecot(Path(tmp_path_factory.mktemp("dovecot-poller"))) as server:
+        yield server
+
+
+def test_the_worker_polls_imap_and_flags_after_commit(
+    temporal: str, imap: Dovecot, database_url: str, owner_url: str
+) -> None:
+    env = {
+        "TICKETING_DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": temporal,
+        "TICKETING_TASK_QUEUE": "mail-poller-tests",
+        "TICKETING_SECRET_KEY": SECRET,
+        "TICKETING_MAIL_IMAP_POLL_SECONDS": "1",
+    }
+    runner = CliRunner()
+
+    def cli(*args: str, input: str | None = None) -> Any:
+        result = in_thread(lambda: runner.invoke(app, list(args), env=env, input=input))
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+        return json.loads(result.stdout) if "--json" in args else result
+
+    async def empty() -> None:
+        engine = create_async_engine(owner_url)
+        await truncate(engine)
+        await engine.dispose()
+
+    in_thread(asyncio.run, empty())
+    cli("tenant", "add", "acme")
+    cli(
+        "mailbox", "add", "support@acme.test", "--tenant", "acme", "--senders", "anyone",
+        "--imap", f"imap://poller%40acme.test@127.0.0.1:{imap.port}/INBOX",
+        "--imap-password-stdin", "--json", input=f"{PASSWORD}\n",
+    )  # fmt: skip
+    imap.deliver("poller@acme.test", m.plain(), m.out_of_office())
+    try:
+        with BackgroundWorker(env, database_url):
+            deadline = time.monotonic() + 60
+            while imap.unflagged("poller@acme.test") and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert imap.unflagged("poller@acme.test") == 0
+            listed = cli("mail", "list", "--json")
+            assert sorted(r["outcome"] for r in listed) == ["created", "ignored"]
+            # A message arriving later is taken by a later pass of the same poller.
+            imap.deliver("poller@acme.test", m.plain(message_id="<later@x>", subject="Later"))
+            deadline = time.monotonic() + 60
+            while imap.unflagged("poller@acme.test") and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert len(cli("mail", "list", "--outcome", "created", "--json")) == 2
+    finally:
+        in_thread(asyncio.run, empty())

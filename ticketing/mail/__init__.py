@@ -1,0 +1,1 @@
+"""The email channel: mailboxes, received mail and the intake rules (pure decisions)."""

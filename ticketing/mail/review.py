@@ -1,0 +1,73 @@
+"""Received mail as an operator reviews it: outcome, reason, sender, ticket."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.auth.principal import Principal, require_principal
+from ticketing.core.errors import Forbidden
+from ticketing.db.rls import bind_scope
+from ticketing.mail.models import InboundMail, MailOutcome
+from ticketing.tickets.models import Ticket
+from ticketing.tickets.numbering import format_ticket_number
+
+
+class MailInfo(BaseModel):
+    id: int
+    tenant_id: str
+    mailbox: str
+    message_id: str | None
+    sender: str | None
+    subject: str | None
+    size: int
+    outcome: MailOutcome | None
+    reason: str | None
+    ticket_number: str | None
+    received_at: datetime
+
+
+class MailReview:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = require_principal(principal, "MailReview")
+        if principal.is_customer:
+            raise Forbidden("review received mail")
+        bind_scope(session, self.principal)
+
+    async def list(self, *, outcome: MailOutcome | None = None, limit: int = 100) -> list[MailInfo]:
+        """Newest first; another tenant's mail is not there."""
+        stmt = (
+            select(InboundMail, Ticket.number)
+            .outerjoin(Ticket, Ticket.id == InboundMail.ticket_id)
+            .order_by(InboundMail.id.desc())
+            .limit(limit)
+        )
+        if outcome is not None:
+            stmt = stmt.where(InboundMail.outcome == outcome)
+        rows = (await self.session.execute(stmt)).all()
+        return [_info(mail, number) for mail, number in rows]
+
+    async def ticket_of(self, mail_id: int) -> uuid.UUID | None:
+        stmt = select(InboundMail.ticket_id).where(InboundMail.id == mail_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+
+def _info(mail: InboundMail, number: int | None) -> MailInfo:
+    return MailInfo(
+        id=mail.id,
+        tenant_id=mail.tenant_id,
+        mailbox=mail.mailbox,
+        message_id=mail.message_id,
+        sender=mail.sender,
+        subject=mail.subject,
+        size=mail.size,
+        outcome=mail.outcome,
+        reason=mail.reason,
+        ticket_number=format_ticket_number(number) if number else None,
+        received_at=mail.received_at,
+    )

@@ -1,0 +1,75 @@
+"""All SQL about attachment rows (their bytes are the store's)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.tickets.attachments.models import Attachment
+from ticketing.tickets.attachments.schemas import AttachmentInfo, StoredFile
+
+
+async def insert_attachment(
+    session: AsyncSession,
+    *,
+    attachment_id: uuid.UUID,
+    tenant_id: str,
+    ticket_id: uuid.UUID,
+    message_id: int | None,
+    info: AttachmentInfo,
+    storage: str,
+    storage_ref: str,
+    now: datetime,
+) -> None:
+    await session.execute(
+        insert(Attachment).values(
+            id=attachment_id,
+            tenant_id=tenant_id,
+            ticket_id=ticket_id,
+            message_id=message_id,
+            filename=info.filename,
+            content_type=info.content_type,
+            size=info.size,
+            sha256=info.sha256,
+            storage=storage,
+            storage_ref=storage_ref,
+            created_at=now,
+        )
+    )
+
+
+def _stored(row: Attachment) -> StoredFile:
+    return StoredFile(
+        info=AttachmentInfo(
+            id=row.id,
+            filename=row.filename,
+            content_type=row.content_type,
+            size=row.size,
+            sha256=row.sha256,
+        ),
+        message_id=row.message_id,
+        storage=row.storage,
+        storage_ref=row.storage_ref,
+    )
+
+
+async def of_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> list[StoredFile]:
+    stmt = (
+        select(Attachment)
+        .where(Attachment.ticket_id == ticket_id)
+        .order_by(Attachment.created_at, Attachment.id)
+    )
+    return [_stored(row) for row in (await session.execute(stmt)).scalars()]
+
+
+async def one(
+    session: AsyncSession, ticket_id: uuid.UUID, attachment_id: uuid.UUID
+) -> StoredFile | None:
+    stmt = select(Attachment).where(
+        Attachment.ticket_id == ticket_id, Attachment.id == attachment_id
+    )
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    return _stored(row) if row is not None else None
