@@ -66,8 +66,10 @@ def test_the_end_of_the_demo_stops_the_embedded_postgres(tmp_path: Path) -> None
         )
         assert result.returncode == 0, result.stderr[-3000:]
         assert json.loads(result.stdout)
-        assert (home / "pgdata" / "PG_VERSION").exists()  # it did run on the embedded server
-        assert not embedded_postgres_running(home)
-        assert not (home / "pgdata" / "postmaster.pid").exists()
+        # The demo keeps its own server under TICKETING_HOME/demo.
+        demo_home = home / "demo"
+        assert (demo_home / "pgdata" / "PG_VERSION").exists()  # it did run there
+        assert not embedded_postgres_running(demo_home)
+        assert not (demo_home / "pgdata" / "postmaster.pid").exists()
     finally:
-        stop_embedded_postgres(home)
+        stop_embedded_postgres(home / "demo")
