@@ -58,7 +58,7 @@ async def test_a_link_signs_in_once_after_the_button_and_a_get_alone_signs_nobod
             and "Path=/portal" in signed.headers["set-cookie"]
         )
         mine = await client.get("/portal?tenant=acme")
-        assert "<caption>My tickets</caption>" in mine.text
+        assert "My tickets</caption>" in mine.text
     async with site.client() as again:
         reused = await again.get(link)
         assert reused.status_code == 410
