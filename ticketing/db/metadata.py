@@ -10,6 +10,7 @@ from ticketing.sla.models import SlaBreach
 from ticketing.teams.logins import AgentLogin, DeskSession, LoginThrottle
 from ticketing.teams.models import Agent, Team, TeamMember
 from ticketing.tenants.models import Customer, Partner, Tenant
+from ticketing.tenants.portal_models import PortalLink, PortalSession
 from ticketing.tickets.attachments.models import Attachment, AttachmentBlob
 from ticketing.tickets.models import Ticket, TicketCounter, TicketEvent, TicketMessage
 
@@ -28,6 +29,8 @@ __all__ = [
     "LoginThrottle",
     "Notification",
     "Partner",
+    "PortalLink",
+    "PortalSession",
     "SlaBreach",
     "Team",
     "TeamMember",

@@ -13,6 +13,8 @@ from ticketing.web import admin, apikeys, chat, customers, erase, reports, teams
 from ticketing.web.deps import ApiPorts
 from ticketing.web.desk import DeskConfig, desk_router
 from ticketing.web.headers import SecurityHeaders
+from ticketing.web.portal import PortalConfig, portal_router
+from ticketing.web.portal.routes import UPLOAD_PATH
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
 from ticketing.web.telemetry import Telemetry, instrument_app
 from ticketing.web.timeouts import REQUEST_TIMEOUT_SECONDS, RequestTimeout
@@ -29,11 +31,13 @@ def create_app(
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     tracking: TrackingConfig | None = None,
     desk: DeskConfig | None = None,
+    portal: PortalConfig | None = None,
     telemetry: Telemetry | None = None,
 ) -> FastAPI:
     """The API over `ports` (tests, the dev stack), or over ports `connect` opens for the
     app's lifetime (`ticketing api`, one set per uvicorn worker process); with `tracking`, the
-    customers' public tracking pages beside it; with `desk`, the agent desk under /desk."""
+    customers' public tracking pages beside it; with `desk`, the agent desk under /desk; with
+    `portal`, the customer portal under /portal."""
     if (ports is None) == (connect is None):
         raise ValueError("give exactly one of ports or connect")
 
@@ -61,7 +65,8 @@ def create_app(
     app.state.ports = ports
     app.state.tracking = tracking
     install_problem_handlers(app)
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    uploads = {UPLOAD_PATH: portal.limits.body_bytes} if portal is not None else {}
+    app.add_middleware(BodyLimit, limit=max_body_bytes, larger=uploads)
     app.add_middleware(RequestTimeout, seconds=request_timeout)
     # Outermost of ours: the 413 and 503 answered by the two above carry the headers too.
     app.add_middleware(SecurityHeaders)
@@ -79,6 +84,8 @@ def create_app(
         app.include_router(tracking_router(tracking))
     if desk is not None:
         app.include_router(desk_router(desk))
+    if portal is not None:
+        app.include_router(portal_router(portal))
     if telemetry is not None:
         instrument_app(app, telemetry)
     return app

@@ -22,6 +22,7 @@ from ticketing.runtime.settings import Settings
 from ticketing.web.app import create_app
 from ticketing.web.deps import ApiPorts
 from ticketing.web.desk import DeskConfig
+from ticketing.web.portal import PortalConfig
 from ticketing.web.telemetry import Telemetry
 from ticketing.web.tracking import TrackingConfig
 
@@ -73,6 +74,15 @@ def desk_config(settings: Settings) -> DeskConfig | None:
         return None
 
 
+def portal_config(settings: Settings) -> PortalConfig | None:
+    """The portal's keys; without a shared secret the portal stays off, as the desk does."""
+    try:
+        return PortalConfig.from_settings(settings)
+    except MissingSecretKey as error:
+        log.warning("portal_off", reason=error.message)
+        return None
+
+
 def app_from_environment() -> FastAPI:
     """uvicorn's factory for `ticketing api`: each worker process opens its own ports."""
     settings = Settings()
@@ -80,6 +90,7 @@ def app_from_environment() -> FastAPI:
         connect=lambda: open_ports(settings),
         tracking=tracking_config(settings),
         desk=desk_config(settings),
+        portal=portal_config(settings),
         request_timeout=settings.api_timeout,
         telemetry=Telemetry.from_settings(settings),
     )
@@ -167,6 +178,7 @@ async def serving(
                 ports,
                 tracking=tracking_config(settings),
                 desk=desk_config(settings),
+                portal=portal_config(settings),
                 request_timeout=settings.api_timeout,
                 telemetry=Telemetry.from_settings(settings),
             ),
