@@ -29,8 +29,10 @@ def validate_timezone(name: str) -> str:
         raise ValueError(f"unknown time zone {name!r}")
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # zoneinfo looks the name up as a file: a name too long for one is an OSError
+        # (ENAMETOOLONG), which must read as bad input, not as an unreachable server.
+        raise ValueError(f"unknown time zone {name[:80]!r}") from exc
     return name
 
 
