@@ -88,6 +88,18 @@ def status_change_reason(
     raise Forbidden("change a ticket's status")
 
 
+def repeats_confirmation(
+    principal: Principal, current: TicketStatus, requested: TicketStatus
+) -> bool:
+    """A customer confirming a ticket already closed (a second click, a retried post): there
+    is nothing left to do, which is not a refusal."""
+    return (
+        principal.role is Role.CUSTOMER
+        and current is TicketStatus.CLOSED
+        and requested is TicketStatus.CLOSED
+    )
+
+
 def require_support_side(principal: Principal, action: str) -> None:
     """Status, assignment and priority belong to the support side, never to a customer."""
     if principal.role is Role.CUSTOMER:

@@ -29,6 +29,7 @@ from ticketing.tickets.lifecycle import (
     CUSTOMER_EVENTS,
     check_transition,
     message_side,
+    repeats_confirmation,
     require_support_side,
     settle_dates,
     status_after_customer_reply,
@@ -240,6 +241,8 @@ class TicketService:
         actor = actor if actor is not None else self.principal.name
         check_storable(actor=actor)
         row = await self._load(ticket, for_update=True)
+        if repeats_confirmation(self.principal, row.status, requested):
+            return ticket_info(row)
         reason = status_change_reason(self.principal, row.status, requested)
         check_transition(row.status, requested)
         await self._move(row, requested, actor=actor, now=now, reason=reason)
