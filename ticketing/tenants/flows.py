@@ -49,7 +49,9 @@ class TenantFlows(Flow):
             policies = SlaPolicyService(session, self.principal)
             moved: list[uuid.UUID] = []
             if change.sla_policy is not None:
-                _, moved = await policies.set_policy(change.tenant_id, change.sla_policy)
+                _, moved = await policies.set_policy(
+                    change.tenant_id, change.sla_policy, timezone=change.timezone
+                )
             elif change.timezone is not None or stored_policy is not None:
                 await session.flush()
                 moved = await policies.retarget_open_tickets(change.tenant_id)
