@@ -81,7 +81,11 @@ async def test_a_policy_and_a_zone_in_one_call_keep_the_policys_business_hours(
     assert isinstance(policy, SlaPolicyDocument)
     assert policy.calendar.timezone == "Europe/Berlin"
     assert policy.calendar.hours is not None and set(policy.calendar.hours) == {
-        "mon", "tue", "wed", "thu", "fri"
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
     }
 
 

@@ -105,5 +105,9 @@ def in_timezone(document: SlaPolicyDocument, timezone: str) -> SlaPolicyDocument
         raise InvalidInput(
             "timezone", timezone, f"differs from sla_policy.calendar.timezone {calendar.timezone}"
         )
+    try:
+        validate_timezone(timezone)
+    except ValueError as error:
+        raise InvalidInput("timezone", timezone, str(error)) from None
     zoned = calendar.model_copy(update={"timezone": timezone})
     return document.model_copy(update={"calendar": zoned})
