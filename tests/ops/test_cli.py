@@ -272,6 +272,9 @@ def test_onboard_then_work_the_ticket(cli: Any, stack: None) -> None:
     )
     assert ok_json(cli("ticket", "resolve", number, "--json"))["ticket"]["status"] == "resolved"
     assert ok_json(cli("ticket", "reopen", number, "--json"))["ticket"]["status"] == "open"
+    retyped = ok_json(cli("ticket", "type", number, "outage_report", "--json"))
+    assert retyped["ticket"]["ticket_type"] == "outage_report"
+    assert error_line(cli("ticket", "type", number, "fault")).startswith("error: ticket_type: ")
 
     shown = ok_json(cli("ticket", "show", number, "--json"))
     assert shown["ticket"]["ticket_number"] == number

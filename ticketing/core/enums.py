@@ -62,6 +62,8 @@ class EventKind(StrEnum):
     PAUSED = "paused"
     RESUMED = "resumed"
     PRIORITY_CHANGED = "priority_changed"
+    # The ticket's type changed (its SLA targets with it); `data` has from and to.
+    TYPE_CHANGED = "type_changed"
     SLA_WARNING = "sla_warning"
     BREACHED = "breached"
     ESCALATED = "escalated"

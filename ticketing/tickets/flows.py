@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.core.enums import DONE_STATUSES, Actor, Priority, TicketStatus
+from ticketing.core.enums import DONE_STATUSES, Actor, Priority, TicketStatus, TicketType
 from ticketing.db.rls import bind_scope
 from ticketing.notifications.service import NotificationService
 from ticketing.teams.service import assign_by_team
@@ -184,6 +184,26 @@ class TicketFlows(Flow):
 
         async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
             changed = await self._tickets(session).change_priority(ticket, priority, actor=actor)
+            duties.changed(changed)
+            return changed
+
+        return await self._committed(command)
+
+    async def change_type(
+        self,
+        ticket: uuid.UUID | str,
+        ticket_type: TicketType | str,
+        *,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        """Change the type (the desk's properties form, PATCH, `ticket type`): its due dates
+        follow the new type's targets and its watcher re-reads them."""
+
+        async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
+            changed = await self._tickets(session).change_type(
+                ticket, ticket_type, actor=actor, now=now
+            )
             duties.changed(changed)
             return changed
 

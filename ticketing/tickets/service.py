@@ -9,14 +9,14 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, require_principal
-from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, Priority, TicketStatus
+from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, Priority, TicketStatus, TicketType
 from ticketing.core.errors import (
     Forbidden,
     InvalidInput,
     TicketNotFound,
     UnknownAssignee,
 )
-from ticketing.core.fields import check_storable, normalize_priority
+from ticketing.core.fields import check_storable
 from ticketing.db.rls import bind_scope
 from ticketing.sla import ticket_clock as clock
 from ticketing.sla.service import utcnow
@@ -37,6 +37,7 @@ from ticketing.tickets.lifecycle import (
 )
 from ticketing.tickets.models import Ticket, TicketMessage
 from ticketing.tickets.numbering import ticket_ref
+from ticketing.tickets.properties import TicketProperties
 from ticketing.tickets.schemas import (
     CreateTicketRequest,
     TicketEventInfo,
@@ -328,28 +329,22 @@ class TicketService:
         now: datetime | None = None,
     ) -> TicketInfo:
         """Re-target the due dates; elapsed and paused time are kept."""
-        require_support_side(self.principal, "change a ticket's priority")
-        now = now or utcnow()
-        try:
-            new = Priority(normalize_priority(priority))
-        except ValueError:
-            raise InvalidInput("priority", priority, "is not low, normal, high or urgent") from None
-        actor = actor if actor is not None else self.principal.name
-        check_storable(actor=actor)
-        row = await self._load(ticket, for_update=True)
-        old, row.priority = row.priority, new
-        repo.add_event(
-            self.session,
-            row.id,
-            EventKind.PRIORITY_CHANGED,
-            now,
-            actor=actor,
-            data={"from": old.value, "to": new.value},
+        return await TicketProperties(self.session, self.principal).change_priority(
+            ticket, priority, actor=actor, now=now
         )
-        await clock.store_due_dates(self.session, row, now)
-        row.updated_at = now
-        await self.session.flush()
-        return ticket_info(row)
+
+    async def change_type(
+        self,
+        ticket: uuid.UUID | str,
+        ticket_type: TicketType | str,
+        *,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketInfo:
+        """Re-target the due dates to the new type's targets; elapsed and paused time kept."""
+        return await TicketProperties(self.session, self.principal).change_type(
+            ticket, ticket_type, actor=actor, now=now
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 

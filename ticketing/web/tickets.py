@@ -98,11 +98,11 @@ async def add_message(
     )
 
 
-@router.patch("/{number}", summary="Change status, priority or assignment")
+@router.patch("/{number}", summary="Change status, priority, type or assignment")
 async def change_ticket(
     number: TicketNumber, change: TicketChange, caller: Caller, ports: Ports
 ) -> TicketInfo:
-    """Each named change is its own committed step, in the order status, priority,
+    """Each named change is its own committed step, in the order status, priority, type,
     assignment; a refused step leaves the earlier ones done."""
     flows = ticket_flows(ports, caller)
     given = change.model_fields_set
@@ -112,6 +112,8 @@ async def change_ticket(
         ticket = await flows.change_status(ticket.ticket_id, change.status)
     if change.priority is not None:
         ticket = await flows.change_priority(ticket.ticket_id, change.priority)
+    if change.ticket_type is not None:
+        ticket = await flows.change_type(ticket.ticket_id, change.ticket_type)
     if given & {"assigned_to", "assigned_team"}:
         ticket = await flows.assign(
             ticket.ticket_id,

@@ -1,0 +1,51 @@
+"""The support manager's ticket changes over HTTP: PATCH `ticket_type`, POST `…/merge`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tests.web.support import Keys, api_app, clear_keys, problem, seed
+
+
+@pytest_asyncio.fixture
+async def api(
+    committed: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> AsyncIterator[tuple[httpx.AsyncClient, Keys]]:
+    keys = await seed(committed)
+    transport = httpx.ASGITransport(app=api_app(committed))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api", headers=keys.auth("tenant_agent")
+    ) as client:
+        yield client, keys
+    await clear_keys(engine)
+
+
+async def new_ticket(client: httpx.AsyncClient, **fields: object) -> dict[str, object]:
+    created = await client.post("/api/v1/tickets", json={"title": "t", "customer_id": 42, **fields})
+    assert created.status_code == 201, created.text
+    body: dict[str, object] = created.json()
+    return body
+
+
+async def test_patch_ticket_type_retargets_and_shows_in_the_timeline(api: tuple) -> None:
+    client, _ = api
+    ticket = await new_ticket(client)
+    number = ticket["ticket_number"]
+    changed = await client.patch(f"/api/v1/tickets/{number}", json={"ticket_type": "outage_report"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["ticket_type"] == "outage_report"
+    # The built-in policy answers outage reports within the hour, not in 8 business hours.
+    assert changed.json()["first_response_due"] < ticket["first_response_due"]  # type: ignore[operator]
+    problem(
+        await client.patch(f"/api/v1/tickets/{number}", json={"ticket_type": "fault"}),
+        422,
+        "InvalidInput",
+        "ticket_type",
+    )
+    detail = (await client.get(f"/api/v1/tickets/{number}")).json()
+    retyped = [e for e in detail["events"] if e["kind"] == "type_changed"]
+    assert [e["data"] for e in retyped] == [{"from": "general_inquiry", "to": "outage_report"}]

@@ -1,0 +1,28 @@
+"""`ticketing ticket type|merge`: the support manager's changes to a ticket, each one flow."""
+
+from __future__ import annotations
+
+import typer
+
+from ticketing.runtime.settings import Settings
+from ticketing_ops.cli.output import JSON_OPTION
+from ticketing_ops.cli.tickets import _mutation, ticket_app
+
+
+@ticket_app.command("type")
+def ticket_type(
+    ticket: str = typer.Argument(..., help="TKT-…"),
+    new_type: str = typer.Argument(..., metavar="TYPE", help="Ticket type slug."),
+    actor: str = typer.Option(None, help="Who made the change."),
+    tenant: str = typer.Option(None, "--tenant", help="Only if it belongs to this tenant."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Change the ticket's type: its SLA due dates follow the new type's targets."""
+    _mutation(
+        json_out,
+        Settings(),
+        tenant,
+        # The service names `ticket_type` when the slug is not a ticket type.
+        lambda flows: flows.change_type(ticket, new_type.strip().lower(), actor=actor),
+        "retyped",
+    )
