@@ -71,6 +71,25 @@ class SlaPolicyService:
         await self.session.flush()
         return document, await self.retarget_open_tickets(tenant_id, now=now)
 
+    async def retarget_customer_tickets(
+        self, tenant_id: str, customer_id: str, *, now: datetime | None = None
+    ) -> list[uuid.UUID]:
+        """After the customer's plan changed (SLA rules match on plans): recompute its
+        not-done tickets' due dates; returns them, so their watchers can be woken. Called after
+        an upsert the tenant service allowed, so whoever may register customers may do this."""
+        if self.principal.is_customer or self.principal.role is Role.PARTNER_AGENT:
+            raise Forbidden("re-target tickets")
+        now = now or utcnow()
+        rows = await repo.customer_open_sla_rows(self.session, tenant_id, customer_id)
+        if not rows:
+            return []
+        policy = row_policy(rows[0])
+        due = [(row.id, row_deadlines(row, now, policy)) for row in rows]
+        await repo.store_due_dates(
+            self.session, [(i, d.first_response_due, d.resolution_due) for i, d in due]
+        )
+        return [row.id for row in rows]
+
     async def retarget_open_tickets(
         self, tenant_id: str, *, now: datetime | None = None
     ) -> list[uuid.UUID]:

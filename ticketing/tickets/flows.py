@@ -13,8 +13,8 @@ from ticketing.core.enums import DONE_STATUSES, Actor, Priority, TicketStatus, T
 from ticketing.db.rls import bind_scope
 from ticketing.notifications.service import NotificationService
 from ticketing.teams.service import assign_by_team
+from ticketing.tenants.flows import upsert_following_plan
 from ticketing.tenants.schemas import UpsertCustomerInput
-from ticketing.tenants.service import TenantService
 from ticketing.tickets.duties import AfterCommit, Flow
 from ticketing.tickets.schemas import CreateTicketRequest, StatusChangeInput, TicketInfo
 from ticketing.tickets.service import TicketService
@@ -68,13 +68,9 @@ class TicketFlows(Flow):
         """Upsert the customer and create its ticket in one transaction, then as `create`."""
 
         async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
-            await TenantService(session, self.principal).upsert_customer(
-                tenant_id=customer.tenant_id,
-                customer_id=customer.customer_id,
-                email=customer.email,
-                name=customer.name,
-                plan=customer.plan,
-            )
+            _, moved = await upsert_following_plan(session, self.principal, customer)
+            for ticket_id in moved:
+                duties.wake(ticket_id)
             ticket = await self._tickets(session).create_ticket(request)
             # In the create's own transaction: this path is already one.
             return await assign_by_team(session, ticket)
