@@ -49,3 +49,37 @@ async def test_patch_ticket_type_retargets_and_shows_in_the_timeline(api: tuple)
     detail = (await client.get(f"/api/v1/tickets/{number}")).json()
     retyped = [e for e in detail["events"] if e["kind"] == "type_changed"]
     assert [e["data"] for e in retyped] == [{"from": "general_inquiry", "to": "outage_report"}]
+
+
+async def test_post_merge_is_idempotent_scoped_and_names_into(api: tuple) -> None:
+    client, keys = api
+    survivor = await new_ticket(client, title="By mail")
+    duplicate = await new_ticket(client, title="By chat")
+    url = f"/api/v1/tickets/{duplicate['ticket_number']}/merge"
+    merged = await client.post(url, json={"into": survivor["ticket_number"]})
+    assert merged.status_code == 200, merged.text
+    body = merged.json()
+    assert (body["merged_now"], body["ticket"]["status"], body["into"]["ticket_number"]) == (
+        True,
+        "closed",
+        survivor["ticket_number"],
+    )
+    again = await client.post(url, json={"into": survivor["ticket_number"]})
+    assert again.status_code == 200 and again.json()["merged_now"] is False
+    problem(await client.post(url, json={"into": "TKT-999999"}), 404, "TicketNotFound", "into")
+    problem(await client.post(url, json={}), 422, "InvalidInput", "into")
+    other = await new_ticket(client)
+    problem(
+        await client.post(
+            f"/api/v1/tickets/{other['ticket_number']}/merge",
+            json={"into": other["ticket_number"]},
+        ),
+        409,
+        "CannotMerge",
+        "into",
+    )
+    # Another tenant's key sees neither ticket.
+    outsider = await client.post(
+        url, json={"into": survivor["ticket_number"]}, headers=keys.auth("partner_agent")
+    )
+    assert outsider.status_code == 404

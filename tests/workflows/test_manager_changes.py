@@ -14,7 +14,8 @@ from tests.temporal_support import breaches, create_ticket, event_kinds, running
 from ticketing.auth.principal import Principal
 from ticketing.core.errors import InvalidInput, MissingServiceAddress
 from ticketing.notifications.service import QueueOnly
-from ticketing.temporal.watchers import TemporalWatchers, ensure_watcher
+from ticketing.temporal.schemas import EscalationResult
+from ticketing.temporal.watchers import TemporalWatchers, ensure_watcher, escalation_workflow_id
 from ticketing.tickets.flows import TicketFlows
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -71,3 +72,31 @@ async def test_type_changes_are_refused_naming_the_field(
     _, events = await service.tickets.timeline(ticket.ticket_id)
     assert same.ticket_type.value == "general_inquiry"
     assert "type_changed" not in [e.kind for e in events]
+
+
+async def test_a_merge_ends_the_duplicates_watcher(
+    env: WorkflowEnvironment, committed: Sessions
+) -> None:
+    await seed_tenant(committed)
+    t0 = await env.get_current_time()
+    first = await create_ticket(committed, t0, title="By mail")
+    second = await create_ticket(committed, t0, title="By chat")
+    async with running_worker(env.client, committed) as settings:
+        watchers = TemporalWatchers(env.client, settings.task_queue)
+        await ensure_watcher(env.client, first, settings.task_queue)
+        await ensure_watcher(env.client, second, settings.task_queue)
+        flows = TicketFlows(
+            committed,
+            Principal.tenant_agent("acme", name="ann"),
+            watchers=watchers,
+            notices=QueueOnly(),
+        )
+        await flows.merge(second.ticket_number, first.ticket_number, now=t0)
+        ended = await env.client.get_workflow_handle(
+            escalation_workflow_id(second.ticket_number), result_type=EscalationResult
+        ).result()
+        survivor = await env.client.get_workflow_handle(
+            escalation_workflow_id(first.ticket_number)
+        ).describe()
+    assert ended.status.value == "closed"
+    assert survivor.status is not None and survivor.status.name == "RUNNING"

@@ -16,7 +16,8 @@ from ticketing.teams.service import assign_by_team
 from ticketing.tenants.flows import upsert_following_plan
 from ticketing.tenants.schemas import UpsertCustomerInput
 from ticketing.tickets.duties import AfterCommit, Flow
-from ticketing.tickets.schemas import CreateTicketRequest, StatusChangeInput, TicketInfo
+from ticketing.tickets.merge import TicketMerger
+from ticketing.tickets.schemas import CreateTicketRequest, Merged, StatusChangeInput, TicketInfo
 from ticketing.tickets.service import TicketService
 
 T = TypeVar("T")
@@ -202,5 +203,32 @@ class TicketFlows(Flow):
             )
             duties.changed(changed)
             return changed
+
+        return await self._committed(command)
+
+    async def merge(
+        self,
+        ticket: uuid.UUID | str,
+        into: uuid.UUID | str,
+        *,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> Merged:
+        """Merge a duplicate into `into`: its thread moves, it closes with a pointer, its
+        customer hears once; idempotent."""
+
+        async def command(session: AsyncSession, duties: AfterCommit) -> Merged:
+            merged = await TicketMerger(session, self.principal).merge(
+                ticket, into, actor=actor, now=now
+            )
+            if merged.merged_now:
+                await NotificationService(session, self.principal).queue_merged(
+                    merged.ticket, merged.into.ticket_number
+                )
+            # Also on a retry: the duplicate's watcher must end (woken on a done ticket it
+            # completes) and the survivor's re-read its due dates.
+            duties.changed(merged.ticket)
+            duties.changed(merged.into)
+            return merged
 
         return await self._committed(command)

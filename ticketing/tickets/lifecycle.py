@@ -61,7 +61,12 @@ def status_after_customer_reply(current: TicketStatus, *, responded: bool) -> Ti
 def settle_dates(
     row: Ticket, current: TicketStatus, requested: TicketStatus, now: datetime
 ) -> None:
-    """Resolution and close dates of a transition; a reopen starts a fresh resolution window."""
+    """Resolution and close dates of a transition; a reopen starts a fresh resolution window;
+    a wait on the customer remembers when it began (pending reminders count from there)."""
+    if requested is TicketStatus.PENDING:
+        row.pending_since = now
+    elif current is TicketStatus.PENDING:
+        row.pending_since = None
     if requested is TicketStatus.RESOLVED:
         row.resolved_at = now
         row.resolution_time_minutes = int((now - row.created_at).total_seconds() // 60)

@@ -8,10 +8,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.auth.principal import Principal
+from ticketing.auth.principal import Principal, require_principal
 from ticketing.core.enums import EventKind, Priority, TicketType
 from ticketing.core.errors import InvalidInput, MissingServiceAddress, TicketNotFound
 from ticketing.core.fields import check_storable, normalize_priority
+from ticketing.db.rls import bind_scope
 from ticketing.sla import ticket_clock as clock
 from ticketing.sla.service import utcnow
 from ticketing.tickets import repository as repo
@@ -27,7 +28,8 @@ class TicketProperties:
 
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
-        self.principal = principal
+        self.principal = require_principal(principal, "TicketProperties")
+        bind_scope(session, self.principal)
 
     async def change_priority(
         self,

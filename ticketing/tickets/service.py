@@ -8,7 +8,7 @@ from datetime import datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.auth.principal import Principal, require_principal
+from ticketing.auth.principal import Principal, Role, require_principal
 from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, Priority, TicketStatus, TicketType
 from ticketing.core.errors import (
     Forbidden,
@@ -47,6 +47,8 @@ from ticketing.tickets.schemas import (
 )
 
 log = structlog.get_logger(__name__)
+# A survivor merged again; a chain this long is no chain a person made.
+_MAX_MERGE_HOPS = 10
 
 
 class TicketService:
@@ -189,7 +191,7 @@ class TicketService:
         check_storable(body=body, author=author)
         if not body.strip():
             raise InvalidInput("body", body, "must not be empty")
-        row = await self._load(ticket, for_update=True)
+        row = await self._survivor(await self._load(ticket, for_update=True))
         answers = not is_internal and actor not in (Actor.CUSTOMER, row.origin_type)
         # Before the answer is written: the windows it settles are judged as they stood.
         if answers and await clock.record_missed_breaches(
@@ -347,6 +349,25 @@ class TicketService:
         )
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def close_merged(self, row: Ticket, actor: str | None, now: datetime) -> None:
+        """Close a ticket just merged into another (TicketMerger holds its row lock)."""
+        await self._move(row, TicketStatus.CLOSED, actor=actor, now=now, reason="merged")
+
+    async def _survivor(self, row: Ticket) -> Ticket:
+        """The ticket a reply to `row` belongs on: `row`, or (merged) the ticket it was merged
+        into, locked. Mail to a merged ticket's thread lands on the survivor this way."""
+        for _ in range(_MAX_MERGE_HOPS):
+            if row.merged_into is None:
+                return row
+            # The survivor is of the same tenant; an admin's merge may have made it another
+            # customer's, which the replying customer still reaches through this one ticket.
+            scope = Principal(Role.SYSTEM, ticket_id=row.merged_into, name=self.principal.name)
+            survivor = await repo.find_ticket(self.session, scope, row.merged_into, for_update=True)
+            if survivor is None:
+                return row
+            row = survivor
+        return row
 
     async def _check_assignees(
         self, tenant_id: str, assigned_to: str | None, assigned_team: str | None

@@ -83,6 +83,12 @@ class TicketChange(Contract):
         return self
 
 
+class MergeRequest(Contract):
+    """The ticket a duplicate continues as."""
+
+    into: str = Field(min_length=1, max_length=64, description="TKT-000123 (or the ticket's UUID).")
+
+
 class NewCustomer(Contract):
     customer_id: CustomerId
     email: Email | None = None

@@ -10,12 +10,12 @@ from fastapi import Header, Path, Query
 from ticketing.core.enums import Priority, TicketStatus, TicketType
 from ticketing.readmodels.ticket_detail import TicketDetail, ticket_detail
 from ticketing.runtime.settings import Settings
-from ticketing.tickets.schemas import TicketInfo, TicketPage
+from ticketing.tickets.schemas import Merged, TicketInfo, TicketPage
 from ticketing.tickets.service import TicketService
 from ticketing.tickets.share import ShareText, share_text
 from ticketing.web.deps import Caller, Ports, ticket_flows
 from ticketing.web.routing import api_router
-from ticketing.web.schemas import NewMessage, NewTicket, TicketChange
+from ticketing.web.schemas import MergeRequest, NewMessage, NewTicket, TicketChange
 
 router = api_router("/api/v1/tickets", "tickets")
 TicketNumber = Annotated[
@@ -96,6 +96,16 @@ async def add_message(
     return await ticket_flows(ports, caller).reply(
         number, body=body.body, is_internal=not body.public
     )
+
+
+@router.post("/{number}/merge", summary="Merge this duplicate into another ticket")
+async def merge_ticket(
+    number: TicketNumber, body: MergeRequest, caller: Caller, ports: Ports
+) -> Merged:
+    """Its messages move to `into`, it closes with a pointer and its customer hears once;
+    again with the same `into` changes nothing (`merged_now` false). Both tickets must be
+    the key's to see and of one customer (a tenant admin's key may merge across customers)."""
+    return await ticket_flows(ports, caller).merge(number, body.into)
 
 
 @router.patch("/{number}", summary="Change status, priority, type or assignment")

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from ticketing.runtime.settings import Settings
+from ticketing.temporal.schemas import TicketInfo
 from ticketing_ops.cli.output import JSON_OPTION
 from ticketing_ops.cli.tickets import _mutation, ticket_app
+
+if TYPE_CHECKING:
+    from ticketing.tickets.flows import TicketFlows
 
 
 @ticket_app.command("type")
@@ -26,3 +32,20 @@ def ticket_type(
         lambda flows: flows.change_type(ticket, new_type.strip().lower(), actor=actor),
         "retyped",
     )
+
+
+@ticket_app.command("merge")
+def ticket_merge(
+    ticket: str = typer.Argument(..., help="The duplicate, TKT-…"),
+    into: str = typer.Option(..., "--into", help="The ticket it continues as, TKT-…"),
+    actor: str = typer.Option(None, help="Who merged it."),
+    tenant: str = typer.Option(None, "--tenant", help="Only if both belong to this tenant."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Merge a duplicate: its messages move, it closes with a pointer, its customer hears once.
+    Running it again changes nothing."""
+
+    async def merge(flows: TicketFlows) -> TicketInfo:
+        return (await flows.merge(ticket, into, actor=actor)).ticket
+
+    _mutation(json_out, Settings(), tenant, merge, f"merged into {into}")
