@@ -48,7 +48,6 @@ from ticketing.temporal.schemas import (
 )
 from ticketing.temporal.watchers import TemporalWatchers
 from ticketing.tenants.flows import TenantFlows
-from ticketing.tenants.service import TenantService
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.ports import Notices, NoWatchers, Watchers
 
@@ -149,17 +148,13 @@ class TicketActivities:
         async with activity_boundary():
             await self.callers.require(INTAKE_WORKFLOWS, "upsert customers")
             input = parse(UpsertCustomerInput, input)
-            async with self.sessions() as session, session.begin():
-                customer = await TenantService(
-                    session, Principal.integration(input.tenant_id)
-                ).upsert_customer(
-                    tenant_id=input.tenant_id,
-                    customer_id=input.customer_id,
-                    email=input.email,
-                    name=input.name,
-                    plan=input.plan,
-                )
-                return customer.id
+            customer = await TenantFlows(
+                self.sessions,
+                Principal.integration(input.tenant_id),
+                watchers=self.watchers,
+                notices=self.notices,
+            ).upsert_customer(input)
+            return customer.id
 
     @activity.defn(name="register_tenant")
     async def register_tenant(self, input: LenientRegisterTenant) -> str:

@@ -101,6 +101,9 @@ def test_customer_and_desk_kinds_and_no_internal_note_kind() -> None:
         "waiting_on_customer",
         "ticket_resolved",
         "ticket_reopened",
+        "ticket_merged",
+        "pending_reminder",
+        "pending_closed",
     }
     assert not [k for k in NoticeKind if "internal" in k or "note" in k]
 

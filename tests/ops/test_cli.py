@@ -360,3 +360,31 @@ def test_installation_verbs_need_an_installation_ticket(cli: Any, stack: None) -
     )["ticket_number"]
     line = error_line(cli("installation", "cancel", number, "--reason", "moved"))
     assert line.startswith("error: ticket:")
+
+
+def test_ticket_type_and_merge(cli: Any, stack: None) -> None:
+    # The operator acts as the platform, which may merge across customers.
+    def onboard(customer: str) -> str:
+        started = ok_json(
+            cli(
+                "onboard",
+                "--tenant",
+                "acme",
+                "--customer-id",
+                customer,
+                "--email",
+                f"c{customer}@example.com",
+                "--json",
+            )
+        )
+        return str(started["ticket_number"])
+
+    number, duplicate = onboard("51"), onboard("52")
+    retyped = ok_json(cli("ticket", "type", number, "outage_report", "--json"))
+    assert retyped["ticket"]["ticket_type"] == "outage_report"
+    assert error_line(cli("ticket", "type", number, "fault")).startswith("error: ticket_type: ")
+    merged = ok_json(cli("ticket", "merge", duplicate, "--into", number, "--json"))
+    assert merged["ticket"]["status"] == "closed"
+    again = ok_json(cli("ticket", "merge", duplicate, "--into", number, "--json"))
+    assert again["ticket"]["status"] == "closed"
+    assert error_line(cli("ticket", "merge", number, "--into", number)).startswith("error: into: ")

@@ -108,3 +108,22 @@ async def test_the_reconciler_schedule_runs_the_auto_close(
         assert (
             await Services(session).tickets.get_ticket(ticket.ticket_id)
         ).status is TicketStatus.CLOSED
+
+
+async def test_confirming_a_resolution_twice_does_nothing_the_second_time(
+    service: Services, tenant: str
+) -> None:
+    # A double click, a second tab, a retried POST: the ticket is already what the customer
+    # asked for, so the second confirmation is no change and no error (it once was Forbidden).
+    info = await service.tickets.create_ticket({"title": "Down", "customer_id": 42}, now=T0)
+    customer = service.as_(Principal.customer("acme", "42"))
+    await service.tickets.change_status(info.ticket_id, "resolved", now=T0 + H)
+    await customer.tickets.change_status(info.ticket_id, "closed", now=T0 + 2 * H)
+    _, before = await service.tickets.timeline(info.ticket_id)
+    again = await customer.tickets.change_status(info.ticket_id, "closed", now=T0 + 3 * H)
+    _, after = await service.tickets.timeline(info.ticket_id)
+    assert again.status is TicketStatus.CLOSED
+    assert after == before
+    # Still the only status change a customer may make: closed is not a door to reopening.
+    with pytest.raises(errors.Forbidden):
+        await customer.tickets.change_status(info.ticket_id, "open", now=T0 + 3 * H)

@@ -62,10 +62,15 @@ class EventKind(StrEnum):
     PAUSED = "paused"
     RESUMED = "resumed"
     PRIORITY_CHANGED = "priority_changed"
+    # The ticket's type changed (its SLA targets with it); `data` has from and to.
     TYPE_CHANGED = "type_changed"
     SLA_WARNING = "sla_warning"
     BREACHED = "breached"
     ESCALATED = "escalated"
+    # Merged into another ticket (`data.into`) or another merged into this one (`data.from`).
+    MERGED = "merged"
+    # The customer was reminded that the ticket waits on them.
+    REMINDED = "reminded"
     # Personal data redacted on request; `data` names the fields, the actor who.
     ERASED = "erased"
 
@@ -87,6 +92,9 @@ class NoticeKind(StrEnum):
     TICKET_RESOLVED = "ticket_resolved"
     TICKET_REOPENED = "ticket_reopened"
     CUSTOMER_REPLIED = "customer_replied"
+    TICKET_MERGED = "ticket_merged"
+    PENDING_REMINDER = "pending_reminder"
+    PENDING_CLOSED = "pending_closed"
 
     @property
     def audience(self) -> Audience:
@@ -101,5 +109,8 @@ _CUSTOMER_KINDS = frozenset(
         NoticeKind.WAITING_ON_CUSTOMER,
         NoticeKind.TICKET_RESOLVED,
         NoticeKind.TICKET_REOPENED,
+        NoticeKind.TICKET_MERGED,
+        NoticeKind.PENDING_REMINDER,
+        NoticeKind.PENDING_CLOSED,
     }
 )

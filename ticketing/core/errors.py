@@ -55,6 +55,13 @@ class InvalidInput(TicketingError):
         self.reason = reason
 
 
+class CannotMerge(InvalidInput):
+    """A merge the two tickets' state refuses (itself, another customer's, already merged
+    elsewhere, a closed survivor); names `into`."""
+
+    status = 409
+
+
 class InvalidCustomerId(InvalidInput):
     """customer_id is neither an integer, a numeric string nor a UUID."""
 

@@ -28,3 +28,13 @@ def threshold(kind: object, ticket_id: uuid.UUID, due_at: datetime) -> str:
 def escalated(ticket_id: uuid.UUID, to_level: int, at: datetime) -> str:
     """One escalation notice per level a ticket reaches, at the moment it reached it."""
     return f"escalated:{ticket_id}:{to_level}:{at.isoformat()}"
+
+
+def ticket_merged(ticket_id: uuid.UUID) -> str:
+    """One merged notice per duplicate: a ticket is merged once."""
+    return f"{NoticeKind.TICKET_MERGED}:{ticket_id}"
+
+
+def pending_notice(kind: NoticeKind, ticket_id: uuid.UUID, pending_since: datetime) -> str:
+    """One reminder and one close notice per wait on the customer (from `pending_since`)."""
+    return f"{kind}:{ticket_id}:{pending_since.isoformat()}"

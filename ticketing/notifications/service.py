@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -79,15 +80,33 @@ class NotificationService:
             return None
         return await self._queue(ticket, kind, f"e{event_id}", {})
 
+    async def queue_merged(self, ticket: TicketInfo, into: str) -> int | None:
+        """Tell the customer once that their ticket continues as `into` (a merge)."""
+        key = outbox_keys.ticket_merged(ticket.ticket_id)
+        return await self._queue(ticket, NoticeKind.TICKET_MERGED, "", {"into": into}, key=key)
+
+    async def queue_pending(
+        self, ticket: TicketInfo, kind: NoticeKind, pending_since: datetime
+    ) -> int | None:
+        """The customer's reminder or close notice of one wait on them (once per wait)."""
+        key = outbox_keys.pending_notice(kind, ticket.ticket_id, pending_since)
+        return await self._queue(ticket, kind, "", {}, key=key)
+
     async def _queue(
-        self, ticket: TicketInfo, kind: NoticeKind, event: str, payload: dict[str, object]
+        self,
+        ticket: TicketInfo,
+        kind: NoticeKind,
+        event: str,
+        payload: dict[str, object],
+        *,
+        key: str | None = None,
     ) -> int | None:
         contacts = await repo.ticket_contacts(self.session, ticket.ticket_id)
         recipient = contacts.customer if kind.audience is Audience.CUSTOMER else contacts.desk
         return await repo.queue_notice(
             self.session,
             QueuedNotice(
-                dedupe_key=outbox_keys.ticket_notice(kind, ticket.ticket_id, event),
+                dedupe_key=key or outbox_keys.ticket_notice(kind, ticket.ticket_id, event),
                 ticket_id=ticket.ticket_id,
                 tenant_id=ticket.tenant_id,
                 kind=kind,

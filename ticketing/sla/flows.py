@@ -19,6 +19,7 @@ from ticketing.sla.policy_service import SlaPolicyService
 from ticketing.sla.schemas import BreachResult, SlaSnapshot
 from ticketing.sla.service import BreachOutcome, SlaService
 from ticketing.tickets.duties import AfterCommit, Flow
+from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.ports import Notices, Watchers
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.service import TicketService
@@ -114,15 +115,20 @@ class SlaFlows(Flow):
         return await self._committed(command)
 
     async def auto_close(self, now: datetime, *, limit: int = 200) -> int:
-        """Close resolved tickets nobody answered within their tenant's quiet period; each in
-        its own transaction, then its watcher woken and its notices handed over."""
+        """Close resolved tickets nobody answered within their tenant's quiet period, then
+        the waits on customers past the policy's pending close, then remind those past its
+        pending reminder; each ticket in its own transaction, then its watcher woken and its
+        notices handed over. Returns how many tickets closed."""
         async with self.sessions() as session:
             bind_scope(session, self.principal)
             due = await repo.quiet_resolved(session, now=now, limit=limit)
         closed = 0
         for ticket_id in due:
             closed += await self._committed(partial(_close_if_quiet, ticket_id, now))
-        return closed
+        tickets = TicketFlows(
+            self.sessions, self.principal, watchers=self.watchers, notices=self.notices
+        )
+        return closed + await tickets.sweep_pending(now, limit=limit)
 
 
 async def _close_if_quiet(

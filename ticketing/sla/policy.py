@@ -119,6 +119,9 @@ class SlaPolicy:
     pause_statuses: frozenset[str] = frozenset(PAUSE_STATUSES)
     # Real (not business) time a resolved ticket stays quiet before it closes; None never.
     auto_close_after: timedelta | None = None
+    # Real time a pending ticket waits before its customer is reminded, and before it closes.
+    pending_reminder_after: timedelta | None = None
+    pending_close_after: timedelta | None = None
 
     def __post_init__(self) -> None:
         missing = [p for p in PRIORITIES if p not in self.targets]
@@ -131,8 +134,10 @@ class SlaPolicy:
         statuses = frozenset(self.pause_statuses)
         if "pending" not in statuses or not statuses <= set(PAUSE_STATUSES):
             raise ValueError(f"pause_statuses: must include 'pending', within {PAUSE_STATUSES}")
-        if self.auto_close_after is not None and self.auto_close_after <= ZERO:
-            raise ValueError("auto_close_after must be positive or None")
+        for name in ("auto_close_after", "pending_reminder_after", "pending_close_after"):
+            value = getattr(self, name)
+            if value is not None and value <= ZERO:
+                raise ValueError(f"{name} must be positive or None")
         object.__setattr__(self, "pause_statuses", statuses)
         object.__setattr__(self, "rules", tuple(self.rules))
         object.__setattr__(self, "targets", dict(self.targets))
@@ -150,6 +155,8 @@ class SlaPolicy:
                 self.warning_percents,
                 self.pause_statuses,
                 self.auto_close_after,
+                self.pending_reminder_after,
+                self.pending_close_after,
             )
         )
 

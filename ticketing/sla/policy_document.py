@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from ticketing.core.enums import Channel, TicketType
 from ticketing.core.errors import InvalidInput
-from ticketing.sla.calendar import BusinessCalendar, DayHours, YearlyHoliday, validate_timezone
+from ticketing.sla.calendar import BusinessCalendar
+from ticketing.sla.calendar_document import CalendarDocument, _Strict
 from ticketing.sla.policy import (
     DEFAULT_WARNING_PERCENTS,
     PAUSE_STATUSES,
@@ -35,126 +36,12 @@ __all__ = [
 ]
 
 SCHEMA_ID = "https://ticketing.invalid/schemas/sla-policy.schema.json"
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 PriorityName = Literal["low", "normal", "high", "urgent"]
 PauseStatus = Literal["pending", "resolved", "closed"]
 Seconds = Annotated[int, Field(gt=0, strict=True)]
-ClockTime = Annotated[str, StringConstraints(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
-MonthDay = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}-[0-9]{2}$")]
 _DEFAULT_PAUSE_STATUSES: tuple[PauseStatus, ...] = ("pending", "resolved", "closed")
 Percent = Annotated[int, Field(ge=1, le=100, strict=True)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _minutes(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-class TimeRange(_Strict):
-    """Open from `start` to `end`, local wall time ("24:00" is the end of the day)."""
-
-    start: ClockTime
-    end: ClockTime
-
-    @model_validator(mode="after")
-    def _start_before_end(self) -> TimeRange:
-        if _minutes(self.start) >= _minutes(self.end):
-            raise ValueError("start must be before end")
-        return self
-
-
-def _merged(ranges: list[TimeRange]) -> list[TimeRange]:
-    merged: list[TimeRange] = []
-    for item in sorted(ranges, key=lambda r: _minutes(r.start)):
-        if merged and _minutes(item.start) <= _minutes(merged[-1].end):
-            last = merged[-1]
-            end = max(_minutes(item.end), _minutes(last.end))
-            merged[-1] = TimeRange(start=last.start, end=_clock(end))
-        else:
-            merged.append(item)
-    return merged
-
-
-class CalendarDocument(_Strict):
-    """Business hours in a time zone; no `hours` means around the clock."""
-
-    timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Berlin")
-    hours: dict[Weekday, list[TimeRange]] | None = Field(
-        default=None, description="Open hours per weekday; null or absent: 24x7."
-    )
-    holidays: list[date] = Field(default_factory=list, description="Dated holidays, YYYY-MM-DD.")
-    yearly_holidays: list[MonthDay] = Field(
-        default_factory=list, description="Holidays every year, MM-DD (e.g. 12-25)."
-    )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return validate_timezone(value)
-
-    @field_validator("hours")
-    @classmethod
-    def _canonical_hours(
-        cls, value: dict[Weekday, list[TimeRange]] | None
-    ) -> dict[Weekday, list[TimeRange]] | None:
-        # The calendar's own canonical form, so a document survives a round trip unchanged.
-        if value is None:
-            return None
-        hours = {day: _merged(ranges) for day, ranges in value.items() if ranges}
-        if not hours:
-            raise ValueError("needs at least one open time range (or null for 24x7)")
-        return dict(sorted(hours.items(), key=lambda item: WEEKDAYS.index(item[0])))
-
-    @field_validator("holidays")
-    @classmethod
-    def _sorted_dates(cls, value: list[date]) -> list[date]:
-        return sorted(set(value))
-
-    @field_validator("yearly_holidays")
-    @classmethod
-    def _month_days(cls, value: list[str]) -> list[str]:
-        return [str(h) for h in sorted({YearlyHoliday.parse(item) for item in value})]
-
-    def to_calendar(self) -> BusinessCalendar:
-        hours: dict[int, DayHours] | None = None
-        if self.hours is not None:
-            hours = {
-                WEEKDAYS.index(day): tuple((_minutes(r.start), _minutes(r.end)) for r in ranges)
-                for day, ranges in self.hours.items()
-            }
-        return BusinessCalendar(
-            timezone=self.timezone,
-            weekly_hours=hours,
-            holidays=frozenset(self.holidays),
-            yearly_holidays=frozenset(YearlyHoliday.parse(h) for h in self.yearly_holidays),
-        )
-
-    @classmethod
-    def from_calendar(cls, calendar: BusinessCalendar) -> CalendarDocument:
-        hours = None
-        if calendar.weekly_hours is not None:
-            hours = {
-                WEEKDAYS[day]: [{"start": _clock(s), "end": _clock(e)} for s, e in ranges]
-                for day, ranges in calendar.weekly_hours.items()
-            }
-        return cls.model_validate(
-            {
-                "timezone": calendar.timezone,
-                "hours": hours,
-                "holidays": sorted(calendar.holidays),
-                "yearly_holidays": [str(h) for h in sorted(calendar.yearly_holidays)],
-            }
-        )
 
 
 class TargetsDocument(_Strict):
@@ -287,6 +174,24 @@ class SlaPolicyDocument(_Strict):
     auto_close_after_seconds: Seconds | None = Field(
         default=None, description="Close a resolved ticket after this quiet time; null: never."
     )
+    pending_reminder_after_seconds: Seconds | None = Field(
+        default=None,
+        description="Remind the customer once after a ticket waited on them this long "
+        "(real time); null: never.",
+    )
+    pending_close_after_seconds: Seconds | None = Field(
+        default=None,
+        description="Close a ticket still waiting on the customer after this long (real "
+        "time, from when the wait began); null: never.",
+    )
+
+    @field_validator("pending_close_after_seconds")
+    @classmethod
+    def _close_after_reminder(cls, value: int | None, info: ValidationInfo) -> int | None:
+        reminder = info.data.get("pending_reminder_after_seconds")
+        if value is not None and reminder is not None and value <= reminder:
+            raise ValueError("must be longer than pending_reminder_after_seconds")
+        return value
 
     @field_validator("warning_thresholds")
     @classmethod
@@ -314,6 +219,8 @@ class SlaPolicyDocument(_Strict):
             warning_percents=tuple(self.warning_thresholds),
             pause_statuses=frozenset(self.pause_statuses),
             auto_close_after=_optional_seconds(self.auto_close_after_seconds),
+            pending_reminder_after=_optional_seconds(self.pending_reminder_after_seconds),
+            pending_close_after=_optional_seconds(self.pending_close_after_seconds),
         )
 
     @classmethod
@@ -364,7 +271,13 @@ def _policy_json(policy: SlaPolicy) -> dict[str, object]:
         "warning_thresholds": list(policy.warning_percents),
         "pause_statuses": sorted(policy.pause_statuses, key=PAUSE_STATUSES.index),
         "auto_close_after_seconds": None if auto_close is None else _whole_seconds(auto_close),
+        "pending_reminder_after_seconds": _seconds_or_none(policy.pending_reminder_after),
+        "pending_close_after_seconds": _seconds_or_none(policy.pending_close_after),
     }
+
+
+def _seconds_or_none(value: timedelta | None) -> int | None:
+    return None if value is None else _whole_seconds(value)
 
 
 def _json_path(loc: Sequence[int | str]) -> str:

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, Role, require_principal
-from ticketing.core.errors import Forbidden, TenantNotFound
+from ticketing.core.errors import Forbidden, InvalidInput, TenantNotFound
 from ticketing.db.rls import bind_scope
-from ticketing.sla import SlaPolicyDocument, parse_policy_document
+from ticketing.sla import SlaPolicyDocument, parse_policy_document, validate_timezone
 from ticketing.sla import repository as repo
 from ticketing.sla.service import row_deadlines, row_policy, tenant_policy, utcnow
 from ticketing.tenants import repository as tenants_repo
@@ -50,19 +50,45 @@ class SlaPolicyService:
         tenant_id: str,
         document: SlaPolicyDocument | Mapping[str, object] | str | bytes,
         *,
+        timezone: str | None = None,
         now: datetime | None = None,
     ) -> tuple[SlaPolicyDocument, list[uuid.UUID]]:
-        """Replace the tenant's policy; returns it and the open tickets whose dates moved."""
+        """Replace the tenant's policy; returns it and the open tickets whose dates moved.
+
+        `timezone` (a zone given beside the document, as `PUT /tenants/{id}` and the
+        `register_tenant` activity take it) is the zone of the document's calendar: its hours
+        and holidays are kept in that zone. A document naming another zone is refused."""
         if not self.principal.may_administer_tenants:
             raise Forbidden("edit SLA policies")
         if not isinstance(document, SlaPolicyDocument):
             document = parse_policy_document(document)
+        if timezone is not None:
+            document = in_timezone(document, timezone)
         tenant = await self._tenant(tenant_id)
         tenant.sla_policy = document.model_dump(mode="json")
         # The document carries its calendar: a calendar stored beside it would override it.
         tenant.calendar = None
         await self.session.flush()
         return document, await self.retarget_open_tickets(tenant_id, now=now)
+
+    async def retarget_customer_tickets(
+        self, tenant_id: str, customer_id: str, *, now: datetime | None = None
+    ) -> list[uuid.UUID]:
+        """After the customer's plan changed (SLA rules match on plans): recompute its
+        not-done tickets' due dates; returns them, so their watchers can be woken. Called after
+        an upsert the tenant service allowed, so whoever may register customers may do this."""
+        if self.principal.is_customer or self.principal.role is Role.PARTNER_AGENT:
+            raise Forbidden("re-target tickets")
+        now = now or utcnow()
+        rows = await repo.customer_open_sla_rows(self.session, tenant_id, customer_id)
+        if not rows:
+            return []
+        policy = row_policy(rows[0])
+        due = [(row.id, row_deadlines(row, now, policy)) for row in rows]
+        await repo.store_due_dates(
+            self.session, [(i, d.first_response_due, d.resolution_due) for i, d in due]
+        )
+        return [row.id for row in rows]
 
     async def retarget_open_tickets(
         self, tenant_id: str, *, now: datetime | None = None
@@ -88,3 +114,19 @@ class SlaPolicyService:
             moved += [row.id for row in rows]
             after = rows[-1].id
         return moved
+
+
+def in_timezone(document: SlaPolicyDocument, timezone: str) -> SlaPolicyDocument:
+    """The document with its calendar in `timezone`; one that names another zone is refused,
+    naming `timezone` (two zones in one call: which one was meant is not ours to guess)."""
+    calendar = document.calendar
+    if "timezone" in calendar.model_fields_set and calendar.timezone != timezone:
+        raise InvalidInput(
+            "timezone", timezone, f"differs from sla_policy.calendar.timezone {calendar.timezone}"
+        )
+    try:
+        validate_timezone(timezone)
+    except ValueError as error:
+        raise InvalidInput("timezone", timezone, str(error)) from None
+    zoned = calendar.model_copy(update={"timezone": timezone})
+    return document.model_copy(update={"calendar": zoned})

@@ -87,6 +87,13 @@ _OPEN_SLA_ROWS = text(
     + " AND t.id > :after ORDER BY t.id LIMIT :limit FOR UPDATE OF t"
 )
 
+# One customer's tickets whose clocks may still run (a plan change re-targets them), locked.
+_CUSTOMER_OPEN_SLA_ROWS = text(
+    _SLA_SELECT
+    + "WHERE t.tenant_id = :tenant_id AND t.customer_id = :customer_id"
+    + " AND t.status NOT IN ('resolved', 'closed') ORDER BY t.id FOR UPDATE OF t"
+)
+
 
 def _sla_row(row: Any) -> SlaRow:
     values = list(row)
@@ -117,6 +124,16 @@ async def open_sla_rows(
     """A page of the tenant's not-done tickets with ids after `after`, locked."""
     result = await session.execute(
         _OPEN_SLA_ROWS, {"tenant_id": tenant_id, "after": after, "limit": limit}
+    )
+    return [_sla_row(row) for row in result]
+
+
+async def customer_open_sla_rows(
+    session: AsyncSession, tenant_id: str, customer_id: str
+) -> list[SlaRow]:
+    """The customer's not-done tickets, locked."""
+    result = await session.execute(
+        _CUSTOMER_OPEN_SLA_ROWS, {"tenant_id": tenant_id, "customer_id": customer_id}
     )
     return [_sla_row(row) for row in result]
 

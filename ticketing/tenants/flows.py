@@ -8,10 +8,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.auth.principal import Principal
 from ticketing.sla import SlaPolicy
+from ticketing.sla import repository as sla_repo
 from ticketing.sla.policy_service import SlaPolicyService
 from ticketing.tenants.directory import TenantInfo, tenant_info
-from ticketing.tenants.schemas import RegisterTenantInput
+from ticketing.tenants.models import Customer
+from ticketing.tenants.schemas import RegisterTenantInput, UpsertCustomerInput
 from ticketing.tenants.service import TenantService
 from ticketing.tickets.duties import AfterCommit, Flow
 
@@ -49,7 +52,9 @@ class TenantFlows(Flow):
             policies = SlaPolicyService(session, self.principal)
             moved: list[uuid.UUID] = []
             if change.sla_policy is not None:
-                _, moved = await policies.set_policy(change.tenant_id, change.sla_policy)
+                _, moved = await policies.set_policy(
+                    change.tenant_id, change.sla_policy, timezone=change.timezone
+                )
             elif change.timezone is not None or stored_policy is not None:
                 await session.flush()
                 moved = await policies.retarget_open_tickets(change.tenant_id)
@@ -59,5 +64,40 @@ class TenantFlows(Flow):
             return TenantRegistered(tenant_info(row), len(moved))
 
         return await self._committed(command)
+
+    async def upsert_customer(self, change: UpsertCustomerInput) -> Customer:
+        """Create or update the customer; a new plan re-targets its open tickets (SLA rules
+        match on plans) and wakes their watchers after the commit."""
+
+        async def command(session: AsyncSession, duties: AfterCommit) -> Customer:
+            customer, moved = await upsert_following_plan(session, self.principal, change)
+            for ticket_id in moved:
+                duties.wake(ticket_id)
+            return customer
+
+        return await self._committed(command)
+
+
+async def upsert_following_plan(
+    session: AsyncSession, principal: Principal, change: UpsertCustomerInput
+) -> tuple[Customer, list[uuid.UUID]]:
+    """Upsert the customer in the caller's transaction; returns it and the open tickets a plan
+    change re-targeted (the same plan again moves nothing)."""
+    before = None
+    if change.plan is not None:
+        before = await sla_repo.customer_plan(session, change.tenant_id, change.customer_id)
+    customer = await TenantService(session, principal).upsert_customer(
+        tenant_id=change.tenant_id,
+        customer_id=change.customer_id,
+        email=change.email,
+        name=change.name,
+        plan=change.plan,
+    )
+    if change.plan is None or customer.plan == before:
+        return customer, []
+    moved = await SlaPolicyService(session, principal).retarget_customer_tickets(
+        change.tenant_id, customer.id
+    )
+    return customer, moved
 
 

@@ -88,10 +88,13 @@ class TenantService:
                 raise InvalidInput("timezone", timezone, str(exc)) from None
         tenant = await repo.get_tenant(self.session, tenant_id)
         if timezone is not None:
-            # Only the zone changes: the business hours and holidays in force are kept.
+            # Only the zone changes: the business hours and holidays in force are kept, and
+            # with a policy given in the same call, those are the new policy's.
             current = policy_from_dict(tenant.sla_policy).calendar if tenant else None
             if tenant is not None and tenant.calendar is not None:
                 current = BusinessCalendar.from_dict(tenant.calendar)
+            if sla_policy is not None:
+                current = sla_policy.calendar
             calendar = replace(calendar or current or BusinessCalendar.always(), timezone=timezone)
         if tenant is None:
             if p.role is not Role.PLATFORM:

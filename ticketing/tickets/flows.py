@@ -6,19 +6,32 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.core.enums import DONE_STATUSES, Actor, Priority, TicketStatus, TicketType
+from ticketing.auth.principal import Principal, Role
+from ticketing.core.enums import (
+    DONE_STATUSES,
+    Actor,
+    EventKind,
+    NoticeKind,
+    Priority,
+    TicketStatus,
+    TicketType,
+)
 from ticketing.db.rls import bind_scope
 from ticketing.notifications.service import NotificationService
+from ticketing.sla import pending_repository as pending
 from ticketing.teams.service import assign_by_team
+from ticketing.tenants.flows import upsert_following_plan
 from ticketing.tenants.schemas import UpsertCustomerInput
-from ticketing.tenants.service import TenantService
+from ticketing.tickets import repository as tickets_repo
 from ticketing.tickets.creation import ANY_DOOR, DoorRules
 from ticketing.tickets.duties import AfterCommit, Flow
-from ticketing.tickets.schemas import CreateTicketRequest, StatusChangeInput, TicketInfo
+from ticketing.tickets.merge import TicketMerger
+from ticketing.tickets.schemas import CreateTicketRequest, Merged, StatusChangeInput, TicketInfo
 from ticketing.tickets.service import TicketService
 
 T = TypeVar("T")
@@ -76,13 +89,9 @@ class TicketFlows(Flow):
         """Upsert the customer and create its ticket in one transaction, then as `create`."""
 
         async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
-            await TenantService(session, self.principal).upsert_customer(
-                tenant_id=customer.tenant_id,
-                customer_id=customer.customer_id,
-                email=customer.email,
-                name=customer.name,
-                plan=customer.plan,
-            )
+            _, moved = await upsert_following_plan(session, self.principal, customer)
+            for ticket_id in moved:
+                duties.wake(ticket_id)
             ticket = await self._tickets(session).create_ticket(request)
             # In the create's own transaction: this path is already one.
             ticket = await assign_by_team(session, ticket)
@@ -204,13 +213,98 @@ class TicketFlows(Flow):
         return await self._committed(command)
 
     async def change_type(
-        self, ticket: uuid.UUID | str, ticket_type: TicketType | str, *, actor: str | None = None
+        self,
+        ticket: uuid.UUID | str,
+        ticket_type: TicketType | str,
+        *,
+        actor: str | None = None,
+        now: datetime | None = None,
     ) -> TicketInfo:
-        """A new type, and due dates by its targets; the watcher re-reads them."""
+        """Change the type (the desk's properties form, PATCH, `ticket type`): its due dates
+        follow the new type's targets and its watcher re-reads them."""
 
         async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
-            changed = await self._tickets(session).change_type(ticket, ticket_type, actor=actor)
+            changed = await self._tickets(session).change_type(
+                ticket, ticket_type, actor=actor, now=now
+            )
             duties.changed(changed)
             return changed
 
         return await self._committed(command)
+
+    async def merge(
+        self,
+        ticket: uuid.UUID | str,
+        into: uuid.UUID | str,
+        *,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> Merged:
+        """Merge a duplicate into `into`: its thread moves, it closes with a pointer, its
+        customer hears once; idempotent."""
+
+        async def command(session: AsyncSession, duties: AfterCommit) -> Merged:
+            merged = await TicketMerger(session, self.principal).merge(
+                ticket, into, actor=actor, now=now
+            )
+            if merged.merged_now:
+                await NotificationService(session, self.principal).queue_merged(
+                    merged.ticket, merged.into.ticket_number
+                )
+            # Also on a retry: the duplicate's watcher must end (woken on a done ticket it
+            # completes) and the survivor's re-read its due dates.
+            duties.changed(merged.ticket)
+            duties.changed(merged.into)
+            return merged
+
+        return await self._committed(command)
+
+    async def sweep_pending(self, now: datetime, *, limit: int = 200) -> int:
+        """Close the tickets waiting on their customer past the policy's pending close, then
+        remind those past its pending reminder (once per wait); each in its own transaction.
+        Run by the reconciler's schedule; returns how many closed."""
+        closed = 0
+        for ticket_id in await self._pending_past(pending.CLOSE, now, limit):
+            closed += await self._committed(partial(_close_if_still_waiting, ticket_id, now))
+        for ticket_id in await self._pending_past(pending.REMINDER, now, limit):
+            await self._committed(partial(_remind_if_still_waiting, ticket_id, now))
+        return closed
+
+    async def _pending_past(self, key: str, now: datetime, limit: int) -> list[uuid.UUID]:
+        async with self.sessions() as session:
+            bind_scope(session, self.principal)
+            return await pending.pending_past(session, key, now=now, limit=limit)
+
+
+async def _close_if_still_waiting(
+    ticket_id: uuid.UUID, now: datetime, session: AsyncSession, duties: AfterCommit
+) -> int:
+    """Close one ticket still waiting on its customer past the pending close; 1 if closed."""
+    since = await pending.lock_if_pending_past(session, pending.CLOSE, ticket_id, now)
+    if since is None:
+        return 0
+    system = Principal(Role.SYSTEM, ticket_id=ticket_id, name="pending-close")
+    ticket = await TicketService(session, system).change_status(
+        ticket_id, TicketStatus.CLOSED, now=now
+    )
+    await NotificationService(session, system).queue_pending(
+        ticket, NoticeKind.PENDING_CLOSED, since
+    )
+    duties.changed(ticket)
+    return 1
+
+
+async def _remind_if_still_waiting(
+    ticket_id: uuid.UUID, now: datetime, session: AsyncSession, duties: AfterCommit
+) -> None:
+    """Remind the customer of one ticket still waiting on them, once per wait."""
+    since = await pending.lock_if_pending_past(session, pending.REMINDER, ticket_id, now)
+    if since is None:
+        return
+    system = Principal(Role.SYSTEM, ticket_id=ticket_id, name="pending-reminder")
+    tickets_repo.add_event(session, ticket_id, EventKind.REMINDED, now, actor=system.name)
+    ticket = await TicketService(session, system).get_ticket(ticket_id)
+    await NotificationService(session, system).queue_pending(
+        ticket, NoticeKind.PENDING_REMINDER, since
+    )
+    duties.hand_over(ticket_id)

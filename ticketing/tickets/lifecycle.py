@@ -61,7 +61,12 @@ def status_after_customer_reply(current: TicketStatus, *, responded: bool) -> Ti
 def settle_dates(
     row: Ticket, current: TicketStatus, requested: TicketStatus, now: datetime
 ) -> None:
-    """Resolution and close dates of a transition; a reopen starts a fresh resolution window."""
+    """Resolution and close dates of a transition; a reopen starts a fresh resolution window;
+    a wait on the customer remembers when it began (pending reminders count from there)."""
+    if requested is TicketStatus.PENDING:
+        row.pending_since = now
+    elif current is TicketStatus.PENDING:
+        row.pending_since = None
     if requested is TicketStatus.RESOLVED:
         row.resolved_at = now
         row.resolution_time_minutes = int((now - row.created_at).total_seconds() // 60)
@@ -86,6 +91,18 @@ def status_change_reason(
     if current is TicketStatus.RESOLVED and requested is TicketStatus.CLOSED:
         return "customer_confirmed"
     raise Forbidden("change a ticket's status")
+
+
+def repeats_confirmation(
+    principal: Principal, current: TicketStatus, requested: TicketStatus
+) -> bool:
+    """A customer confirming a ticket already closed (a second click, a retried post): there
+    is nothing left to do, which is not a refusal."""
+    return (
+        principal.role is Role.CUSTOMER
+        and current is TicketStatus.CLOSED
+        and requested is TicketStatus.CLOSED
+    )
 
 
 def require_support_side(principal: Principal, action: str) -> None:

@@ -89,6 +89,12 @@ class Ticket(Base):
     updated_at: Mapped[datetime]
     # When personal data was first erased: the public tracking page no longer opens it.
     erased_at: Mapped[datetime | None]
+    # The ticket this one was merged into: replies to this one land there.
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tickets.id")
+    )
+    # When it last began waiting on the customer (null unless pending).
+    pending_since: Mapped[datetime | None]
 
 
 class TicketMessage(Base):

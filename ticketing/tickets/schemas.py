@@ -122,3 +122,13 @@ class StatusChangeInput(Contract):
     note: str | None = None
     # A public note is a reply to the customer (and meets first response); else internal.
     note_is_public: bool = False
+
+
+class Merged(BaseModel):
+    """A merge's outcome: the duplicate (closed) and the ticket it continues as."""
+
+    ticket: TicketInfo
+    into: TicketInfo
+    merged_now: bool = Field(
+        description="False when the ticket was already merged into `into`: nothing was done."
+    )

@@ -8,22 +8,14 @@ from datetime import datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.auth.principal import Principal, require_principal
-from ticketing.core.enums import (
-    DONE_STATUSES,
-    Actor,
-    EventKind,
-    Priority,
-    TicketStatus,
-    TicketType,
-)
+from ticketing.auth.principal import Principal, Role, require_principal
+from ticketing.core.enums import DONE_STATUSES, Actor, EventKind, Priority, TicketStatus, TicketType
 from ticketing.core.errors import (
     Forbidden,
     InvalidInput,
-    MissingServiceAddress,
     TicketNotFound,
 )
-from ticketing.core.fields import check_storable, normalize_priority
+from ticketing.core.fields import check_storable
 from ticketing.db.rls import bind_scope
 from ticketing.sla import ticket_clock as clock
 from ticketing.sla.service import utcnow
@@ -36,6 +28,7 @@ from ticketing.tickets.lifecycle import (
     CUSTOMER_EVENTS,
     check_transition,
     message_side,
+    repeats_confirmation,
     require_support_side,
     settle_dates,
     status_after_customer_reply,
@@ -43,6 +36,7 @@ from ticketing.tickets.lifecycle import (
 )
 from ticketing.tickets.models import Ticket, TicketMessage
 from ticketing.tickets.numbering import ticket_ref
+from ticketing.tickets.properties import TicketProperties
 from ticketing.tickets.schemas import (
     CreateTicketRequest,
     TicketEventInfo,
@@ -52,6 +46,8 @@ from ticketing.tickets.schemas import (
 )
 
 log = structlog.get_logger(__name__)
+# A survivor merged again; a chain this long is no chain a person made.
+_MAX_MERGE_HOPS = 10
 
 
 class TicketService:
@@ -194,7 +190,7 @@ class TicketService:
         check_storable(body=body, author=author)
         if not body.strip():
             raise InvalidInput("body", body, "must not be empty")
-        row = await self._load(ticket, for_update=True)
+        row = await self._survivor(await self._load(ticket, for_update=True))
         answers = not is_internal and actor not in (Actor.CUSTOMER, row.origin_type)
         # Before the answer is written: the windows it settles are judged as they stood.
         if answers and await clock.record_missed_breaches(
@@ -247,6 +243,8 @@ class TicketService:
         actor = actor if actor is not None else self.principal.name
         check_storable(actor=actor)
         row = await self._load(ticket, for_update=True)
+        if repeats_confirmation(self.principal, row.status, requested):
+            return ticket_info(row)
         reason = status_change_reason(self.principal, row.status, requested)
         check_transition(row.status, requested)
         await self._move(row, requested, actor=actor, now=now, reason=reason)
@@ -330,12 +328,9 @@ class TicketService:
         now: datetime | None = None,
     ) -> TicketInfo:
         """Re-target the due dates; elapsed and paused time are kept."""
-        require_support_side(self.principal, "change a ticket's priority")
-        try:
-            new = Priority(normalize_priority(priority))
-        except ValueError:
-            raise InvalidInput("priority", priority, "is not low, normal, high or urgent") from None
-        return await self._retarget(ticket, "priority", new, EventKind.PRIORITY_CHANGED, actor, now)
+        return await TicketProperties(self.session, self.principal).change_priority(
+            ticket, priority, actor=actor, now=now
+        )
 
     async def change_type(
         self,
@@ -345,42 +340,31 @@ class TicketService:
         actor: str | None = None,
         now: datetime | None = None,
     ) -> TicketInfo:
-        """Re-target the due dates by the new type's targets; elapsed and paused time are kept."""
-        require_support_side(self.principal, "change a ticket's type")
-        try:
-            new = TicketType(ticket_type)
-        except ValueError:
-            raise InvalidInput("ticket_type", ticket_type, "is not a ticket type") from None
-        return await self._retarget(ticket, "ticket_type", new, EventKind.TYPE_CHANGED, actor, now)
-
-    async def _retarget(
-        self,
-        ticket: uuid.UUID | str,
-        attribute: str,
-        new: Priority | TicketType,
-        kind: EventKind,
-        actor: str | None,
-        now: datetime | None,
-    ) -> TicketInfo:
-        now = now or utcnow()
-        actor = actor if actor is not None else self.principal.name
-        check_storable(actor=actor)
-        row = await self._load(ticket, for_update=True)
-        if new is TicketType.INSTALLATION_REQUEST and not row.service_address:
-            raise MissingServiceAddress(
-                "service_address", None, "an installation request needs one"
-            )
-        old = getattr(row, attribute)
-        setattr(row, attribute, new)
-        repo.add_event(
-            self.session, row.id, kind, now, actor=actor, data={"from": old.value, "to": new.value}
+        """Re-target the due dates to the new type's targets; elapsed and paused time kept."""
+        return await TicketProperties(self.session, self.principal).change_type(
+            ticket, ticket_type, actor=actor, now=now
         )
-        await clock.store_due_dates(self.session, row, now)
-        row.updated_at = now
-        await self.session.flush()
-        return ticket_info(row)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def close_merged(self, row: Ticket, actor: str | None, now: datetime) -> None:
+        """Close a ticket just merged into another (TicketMerger holds its row lock)."""
+        await self._move(row, TicketStatus.CLOSED, actor=actor, now=now, reason="merged")
+
+    async def _survivor(self, row: Ticket) -> Ticket:
+        """The ticket a reply to `row` belongs on: `row`, or (merged) the ticket it was merged
+        into, locked. Mail to a merged ticket's thread lands on the survivor this way."""
+        for _ in range(_MAX_MERGE_HOPS):
+            if row.merged_into is None:
+                return row
+            # The survivor is of the same tenant; an admin's merge may have made it another
+            # customer's, which the replying customer still reaches through this one ticket.
+            scope = Principal(Role.SYSTEM, ticket_id=row.merged_into, name=self.principal.name)
+            survivor = await repo.find_ticket(self.session, scope, row.merged_into, for_update=True)
+            if survivor is None:
+                return row
+            row = survivor
+        return row
 
     async def _load(self, ticket: uuid.UUID | str, *, for_update: bool = False) -> Ticket:
         row = await repo.find_ticket(

@@ -20,7 +20,7 @@ from ticketing.tenants.directory import (
     customer_record,
 )
 from ticketing.tenants.flows import TenantFlows
-from ticketing.tenants.schemas import RegisterTenantInput
+from ticketing.tenants.schemas import RegisterTenantInput, UpsertCustomerInput
 from ticketing.tenants.service import TenantService
 from ticketing.web.deps import ApiPorts, Caller, Ports
 from ticketing.web.query import QueryCheckedRoute
@@ -141,15 +141,15 @@ async def get_customer(
 async def put_customer(
     tenant_id: Id, customer_id: Id, body: CustomerChange, caller: Caller, ports: Ports
 ) -> CustomerRecord:
-    async with ports.sessions() as session, session.begin():
-        row = await TenantService(session, caller).upsert_customer(
-            tenant_id=tenant_id,
-            customer_id=customer_key(customer_id),
-            email=body.email,
-            name=body.name,
-            plan=body.plan,
-        )
-        return customer_record(row)
+    flows = TenantFlows(ports.sessions, caller, watchers=ports.watchers, notices=ports.notices)
+    change = UpsertCustomerInput(
+        tenant_id=tenant_id,
+        customer_id=customer_key(customer_id),
+        email=body.email,
+        name=body.name,
+        plan=body.plan,
+    )
+    return customer_record(await flows.upsert_customer(change))
 
 
 def sla_flows(ports: ApiPorts, caller: Caller) -> SlaFlows:

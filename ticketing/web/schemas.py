@@ -64,18 +64,29 @@ class NewMessage(Contract):
 
 
 class TicketChange(Contract):
-    """Any of status, priority and assignment; `assigned_to: null` unassigns."""
+    """Any of status, priority, type and assignment; `assigned_to: null` unassigns."""
 
     status: TicketStatus | None = None
     priority: PriorityField | None = None
+    ticket_type: TicketType | None = Field(
+        default=None, description="The ticket's type; its SLA targets follow it."
+    )
     assigned_to: Agent | None = None
     assigned_team: Team | None = None
 
     @model_validator(mode="after")
     def _something(self) -> TicketChange:
         if not self.model_fields_set:
-            raise ValueError("name at least one of status, priority, assigned_to, assigned_team")
+            raise ValueError(
+                "name at least one of status, priority, ticket_type, assigned_to, assigned_team"
+            )
         return self
+
+
+class MergeRequest(Contract):
+    """The ticket a duplicate continues as."""
+
+    into: str = Field(min_length=1, max_length=64, description="TKT-000123 (or the ticket's UUID).")
 
 
 class NewCustomer(Contract):

@@ -16,12 +16,12 @@ from ticketing.runtime.settings import Settings
 from ticketing.tickets.attachments.service import AttachmentService
 from ticketing.tickets.attachments.store import AttachmentStores
 from ticketing.tickets.creation import HTTP_DOOR
-from ticketing.tickets.schemas import TicketInfo, TicketPage
+from ticketing.tickets.schemas import Merged, TicketInfo, TicketPage
 from ticketing.tickets.service import TicketService
 from ticketing.tickets.share import ShareText, share_text
 from ticketing.web.deps import Caller, Ports, ticket_flows
 from ticketing.web.routing import api_router
-from ticketing.web.schemas import NewMessage, NewTicket, TicketChange
+from ticketing.web.schemas import MergeRequest, NewMessage, NewTicket, TicketChange
 
 router = api_router("/api/v1/tickets", "tickets")
 TicketNumber = Annotated[
@@ -104,11 +104,21 @@ async def add_message(
     )
 
 
-@router.patch("/{number}", summary="Change status, priority or assignment")
+@router.post("/{number}/merge", summary="Merge this duplicate into another ticket")
+async def merge_ticket(
+    number: TicketNumber, body: MergeRequest, caller: Caller, ports: Ports
+) -> Merged:
+    """Its messages move to `into`, it closes with a pointer and its customer hears once;
+    again with the same `into` changes nothing (`merged_now` false). Both tickets must be
+    the key's to see and of one customer (a tenant admin's key may merge across customers)."""
+    return await ticket_flows(ports, caller).merge(number, body.into)
+
+
+@router.patch("/{number}", summary="Change status, priority, type or assignment")
 async def change_ticket(
     number: TicketNumber, change: TicketChange, caller: Caller, ports: Ports
 ) -> TicketInfo:
-    """Each named change is its own committed step, in the order status, priority,
+    """Each named change is its own committed step, in the order status, priority, type,
     assignment; a refused step leaves the earlier ones done."""
     flows = ticket_flows(ports, caller)
     given = change.model_fields_set
@@ -118,6 +128,8 @@ async def change_ticket(
         ticket = await flows.change_status(ticket.ticket_id, change.status)
     if change.priority is not None:
         ticket = await flows.change_priority(ticket.ticket_id, change.priority)
+    if change.ticket_type is not None:
+        ticket = await flows.change_type(ticket.ticket_id, change.ticket_type)
     if given & {"assigned_to", "assigned_team"}:
         ticket = await flows.assign(
             ticket.ticket_id,

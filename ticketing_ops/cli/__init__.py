@@ -24,6 +24,7 @@ from ticketing_ops.cli.output import OneLineErrors, fail, plain_text, run, user_
 from ticketing_ops.cli.sla import sla_app
 from ticketing_ops.cli.stack import api, demo, dev, migrate, worker
 from ticketing_ops.cli.tenants import partner_app, tenant_app
+from ticketing_ops.cli.ticket_changes import ticket_merge, ticket_type
 from ticketing_ops.cli.tickets import event_details, ticket_app, tickets_app
 
 # temporalio's env config asks platformdirs for a runtime dir, which warns when XDG_RUNTIME_DIR
@@ -37,6 +38,8 @@ __all__ = [
     "fail",
     "plain_text",
     "run",
+    "ticket_merge",
+    "ticket_type",
     "to_cli_error",
     "user_text",
     "wait_installation_ticket",

@@ -194,12 +194,15 @@ async def test_the_customer_confirms_a_resolution_and_the_ticket_closes(site: Si
         forged = await client.post("/track/confirm", data={"csrf": "x", "token": token})
         confirmed = await client.post("/track/confirm", data={"csrf": csrf, "token": token})
         after = await client.get(confirmed.headers["location"])
+        # A second click (another tab, a retried post) is no error: the ticket is closed.
+        twice = await client.post("/track/confirm", data={"csrf": csrf, "token": token})
     assert "Yes, close my ticket" not in page.text
     assert early.status_code == 409 and "not waiting for your confirmation" in early.text
     assert "Yes, close my ticket" in resolved.text
     assert forged.status_code == 403
     assert confirmed.status_code == 303
     assert "Your ticket is closed" in after.text and "Yes, close my ticket" not in after.text
+    assert twice.status_code == 303, twice.text
     async with site.ports.sessions() as session:
         service = TicketService(session, Principal.platform())
         info = await service.get_ticket(ticket.ticket_id)
