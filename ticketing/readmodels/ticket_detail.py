@@ -24,7 +24,7 @@ class TicketDetail(BaseModel):
     events: list[TicketEventInfo]
     # Each notice's delivery status, attempts and failure reason.
     notifications: list[NoticeInfo] = Field(default_factory=list)
-    # Business-time figures and each SLA window met or missed.
+    # Business-time figures and each SLA window met or missed (None for a customer).
     sla: SlaStatisticsInfo | None = None
     # Every file of the ticket (mail and web), also listed on the message it came with.
     attachments: list[AttachmentInfo] = Field(default_factory=list)
@@ -39,7 +39,13 @@ async def ticket_detail(
     info = await service.get_ticket(ticket)
     messages, events = await service.timeline(info.ticket_id)
     notices = await NotificationService(session, principal).for_ticket(info)
-    sla = await SlaService(session, principal).statistics(info.ticket_id)
+    # Customers read their due dates from the ticket itself; the SLA figures (and the
+    # watcher's view behind them) are the support side's.
+    sla = (
+        None
+        if principal.is_customer
+        else await SlaService(session, principal).statistics(info.ticket_id)
+    )
     files = await AttachmentService(session, principal).of_ticket(info.ticket_id)
     by_message: dict[int, list[AttachmentInfo]] = {}
     for file in files:
