@@ -15,6 +15,7 @@ from ticketing.core.enums import TicketStatus
 from ticketing.mail.models import InboundMail, Mailbox, MailOutcome, TicketParticipant
 from ticketing.mail.parsing import ParsedMail
 from ticketing.mail.rules import ThreadFacts
+from ticketing.tickets.models import Ticket
 
 # -- mailboxes ----------------------------------------------------------------------------
 
@@ -353,3 +354,23 @@ _LAST_MESSAGE = text("SELECT max(id) FROM ticket_messages WHERE ticket_id = :tic
 
 async def last_message_id(session: AsyncSession, ticket_id: uuid.UUID) -> int | None:
     return (await session.execute(_LAST_MESSAGE, {"ticket_id": ticket_id})).scalar()
+
+
+async def received_mail(
+    session: AsyncSession, *, outcome: MailOutcome | None, limit: int
+) -> list[tuple[InboundMail, int | None]]:
+    """Received mail newest first, with its ticket's number (scoped by the session's RLS)."""
+    stmt = (
+        select(InboundMail, Ticket.number)
+        .outerjoin(Ticket, Ticket.id == InboundMail.ticket_id)
+        .order_by(InboundMail.id.desc())
+        .limit(limit)
+    )
+    if outcome is not None:
+        stmt = stmt.where(InboundMail.outcome == outcome)
+    return [(mail, number) for mail, number in (await session.execute(stmt)).all()]
+
+
+async def ticket_of_mail(session: AsyncSession, mail_id: int) -> uuid.UUID | None:
+    stmt = select(InboundMail.ticket_id).where(InboundMail.id == mail_id)
+    return (await session.execute(stmt)).scalar_one_or_none()

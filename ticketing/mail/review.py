@@ -6,14 +6,13 @@ import uuid
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, require_principal
 from ticketing.core.errors import Forbidden
 from ticketing.db.rls import bind_scope
+from ticketing.mail import repository as repo
 from ticketing.mail.models import InboundMail, MailOutcome
-from ticketing.tickets.models import Ticket
 from ticketing.tickets.numbering import format_ticket_number
 
 
@@ -41,20 +40,11 @@ class MailReview:
 
     async def list(self, *, outcome: MailOutcome | None = None, limit: int = 100) -> list[MailInfo]:
         """Newest first; another tenant's mail is not there."""
-        stmt = (
-            select(InboundMail, Ticket.number)
-            .outerjoin(Ticket, Ticket.id == InboundMail.ticket_id)
-            .order_by(InboundMail.id.desc())
-            .limit(limit)
-        )
-        if outcome is not None:
-            stmt = stmt.where(InboundMail.outcome == outcome)
-        rows = (await self.session.execute(stmt)).all()
+        rows = await repo.received_mail(self.session, outcome=outcome, limit=limit)
         return [_info(mail, number) for mail, number in rows]
 
     async def ticket_of(self, mail_id: int) -> uuid.UUID | None:
-        stmt = select(InboundMail.ticket_id).where(InboundMail.id == mail_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        return await repo.ticket_of_mail(self.session, mail_id)
 
 
 def _info(mail: InboundMail, number: int | None) -> MailInfo:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.tickets.attachments.models import Attachment
@@ -73,3 +73,20 @@ async def one(
     )
     row = (await session.execute(stmt)).scalar_one_or_none()
     return _stored(row) if row is not None else None
+
+
+async def set_storage_ref(session: AsyncSession, attachment_id: uuid.UUID, ref: str) -> None:
+    """Where the store put the file (written after the row, in the same transaction)."""
+    await session.execute(
+        text("UPDATE attachments SET storage_ref = :ref WHERE id = :id"),
+        {"ref": ref, "id": attachment_id},
+    )
+
+
+async def internal_message_ids(session: AsyncSession, ticket_id: uuid.UUID) -> set[int]:
+    """The ticket's internal notes: their files are the support side's."""
+    rows = await session.execute(
+        text("SELECT id FROM ticket_messages WHERE ticket_id = :ticket_id AND is_internal"),
+        {"ticket_id": ticket_id},
+    )
+    return set(rows.scalars())

@@ -9,7 +9,6 @@ import unicodedata
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, require_principal
@@ -23,7 +22,6 @@ from ticketing.tickets.service import TicketService
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|]')
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-_INTERNAL = text("SELECT id FROM ticket_messages WHERE ticket_id = :ticket_id AND is_internal")
 
 
 class AttachmentNotFound(NotFound):
@@ -101,10 +99,7 @@ class AttachmentService:
                 sha256=digest,
                 data=file.data,
             )
-            await self.session.execute(
-                text("UPDATE attachments SET storage_ref = :ref WHERE id = :id"),
-                {"ref": ref, "id": attachment_id},
-            )
+            await repo.set_storage_ref(self.session, attachment_id, ref)
             stored.append(info)
         return stored
 
@@ -114,7 +109,7 @@ class AttachmentService:
         files = await repo.of_ticket(self.session, ticket_id)
         if not self.principal.is_customer or not files:
             return files
-        internal = set((await self.session.execute(_INTERNAL, {"ticket_id": ticket_id})).scalars())
+        internal = await repo.internal_message_ids(self.session, ticket_id)
         return [f for f in files if f.message_id not in internal]
 
     async def download(
