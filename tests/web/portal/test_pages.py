@@ -37,6 +37,36 @@ async def test_an_unknown_address_gets_the_same_page_and_status_and_no_mail(site
     assert site.sign_in_mails("bob@example.com") == []
 
 
+async def test_every_answer_to_send_me_a_link_is_the_same_page_and_status(site: Site) -> None:
+    """Known, unknown, known only at another tenant, and over the hourly limit: one answer."""
+    async with site.client() as client:
+        for _ in range(5):
+            await ask_link(client, SAM)
+        await site.next_link(SAM, 5)
+        answers = {
+            SAM: await ask_link(client, SAM),  # the sixth this hour
+            "nobody@example.com": await ask_link(client, "nobody@example.com"),
+            "bob@example.com": await ask_link(client, "bob@example.com"),
+            "JANE@example.com": await ask_link(client, "JANE@example.com"),
+        }
+    assert {a.status_code for a in answers.values()} == {200}
+    assert len({without(a.text, email) for email, a in answers.items()}) == 1
+    # The same headers too (but for the length, which follows the address's).
+    headers = {
+        tuple(
+            (k, v)
+            for k, v in sorted(a.headers.multi_items())
+            if k not in ("content-length", "date")
+        )
+        for a in answers.values()
+    }
+    assert len(headers) == 1
+    # Jane's mail, asked for last, proves the others' would have arrived (sent in order).
+    await site.next_link("JANE@example.com", 1)
+    assert len(site.sign_in_mails(SAM)) == 5
+    assert site.sign_in_mails("nobody@example.com") == site.sign_in_mails("bob@example.com") == []
+
+
 async def test_a_link_signs_in_once_after_the_button_and_a_get_alone_signs_nobody_in(
     site: Site,
 ) -> None:
