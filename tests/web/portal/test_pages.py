@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import text
 
@@ -246,3 +247,31 @@ async def test_sign_out_ends_the_session_server_side(site: Site) -> None:
         stolen.cookies.set("portal_session", cookie, path="/portal")
         answer = await stolen.get("/portal/new")
         assert answer.status_code == 303
+
+
+async def test_over_http_a_link_expires_after_15_minutes_and_a_session_after_8_hours_idle(
+    site: Site,
+) -> None:
+    async with site.client() as client:
+        await ask_link(client, JANE)
+        late = await site.next_link(JANE, 1)
+        site.clock.advance(timedelta(minutes=15, seconds=1))
+        page = await client.get(late)
+        assert page.status_code == 410 and "Sign in</button>" not in page.text
+        await sign_in(site, client)
+        assert "My tickets</caption>" in (await client.get("/portal?tenant=acme")).text
+        site.clock.advance(timedelta(hours=8, seconds=1))
+        idle = await client.get("/portal?tenant=acme")
+        assert "My tickets</caption>" not in idle.text and "Send me a link" in idle.text
+        assert (await client.get("/portal/new")).status_code == 303
+
+
+async def test_over_http_a_busy_session_ends_7_days_after_sign_in(site: Site) -> None:
+    async with site.client() as client:
+        await sign_in(site, client)
+        # A visit every 7 hours (never 8 h idle) for 161 hours; the next one is past 7 days.
+        for _ in range(23):
+            site.clock.advance(timedelta(hours=7))
+            assert (await client.get("/portal/new")).status_code == 200
+        site.clock.advance(timedelta(hours=7, seconds=1))
+        assert (await client.get("/portal/new")).status_code == 303
