@@ -56,6 +56,10 @@ class PortalIdentity:
     csrf_token: str
 
 
+def real_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "replace")).digest()
 
@@ -76,7 +80,7 @@ class PortalSignIn:
         *,
         secret: bytes,
         rules: PortalRules | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = real_clock,
     ) -> None:
         self.session = session
         self.rules = rules or PortalRules()

@@ -7,6 +7,8 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -37,11 +39,25 @@ SAM = "sam@example.com"
 SIGN_IN_SUBJECT = "Your sign-in link"
 
 
+class Clock:
+    """The portal's clock: the real time, moved on by what a test skips (never waited)."""
+
+    def __init__(self) -> None:
+        self.skipped = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.skipped
+
+    def advance(self, by: timedelta) -> None:
+        self.skipped += by
+
+
 @dataclass
 class Site:
     url: str
     ports: ApiPorts
     mail: RecordingHandler
+    clock: Clock = dataclass_field(default_factory=Clock)
 
     def flows(self, principal: Principal) -> TicketFlows:
         return TicketFlows(
@@ -104,6 +120,7 @@ async def site(committed: async_sessionmaker[AsyncSession]) -> AsyncIterator[Sit
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     mail = RecordingHandler()
+    clock = Clock()
     with smtp_server(mail) as smtp_port:
         smtp = f"smtp://127.0.0.1:{smtp_port}"
         ports = ApiPorts(
@@ -116,10 +133,11 @@ async def site(committed: async_sessionmaker[AsyncSession]) -> AsyncIterator[Sit
             mail=SignInMail(MailTransport.from_url(smtp), "help@acme.test"),
             public_url=url,
             attachments=DomainAttachments(AttachmentStores(PostgresStore()), 10 * 1024 * 1024),
+            clock=clock,
         )
         server, task = await serve(create_app(ports, portal=config), port)
         try:
-            yield Site(url, ports, mail)
+            yield Site(url, ports, mail, clock)
         finally:
             server.should_exit = True
             await task

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import text
 
@@ -35,6 +36,36 @@ async def test_an_unknown_address_gets_the_same_page_and_status_and_no_mail(site
     await site.next_link("JANE@example.com", 1)
     assert site.sign_in_mails("nobody@example.com") == []
     assert site.sign_in_mails("bob@example.com") == []
+
+
+async def test_every_answer_to_send_me_a_link_is_the_same_page_and_status(site: Site) -> None:
+    """Known, unknown, known only at another tenant, and over the hourly limit: one answer."""
+    async with site.client() as client:
+        for _ in range(5):
+            await ask_link(client, SAM)
+        await site.next_link(SAM, 5)
+        answers = {
+            SAM: await ask_link(client, SAM),  # the sixth this hour
+            "nobody@example.com": await ask_link(client, "nobody@example.com"),
+            "bob@example.com": await ask_link(client, "bob@example.com"),
+            "JANE@example.com": await ask_link(client, "JANE@example.com"),
+        }
+    assert {a.status_code for a in answers.values()} == {200}
+    assert len({without(a.text, email) for email, a in answers.items()}) == 1
+    # The same headers too (but for the length, which follows the address's).
+    headers = {
+        tuple(
+            (k, v)
+            for k, v in sorted(a.headers.multi_items())
+            if k not in ("content-length", "date")
+        )
+        for a in answers.values()
+    }
+    assert len(headers) == 1
+    # Jane's mail, asked for last, proves the others' would have arrived (sent in order).
+    await site.next_link("JANE@example.com", 1)
+    assert len(site.sign_in_mails(SAM)) == 5
+    assert site.sign_in_mails("nobody@example.com") == site.sign_in_mails("bob@example.com") == []
 
 
 async def test_a_link_signs_in_once_after_the_button_and_a_get_alone_signs_nobody_in(
@@ -216,3 +247,31 @@ async def test_sign_out_ends_the_session_server_side(site: Site) -> None:
         stolen.cookies.set("portal_session", cookie, path="/portal")
         answer = await stolen.get("/portal/new")
         assert answer.status_code == 303
+
+
+async def test_over_http_a_link_expires_after_15_minutes_and_a_session_after_8_hours_idle(
+    site: Site,
+) -> None:
+    async with site.client() as client:
+        await ask_link(client, JANE)
+        late = await site.next_link(JANE, 1)
+        site.clock.advance(timedelta(minutes=15, seconds=1))
+        page = await client.get(late)
+        assert page.status_code == 410 and "Sign in</button>" not in page.text
+        await sign_in(site, client)
+        assert "My tickets</caption>" in (await client.get("/portal?tenant=acme")).text
+        site.clock.advance(timedelta(hours=8, seconds=1))
+        idle = await client.get("/portal?tenant=acme")
+        assert "My tickets</caption>" not in idle.text and "Send me a link" in idle.text
+        assert (await client.get("/portal/new")).status_code == 303
+
+
+async def test_over_http_a_busy_session_ends_7_days_after_sign_in(site: Site) -> None:
+    async with site.client() as client:
+        await sign_in(site, client)
+        # A visit every 7 hours (never 8 h idle) for 161 hours; the next one is past 7 days.
+        for _ in range(23):
+            site.clock.advance(timedelta(hours=7))
+            assert (await client.get("/portal/new")).status_code == 200
+        site.clock.advance(timedelta(hours=7, seconds=1))
+        assert (await client.get("/portal/new")).status_code == 303

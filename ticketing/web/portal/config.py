@@ -3,12 +3,14 @@ carries sign-in links, upload limits and the attachments port."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from ticketing.auth.signed_links import secret_key
 from ticketing.runtime.settings import Settings
-from ticketing.tenants.portal_signin import PortalRules
+from ticketing.tenants.portal_signin import PortalRules, real_clock
 from ticketing.tickets.attachments.store import AttachmentStores
 from ticketing.web.portal.attachments import DomainAttachments
 from ticketing.web.portal.mail import SignInMail
@@ -30,6 +32,8 @@ class PortalConfig:
     # Every answer to "Send me a link" leaves no sooner than this after it began (seconds),
     # whether a link was made or not.
     answer_floor: float = 0.05
+    # The time the link and session rules go by (tests move it instead of waiting).
+    clock: Callable[[], datetime] = real_clock
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PortalConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.tenants.portal_signin import PortalIdentity, PortalSignIn
 from ticketing.web.deps import ApiPorts, ports_of
@@ -30,18 +31,22 @@ class Portal:
     def ports(self, request: Request) -> ApiPorts:
         return ports_of(request)
 
+    def signin(self, session: AsyncSession) -> PortalSignIn:
+        """The sign-in with this portal's secret, rules and clock."""
+        return PortalSignIn(
+            session, secret=self.config.secret, rules=self.config.rules, clock=self.config.clock
+        )
+
     async def identity(self, request: Request) -> PortalIdentity | None:
         cookie = request.cookies.get(COOKIE)
         if not cookie:
             return None
         async with self.ports(request).sessions() as session:
-            return await PortalSignIn(
-                session, secret=self.config.secret, rules=self.config.rules
-            ).identity(cookie)
+            return await self.signin(session).identity(cookie)
 
     async def tenant_name(self, request: Request, tenant_id: str) -> str | None:
         async with self.ports(request).sessions() as session:
-            return await PortalSignIn(session, secret=self.config.secret).tenant_name(tenant_id)
+            return await self.signin(session).tenant_name(tenant_id)
 
     def set_session(self, response: Response, cookie: str) -> None:
         # No max-age: a browser-session cookie; the server ends it after 8 h idle or 7 days.

@@ -9,7 +9,6 @@ import time
 from fastapi import APIRouter, Request, Response
 from starlette.background import BackgroundTask
 
-from ticketing.tenants.portal_signin import PortalSignIn
 from ticketing.web.pages import new_token, read_form, tokens_match
 from ticketing.web.portal.session import COOKIE, FORM_COOKIE, Portal, refused, to_portal
 from ticketing.web.portal.tickets import my_tickets
@@ -97,9 +96,7 @@ def register(router: APIRouter, portal: Portal) -> None:
         if not (local and at and "." in domain and " " not in email):
             return email_page(org, tenant, cookie, status=422, error=BAD_EMAIL, email=email)
         async with portal.ports(request).sessions() as session:
-            link = await PortalSignIn(
-                session, secret=portal.config.secret, rules=portal.config.rules
-            ).request_link(tenant, email)
+            link = await portal.signin(session).request_link(tenant, email)
         # The database's work differs a little with and without a customer: every answer
         # leaves no sooner than the floor after the request began, and the mail goes after it.
         await asyncio.sleep(max(0.0, started + portal.config.answer_floor - time.monotonic()))
@@ -134,7 +131,7 @@ def register(router: APIRouter, portal: Portal) -> None:
     async def confirm(request: Request, link: str) -> Response:
         """Only shows the button: mail scanners follow links, and a GET signs nobody in."""
         async with portal.ports(request).sessions() as session:
-            tenant = await PortalSignIn(session, secret=portal.config.secret).link_tenant(link)
+            tenant = await portal.signin(session).link_tenant(link)
         if tenant is None:
             return link_page(None, _form_token(request), "", status=410)
         org = await portal.tenant_name(request, tenant)
@@ -148,7 +145,7 @@ def register(router: APIRouter, portal: Portal) -> None:
             return refused(None)
         assert cookie is not None
         async with portal.ports(request).sessions() as session:
-            signin = PortalSignIn(session, secret=portal.config.secret, rules=portal.config.rules)
+            signin = portal.signin(session)
             opened = await signin.sign_in(
                 form.get("link", ""), replacing=request.cookies.get(COOKIE)
             )
@@ -168,9 +165,7 @@ def register(router: APIRouter, portal: Portal) -> None:
         if isinstance(posted, Response):
             return posted
         async with portal.ports(request).sessions() as session:
-            await PortalSignIn(session, secret=portal.config.secret).sign_out(
-                request.cookies.get(COOKIE)
-            )
+            await portal.signin(session).sign_out(request.cookies.get(COOKIE))
         response = to_portal(me.tenant_id)
         portal.clear_session(response)
         return response
