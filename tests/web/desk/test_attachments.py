@@ -114,3 +114,23 @@ async def test_files_over_the_limits_are_refused_and_nothing_is_sent(desk: Desk)
         detail = await ticket_detail(session, Principal.platform(), n)
     assert [m.body for m in detail.messages] == ["The DSL light blinks."]
     assert detail.attachments == []
+
+
+async def test_a_reply_may_carry_more_than_the_apis_body_limit(desk: Desk) -> None:
+    ticket = await desk.ticket()
+    n = ticket.ticket_number
+    big = b"x" * (3 * 1024 * 1024)  # over the API's 1 MiB, under a file's 10 MiB
+    async with desk.client() as client:
+        await sign_in(client)
+        csrf = field((await client.get(f"/desk/tickets/{n}")).text, "csrf")
+        sent = await client.post(
+            f"/desk/tickets/{n}/reply",
+            data={"csrf": csrf, "body": "The capture"},
+            files=[("attachments", ("capture.pcap", big, "application/vnd.tcpdump.pcap"))],
+        )
+        assert sent.status_code == 303, sent.text
+        href = links((await client.get(f"/desk/tickets/{n}")).text, n)["capture.pcap"]
+        assert (await client.get(href)).content == big
+        # Other desk pages keep the API's limit.
+        props = await client.post(f"/desk/tickets/{n}/properties", content=b"x" * (2 * 1024 * 1024))
+        assert props.status_code == 413
