@@ -58,9 +58,11 @@ async def test_a_reply_and_a_note_carry_files_the_page_links_and_downloads(desk:
         assert html.headers["content-disposition"].startswith("attachment; ")
         assert "sandbox" in html.headers["content-security-policy"]
     async with desk.ports.sessions() as session:
-        # As the customer (the portal's listing and download): none of the note's files.
-        files = await AttachmentService(session, CUSTOMER).of_ticket(ticket.ticket_id)
-        assert [f.info.filename for f in files] == ["steps.txt", HOSTILE]
+        # As the customer (the read model the API and portal render, and the download): none
+        # of the note's files.
+        detail = await ticket_detail(session, CUSTOMER, n)
+        assert [a.filename for a in detail.attachments] == ["steps.txt", HOSTILE]
+        assert [m.body for m in detail.messages if m.attachments] == ["Here are the steps"]
         note_id = found["card.log"].rsplit("/", 1)[1]
         with pytest.raises(NotFound):
             await AttachmentService(session, CUSTOMER).download(n, note_id)
