@@ -106,6 +106,14 @@ async def test_files_over_the_limits_are_refused_and_nothing_is_sent(desk: Desk)
             files=[("attachments", (f"f{i}.txt", b"x", "text/plain")) for i in range(11)],
         )
         assert too_many.status_code == 422 and 'id="attachments-error"' in too_many.text
+        assert "At most 10 files." in too_many.text
+        # More than Starlette reads at all (the limit and one): the same field, the same answer.
+        far_too_many = await client.post(
+            f"/desk/tickets/{n}/reply",
+            data={"csrf": csrf, "body": "Many more"},
+            files=[("attachments", (f"f{i}.txt", b"x", "text/plain")) for i in range(12)],
+        )
+        assert far_too_many.status_code == 422 and 'id="attachments-error"' in far_too_many.text
         forged = await client.post(
             f"/desk/tickets/{n}/reply",
             data={"csrf": "x", "body": "Forged"},
