@@ -12,6 +12,7 @@ from ticketing.runtime.heap import freeze_startup_heap
 from ticketing.web import admin, apikeys, chat, customers, erase, reports, teams, tickets
 from ticketing.web.deps import ApiPorts
 from ticketing.web.desk import DeskConfig, desk_router
+from ticketing.web.desk.ticket import REPLY_PATTERN
 from ticketing.web.headers import SecurityHeaders
 from ticketing.web.portal import PortalConfig, portal_router
 from ticketing.web.portal.routes import UPLOAD_PATH
@@ -66,7 +67,8 @@ def create_app(
     app.state.tracking = tracking
     install_problem_handlers(app)
     uploads = {UPLOAD_PATH: portal.limits.body_bytes} if portal is not None else {}
-    app.add_middleware(BodyLimit, limit=max_body_bytes, larger=uploads)
+    replies = {REPLY_PATTERN: desk.limits.body_bytes} if desk is not None else {}
+    app.add_middleware(BodyLimit, limit=max_body_bytes, larger=uploads, larger_matching=replies)
     app.add_middleware(RequestTimeout, seconds=request_timeout)
     # Outermost of ours: the 413 and 503 answered by the two above carry the headers too.
     app.add_middleware(SecurityHeaders)

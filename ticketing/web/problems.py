@@ -3,6 +3,7 @@ body size limit."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -151,18 +152,29 @@ class BodyLimit:
     streaming, before any of it is parsed."""
 
     def __init__(
-        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, larger: dict[str, int] | None = None
+        self,
+        app: ASGIApp,
+        limit: int = MAX_BODY_BYTES,
+        larger: dict[str, int] | None = None,
+        larger_matching: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.limit = limit
         # Exact paths allowed a larger body (the portal's new ticket with its files).
         self.larger = dict(larger or {})
+        # Paths a pattern matches wholly (the desk's reply with its files, on any ticket).
+        self.matching = [(re.compile(k), v) for k, v in (larger_matching or {}).items()]
+
+    def _limit(self, path: str) -> int:
+        if path in self.larger:
+            return self.larger[path]
+        return next((v for k, v in self.matching if k.fullmatch(path)), self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope.get("path", ""), self.limit)
+        limit = self._limit(scope.get("path", ""))
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await self._refuse(scope, receive, send, limit)

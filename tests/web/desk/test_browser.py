@@ -104,6 +104,26 @@ async def test_an_agent_works_the_queue_and_a_ticket(
     reply = timeline.get_by_role("listitem").filter(has_text="Please restart")
     await expect(reply).not_to_contain_text("Internal")
 
+    await page.get_by_label("Message").fill("The two logs you asked for.")
+    await page.get_by_label("Attachments").set_input_files(
+        [
+            {"name": "router log.txt", "mimeType": "text/plain", "buffer": b"sync lost"},
+            {"name": "speeds.csv", "mimeType": "text/csv", "buffer": b"day,mbit\n1,3\n"},
+        ]
+    )
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_role("status").first).to_contain_text("Your reply was sent")
+    files = page.get_by_role("list", name="Files", exact=True)
+    await expect(files.get_by_role("link")).to_have_text(["router log.txt", "speeds.csv"])
+    with_files = timeline.get_by_role("listitem").filter(has_text="The two logs")
+    await expect(with_files.get_by_role("link", name="speeds.csv")).to_be_visible()
+    await no_serious_violations(page)
+    async with page.expect_download() as downloading:
+        await files.get_by_role("link", name="speeds.csv").click()
+    download = await downloading.value
+    assert download.suggested_filename == "speeds.csv"
+    assert Path(await download.path()).read_bytes() == b"day,mbit\n1,3\n"
+
     await page.get_by_label("Status").select_option("in_progress")
     await page.get_by_label("Priority").select_option("urgent")
     await page.get_by_label("Type").select_option("speed_issue")

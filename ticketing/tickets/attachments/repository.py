@@ -90,3 +90,12 @@ async def internal_message_ids(session: AsyncSession, ticket_id: uuid.UUID) -> s
         {"ticket_id": ticket_id},
     )
     return set(rows.scalars())
+
+
+async def newest_message_id(session: AsyncSession, ticket_id: uuid.UUID) -> int | None:
+    """The ticket's newest message (the one the caller's transaction has just added)."""
+    rows = await session.execute(
+        text("SELECT max(id) FROM ticket_messages WHERE ticket_id = :ticket_id"),
+        {"ticket_id": ticket_id},
+    )
+    return rows.scalar()

@@ -103,6 +103,16 @@ class AttachmentService:
             stored.append(info)
         return stored
 
+    async def attach_to_new_message(
+        self, ticket_id: uuid.UUID, tenant_id: str, files: list[NewFile], *, max_bytes: int
+    ) -> list[AttachmentInfo]:
+        """Files with the message the caller's transaction has just added: adding it took the
+        ticket's row lock, held to the commit, so the ticket's newest message is that one."""
+        message_id = await repo.newest_message_id(self.session, ticket_id)
+        return await self.attach(
+            ticket_id, tenant_id, files, message_id=message_id, max_bytes=max_bytes
+        )
+
     async def of_ticket(self, ticket_id: uuid.UUID) -> list[StoredFile]:
         """The ticket's attachments this principal may see (a customer: none of internal
         messages). `ticket_id` comes from a scoped read."""

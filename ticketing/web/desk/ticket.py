@@ -1,4 +1,5 @@
-"""GET /desk/tickets/{number}, and its reply and properties forms, through the ticket flows."""
+"""GET /desk/tickets/{number}, its reply (with files) and properties forms through the ticket
+flows, and its attachments' downloads."""
 
 from __future__ import annotations
 
@@ -6,19 +7,36 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 
 from ticketing.core.enums import Priority, TicketStatus
-from ticketing.core.errors import NotFound, TicketingError, TicketNotFound
+from ticketing.core.errors import InvalidInput, NotFound, TicketingError, TicketNotFound
 from ticketing.readmodels.ticket_detail import TicketDetail, ticket_detail
 from ticketing.teams.service import TeamService
 from ticketing.teams.signin import DeskIdentity
+from ticketing.tickets.attachments.schemas import NewFile
+from ticketing.tickets.attachments.service import AttachmentService
+from ticketing.tickets.flows import Also
+from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.share import share_text
 from ticketing.web.deps import ticket_flows
-from ticketing.web.desk.session import Desk, not_found, to_login
+from ticketing.web.desk.session import Desk, not_found, refused, to_login
 from ticketing.web.desk.views import KIT, render, timeline
+from ticketing.web.pages import tokens_match
+from ticketing.web.pages.uploads import (
+    UploadedFile,
+    download_response,
+    file_parts,
+    read_files,
+    read_multipart,
+    text_fields,
+)
 
 MAX_MESSAGE_CHARS = 20_000
 MESSAGE_BYTES = 256 * 1024
+# The reply's path: its body may carry files (the app's body limit lets it be larger).
+REPLY_PATTERN = r"/desk/tickets/[^/]+/reply"
 # The field of a domain error → the control it is shown next to.
 FIELDS = {
     "body": "body",
@@ -62,8 +80,10 @@ async def ticket_page(
         "timeline": timeline(detail),
         "agents": [a.email for a in agents],
         "share": share_text(t, desk.config.public_url).text,
-        # The email branch adds attachments to the read model; shown here once it does.
-        "attachments": getattr(detail, "attachments", None) or [],
+        "attachments": detail.attachments,
+        "max_files": desk.config.limits.files,
+        "max_file_mib": desk.config.limits.file_bytes // (1024 * 1024),
+        "max_total_mib": desk.config.limits.total_bytes // (1024 * 1024),
         "errors": errors or {},
         "values": values or {},
         "done": None if errors else done,
@@ -96,21 +116,38 @@ def register(router: APIRouter, desk: Desk) -> None:
         if isinstance(found, Response):
             return found
         me, detail = found
-        form = await desk.posted(request, me, limit=MESSAGE_BYTES)
-        if isinstance(form, Response):
-            return form
+        posted = await _reply_form(desk, request, me)
+        if posted is None:
+            return await ticket_page(
+                desk,
+                request,
+                me,
+                detail,
+                status=422,
+                errors={"attachments": desk.config.limits.too_many},
+            )
+        if isinstance(posted, Response):
+            return posted
+        form, parts = posted
         body, internal = form.get("body", ""), form.get("internal") == "1"
         try:
             if len(body) > MAX_MESSAGE_CHARS:
                 raise TicketingError(f"body: at most {MAX_MESSAGE_CHARS} characters", field="body")
+            files = await read_files(parts, desk.config.limits) if parts else []
             await ticket_flows(desk.ports(request), me.principal).reply(
-                detail.ticket.ticket_id, body=body, is_internal=internal
+                detail.ticket.ticket_id,
+                body=body,
+                is_internal=internal,
+                also=_attach(desk, me, files) if files else None,
             )
         except TicketNotFound:
             return not_found(me)
         except TicketingError as error:
+            field = "attachments" if error.field == "attachments" else "body"
             message = "Write a message (at most 20,000 characters)."
-            if error.field != "body":
+            if field == "attachments" and isinstance(error, InvalidInput):
+                message = error.reason[:1].upper() + error.reason[1:] + "."
+            elif error.field != "body":
                 message = error.message
             return await ticket_page(
                 desk,
@@ -118,13 +155,30 @@ def register(router: APIRouter, desk: Desk) -> None:
                 me,
                 detail,
                 status=422,
-                errors={"body": message},
+                errors={field: message},
                 values={"body": body, "internal": "1" if internal else ""},
             )
+        finally:
+            for part in parts:
+                await part.close()
         done = "noted" if internal else "sent"
         return RedirectResponse(
             f"/desk/tickets/{detail.ticket.ticket_number}?done={done}", status_code=303
         )
+
+    @router.get("/desk/tickets/{number}/attachments/{attachment_id}")
+    async def download(request: Request, number: str, attachment_id: str) -> Response:
+        me = await desk.identity(request)
+        if me is None:
+            return to_login()
+        try:
+            async with desk.ports(request).sessions() as session:
+                service = AttachmentService(session, me.principal, desk.config.stores)
+                info, data = await service.download(number[:64], attachment_id[:64])
+        except (NotFound, TicketingError):
+            # Another tenant's ticket or file, a malformed id, a missing one: one page.
+            return not_found(me)
+        return download_response(UploadedFile(info.filename, info.content_type, data))
 
     @router.post("/desk/tickets/{number}/properties")
     async def properties(request: Request, number: str) -> Response:
@@ -160,6 +214,42 @@ def register(router: APIRouter, desk: Desk) -> None:
                 desk, request, me, fresh, status=422, errors={field or "form": error.message}
             )
         return RedirectResponse(f"/desk/tickets/{t.ticket_number}?done=saved", status_code=303)
+
+
+async def _reply_form(
+    desk: Desk, request: Request, me: DeskIdentity
+) -> tuple[dict[str, str], list[UploadFile]] | Response | None:
+    """The reply's fields and file parts, if the form carries the session's CSRF token: a
+    multipart post (the page's form, with its file input) or an urlencoded one (no files).
+    None: a multipart post too large in files or fields to read."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "multipart/form-data":
+        form = await desk.posted(request, me, limit=MESSAGE_BYTES)
+        return form if isinstance(form, Response) else (form, [])
+    multipart = await read_multipart(request, desk.config.limits, max_fields=16)
+    if multipart is None:
+        # Starlette refused it (too many files or fields, a text part too large): nothing sent.
+        return None
+    form = text_fields(multipart)
+    if not tokens_match(me.csrf_token, form.get("csrf")):
+        await multipart.close()
+        return refused(me)
+    # The parts stay open until the reply is done with them (closed by the caller).
+    return form, file_parts(multipart)
+
+
+def _attach(desk: Desk, me: DeskIdentity, files: list[UploadedFile]) -> Also:
+    """The files, with the reply's new message, in the reply's own transaction."""
+
+    async def also(session: AsyncSession, ticket: TicketInfo) -> None:
+        await AttachmentService(session, me.principal, desk.config.stores).attach_to_new_message(
+            ticket.ticket_id,
+            ticket.tenant_id,
+            [NewFile(f.filename, f.content_type, f.data) for f in files],
+            max_bytes=desk.config.limits.file_bytes,
+        )
+
+    return also
 
 
 def _choice(enum: Any, value: str, field: str) -> Any:

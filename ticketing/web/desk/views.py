@@ -9,6 +9,7 @@ from typing import Any
 from ticketing.core.enums import EventKind, Priority, TicketStatus, TicketType
 from ticketing.readmodels.ticket_detail import TicketDetail
 from ticketing.teams.signin import DeskIdentity
+from ticketing.tickets.attachments.schemas import AttachmentInfo
 from ticketing.web.pages import PageKit
 
 KIT = PageKit(
@@ -65,6 +66,8 @@ class Entry:
     is_message: bool
     internal: bool = False
     detail: str = ""
+    # The files that came with the message.
+    files: tuple[AttachmentInfo, ...] = ()
 
 
 def _event_detail(data: dict[str, Any]) -> str:
@@ -80,7 +83,8 @@ def timeline(detail: TicketDetail) -> list[Entry]:
     entries: list[tuple[datetime, int, int, Entry]] = []
     for index, m in enumerate(detail.messages):
         who = m.author or m.author_actor.value.capitalize()
-        entry = Entry(m.created_at, who, m.body, True, internal=m.is_internal)
+        files = tuple(m.attachments)
+        entry = Entry(m.created_at, who, m.body, True, internal=m.is_internal, files=files)
         entries.append((m.created_at, 0, index, entry))
     for index, e in enumerate(detail.events):
         if e.kind in SHOWN_AS_MESSAGES:

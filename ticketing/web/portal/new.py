@@ -6,21 +6,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 
 from ticketing.core.errors import InvalidInput, TicketingError
 from ticketing.tenants.portal_signin import PortalIdentity
 from ticketing.tickets.creation import HTTP_DOOR
 from ticketing.web.deps import ticket_flows
 from ticketing.web.pages import new_token, tokens_match
+from ticketing.web.pages.uploads import file_parts, read_files, read_multipart, text_fields
 from ticketing.web.portal.session import Portal, refused, to_portal
-from ticketing.web.portal.uploads import MIB, read_files
 from ticketing.web.portal.views import KIT, problem, render
 
 # The create's fields → the control a problem is shown at.
 FIELDS = {"title": "title", "description": "description", "attachments": "attachments"}
-TEXT_PART_BYTES = 256 * 1024
 NO_STORE = "Files cannot be attached here yet. Send the ticket without them and reply by email."
 
 
@@ -62,22 +59,19 @@ def register(router: APIRouter, portal: Portal) -> None:
         if me is None:
             return to_portal(None)
         limits = portal.config.limits
-        try:
-            form = await request.form(
-                max_files=limits.files + 1, max_fields=8, max_part_size=TEXT_PART_BYTES
-            )
-        except HTTPException:
+        form = await read_multipart(request, limits)
+        if form is None:
             # Starlette's answer to too many files or fields, or a part too large.
-            message = f"At most {limits.files} files, each up to {limits.file_bytes // MIB} MiB."
-            return await new_page(portal, request, me, status=422, errors={"attachments": message})
+            return await new_page(
+                portal, request, me, status=422, errors={"attachments": limits.too_many}
+            )
         try:
-            fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+            fields = text_fields(form)
             if not tokens_match(me.csrf_token, fields.get("csrf")):
                 return refused(me)
             values = {k: fields.get(k, "") for k in ("title", "description", "key")}
-            parts = [v for v in form.getlist("attachments") if isinstance(v, UploadFile)]
             try:
-                files = await read_files(parts, limits)
+                files = await read_files(file_parts(form), limits)
                 if files and portal.config.attachments is None:
                     raise InvalidInput("attachments", None, NO_STORE)
                 ticket = await ticket_flows(portal.ports(request), me.principal).create(

@@ -15,14 +15,13 @@ from ticketing.tenants.portal_signin import PortalIdentity
 from ticketing.tickets.public_lookup import TrackedTicket, customer_view
 from ticketing.tickets.service import TicketService
 from ticketing.web.deps import ticket_flows
+from ticketing.web.pages.uploads import download_response
 from ticketing.web.portal.session import Portal, not_found, to_portal
 from ticketing.web.portal.views import KIT, render
 
 PAGE_SIZE = 50
 MAX_MESSAGE_CHARS = 20_000
 MESSAGE_BYTES = 256 * 1024
-# Shown in the browser; everything else is downloaded, never rendered as the portal's page.
-INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain"})
 
 
 async def my_tickets(
@@ -130,14 +129,4 @@ def register(router: APIRouter, portal: Portal) -> None:
         )
         if found is None:
             return not_found(me, await portal.tenant_name(request, me.tenant_id))
-        disposition = "inline" if found.content_type in INLINE_TYPES else "attachment"
-        return Response(
-            found.data,
-            media_type=found.content_type,
-            headers={
-                "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(found.filename)}",
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "default-src 'none'; sandbox",
-                "Cache-Control": "no-store",
-            },
-        )
+        return download_response(found)
