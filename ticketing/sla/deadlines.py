@@ -193,6 +193,9 @@ def _windows(policy: SlaPolicy, clock: SlaClock, now: datetime) -> list[_Window]
     targets = policy.targets_for(
         clock.priority, clock.ticket_type, clock.customer_plan, clock.channel
     )
+    if targets is None:
+        # No SLA for this ticket: no windows, so no due dates, warnings or breaches.
+        return []
     created = require_aware(clock.created_at, "created_at")
     first_response_until = now
     if clock.first_response_at is not None:
@@ -252,14 +255,14 @@ def deadlines(policy: SlaPolicy, clock: SlaClock, now: datetime) -> SlaDeadlines
     def first_warning(window: SlaWindow) -> datetime | None:
         if not policy.warning_percents:
             return None
-        return by_kind[ThresholdKind.warning(window, policy.warning_percents[0])]
+        return by_kind.get(ThresholdKind.warning(window, policy.warning_percents[0]))
 
     return SlaDeadlines(
         phase=_phase(clock, paused),
         paused=paused,
-        first_response_due=by_kind[ThresholdKind.breach(SlaWindow.FIRST_RESPONSE)],
+        first_response_due=by_kind.get(ThresholdKind.breach(SlaWindow.FIRST_RESPONSE)),
         first_response_warning_at=first_warning(SlaWindow.FIRST_RESPONSE),
-        resolution_due=by_kind[ThresholdKind.breach(SlaWindow.RESOLUTION)],
+        resolution_due=by_kind.get(ThresholdKind.breach(SlaWindow.RESOLUTION)),
         resolution_warning_at=first_warning(SlaWindow.RESOLUTION),
         first_response_met=clock.first_response_at is not None,
         next_reply_due=by_kind.get(ThresholdKind.breach(SlaWindow.NEXT_REPLY)),

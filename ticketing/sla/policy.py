@@ -68,7 +68,8 @@ class SlaRule:
     """Targets for the tickets a rule matches; an empty condition matches anything."""
 
     name: str
-    targets: Mapping[str, SlaTargets]
+    # None for a priority: the rule gives tickets of that priority no SLA at all.
+    targets: Mapping[str, SlaTargets | None]
     ticket_types: frozenset[str] = frozenset()
     customer_plans: frozenset[str] = frozenset()
     channels: frozenset[str] = frozenset()
@@ -108,7 +109,9 @@ class SlaRule:
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    targets: Mapping[str, SlaTargets]
+    # None for a priority: no SLA for it (no due dates, warnings or breaches) unless a rule or
+    # the ticket type's override gives the ticket targets.
+    targets: Mapping[str, SlaTargets | None]
     type_overrides: Mapping[str, SlaTargets] = field(default_factory=dict)
     calendar: BusinessCalendar = BusinessCalendar()
     # Some ticket types (outage reports) run 24x7 whatever the tenant's office hours are.
@@ -179,8 +182,9 @@ class SlaPolicy:
         ticket_type: str,
         customer_plan: str | None = None,
         channel: str | None = None,
-    ) -> SlaTargets:
-        """First matching rule's targets, else the ticket type's override, else the priority's."""
+    ) -> SlaTargets | None:
+        """First matching rule's targets, else the ticket type's override, else the priority's;
+        None when the one that applies is null (no SLA)."""
         rule = self.matching_rule(priority, ticket_type, customer_plan, channel)
         if rule is not None:
             return rule.targets[priority]
