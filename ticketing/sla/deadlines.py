@@ -127,6 +127,8 @@ class SlaClock:
     awaiting_reply_since: datetime | None = None
     customer_plan: str | None = None
     channel: str | None = None
+    # The last public support message: it opens the keep-in-loop window (None: creation).
+    keep_in_loop_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,10 @@ def _windows(policy: SlaPolicy, clock: SlaClock, now: datetime) -> list[_Window]
     if clock.awaiting_reply_since is not None and targets.next_reply is not None:
         since = require_aware(clock.awaiting_reply_since, "awaiting_reply_since")
         windows.append(_Window(SlaWindow.NEXT_REPLY, since, targets.next_reply, now))
+    if targets.keep_in_loop is not None:
+        told = clock.keep_in_loop_since or created
+        since = require_aware(told, "keep_in_loop_since")
+        windows.append(_Window(SlaWindow.KEEP_IN_LOOP, since, targets.keep_in_loop, now))
     return windows
 
 

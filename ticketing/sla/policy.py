@@ -25,16 +25,19 @@ class SlaTargets:
     resolution: timedelta
     # None: no next-reply window (the behaviour before next-reply targets existed).
     next_reply: timedelta | None = None
+    # The customer hears from support at least this often while the ticket is open (Request
+    # Tracker's keep-in-loop): from the last public support message, or creation. None: not.
+    keep_in_loop: timedelta | None = None
 
     def __post_init__(self) -> None:
         for name in ("first_response", "resolution"):
             value = getattr(self, name)
             if not isinstance(value, timedelta) or value <= ZERO:
                 raise ValueError(f"{name} must be a positive timedelta")
-        if self.next_reply is not None and (
-            not isinstance(self.next_reply, timedelta) or self.next_reply <= ZERO
-        ):
-            raise ValueError("next_reply must be a positive timedelta or None")
+        for name in ("next_reply", "keep_in_loop"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, timedelta) or value <= ZERO):
+                raise ValueError(f"{name} must be a positive timedelta or None")
 
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -43,6 +46,8 @@ class SlaTargets:
         }
         if self.next_reply is not None:
             data["next_reply"] = self.next_reply // ONE_SECOND
+        if self.keep_in_loop is not None:
+            data["keep_in_loop"] = self.keep_in_loop // ONE_SECOND
         return data
 
 

@@ -52,25 +52,28 @@ class TargetsDocument(_Strict):
         default=None, description="Answer each customer message within; null: not tracked."
     )
     resolution_seconds: Seconds
+    keep_in_loop_seconds: Seconds | None = Field(
+        default=None,
+        description="The customer hears from support (a public message) at least this often "
+        "while the ticket is open, counted from the last one or the ticket's creation; null: "
+        "not tracked.",
+    )
 
     def to_targets(self) -> SlaTargets:
         return SlaTargets(
             first_response=timedelta(seconds=self.first_response_seconds),
             resolution=timedelta(seconds=self.resolution_seconds),
-            next_reply=(
-                None
-                if self.next_reply_seconds is None
-                else timedelta(seconds=self.next_reply_seconds)
-            ),
+            next_reply=_optional_seconds(self.next_reply_seconds),
+            keep_in_loop=_optional_seconds(self.keep_in_loop_seconds),
         )
 
     @classmethod
     def from_targets(cls, targets: SlaTargets) -> TargetsDocument:
-        next_reply = targets.next_reply
         return cls(
             first_response_seconds=_whole_seconds(targets.first_response),
-            next_reply_seconds=None if next_reply is None else _whole_seconds(next_reply),
+            next_reply_seconds=_seconds_or_none(targets.next_reply),
             resolution_seconds=_whole_seconds(targets.resolution),
+            keep_in_loop_seconds=_seconds_or_none(targets.keep_in_loop),
         )
 
 
