@@ -133,6 +133,7 @@ def of_kind(breaches: list[dict[str, Any]], kind: str, level: int = 1) -> list[d
 async def bench(n: int, spread: float, scale: int, concurrency: int) -> dict[str, Any]:
     policy = demo_policy(scale)
     targets = policy.targets["urgent"]
+    assert targets is not None  # demo_policy gives every priority targets
     metrics_port = find_free_port()
     async with Stack(
         commit_timestamps=True, worker_env={"TICKETING_METRICS_PORT": str(metrics_port)}

@@ -32,8 +32,10 @@ def test_readme_example_parses_and_shows_what_it_says() -> None:
     assert all(r.start == "08:00" and r.end == "18:00" for d in calendar.hours.values() for r in d)
     assert len(calendar.yearly_holidays) == 2
     assert document.warning_thresholds == [50, 75, 90]
+    assert document.targets.urgent is not None
     assert document.targets.urgent.next_reply_seconds is not None
     assert document.rules[0].when.customer_plans == ["enterprise"]
+    assert document.rules[1].targets == {"low": None}
 
 
 def test_readme_example_skips_the_yearly_holiday_and_matches_the_plan() -> None:
@@ -57,6 +59,17 @@ def test_readme_example_skips_the_yearly_holiday_and_matches_the_plan() -> None:
 
     assert first_response(None) == created + timedelta(hours=1)
     assert first_response("enterprise") == created + timedelta(minutes=15)
+    free_low = SlaClock(
+        priority="low",
+        ticket_type="general_inquiry",
+        created_at=created,
+        resolution_started_at=created,
+        first_response_at=None,
+        pauses=(),
+        done=False,
+        customer_plan="free",
+    )
+    assert deadlines(policy, free_low, created).thresholds == ()
     monday_8am = datetime(2026, 12, 28, 7, 0, tzinfo=UTC)
     clock = SlaClock(
         priority="high",

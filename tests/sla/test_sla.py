@@ -332,21 +332,25 @@ def test_policy_round_trip() -> None:
             "first_response_seconds": 3600,
             "next_reply_seconds": None,
             "resolution_seconds": 36000,
+            "keep_in_loop_seconds": None,
         },
         "normal": {
             "first_response_seconds": 7200,
             "next_reply_seconds": None,
             "resolution_seconds": 72000,
+            "keep_in_loop_seconds": None,
         },
         "high": {
             "first_response_seconds": 10800,
             "next_reply_seconds": None,
             "resolution_seconds": 108000,
+            "keep_in_loop_seconds": None,
         },
         "urgent": {
             "first_response_seconds": 14400,
             "next_reply_seconds": None,
             "resolution_seconds": 144000,
+            "keep_in_loop_seconds": None,
         },
     }
     assert policy_from_dict(json.loads(json.dumps(data))) == policy

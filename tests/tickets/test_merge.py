@@ -14,8 +14,11 @@ from tests.services import Services
 from tests.temporal_support import seed_tenant
 from ticketing.auth.principal import Principal
 from ticketing.core.errors import CannotMerge, TicketNotFound
+from ticketing.mail.models import TicketParticipant
 from ticketing.notifications.models import Notification
 from ticketing.notifications.service import QueueOnly
+from ticketing.tickets.attachments.schemas import NewFile
+from ticketing.tickets.attachments.service import AttachmentService
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.models import TicketMessage
 from ticketing.tickets.schemas import TicketInfo
@@ -180,3 +183,34 @@ async def test_replies_racing_a_merge_land_on_exactly_one_ticket(committed: Sess
         assert on_first.count(body) + on_second.count(body) == 1, body
     # Whatever the order, nothing but the pointer stays on the closed duplicate.
     assert [b for b in on_second if b in replies] == []
+
+
+async def test_a_merge_moves_the_duplicates_files_and_its_copied_addresses(
+    committed: Sessions,
+) -> None:
+    await seed_tenant(committed)
+    first, second = await two_tickets(committed)
+    async with committed() as session, session.begin():
+        await AttachmentService(session, AGENT).attach(
+            second.ticket_id,
+            "acme",
+            [NewFile("speedtest.png", "image/png", b"\x89PNG")],
+            max_bytes=1024,
+        )
+        session.add(
+            TicketParticipant(
+                tenant_id="acme",
+                ticket_id=second.ticket_id,
+                address="flatmate@a.test",
+                created_at=T0,
+            )
+        )
+    await flows(committed).merge(second.ticket_number, first.ticket_number, now=T0 + 3 * M)
+    async with committed() as session:
+        files = await AttachmentService(session, AGENT).of_ticket(first.ticket_id)
+        copied = await session.scalars(
+            select(TicketParticipant.address).where(TicketParticipant.ticket_id == first.ticket_id)
+        )
+        addresses = list(copied)
+    assert [f.info.filename for f in files] == ["speedtest.png"]
+    assert addresses == ["flatmate@a.test"]

@@ -25,6 +25,12 @@ def threshold(kind: object, ticket_id: uuid.UUID, due_at: datetime) -> str:
     return f"{kind}:{ticket_id}:{due_at.isoformat()}"
 
 
+def keep_in_loop(kind: object, ticket_id: uuid.UUID, window_start: datetime) -> str:
+    """One keep-in-loop warning or breach notice per kind and window (from the last public
+    support message): a pause moving its due time does not make it a second notice."""
+    return f"{kind}:{ticket_id}:from:{window_start.isoformat()}"
+
+
 def escalated(ticket_id: uuid.UUID, to_level: int, at: datetime) -> str:
     """One escalation notice per level a ticket reaches, at the moment it reached it."""
     return f"escalated:{ticket_id}:{to_level}:{at.isoformat()}"

@@ -40,14 +40,24 @@ def deadlines_for(
     *,
     customer_plan: str | None = None,
     awaiting_reply_since: datetime | None = None,
+    keep_in_loop_since: datetime | None = None,
 ) -> SlaDeadlines:
     """The ticket's due dates and warning times as of `now`."""
-    clock = clock_of(row, customer_plan=customer_plan, awaiting_reply_since=awaiting_reply_since)
+    clock = clock_of(
+        row,
+        customer_plan=customer_plan,
+        awaiting_reply_since=awaiting_reply_since,
+        keep_in_loop_since=keep_in_loop_since,
+    )
     return deadlines(policy, clock, now)
 
 
 def clock_of(
-    row: ClockFields, *, customer_plan: str | None, awaiting_reply_since: datetime | None
+    row: ClockFields,
+    *,
+    customer_plan: str | None,
+    awaiting_reply_since: datetime | None,
+    keep_in_loop_since: datetime | None = None,
 ) -> SlaClock:
     """The SLA clock of a stored ticket."""
     return SlaClock(
@@ -61,4 +71,5 @@ def clock_of(
         awaiting_reply_since=awaiting_reply_since,
         customer_plan=customer_plan,
         channel=row.channel,
+        keep_in_loop_since=keep_in_loop_since,
     )

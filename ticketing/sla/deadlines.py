@@ -127,6 +127,8 @@ class SlaClock:
     awaiting_reply_since: datetime | None = None
     customer_plan: str | None = None
     channel: str | None = None
+    # The last public support message: it opens the keep-in-loop window (None: creation).
+    keep_in_loop_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,9 @@ def _windows(policy: SlaPolicy, clock: SlaClock, now: datetime) -> list[_Window]
     targets = policy.targets_for(
         clock.priority, clock.ticket_type, clock.customer_plan, clock.channel
     )
+    if targets is None:
+        # No SLA for this ticket: no windows, so no due dates, warnings or breaches.
+        return []
     created = require_aware(clock.created_at, "created_at")
     first_response_until = now
     if clock.first_response_at is not None:
@@ -210,6 +215,10 @@ def _windows(policy: SlaPolicy, clock: SlaClock, now: datetime) -> list[_Window]
     if clock.awaiting_reply_since is not None and targets.next_reply is not None:
         since = require_aware(clock.awaiting_reply_since, "awaiting_reply_since")
         windows.append(_Window(SlaWindow.NEXT_REPLY, since, targets.next_reply, now))
+    if targets.keep_in_loop is not None:
+        told = clock.keep_in_loop_since or created
+        since = require_aware(told, "keep_in_loop_since")
+        windows.append(_Window(SlaWindow.KEEP_IN_LOOP, since, targets.keep_in_loop, now))
     return windows
 
 
@@ -252,14 +261,14 @@ def deadlines(policy: SlaPolicy, clock: SlaClock, now: datetime) -> SlaDeadlines
     def first_warning(window: SlaWindow) -> datetime | None:
         if not policy.warning_percents:
             return None
-        return by_kind[ThresholdKind.warning(window, policy.warning_percents[0])]
+        return by_kind.get(ThresholdKind.warning(window, policy.warning_percents[0]))
 
     return SlaDeadlines(
         phase=_phase(clock, paused),
         paused=paused,
-        first_response_due=by_kind[ThresholdKind.breach(SlaWindow.FIRST_RESPONSE)],
+        first_response_due=by_kind.get(ThresholdKind.breach(SlaWindow.FIRST_RESPONSE)),
         first_response_warning_at=first_warning(SlaWindow.FIRST_RESPONSE),
-        resolution_due=by_kind[ThresholdKind.breach(SlaWindow.RESOLUTION)],
+        resolution_due=by_kind.get(ThresholdKind.breach(SlaWindow.RESOLUTION)),
         resolution_warning_at=first_warning(SlaWindow.RESOLUTION),
         first_response_met=clock.first_response_at is not None,
         next_reply_due=by_kind.get(ThresholdKind.breach(SlaWindow.NEXT_REPLY)),

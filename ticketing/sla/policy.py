@@ -25,16 +25,19 @@ class SlaTargets:
     resolution: timedelta
     # None: no next-reply window (the behaviour before next-reply targets existed).
     next_reply: timedelta | None = None
+    # The customer hears from support at least this often while the ticket is open (Request
+    # Tracker's keep-in-loop): from the last public support message, or creation. None: not.
+    keep_in_loop: timedelta | None = None
 
     def __post_init__(self) -> None:
         for name in ("first_response", "resolution"):
             value = getattr(self, name)
             if not isinstance(value, timedelta) or value <= ZERO:
                 raise ValueError(f"{name} must be a positive timedelta")
-        if self.next_reply is not None and (
-            not isinstance(self.next_reply, timedelta) or self.next_reply <= ZERO
-        ):
-            raise ValueError("next_reply must be a positive timedelta or None")
+        for name in ("next_reply", "keep_in_loop"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, timedelta) or value <= ZERO):
+                raise ValueError(f"{name} must be a positive timedelta or None")
 
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -43,6 +46,8 @@ class SlaTargets:
         }
         if self.next_reply is not None:
             data["next_reply"] = self.next_reply // ONE_SECOND
+        if self.keep_in_loop is not None:
+            data["keep_in_loop"] = self.keep_in_loop // ONE_SECOND
         return data
 
 
@@ -68,7 +73,8 @@ class SlaRule:
     """Targets for the tickets a rule matches; an empty condition matches anything."""
 
     name: str
-    targets: Mapping[str, SlaTargets]
+    # None for a priority: the rule gives tickets of that priority no SLA at all.
+    targets: Mapping[str, SlaTargets | None]
     ticket_types: frozenset[str] = frozenset()
     customer_plans: frozenset[str] = frozenset()
     channels: frozenset[str] = frozenset()
@@ -108,7 +114,9 @@ class SlaRule:
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    targets: Mapping[str, SlaTargets]
+    # None for a priority: no SLA for it (no due dates, warnings or breaches) unless a rule or
+    # the ticket type's override gives the ticket targets.
+    targets: Mapping[str, SlaTargets | None]
     type_overrides: Mapping[str, SlaTargets] = field(default_factory=dict)
     calendar: BusinessCalendar = BusinessCalendar()
     # Some ticket types (outage reports) run 24x7 whatever the tenant's office hours are.
@@ -179,8 +187,9 @@ class SlaPolicy:
         ticket_type: str,
         customer_plan: str | None = None,
         channel: str | None = None,
-    ) -> SlaTargets:
-        """First matching rule's targets, else the ticket type's override, else the priority's."""
+    ) -> SlaTargets | None:
+        """First matching rule's targets, else the ticket type's override, else the priority's;
+        None when the one that applies is null (no SLA)."""
         rule = self.matching_rule(priority, ticket_type, customer_plan, channel)
         if rule is not None:
             return rule.targets[priority]

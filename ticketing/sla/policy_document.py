@@ -52,25 +52,28 @@ class TargetsDocument(_Strict):
         default=None, description="Answer each customer message within; null: not tracked."
     )
     resolution_seconds: Seconds
+    keep_in_loop_seconds: Seconds | None = Field(
+        default=None,
+        description="The customer hears from support (a public message) at least this often "
+        "while the ticket is open, counted from the last one or the ticket's creation; null: "
+        "not tracked.",
+    )
 
     def to_targets(self) -> SlaTargets:
         return SlaTargets(
             first_response=timedelta(seconds=self.first_response_seconds),
             resolution=timedelta(seconds=self.resolution_seconds),
-            next_reply=(
-                None
-                if self.next_reply_seconds is None
-                else timedelta(seconds=self.next_reply_seconds)
-            ),
+            next_reply=_optional_seconds(self.next_reply_seconds),
+            keep_in_loop=_optional_seconds(self.keep_in_loop_seconds),
         )
 
     @classmethod
     def from_targets(cls, targets: SlaTargets) -> TargetsDocument:
-        next_reply = targets.next_reply
         return cls(
             first_response_seconds=_whole_seconds(targets.first_response),
-            next_reply_seconds=None if next_reply is None else _whole_seconds(next_reply),
+            next_reply_seconds=_seconds_or_none(targets.next_reply),
             resolution_seconds=_whole_seconds(targets.resolution),
+            keep_in_loop_seconds=_seconds_or_none(targets.keep_in_loop),
         )
 
 
@@ -82,14 +85,23 @@ def _whole_seconds(value: timedelta) -> int:
     return max(1, int(value.total_seconds()))
 
 
-class PriorityTargets(_Strict):
-    low: TargetsDocument
-    normal: TargetsDocument
-    high: TargetsDocument
-    urgent: TargetsDocument
+_NO_SLA = "null: no SLA for this priority (no due dates, warnings or breaches)."
 
-    def to_mapping(self) -> dict[str, SlaTargets]:
-        return {name: getattr(self, name).to_targets() for name in PriorityTargets.model_fields}
+
+class PriorityTargets(_Strict):
+    """Every priority must be given; null means no SLA for it."""
+
+    low: TargetsDocument | None = Field(description=_NO_SLA)
+    normal: TargetsDocument | None = Field(description=_NO_SLA)
+    high: TargetsDocument | None = Field(description=_NO_SLA)
+    urgent: TargetsDocument | None = Field(description=_NO_SLA)
+
+    def to_mapping(self) -> dict[str, SlaTargets | None]:
+        return {name: _to_targets(getattr(self, name)) for name in PriorityTargets.model_fields}
+
+
+def _to_targets(document: TargetsDocument | None) -> SlaTargets | None:
+    return None if document is None else document.to_targets()
 
 
 class TypeOverride(_Strict):
@@ -125,14 +137,17 @@ class RuleDocument(_Strict):
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     when: RuleConditions = Field(default_factory=RuleConditions)
-    targets: dict[PriorityName, TargetsDocument] = Field(
-        description="Per priority; a priority left out falls through to the next rule."
+    targets: dict[PriorityName, TargetsDocument | None] = Field(
+        description="Per priority; a priority left out falls through to the next rule, "
+        "null: no SLA for it."
     )
     calendar: CalendarDocument | None = None
 
     @field_validator("targets")
     @classmethod
-    def _some_targets(cls, value: dict[str, TargetsDocument]) -> dict[str, TargetsDocument]:
+    def _some_targets(
+        cls, value: dict[str, TargetsDocument | None]
+    ) -> dict[str, TargetsDocument | None]:
         if not value:
             raise ValueError("needs targets for at least one priority")
         return value
@@ -140,7 +155,7 @@ class RuleDocument(_Strict):
     def to_rule(self) -> SlaRule:
         return SlaRule(
             name=self.name,
-            targets={p: t.to_targets() for p, t in self.targets.items()},
+            targets={p: _to_targets(t) for p, t in self.targets.items()},
             ticket_types=frozenset(t.value for t in self.when.ticket_types),
             customer_plans=frozenset(self.when.customer_plans),
             channels=frozenset(c.value for c in self.when.channels),
@@ -229,8 +244,8 @@ class SlaPolicyDocument(_Strict):
         return parse_policy_document(_policy_json(policy))
 
 
-def _targets_json(value: SlaTargets) -> dict[str, object]:
-    return TargetsDocument.from_targets(value).model_dump()
+def _targets_json(value: SlaTargets | None) -> dict[str, object] | None:
+    return None if value is None else TargetsDocument.from_targets(value).model_dump()
 
 
 def _calendar_json(value: BusinessCalendar) -> dict[str, object]:

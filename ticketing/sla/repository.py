@@ -41,22 +41,28 @@ class SlaRow:
     customer_plan: str | None
     # The oldest customer message the support side has not answered: the next-reply window.
     awaiting_reply_since: datetime | None
+    # The last public support message, else creation: the keep-in-loop window.
+    keep_in_loop_since: datetime
     resolved_at: datetime | None
     recorded: frozenset[str]
 
 
 # `w.since`: the oldest public customer message after the support side's latest public reply,
 # once a first response exists (before it, the first-response window covers every message).
+# `k.told`: the latest public message from any support side (tenant, partner, platform): the
+# customer heard from support then, and the keep-in-loop window starts there.
 _SLA_SELECT = """
 SELECT t.id, t.number, t.tenant_id, t.status, t.priority, t.ticket_type, t.target_type,
        t.escalation_level, t.created_at, t.resolution_window_start, t.first_response_at,
        t.sla_pauses, n.sla_policy, n.calendar, n.support_email, n.partner_id, p.email,
-       t.channel, c.plan, w.since, t.resolved_at,
+       t.channel, c.plan, w.since, COALESCE(k.told, t.created_at), t.resolved_at,
        ARRAY(SELECT b.kind FROM sla_breaches b
               WHERE b.ticket_id = t.id
                 AND ((b.kind LIKE 'first_response%' AND b.window_start = t.created_at)
                   OR (b.kind LIKE 'resolution%' AND b.window_start = t.resolution_window_start)
-                  OR (b.kind LIKE 'next_reply%' AND b.window_start = w.since)))
+                  OR (b.kind LIKE 'next_reply%' AND b.window_start = w.since)
+                  OR (b.kind LIKE 'keep_in_loop%'
+                      AND b.window_start = COALESCE(k.told, t.created_at))))
 FROM tickets t
 LEFT JOIN tenants n ON n.id = t.tenant_id
 LEFT JOIN partners p ON p.id = n.partner_id
@@ -69,6 +75,10 @@ LEFT JOIN LATERAL (
                           WHERE r.ticket_id = t.id AND NOT r.is_internal
                             AND r.author_actor NOT IN ('customer', t.origin_type))
 ) w ON true
+LEFT JOIN LATERAL (
+    SELECT max(r.created_at) AS told FROM ticket_messages r
+    WHERE r.ticket_id = t.id AND NOT r.is_internal AND r.author_actor <> 'customer'
+) k ON true
 """
 _SLA_ROW = (
     _SLA_SELECT

@@ -255,6 +255,8 @@ def window_start(row: SlaRow, window: SlaWindow) -> datetime:
         return row.created_at
     if window is SlaWindow.NEXT_REPLY and row.awaiting_reply_since is not None:
         return row.awaiting_reply_since
+    if window is SlaWindow.KEEP_IN_LOOP:
+        return row.keep_in_loop_since
     return row.resolution_window_start
 
 
@@ -275,7 +277,11 @@ def threshold_record(
         is_breach=is_breach,
         event_kind=(EventKind.BREACHED if is_breach else EventKind.SLA_WARNING).value,
         note_kind=(NoticeKind.SLA_BREACH if is_breach else NoticeKind.SLA_WARNING).value,
-        dedupe_key=outbox_keys.threshold(kind, row.id, at),
+        dedupe_key=(
+            outbox_keys.keep_in_loop(kind, row.id, row.keep_in_loop_since)
+            if kind.window is SlaWindow.KEEP_IN_LOOP
+            else outbox_keys.threshold(kind, row.id, at)
+        ),
         recipient=level_recipient(row),
         data=payload,
     )
@@ -332,6 +338,7 @@ def row_deadlines(row: SlaRow, now: datetime, policy: SlaPolicy) -> SlaDeadlines
         policy,
         customer_plan=row.customer_plan,
         awaiting_reply_since=row.awaiting_reply_since,
+        keep_in_loop_since=row.keep_in_loop_since,
     )
 
 

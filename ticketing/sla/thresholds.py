@@ -20,6 +20,8 @@ class SlaWindow(StrEnum):
     FIRST_RESPONSE = "first_response"
     NEXT_REPLY = "next_reply"
     RESOLUTION = "resolution"
+    # Last: thresholds at one instant fire in this order, as they did before it existed.
+    KEEP_IN_LOOP = "keep_in_loop"
 
 
 @dataclass(frozen=True, order=True)

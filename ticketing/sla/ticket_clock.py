@@ -21,8 +21,13 @@ from ticketing.sla.service import (
 )
 from ticketing.tenants import repository as tenants_repo
 
-# A support-side answer settles these windows; a resolve or close settles every window.
-ANSWERED_WINDOWS = frozenset({SlaWindow.FIRST_RESPONSE, SlaWindow.NEXT_REPLY})
+# A support-side answer settles these windows (and restarts keep-in-loop); a resolve or close
+# settles every window.
+ANSWERED_WINDOWS = frozenset(
+    {SlaWindow.FIRST_RESPONSE, SlaWindow.NEXT_REPLY, SlaWindow.KEEP_IN_LOOP}
+)
+# A public message of a support side the ticket is not routed to only keeps the customer told.
+TOLD_WINDOWS = frozenset({SlaWindow.KEEP_IN_LOOP})
 ALL_WINDOWS = frozenset(SlaWindow)
 
 

@@ -62,6 +62,7 @@ class TicketMerger:
         target_number = format_ticket_number(target.number)
         await merge_repo.move_messages(self.session, source.id, target.id)
         await merge_repo.move_attachments(self.session, source.id, target.id)
+        await merge_repo.copy_participants(self.session, source.id, target.id)
         # The duplicate's own words (its description is not a message) stay readable on the
         # survivor, for the support side only.
         self.session.add(

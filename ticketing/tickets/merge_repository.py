@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.tickets.models import TicketMessage
@@ -19,11 +19,25 @@ async def move_messages(session: AsyncSession, source: uuid.UUID, target: uuid.U
 
 
 async def move_attachments(session: AsyncSession, source: uuid.UUID, target: uuid.UUID) -> int:
-    """Move the duplicate's attachments with its messages.
+    """Move the duplicate's files with its messages (the ticket's own and each message's), in
+    the merge's transaction. Mail threading needs nothing here: replies to the duplicate's
+    thread follow `tickets.merged_into` (TicketService.add_message)."""
+    result = await session.execute(
+        text("UPDATE attachments SET ticket_id = :target WHERE ticket_id = :source"),
+        {"source": source, "target": target},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    Hook: there is no attachments table on this branch yet (the email channel adds one); when
-    it lands, its rows of `source` move to `target` here, in the merge's transaction, like the
-    messages they belong to. Mail threading needs nothing here: replies to the duplicate's
-    thread follow `tickets.merged_into` (TicketService.add_message).
-    """
-    return 0
+
+async def copy_participants(session: AsyncSession, source: uuid.UUID, target: uuid.UUID) -> int:
+    """The addresses the customer copied on the duplicate may answer the survivor by mail too
+    (kept on the duplicate as well: its thread still reaches the survivor)."""
+    result = await session.execute(
+        text(
+            "INSERT INTO ticket_participants (tenant_id, ticket_id, address, created_at)"
+            " SELECT tenant_id, :target, address, created_at FROM ticket_participants"
+            " WHERE ticket_id = :source ON CONFLICT (ticket_id, address) DO NOTHING"
+        ),
+        {"source": source, "target": target},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -192,10 +192,11 @@ class TicketService:
             raise InvalidInput("body", body, "must not be empty")
         row = await self._survivor(await self._load(ticket, for_update=True))
         answers = not is_internal and actor not in (Actor.CUSTOMER, row.origin_type)
+        # Any public support message keeps the customer in the loop, whichever side wrote it.
+        told = not is_internal and actor is not Actor.CUSTOMER
+        settles = clock.ANSWERED_WINDOWS if answers else clock.TOLD_WINDOWS if told else None
         # Before the answer is written: the windows it settles are judged as they stood.
-        if answers and await clock.record_missed_breaches(
-            self.session, row.id, clock.ANSWERED_WINDOWS, now
-        ):
+        if settles and await clock.record_missed_breaches(self.session, row.id, settles, now):
             row.sla_breached = True
         self.session.add(
             TicketMessage(
