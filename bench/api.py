@@ -22,7 +22,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -33,7 +32,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from bench.common import ROOT, machine, quiet_logging, stop_postgres, summary, write_result
+from bench.common import ROOT, bench_database, machine, quiet_logging, summary, write_result
 from ticketing.auth.apikeys import ApiKeyService
 from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Principal
@@ -248,18 +247,8 @@ def main() -> None:
         serve(args.database_url, args.port)
         return
     quiet_logging()
-    url = args.database_url
-    home = None
-    if not url:
-        from ticketing.db.embedded import embedded_postgres_url
-
-        home = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-        url = embedded_postgres_url(home)
-    try:
+    with bench_database(args.database_url) as url:
         result = asyncio.run(bench(url, args.seconds, max(1, args.rounds)))
-    finally:
-        if home is not None:
-            stop_postgres(home)
     write_result("api", result)
     print_table(result)
 

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +284,19 @@ class Stack:
 async def stack(**kwargs: Any) -> AsyncIterator[Stack]:
     async with Stack(**kwargs) as running:
         yield running
+
+
+@contextlib.contextmanager
+def bench_database(url: str | None) -> Iterator[str]:
+    """The database a bench runs on: `url` as given, or a fresh embedded PostgreSQL in a
+    temporary home, stopped when the bench ends."""
+    if url:
+        yield url
+        return
+    from ticketing.db.embedded import embedded_postgres_url
+
+    home = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    try:
+        yield embedded_postgres_url(home)
+    finally:
+        stop_postgres(home)

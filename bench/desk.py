@@ -18,9 +18,7 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bench.api import PLATFORM, free_port, wait_until_serving
-from bench.common import ROOT, machine, quiet_logging, stop_postgres, summary, write_result
+from bench.common import ROOT, bench_database, machine, quiet_logging, summary, write_result
 from ticketing.auth.apikeys import ApiKeyService
 from ticketing.auth.models import KeyRole
 from ticketing.db.engine import migrate_async
@@ -188,18 +186,8 @@ def main() -> None:
         serve(args.database_url, args.port)
         return
     quiet_logging()
-    url = args.database_url
-    home = None
-    if not url:
-        from ticketing.db.embedded import embedded_postgres_url
-
-        home = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-        url = embedded_postgres_url(home)
-    try:
+    with bench_database(args.database_url) as url:
         result = asyncio.run(bench(url, args.tickets, args.requests))
-    finally:
-        if home is not None:
-            stop_postgres(home)
     write_result("desk", result)
     print_table(result)
 

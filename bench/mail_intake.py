@@ -22,11 +22,9 @@ import itertools
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import aiosmtplib
@@ -35,7 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bench.api import analyze, free_port, wait_until_serving, wrk_create
-from bench.common import ROOT, machine, quiet_logging, stop_postgres, summary, write_result
+from bench.common import ROOT, bench_database, machine, quiet_logging, summary, write_result
 from ticketing.auth.apikeys import ApiKeyService
 from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Principal
@@ -233,18 +231,8 @@ def main() -> None:
         serve_smtp(args.database_url, args.port)
         return
     quiet_logging()
-    url = args.database_url
-    home = None
-    if not url:
-        from ticketing.db.embedded import embedded_postgres_url
-
-        home = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-        url = embedded_postgres_url(home)
-    try:
+    with bench_database(args.database_url) as url:
         result = asyncio.run(bench(url, args.seconds, max(1, args.rounds)))
-    finally:
-        if home is not None:
-            stop_postgres(home)
     write_result("mail_intake", result)
     print_table(result)
 
