@@ -36,6 +36,7 @@ class CustomerRecord(BaseModel):
     email: str | None
     name: str | None
     plan: str | None
+    tags: list[str] = []
 
 
 def partner_info(row: Partner) -> PartnerInfo:
@@ -55,7 +56,12 @@ def tenant_info(row: Tenant) -> TenantInfo:
 
 def customer_record(row: Customer) -> CustomerRecord:
     return CustomerRecord(
-        customer_id=row.id, tenant_id=row.tenant_id, email=row.email, name=row.name, plan=row.plan
+        customer_id=row.id,
+        tenant_id=row.tenant_id,
+        email=row.email,
+        name=row.name,
+        plan=row.plan,
+        tags=list(row.tags or []),
     )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, func, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.core.orm import Base
@@ -46,5 +47,9 @@ class Customer(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     # The plan (tier) SLA rules may match, e.g. "enterprise"; None matches no plan rule.
     plan: Mapped[str | None] = mapped_column(String(100))
+    # Network tags (`olt:berlin-7`): the outages that affect the customer (migration 0025).
+    tags: Mapped[list[str]] = mapped_column(
+        ARRAY(String(100)), default=list, server_default=text("'{}'::varchar[]")
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
