@@ -34,9 +34,11 @@ async def open_ports(
     settings: Settings, *, client: Client | None = None, database_url: str | None = None
 ) -> AsyncIterator[ApiPorts]:
     """The worker's ports: Temporal watchers and the dispatcher's doorbell, on a fresh engine.
-    Notices leave through the task queue's dispatcher, never inside a request."""
+    Notices leave through the task queue's dispatcher, never inside a request; a new ticket's
+    watcher starts right after the response (DeferredWatchers: the reconciler is its backstop)."""
     from ticketing.temporal.client import connect_client
     from ticketing.temporal.dispatcher import DispatcherDoorbell, dispatcher_input
+    from ticketing.temporal.watcher_starter import DeferredWatchers
     from ticketing.temporal.watchers import TemporalWatchers
 
     if database_url is None:
@@ -44,11 +46,12 @@ async def open_ports(
     client = client or await connect_client(settings)
     engine = make_engine(database_url, settings)
     doorbell = DispatcherDoorbell(client, settings.task_queue, dispatcher_input(settings))
+    watchers = DeferredWatchers(TemporalWatchers(client, settings.task_queue))
     try:
-        async with doorbell.lifetime():
+        async with doorbell.lifetime(), watchers.lifetime():
             yield ApiPorts(
                 sessions=make_sessionmaker(engine),
-                watchers=TemporalWatchers(client, settings.task_queue),
+                watchers=watchers,
                 notices=doorbell,
                 keys=KeyCache(settings.api_key_cache_seconds),
             )
