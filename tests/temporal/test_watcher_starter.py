@@ -75,20 +75,17 @@ async def test_without_temporal_a_start_gives_up_after_its_attempts(committed: S
     await watchers.aclose()
 
 
-async def test_a_full_queue_leaves_new_starts_to_the_reconciler(committed: Sessions) -> None:
+async def test_past_the_backlog_a_request_makes_its_own_start(
+    dev: WorkflowEnvironment, committed: Sessions
+) -> None:
+    """Backpressure: with `inline_above` starts already waiting, the next ensure starts its
+    watcher before it returns."""
     first, second = await tickets(committed, 2)
-    async with dev_server() as gone:
-        client = gone.client
-    watchers = DeferredWatchers(
-        TemporalWatchers(client, QUEUE),
-        concurrency=1,
-        attempts=1,
-        attempt_timeout=0.5,
-        max_queued=1,
-    )
-    await watchers.ensure(first)
-    await watchers.ensure(second)  # the first still waits: no room
-    assert watchers.given_up == 1
+    watchers = DeferredWatchers(TemporalWatchers(dev.client, QUEUE), inline_above=1)
+    await watchers.ensure(first)  # queued: its runner has not had a turn yet
+    await watchers.ensure(second)
+    assert watchers.inline == 1
+    assert await watched_by(dev.client, second) == str(second.ticket_id)
     await watchers.drained()
-    assert (watchers.started, watchers.given_up) == (0, 2)
+    assert await watched_by(dev.client, first) == str(first.ticket_id)
     await watchers.aclose()

@@ -8,8 +8,11 @@ HTTP create most of its latency. So `ensure` queues the start and returns; a few
 tasks start queued watchers at once (a burst of creates is a burst of concurrent starts, not a
 queue of round trips), each with a bounded number of attempts. A start the process never made
 (killed, Temporal unreachable past the attempts) is made by the reconciler within
-`reconcile_every` seconds. `wake` stays immediate: it signals-with-start, so it also starts a
-watcher whose queued start has not run yet, and the queued start then finds it running.
+`reconcile_every` seconds. When starts fall behind (more than `inline_above` waiting), a
+request makes its own start again before answering, so an overloaded Temporal slows the API
+down as it did before rather than collecting late watchers. `wake` stays immediate: it
+signals-with-start, so it also starts a watcher whose queued start has not run yet, and the
+queued start then finds it running.
 """
 
 from __future__ import annotations
@@ -33,9 +36,10 @@ ATTEMPTS = 4
 FIRST_BACKOFF = 0.2
 # One attempt's bound: the SDK retries an unreachable server inside a call for seconds.
 ATTEMPT_TIMEOUT = 5.0
-# Tickets waiting for a start, at most; past it (Temporal away during a burst) new ones are
-# left to the reconciler at once rather than held in memory.
-MAX_QUEUED = 20_000
+# More starts waiting than this, and a request makes its own start before it answers: deferring
+# only hides a backlog when Temporal and the worker cannot keep up, so past it the API slows
+# to their pace again (backpressure) instead of queueing minutes of late watchers.
+INLINE_ABOVE = 32
 # On shutdown, queued starts get this long to land; the reconciler makes the rest.
 CLOSE_GRACE = 5.0
 
@@ -51,13 +55,14 @@ class DeferredWatchers:
         attempts: int = ATTEMPTS,
         first_backoff: float = FIRST_BACKOFF,
         attempt_timeout: float = ATTEMPT_TIMEOUT,
-        max_queued: int = MAX_QUEUED,
+        inline_above: int = INLINE_ABOVE,
     ) -> None:
         self.inner = inner
         self.attempts = attempts
         self.first_backoff = first_backoff
         self.attempt_timeout = attempt_timeout
-        self.max_queued = max_queued
+        self.inline_above = inline_above
+        self.inline = 0
         self._queued: dict[uuid.UUID, TicketInfo] = {}
         self._ready = asyncio.Queue[uuid.UUID]()
         self._concurrency = concurrency
@@ -72,13 +77,9 @@ class DeferredWatchers:
                 for _ in range(self._concurrency)
             ]
         if ticket.ticket_id not in self._queued:
-            if len(self._queued) >= self.max_queued:
-                self.given_up += 1
-                log.warning(
-                    "watcher_start_left_to_reconciler",
-                    ticket_number=ticket.ticket_number,
-                    reason="queue full",
-                )
+            if len(self._queued) >= self.inline_above:
+                self.inline += 1
+                await self.inner.ensure(ticket)
                 return
             self._ready.put_nowait(ticket.ticket_id)
         # The newest view of the ticket is the one its watcher starts from.

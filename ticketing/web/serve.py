@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -31,7 +32,11 @@ log = structlog.get_logger(__name__)
 
 @asynccontextmanager
 async def open_ports(
-    settings: Settings, *, client: Client | None = None, database_url: str | None = None
+    settings: Settings,
+    *,
+    client: Client | None = None,
+    database_url: str | None = None,
+    defer_watchers: bool = True,
 ) -> AsyncIterator[ApiPorts]:
     """The worker's ports: Temporal watchers and the dispatcher's doorbell, on a fresh engine.
     Notices leave through the task queue's dispatcher, never inside a request; a new ticket's
@@ -46,12 +51,17 @@ async def open_ports(
     client = client or await connect_client(settings)
     engine = make_engine(database_url, settings)
     doorbell = DispatcherDoorbell(client, settings.task_queue, dispatcher_input(settings))
-    watchers = DeferredWatchers(TemporalWatchers(client, settings.task_queue))
+    inline = TemporalWatchers(client, settings.task_queue)
+    # `defer_watchers=False`: the start inside the request, as before (bench.end_to_end's
+    # baseline).
+    watchers = DeferredWatchers(inline) if defer_watchers else None
     try:
-        async with doorbell.lifetime(), watchers.lifetime():
+        async with doorbell.lifetime(), contextlib.AsyncExitStack() as stack:
+            if watchers is not None:
+                await stack.enter_async_context(watchers.lifetime())
             yield ApiPorts(
                 sessions=make_sessionmaker(engine),
-                watchers=watchers,
+                watchers=watchers or inline,
                 notices=doorbell,
                 keys=KeyCache(settings.api_key_cache_seconds),
             )
