@@ -214,6 +214,7 @@ async def run_mode(
         meters = {**stack.meters(), "api": ProcessMeter(api.pid)}
         meters.pop("driver")
         since, armed_before, sent_before = await db_now(stack), armed(stack), sink.accepted
+        activities_before = dict(stack.worker_progress().get("completed", {}))
         cpu_before = {name: meter.cpu_seconds() for name, meter in meters.items()}
         started = time.perf_counter()
         load = await wrk_create(port, key, args.seconds, args.concurrency)
@@ -222,6 +223,7 @@ async def run_mode(
         window = time.perf_counter() - started
         cpu = {name: meter.cpu_seconds() - cpu_before[name] for name, meter in meters.items()}
         tickets, _ = await counts(stack, since)
+        activities_after = dict(stack.worker_progress().get("completed", {}))
     finally:
         api.terminate()
         api.wait(30)
@@ -249,6 +251,12 @@ async def run_mode(
         "mails_accepted": sink.accepted - sent_before,
         "cpu_ms_per_ticket": {name: 1000 * value / tickets for name, value in cpu.items()},
         "cpu_ms_per_ticket_total": 1000 * sum(cpu.values()) / tickets,
+        # Which activities (local ones included) a ticket cost the worker, on average.
+        "activities_per_ticket": {
+            name: round((count - activities_before.get(name, 0)) / tickets, 3)
+            for name, count in activities_after.items()
+            if count > activities_before.get(name, 0)
+        },
     }
 
 
@@ -263,7 +271,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     try:
         async with Stack(worker_env=env) as stack:
             key = await seed(stack)
-            rows = [await run_mode(stack, key, mode, args, sink) for mode in MODES]
+            rows = [await run_mode(stack, key, mode, args, sink) for mode in args.order]
+            rows.sort(key=lambda row: MODES.index(row["mode"]))
             postgres = stack.postgres_version
     finally:
         controller.stop()
@@ -305,6 +314,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--order", type=lambda v: v.split(","), default=list(MODES),
+                        help="modes in the order they run (default inline,deferred)")
     parser.add_argument("--serve", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
