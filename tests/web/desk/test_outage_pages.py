@@ -62,7 +62,7 @@ async def test_the_queue_marks_linked_tickets_and_filters_by_outage(desk: Desk) 
         bad = await client.get("/desk?outage=maybe")
         live = (await client.get("/desk/live?outage=linked")).text
     assert set(rows(every)) == {linked.ticket_number, plain.ticket_number, declared.ticket_number}
-    assert f"Outage {declared.ticket_number}</span>" in every
+    assert f'Outage <span class="nowrap">{declared.ticket_number}</span>' in every
     assert rows(only_linked) == [linked.ticket_number]
     assert set(rows(not_linked)) == {plain.ticket_number, declared.ticket_number}
     assert rows(live) == [linked.ticket_number]

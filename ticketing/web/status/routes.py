@@ -20,7 +20,8 @@ STATUS_CSS = """
 .outages{list-style:none;padding:0;margin:0}
 .outage{border:1px solid #767676;border-left:6px solid #b3261e;border-radius:4px;
 padding:.75rem 1rem;margin:0 0 1rem}
-.outage h2{margin:.25rem 0 .5rem}
+.outage h2{margin:.25rem 0 .5rem;overflow-wrap:anywhere}
+.outage h3{font-size:1rem;margin:1rem 0 0}.outage time{white-space:nowrap}
 .tags{list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;gap:.25rem}
 .tags li{border:1px solid #595959;border-radius:3px;padding:0 .4rem;font-size:.9rem;
 overflow-wrap:anywhere}
