@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.auth.principal import Principal
 from ticketing.core.enums import TicketType
 from ticketing.core.errors import TicketingError
+from ticketing.outages.public import PublicOutage, linked_outage
 from ticketing.outages.schemas import OutageDetail
 from ticketing.outages.service import OutageService
 from ticketing.tickets.schemas import TicketInfo
@@ -19,26 +20,27 @@ MAX_LINKED_SHOWN = 50
 
 
 @dataclass(frozen=True)
-class OutageOnPage:
-    detail: OutageDetail
-    # True on the outage's own (parent) ticket, False on a ticket linked to it.
-    is_parent: bool
+class LinkedOutage:
+    """On a linked ticket: which outage, and what its customers are told (no counts: a
+    ticket's page needs none, and the outage's own page is one click away)."""
+
+    number: str
+    outage: PublicOutage
 
 
 async def outage_on_page(
     session: AsyncSession, principal: Principal, ticket: TicketInfo
-) -> OutageOnPage | None:
-    """The outage this ticket is or belongs to; None for most tickets, and for a reader the
-    outages are not for (a partner's agent)."""
+) -> LinkedOutage | OutageDetail | None:
+    """The outage this ticket belongs to (LinkedOutage) or is (its OutageDetail); None for
+    most tickets, and for an outage's ticket a reader may not manage (a partner's agent)."""
     if ticket.outage is not None:
-        number, parent = ticket.outage, False
-    elif ticket.ticket_type is TicketType.OUTAGE_REPORT:
-        number, parent = ticket.ticket_number, True
-    else:
+        # The ticket was read under the caller's scope already; its outage is its tenant's.
+        found = await linked_outage(session, ticket.tenant_id, ticket.outage)
+        return None if found is None else LinkedOutage(ticket.outage, found)
+    if ticket.ticket_type is not TicketType.OUTAGE_REPORT:
         return None
     try:
-        detail = await OutageService(session, principal).detail(number)
+        return await OutageService(session, principal).detail(ticket.ticket_number)
     except TicketingError:
-        # Not an outage after all (an outage_report typed by hand), or not the reader's to see.
+        # Not an outage after all (an outage_report typed by hand), or not the reader's.
         return None
-    return OutageOnPage(detail, parent)

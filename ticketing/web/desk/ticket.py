@@ -21,7 +21,7 @@ from ticketing.tickets.flows import Also
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.share import share_text
 from ticketing.web.deps import ticket_flows
-from ticketing.web.desk.outage import MAX_LINKED_SHOWN, outage_on_page
+from ticketing.web.desk.outage import MAX_LINKED_SHOWN, LinkedOutage, outage_on_page
 from ticketing.web.desk.session import Desk, not_found, refused, to_login
 from ticketing.web.desk.views import KIT, render, timeline
 from ticketing.web.pages import tokens_match
@@ -86,7 +86,8 @@ async def ticket_page(
         "max_files": desk.config.limits.files,
         "max_file_mib": desk.config.limits.file_bytes // (1024 * 1024),
         "max_total_mib": desk.config.limits.total_bytes // (1024 * 1024),
-        "outage": outage,
+        "linked_outage": outage if isinstance(outage, LinkedOutage) else None,
+        "outage": None if isinstance(outage, LinkedOutage) else outage,
         "max_linked_shown": MAX_LINKED_SHOWN,
         "errors": errors or {},
         "values": values or {},
