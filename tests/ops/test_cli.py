@@ -175,6 +175,20 @@ def test_bad_tenant_id_names_the_field(cli: Any, stack: None) -> None:
     assert error["field"] == "tenant_id" and error["type"] == "InvalidInput"
 
 
+def test_tenant_public_tags_for_the_status_page(cli: Any, stack: None) -> None:
+    result = cli(
+        "tenant", "add", "pubt", "--public-tag", "postcode:", "--public-tag", "olt:b-7", "--json"
+    )
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout)["public_tags"] == ["olt:b-7", "postcode:"]
+    # Not given: the set is kept.
+    again = json.loads(cli("tenant", "add", "pubt", "--name", "Pub", "--json").stdout)
+    assert again["public_tags"] == ["olt:b-7", "postcode:"]
+    assert error_line(cli("tenant", "add", "pubt", "--public-tag", "a b")).startswith(
+        "error: public_tags"
+    )
+
+
 def test_unknown_partner_and_timezone(cli: Any, stack: None) -> None:
     assert error_line(cli("tenant", "add", "t2", "--partner", "nobody")).startswith(
         "error: partner_id:"

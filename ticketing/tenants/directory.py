@@ -28,6 +28,8 @@ class TenantInfo(BaseModel):
     partner_id: str | None
     support_email: str | None
     timezone: str
+    # Which outage tags /status shows: exact tags, or prefixes ending in ':'.
+    public_tags: list[str] = []
 
 
 class CustomerRecord(BaseModel):
@@ -51,6 +53,7 @@ def tenant_info(row: Tenant) -> TenantInfo:
         partner_id=row.partner_id,
         support_email=row.support_email,
         timezone=zone,
+        public_tags=list(row.public_tags or []),
     )
 
 

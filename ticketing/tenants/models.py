@@ -31,6 +31,11 @@ class Tenant(Base):
     # sla.stored.policy_to_dict() and BusinessCalendar.to_dict(); NULL means the defaults.
     sla_policy: Mapped[dict[str, Any] | None]
     calendar: Mapped[dict[str, Any] | None]
+    # Which outage tags the public status page shows: exact tags, or prefixes ending in ':'
+    # (`postcode:`); empty shows none (migration 0028).
+    public_tags: Mapped[list[str]] = mapped_column(
+        ARRAY(String(100)), default=list, server_default=text("'{}'::varchar[]")
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

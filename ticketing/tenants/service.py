@@ -83,6 +83,7 @@ class TenantService:
         support_email: str | None = None,
         sla_policy: SlaPolicy | None = None,
         calendar: BusinessCalendar | None = None,
+        public_tags: list[str] | None = None,
     ) -> Tenant:
         """Create or update a tenant (idempotent on its id); a tenant admin edits only its own
         and cannot move it to another partner."""
@@ -124,6 +125,8 @@ class TenantService:
             tenant.sla_policy = policy_to_dict(sla_policy)
         if calendar is not None:
             tenant.calendar = calendar.to_dict()
+        if public_tags is not None:
+            tenant.public_tags = sorted(set(parse_tags(public_tags)))
         await self.session.flush()
         return tenant
 

@@ -144,6 +144,7 @@ class TicketService:
         cursor: str | None = None,
         statuses: frozenset[TicketStatus] | None = None,
         tenant_id: str | None = None,
+        outage: bool | None = None,
     ) -> TicketPage:
         """Newest first, keyset-paginated on the ticket number; `statuses`: any of them."""
         if not 1 <= limit <= 500:
@@ -166,6 +167,7 @@ class TicketService:
             before_number=decode_cursor(cursor) if cursor is not None else None,
             statuses=statuses,
             tenant_id=tenant_id,
+            outage=outage,
         )
         rows = await repo.list_tickets(self.session, self.principal, filters, limit + 1)
         next_cursor = encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
