@@ -1,7 +1,7 @@
 """tenants' public tags: which network tags the public status page may show
 
 Revision ID: 0028
-Revises: 0025
+Revises: 0029
 Create Date: 2026-12-15 10:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0028"
-down_revision: str | None = "0025"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
