@@ -66,11 +66,15 @@ def serve_smtp(url: str, port: int) -> None:
     async def main() -> None:
         engine = create_async_engine(url, pool_size=20, max_overflow=0)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # As `ticketing mail serve`: the mailbox lookups on a small pool of their own.
+        lookup_engine = create_async_engine(url, pool_size=2, max_overflow=10)
+        lookups = async_sessionmaker(lookup_engine, expire_on_commit=False)
         intake = MailIntake(
             sessions,
             watchers=NoWatchers(),
             notices=QueuedNotices(),
             config=IntakeConfig(mail_domain="bench.test"),
+            lookups=lookups,
         )
         async with smtp_intake(intake, host="127.0.0.1", port=port, max_bytes=25 << 20):
             await asyncio.Event().wait()

@@ -81,8 +81,12 @@ class MailIntake:
         notices: Notices,
         config: IntakeConfig | None = None,
         on_outcome: Callable[[str], None] | None = None,
+        lookups: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessions = sessions
+        # The mailbox lookups (every tenant's, so system scope): on a pool of their own when
+        # given, so that `sessions`' connections keep their tenant's scope between mails.
+        self.lookups = lookups or sessions
         self.watchers = watchers
         self.notices = notices
         self.config = config or IntakeConfig()
@@ -91,7 +95,7 @@ class MailIntake:
 
     async def mailbox_for(self, addresses: tuple[str, ...]) -> MailboxPolicy | None:
         """The first of `addresses` that is a mailbox (any tenant's: the address says which)."""
-        async with self.sessions() as session:
+        async with self.lookups() as session:
             bind_system(session)
             found = await fast.mailboxes_named(session, addresses)
         return next((found[a.lower()] for a in addresses if a.lower() in found), None)
@@ -112,19 +116,19 @@ class MailIntake:
         else:
             mail = parse_mail(raw)
         candidates = recipients or mail.routing_candidates
-        # One session (one pooled connection) for the lookup, the store and the facts.
-        async with self.sessions() as session:
+        async with self.lookups() as session:
             bind_system(session)
             ours = await fast.mailboxes_named(
                 session, (*candidates, *mail.to, *mail.cc, mail.sender or "")
             )
-            mailbox = next((ours[a] for a in candidates if a in ours), None)
-            if mailbox is None:
-                raise NoMailbox(candidates)
-            own = mail.sender is not None and (
-                mail.sender == (self.config.own_sender or "").lower() or mail.sender in ours
-            )
-            principal = intake_principal(mailbox)
+        mailbox = next((ours[a] for a in candidates if a in ours), None)
+        if mailbox is None:
+            raise NoMailbox(candidates)
+        own = mail.sender is not None and (
+            mail.sender == (self.config.own_sender or "").lower() or mail.sender in ours
+        )
+        principal = intake_principal(mailbox)
+        async with self.sessions() as session:
             bind_scope(session, principal)
             # Stored first, committed by itself; the sender's facts read in the same statement.
             stored = await fast.store_mail(
@@ -179,7 +183,7 @@ class MailIntake:
                 raise InvalidInput("id", mail_id, f"is {row.outcome or 'undecided'}, not held")
             raw, address = row.raw, row.mailbox
         mail = parse_mail(raw)
-        async with self.sessions() as session:
+        async with self.lookups() as session:
             bind_system(session)
             ours = await fast.mailboxes_named(session, (address, *mail.to, *mail.cc))
         mailbox = ours.get(address)
