@@ -29,16 +29,25 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bench.api import analyze, free_port, wait_until_serving, wrk_create
-from bench.common import ROOT, bench_database, machine, quiet_logging, summary, write_result
+from bench.common import (
+    ROOT,
+    ProcessMeter,
+    bench_database,
+    machine,
+    quiet_logging,
+    summary,
+    write_result,
+)
 from ticketing.auth.apikeys import ApiKeyService
 from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Principal
@@ -48,6 +57,7 @@ from ticketing.teams.schemas import TeamCreate
 from ticketing.teams.service import TeamService
 from ticketing.tenants.service import TenantService
 
+T = TypeVar("T")
 CONCURRENCY = (1, 8)
 GOAL = 0.8
 PLATFORM = Principal.platform(name="bench")
@@ -176,6 +186,13 @@ async def smtp_run(port: int, seconds: float, concurrency: int) -> tuple[float, 
     return len(latencies) / (time.perf_counter() - start), latencies
 
 
+async def metered(meter: ProcessMeter, run: Awaitable[T]) -> tuple[T, float]:
+    """`run`'s result and the CPU seconds `meter`'s process spent meanwhile."""
+    before = meter.cpu_seconds()
+    result = await run
+    return result, meter.cpu_seconds() - before
+
+
 async def wait_for_smtp(port: int, server: subprocess.Popen[bytes]) -> None:
     for _ in range(300):
         if server.poll() is not None:
@@ -228,6 +245,7 @@ async def bench(url: str, seconds: float, rounds: int) -> dict[str, Any]:
         [sys.executable, "-m", "bench.mail_intake", "--serve", "--database-url", url,
          "--port", str(smtp_port)], cwd=ROOT)  # fmt: skip
     rows = []
+    api_meter, smtp_meter = ProcessMeter(api.pid, alone=True), ProcessMeter(smtp.pid, alone=True)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=30) as c:
             await wait_until_serving(c, api)
@@ -239,14 +257,25 @@ async def bench(url: str, seconds: float, rounds: int) -> dict[str, Any]:
             measured = []
             for round_ in range(rounds):
                 if round_ % 2:
-                    http = await wrk_create(api_port, key, seconds, concurrency)
-                smtp_rate, smtp_lat = await smtp_run(smtp_port, seconds, concurrency)
+                    http, http_cpu = await metered(
+                        api_meter, wrk_create(api_port, key, seconds, concurrency)
+                    )
+                (smtp_rate, smtp_lat), smtp_cpu = await metered(
+                    smtp_meter, smtp_run(smtp_port, seconds, concurrency)
+                )
                 if not round_ % 2:
-                    http = await wrk_create(api_port, key, seconds, concurrency)
+                    http, http_cpu = await metered(
+                        api_meter, wrk_create(api_port, key, seconds, concurrency)
+                    )
                 http_rate = http["requests"] / (http["duration_us"] / 1e6)
-                measured.append((smtp_rate / http_rate, smtp_rate, smtp_lat, http_rate, http))
+                measured.append(
+                    (smtp_rate / http_rate, smtp_rate, smtp_lat, http_rate, http,
+                     smtp_cpu / max(1, len(smtp_lat)), http_cpu / max(1, http["requests"]))
+                )  # fmt: skip
             measured.sort(key=lambda r: r[0])
-            ratio, smtp_rate, smtp_lat, http_rate, http = measured[len(measured) // 2]
+            ratio, smtp_rate, smtp_lat, http_rate, http, smtp_cpu, http_cpu = measured[
+                len(measured) // 2
+            ]
             rows.append(
                 {
                     "concurrency": concurrency,
@@ -260,6 +289,10 @@ async def bench(url: str, seconds: float, rounds: int) -> dict[str, Any]:
                         "p50": http["p50_us"] / 1e6,
                         "p99": http["p99_us"] / 1e6,
                     },
+                    # The server process's own CPU per message or create (user + system;
+                    # PostgreSQL's not counted): steadier than the rates on a loaded machine.
+                    "smtp_server_cpu_ms": smtp_cpu * 1000,
+                    "http_server_cpu_ms": http_cpu * 1000,
                 }
             )
     finally:
@@ -281,13 +314,18 @@ async def bench(url: str, seconds: float, rounds: int) -> dict[str, Any]:
 
 def print_table(result: dict[str, Any]) -> None:
     print(f"machine: {result['machine']}")
-    print("  c  smtp msg/s  http/s  ratio  smtp p50/p99 ms   http p50/p99 ms")
+    print(
+        "  c  smtp msg/s  http/s  ratio  smtp p50/p99 ms   http p50/p99 ms"
+        "  server CPU ms/op smtp / http"
+    )
     for row in result["rows"]:
         s, h = row["smtp_latency_s"], row["http_latency_s"]
         print(
             f"{row['concurrency']:>3} {row['smtp_per_s']:>11.0f} {row['http_per_s']:>7.0f}"
             f" {row['ratio']:>6.2f}  {s['p50'] * 1000:>7.1f} / {s['p99'] * 1000:<7.1f}"
-            f"  {h['p50'] * 1000:>7.1f} / {h['p99'] * 1000:<7.1f}  rounds {row['round_ratios']}"
+            f"  {h['p50'] * 1000:>7.1f} / {h['p99'] * 1000:<7.1f}"
+            f"  {row['smtp_server_cpu_ms']:>6.2f} / {row['http_server_cpu_ms']:.2f}"
+            f"  rounds {row['round_ratios']}"
         )
     print(f"goal: smtp/http >= {result['goal_ratio']}")
 
