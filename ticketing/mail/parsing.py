@@ -159,7 +159,7 @@ def _reply_parser() -> EmailReplyParser:
 
 
 def _head(message: EmailMessage, raw: bytes, size: int) -> ParsedMail:
-    message_id = _first_id(_header(message, "message-id"))
+    message_id = _first_id(_raw(message, "message-id"))
     key = message_id or digest_key(raw)
     if not message.keys():
         return ParsedMail(key, size, problem="no header block")
@@ -172,8 +172,8 @@ def _head(message: EmailMessage, raw: bytes, size: int) -> ParsedMail:
         sender=sender,
         sender_name=sender_name,
         subject=_subject(message),
-        in_reply_to=tuple(_MSG_ID.findall(_header(message, "in-reply-to") or "")),
-        references=tuple(_MSG_ID.findall(_header(message, "references") or "")),
+        in_reply_to=tuple(_MSG_ID.findall(_raw(message, "in-reply-to") or "")),
+        references=tuple(_MSG_ID.findall(_raw(message, "references") or "")),
         delivered_to=_addresses(message, "delivered-to"),
         original_to=_addresses(message, "x-original-to"),
         to=_addresses(message, "to"),
@@ -198,6 +198,15 @@ def _header(message: Message, name: str) -> str | None:
     except Exception:  # noqa: BLE001 - an undecodable header counts as absent
         return None
     return None if value is None else str(value)
+
+
+def _raw(message: Message, name: str) -> str | None:
+    """A header's first value as it came: Message-IDs are ASCII by rule and read by pattern,
+    so the library's parse of them (a tenth of a plain mail's parse time) buys nothing."""
+    for key, value in message.raw_items():
+        if key.lower() == name:
+            return str(value)
+    return None
 
 
 def _all(message: Message, name: str) -> list[str]:
