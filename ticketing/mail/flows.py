@@ -21,14 +21,13 @@ from ticketing.core.enums import Actor, Channel
 from ticketing.core.errors import InvalidInput, TicketingError
 from ticketing.core.fields import MAX_DESCRIPTION
 from ticketing.db.rls import bind_scope, bind_system
-from ticketing.mail import bounce_repository as bounces
 from ticketing.mail import intake_repository as fast
 from ticketing.mail import repository as repo
 from ticketing.mail.errors import AlreadyDecided, MailNotFound, NoMailbox
 from ticketing.mail.facts import IntakePolicy, read_facts, wants_sender_facts
 from ticketing.mail.models import MailOutcome
 from ticketing.mail.parsing import ParsedMail, parse_head, parse_mail
-from ticketing.mail.recording import copied, outcome_recorder
+from ticketing.mail.recording import copied, outcome_recorder, record_bounce
 from ticketing.mail.rules import Decision, IntakeFacts, MailboxPolicy, ThreadFacts, decide
 from ticketing.tenants.schemas import UpsertCustomerInput
 from ticketing.tickets.attachments.store import AttachmentStores, PostgresStore
@@ -251,27 +250,7 @@ class MailIntake:
         elif decision.outcome is MailOutcome.BOUNCE:
             async with self.sessions() as session, session.begin():
                 bind_scope(session, principal)
-                await repo.mark_notices_bounced(
-                    session, facts.reported_notices, decision.reason or "", now
-                )
-                if mail.report is not None and mail.report.permanent:
-                    await bounces.flag_bounced(
-                        session,
-                        facts.reported_notices,
-                        mail.report.recipients,
-                        decision.reason or "",
-                        mail_id,
-                        now,
-                    )
-                if not await repo.record_outcome(
-                    session,
-                    mail_id,
-                    expected=expected,
-                    outcome=decision.outcome,
-                    reason=decision.reason,
-                    now=now,
-                ):
-                    raise AlreadyDecided("already decided")
+                await record_bounce(session, mail_id, mail, facts, decision, expected, now)
         else:
             # The outcome is the decision's only write: one statement, committed by itself.
             await self._record_alone(

@@ -1,5 +1,6 @@
-"""What commits with a mail's ticket change: its outcome, its attachments, the addresses
-its sender copied (they may answer the ticket by mail from then on)."""
+"""What commits with a mail's outcome: with a ticket change, its attachments and the addresses
+its sender copied (they may answer the ticket by mail from then on); with a bounce, the
+reported notices failed and, for good, their recipients flagged."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal
+from ticketing.mail import bounce_repository as bounces
 from ticketing.mail import repository as repo
 from ticketing.mail.errors import AlreadyDecided
 from ticketing.mail.models import MailOutcome
 from ticketing.mail.parsing import ParsedMail
+from ticketing.mail.rules import Decision, IntakeFacts
 from ticketing.tickets.attachments.schemas import NewFile
 from ticketing.tickets.attachments.service import AttachmentService
 from ticketing.tickets.attachments.store import AttachmentStores
@@ -73,3 +76,31 @@ def outcome_recorder(
             )
 
     return record
+
+
+async def record_bounce(
+    session: AsyncSession,
+    mail_id: int,
+    mail: ParsedMail,
+    facts: IntakeFacts,
+    decision: Decision,
+    expected: MailOutcome | None,
+    now: datetime,
+) -> None:
+    """A delivery report's outcome, in the caller's transaction: the notices it names failed,
+    their recipients flagged when the failure is permanent."""
+    reason = decision.reason or ""
+    await repo.mark_notices_bounced(session, facts.reported_notices, reason, now)
+    if mail.report is not None and mail.report.permanent:
+        await bounces.flag_bounced(
+            session, facts.reported_notices, mail.report.recipients, reason, mail_id, now
+        )
+    if not await repo.record_outcome(
+        session,
+        mail_id,
+        expected=expected,
+        outcome=decision.outcome,
+        reason=decision.reason,
+        now=now,
+    ):
+        raise AlreadyDecided("already decided")
