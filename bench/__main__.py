@@ -113,10 +113,14 @@ def headline(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
     elif name == "mail_intake":
         for row in r["rows"]:
             smtp, http = row["smtp_latency_s"], row["http_latency_s"]
+            cpu = (f", server CPU {row['smtp_server_cpu_ms']:.2f} ms/msg"
+                   if "smtp_server_cpu_ms" in row else "")
+            http_cpu = (f", {row['http_server_cpu_ms']:.2f} ms/create"
+                        if "http_server_cpu_ms" in row else "")
             add(f"SMTP intake c={row['concurrency']} (p50/p99 {smtp['p50'] * 1000:.1f}/"
-                f"{smtp['p99'] * 1000:.1f} ms)", row["smtp_per_s"], "msg/s",
+                f"{smtp['p99'] * 1000:.1f} ms{cpu})", row["smtp_per_s"], "msg/s",
                 baseline=f"HTTP create {row['http_per_s']:.0f}/s (p50/p99 "
-                f"{http['p50'] * 1000:.1f}/{http['p99'] * 1000:.1f} ms)",
+                f"{http['p50'] * 1000:.1f}/{http['p99'] * 1000:.1f} ms{http_cpu})",
                 ratio=row["ratio"], goal=f">= {r['goal_ratio']}",
                 ok=row["ratio"] >= r["goal_ratio"])
     elif name == "end_to_end":

@@ -86,6 +86,20 @@ async def test_a_permanent_bounce_stops_mail_to_the_address_until_it_writes_in(
     assert [JANE] in [r.recipients for r in handler.received]
 
 
+async def test_a_new_ticket_by_mail_clears_the_flag_too(
+    intake: MailIntake, seeded: Sessions
+) -> None:
+    # A new ticket's outcome is recorded in one statement of its own (not in the ticket
+    # change's transaction, as a reply's is): it clears the flag all the same.
+    await intake.receive(m.plain())
+    sent = await sent_notices(seeded)
+    assert (await intake.receive(m.dsn(JANE, sent))).outcome is MailOutcome.BOUNCE
+    assert await flagged(seeded) == [JANE]
+    new = await intake.receive(m.plain(message_id="<new@example.com>", subject="Other issue"))
+    assert new.outcome is MailOutcome.CREATED
+    assert await flagged(seeded) == []
+
+
 async def test_a_temporary_failure_fails_the_notice_but_flags_nothing(
     intake: MailIntake, seeded: Sessions
 ) -> None:

@@ -11,8 +11,10 @@ import pytest_asyncio
 
 from tests.mail import messages as m
 from tests.mail.conftest import RecordingPorts, Sessions, scalar
+from ticketing.auth.principal import Principal
 from ticketing.db.engine import make_engine, make_sessionmaker
 from ticketing.mail.flows import IntakeConfig, MailIntake
+from ticketing.mail.mailboxes import MailboxService
 from ticketing.runtime.settings import Settings
 from ticketing.smtp.server import smtp_intake
 from ticketing_ops.devstack import find_free_port
@@ -64,6 +66,24 @@ async def test_an_unknown_mailbox_is_refused_at_rcpt(smtp_port: int, seeded: Ses
     )
     assert refused["nobody@acme.test"][0] == 550
     assert await scalar(seeded, "SELECT count(*) FROM tickets") == 1
+
+
+async def test_a_mailbox_added_while_serving_is_found_at_rcpt(
+    smtp_port: int, seeded: Sessions
+) -> None:
+    # RCPT remembers only the addresses that are mailboxes: a refusal is never remembered.
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        await asyncio.to_thread(send, smtp_port, ["late@acme.test"], m.plain())
+    async with seeded() as s, s.begin():
+        await MailboxService(s, Principal.platform()).add("late@acme.test", tenant_id="acme")
+    raw = m.plain(to="late@acme.test")
+    assert await asyncio.to_thread(send, smtp_port, ["late@acme.test"], raw) == {}
+    assert await scalar(seeded, "SELECT mailbox FROM inbound_mails") == "late@acme.test"
+    # Remembered now: the next RCPT to it is answered without a lookup, and what the mailbox
+    # allows is still read at DATA (a second message, another ticket).
+    again = m.plain(to="late@acme.test", message_id="<second@example.com>")
+    assert await asyncio.to_thread(send, smtp_port, ["late@acme.test"], again) == {}
+    assert await scalar(seeded, "SELECT count(*) FROM tickets") == 2
 
 
 async def test_a_message_over_the_limit_is_refused_with_552(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.mail import repository as repo
-from ticketing.mail.models import Mailbox, SenderPolicy
+from ticketing.mail.intake_repository import SenderFacts
 from ticketing.mail.parsing import ParsedMail
 from ticketing.mail.rules import IntakeFacts, MailboxPolicy, ThreadFacts, ticket_numbers
 from ticketing.notifications.rendering import ticket_id_from_references
@@ -23,26 +23,27 @@ class IntakePolicy:
     mail_domain: str = "localhost"
 
 
+def wants_sender_facts(mail: ParsedMail) -> bool:
+    """Whether the rules will read the sender's rate and customer (not for a mail rejected
+    for its form, nor for a delivery report)."""
+    return mail.problem is None and mail.sender is not None and mail.report is None
+
+
 async def read_facts(
     session: AsyncSession,
     policy: IntakePolicy,
     mail_id: int,
     mail: ParsedMail,
-    mailbox: Mailbox,
+    mailbox: MailboxPolicy,
     *,
     own: bool,
     released: bool,
+    sender: SenderFacts | None = None,
 ) -> IntakeFacts:
     """Everything `rules.decide` needs beyond the message; `session` is bound to the
-    mailbox's tenant."""
+    mailbox's tenant. `sender`: the sender's facts when the store already read them."""
     facts = IntakeFacts(
-        mailbox=MailboxPolicy(
-            address=mailbox.address,
-            tenant_id=mailbox.tenant_id,
-            senders=SenderPolicy(mailbox.senders),
-            domains=tuple(mailbox.domains),
-            require_auth=mailbox.require_auth,
-        ),
+        mailbox=mailbox,
         sender_is_own=own,
         max_per_hour=policy.max_per_hour,
         authserv_id=policy.authserv_id,
@@ -56,18 +57,26 @@ async def read_facts(
             session, tenant, mail.report.original_message_ids, mail.report.recipients
         )
         return replace(facts, reported_notices=found)
+    if sender is None:
+        sender = SenderFacts(
+            recent_from_sender=await repo.recent_from_sender(
+                session,
+                tenant,
+                mail.sender,
+                now=datetime.now(UTC),
+                mail_id=mail_id,
+                limit=policy.max_per_hour,
+            ),
+            customer_id=await repo.customer_by_email(session, tenant, mail.sender),
+        )
+    thread = None
+    if mail.thread_ids or ticket_numbers(mail.subject):
+        thread = await thread_of(session, tenant, mail, policy.mail_domain)
     return replace(
         facts,
-        recent_from_sender=await repo.recent_from_sender(
-            session,
-            tenant,
-            mail.sender,
-            now=datetime.now(UTC),
-            mail_id=mail_id,
-            limit=policy.max_per_hour,
-        ),
-        customer_id=await repo.customer_by_email(session, tenant, mail.sender),
-        thread=await thread_of(session, tenant, mail, policy.mail_domain),
+        recent_from_sender=sender.recent_from_sender,
+        customer_id=sender.customer_id,
+        thread=thread,
     )
 
 

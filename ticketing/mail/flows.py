@@ -4,6 +4,7 @@ Store the raw message first (once per tenant and Message-ID, or digest), then de
 rules (ticketing.mail.rules) and act: create or append through the ticket flows, with the
 mail's outcome and attachments in the ticket change's own transaction, so a retry after any
 crash finds either nothing done or everything done, never a second ticket or message.
+(docs/email.md "Speed": the statements a common mail takes, and why each commits alone.)
 """
 
 from __future__ import annotations
@@ -20,18 +21,17 @@ from ticketing.core.enums import Actor, Channel
 from ticketing.core.errors import InvalidInput, TicketingError
 from ticketing.core.fields import MAX_DESCRIPTION
 from ticketing.db.rls import bind_scope, bind_system
-from ticketing.mail import bounce_repository as bounces
+from ticketing.mail import intake_repository as fast
 from ticketing.mail import repository as repo
 from ticketing.mail.errors import AlreadyDecided, MailNotFound, NoMailbox
-from ticketing.mail.facts import IntakePolicy, read_facts
-from ticketing.mail.models import Mailbox, MailOutcome
+from ticketing.mail.facts import IntakePolicy, read_facts, wants_sender_facts
+from ticketing.mail.models import MailOutcome
 from ticketing.mail.parsing import ParsedMail, parse_head, parse_mail
-from ticketing.mail.rules import Decision, IntakeFacts, ThreadFacts, decide
+from ticketing.mail.recording import copied, outcome_recorder, record_bounce
+from ticketing.mail.rules import Decision, IntakeFacts, MailboxPolicy, ThreadFacts, decide
 from ticketing.tenants.schemas import UpsertCustomerInput
-from ticketing.tickets.attachments.schemas import NewFile
-from ticketing.tickets.attachments.service import AttachmentService
 from ticketing.tickets.attachments.store import AttachmentStores, PostgresStore
-from ticketing.tickets.flows import Also, TicketFlows
+from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.ports import Notices, Watchers
 from ticketing.tickets.schemas import CreateTicketRequest, TicketInfo
 
@@ -80,19 +80,24 @@ class MailIntake:
         notices: Notices,
         config: IntakeConfig | None = None,
         on_outcome: Callable[[str], None] | None = None,
+        lookups: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessions = sessions
+        # The mailbox lookups (every tenant's, so system scope): on a pool of their own when
+        # given, so that `sessions`' connections keep their tenant's scope between mails.
+        self.lookups = lookups or sessions
         self.watchers = watchers
         self.notices = notices
         self.config = config or IntakeConfig()
         # Told every committed outcome (the metrics' counter).
         self.on_outcome = on_outcome
 
-    async def mailbox_for(self, addresses: tuple[str, ...]) -> Mailbox | None:
+    async def mailbox_for(self, addresses: tuple[str, ...]) -> MailboxPolicy | None:
         """The first of `addresses` that is a mailbox (any tenant's: the address says which)."""
-        async with self.sessions() as session:
+        async with self.lookups() as session:
             bind_system(session)
-            return await repo.find_mailbox(session, addresses)
+            found = await fast.mailboxes_named(session, addresses)
+        return next((found[a.lower()] for a in addresses if a.lower() in found), None)
 
     async def receive(
         self, raw: bytes, *, recipients: tuple[str, ...] = (), size: int | None = None
@@ -110,9 +115,9 @@ class MailIntake:
         else:
             mail = parse_mail(raw)
         candidates = recipients or mail.routing_candidates
-        async with self.sessions() as session:
+        async with self.lookups() as session:
             bind_system(session)
-            ours = await repo.mailboxes_named(
+            ours = await fast.mailboxes_named(
                 session, (*candidates, *mail.to, *mail.cc, mail.sender or "")
             )
         mailbox = next((ours[a] for a in candidates if a in ours), None)
@@ -121,24 +126,33 @@ class MailIntake:
         own = mail.sender is not None and (
             mail.sender == (self.config.own_sender or "").lower() or mail.sender in ours
         )
-        copies = tuple(a for a in dict.fromkeys((*mail.to, *mail.cc)) if a not in ours)
         principal = intake_principal(mailbox)
-        # Stored first; the facts the decision needs are read in the same transaction.
-        async with self.sessions() as session, session.begin():
+        async with self.sessions() as session:
             bind_scope(session, principal)
-            stored = await repo.store_mail(
+            # Stored first, committed by itself; the sender's facts read in the same statement.
+            stored = await fast.store_mail(
                 session,
                 tenant_id=mailbox.tenant_id,
                 mailbox=mailbox.address,
                 mail=mail,
                 raw=None if oversize else raw,
                 now=datetime.now(UTC),
+                read_sender=wants_sender_facts(mail),
+                max_per_hour=self.config.max_per_hour,
             )
             facts = None
             if stored.outcome is None:
                 facts = await read_facts(
-                    session, self._policy(), stored.id, mail, mailbox, own=own, released=False
+                    session,
+                    self._policy(),
+                    stored.id,
+                    mail,
+                    mailbox,
+                    own=own,
+                    released=False,
+                    sender=stored.sender,
                 )
+        copies = tuple(a for a in dict.fromkeys((*mail.to, *mail.cc)) if a not in ours)
         if facts is None:
             result = _duplicate(stored.id, mailbox)
         else:
@@ -168,10 +182,10 @@ class MailIntake:
                 raise InvalidInput("id", mail_id, f"is {row.outcome or 'undecided'}, not held")
             raw, address = row.raw, row.mailbox
         mail = parse_mail(raw)
-        async with self.sessions() as session:
+        async with self.lookups() as session:
             bind_system(session)
-            mailbox = await repo.get_mailbox(session, address)
-            ours = await repo.mailboxes_among(session, (*mail.to, *mail.cc))
+            ours = await fast.mailboxes_named(session, (address, *mail.to, *mail.cc))
+        mailbox = ours.get(address)
         if mailbox is None:
             raise MailNotFound(mail_id)
         copies = tuple(a for a in dict.fromkeys((*mail.to, *mail.cc)) if a not in ours)
@@ -185,7 +199,7 @@ class MailIntake:
         self,
         mail_id: int,
         mail: ParsedMail,
-        mailbox: Mailbox,
+        mailbox: MailboxPolicy,
         own: bool,
         copies: tuple[str, ...],
         *,
@@ -221,49 +235,31 @@ class MailIntake:
         principal: Principal,
         mail_id: int,
         mail: ParsedMail,
-        mailbox: Mailbox,
+        mailbox: MailboxPolicy,
         facts: IntakeFacts,
         decision: Decision,
         expected: MailOutcome | None,
     ) -> IntakeResult:
         now = datetime.now(UTC)
+        ticket = None
         if decision.outcome is MailOutcome.CREATED:
             ticket = await self._create(principal, mail_id, mail, mailbox, decision, expected)
         elif decision.outcome is MailOutcome.APPENDED:
             assert facts.thread is not None
             ticket = await self._append(mail_id, mail, mailbox, facts.thread, expected)
-        else:
+        elif decision.outcome is MailOutcome.BOUNCE:
             async with self.sessions() as session, session.begin():
                 bind_scope(session, principal)
-                if decision.outcome is MailOutcome.BOUNCE:
-                    await repo.mark_notices_bounced(
-                        session, facts.reported_notices, decision.reason or "", now
-                    )
-                    if mail.report is not None and mail.report.permanent:
-                        await bounces.flag_bounced(
-                            session,
-                            facts.reported_notices,
-                            mail.report.recipients,
-                            decision.reason or "",
-                            mail_id,
-                            now,
-                        )
-                if not await repo.record_outcome(
-                    session,
-                    mail_id,
-                    expected=expected,
-                    outcome=decision.outcome,
-                    reason=decision.reason,
-                    now=now,
-                ):
-                    raise AlreadyDecided("already decided")
-            return IntakeResult(
-                decision.outcome, mail_id, reason=decision.reason, mailbox=mailbox.address
+                await record_bounce(session, mail_id, mail, facts, decision, expected, now)
+        else:
+            # The outcome is the decision's only write: one statement, committed by itself.
+            await self._record_alone(
+                principal, mail_id, decision.outcome, expected, now, reason=decision.reason
             )
         return IntakeResult(
             decision.outcome,
             mail_id,
-            ticket_number=ticket.ticket_number,
+            ticket_number=ticket.ticket_number if ticket else None,
             reason=decision.reason,
             mailbox=mailbox.address,
         )
@@ -283,7 +279,7 @@ class MailIntake:
         principal: Principal,
         mail_id: int,
         mail: ParsedMail,
-        mailbox: Mailbox,
+        mailbox: MailboxPolicy,
         decision: Decision,
         expected: MailOutcome | None,
     ) -> TicketInfo:
@@ -303,29 +299,76 @@ class MailIntake:
             requester_email=mail.sender,
             idempotency_key=f"mail:{mail_id}",
         )
-        record = self._recorder(mail_id, mail, MailOutcome.CREATED, expected, on_message=False)
+        record = outcome_recorder(
+            mail_id,
+            mail,
+            MailOutcome.CREATED,
+            expected,
+            on_message=False,
+            stores=self.config.stores,
+            max_bytes=self.config.max_bytes,
+        )
         if decision.register:
             return await self._flows(principal).open_for_customer(customer, request, also=record)
         # A registered customer: the create's own one-statement path. Its idempotency key is
         # the mail's row, so a crash before the outcome below is committed replays this very
         # ticket on the retry (every door retries an undecided mail), never a second one.
         ticket = await self._flows(principal).create(request)
-        async with self.sessions() as session, session.begin():
-            bind_scope(session, principal)
-            await record(session, ticket)
+        if mail.attachments or copied(mail):
+            async with self.sessions() as session, session.begin():
+                bind_scope(session, principal)
+                await record(session, ticket)
+        else:
+            now = datetime.now(UTC)
+            await self._record_alone(
+                principal, mail_id, MailOutcome.CREATED, expected, now, ticket=ticket
+            )
         return ticket
+
+    async def _record_alone(
+        self,
+        principal: Principal,
+        mail_id: int,
+        outcome: MailOutcome,
+        expected: MailOutcome | None,
+        now: datetime,
+        *,
+        reason: str | None = None,
+        ticket: TicketInfo | None = None,
+    ) -> None:
+        """The outcome when it is the decision's only write: one self-committing statement."""
+        async with self.sessions() as session:
+            bind_scope(session, principal)
+            if not await fast.record_outcome_alone(
+                session,
+                mail_id,
+                expected=expected,
+                outcome=outcome,
+                reason=reason,
+                now=now,
+                ticket_id=ticket.ticket_id if ticket else None,
+            ):
+                raise AlreadyDecided("already decided")
 
     async def _append(
         self,
         mail_id: int,
         mail: ParsedMail,
-        mailbox: Mailbox,
+        mailbox: MailboxPolicy,
         thread: ThreadFacts,
         expected: MailOutcome | None,
     ) -> TicketInfo:
         # As the ticket's customer: the reply moves the SLA as any customer reply does.
         customer = Principal.customer(mailbox.tenant_id, thread.customer_id, name=mail.sender)
-        record = self._recorder(mail_id, mail, MailOutcome.APPENDED, expected, on_message=True)
+        record = outcome_recorder(
+            mail_id,
+            mail,
+            MailOutcome.APPENDED,
+            expected,
+            on_message=True,
+            stores=self.config.stores,
+            max_bytes=self.config.max_bytes,
+        )
         return await self._flows(customer).reply(
             thread.ticket_id,
             body=(mail.reply_text or NO_TEXT)[:MAX_DESCRIPTION],
@@ -334,64 +377,13 @@ class MailIntake:
             also=record,
         )
 
-    def _recorder(
-        self,
-        mail_id: int,
-        mail: ParsedMail,
-        outcome: MailOutcome,
-        expected: MailOutcome | None,
-        *,
-        on_message: bool,
-    ) -> Also:
-        """The work that commits with the ticket change: outcome, attachments, copies."""
 
-        async def record(session: AsyncSession, ticket: TicketInfo) -> None:
-            now = datetime.now(UTC)
-            message_id = None
-            if on_message:
-                message_id = await repo.last_message_id(session, ticket.ticket_id)
-            if not await repo.record_outcome(
-                session,
-                mail_id,
-                expected=expected,
-                outcome=outcome,
-                reason=None,
-                now=now,
-                ticket_id=ticket.ticket_id,
-                message_id=message_id,
-            ):
-                raise AlreadyDecided("already decided")
-            principal = Principal.integration(ticket.tenant_id, name="mail")
-            if mail.attachments:
-                await AttachmentService(session, principal, self.config.stores).attach(
-                    ticket.ticket_id,
-                    ticket.tenant_id,
-                    [NewFile(a.filename, a.content_type, a.data) for a in mail.attachments],
-                    message_id=message_id,
-                    max_bytes=self.config.max_bytes,
-                    now=now,
-                )
-            # The addresses the customer copied may answer this ticket by mail from now on.
-            customer_address = (ticket.requester_email or "").lower()
-            if outcome is MailOutcome.CREATED or mail.sender == customer_address:
-                copied = [a for a in mail.cc if a != mail.sender]
-                await repo.add_participants(
-                    session,
-                    tenant_id=ticket.tenant_id,
-                    ticket_id=ticket.ticket_id,
-                    addresses=copied,
-                    now=now,
-                )
-
-        return record
-
-
-def intake_principal(mailbox: Mailbox) -> Principal:
+def intake_principal(mailbox: MailboxPolicy) -> Principal:
     """Intake acts for the mailbox's tenant, as one of its integrations."""
     return Principal.integration(mailbox.tenant_id, name=f"mail:{mailbox.address}")
 
 
-def _duplicate(mail_id: int, mailbox: Mailbox) -> IntakeResult:
+def _duplicate(mail_id: int, mailbox: MailboxPolicy) -> IntakeResult:
     return IntakeResult(
         MailOutcome.DUPLICATE, mail_id, reason="already received", mailbox=mailbox.address
     )

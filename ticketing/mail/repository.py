@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
@@ -13,47 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.core.enums import TicketStatus
 from ticketing.mail.models import InboundMail, Mailbox, MailOutcome, TicketParticipant
-from ticketing.mail.parsing import ParsedMail
 from ticketing.mail.rules import ThreadFacts
 from ticketing.tickets.models import Ticket
 
 # -- mailboxes ----------------------------------------------------------------------------
-
-
-async def find_mailbox(session: AsyncSession, addresses: Iterable[str]) -> Mailbox | None:
-    """The first of `addresses` that is a mailbox (the caller's scope: the door's system
-    scope, since the tenant is what the mailbox tells)."""
-    wanted = [a.lower() for a in addresses]
-    if not wanted:
-        return None
-    rows = (
-        await session.execute(select(Mailbox).where(Mailbox.address.in_(set(wanted))))
-    ).scalars()
-    found = {row.address: row for row in rows}
-    return next((found[a] for a in wanted if a in found), None)
-
-
-async def mailboxes_named(session: AsyncSession, addresses: Iterable[str]) -> dict[str, Mailbox]:
-    """The mailboxes (of any tenant) among `addresses`, by address."""
-    wanted = {a.lower() for a in addresses if a}
-    if not wanted:
-        return {}
-    rows = (await session.execute(select(Mailbox).where(Mailbox.address.in_(wanted)))).scalars()
-    return {row.address: row for row in rows}
-
-
-async def is_mailbox(session: AsyncSession, address: str) -> bool:
-    stmt = select(Mailbox.address).where(Mailbox.address == address.lower())
-    return (await session.execute(stmt)).first() is not None
-
-
-async def mailboxes_among(session: AsyncSession, addresses: Iterable[str]) -> set[str]:
-    """Which of `addresses` are mailboxes (of any tenant)."""
-    wanted = {a.lower() for a in addresses if a}
-    if not wanted:
-        return set()
-    stmt = select(Mailbox.address).where(Mailbox.address.in_(wanted))
-    return set((await session.execute(stmt)).scalars())
 
 
 async def mailbox_of_tenant(session: AsyncSession, tenant_id: str) -> str | None:
@@ -84,52 +46,6 @@ async def get_mailbox(session: AsyncSession, address: str) -> Mailbox | None:
 
 
 # -- received mail ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredMail:
-    id: int
-    outcome: MailOutcome | None
-    new: bool
-
-
-async def store_mail(
-    session: AsyncSession,
-    *,
-    tenant_id: str,
-    mailbox: str,
-    mail: ParsedMail,
-    raw: bytes | None,
-    now: datetime,
-) -> StoredMail:
-    """Keep the raw message once per tenant and key; a second copy finds the first."""
-    inserted = await session.execute(
-        pg_insert(InboundMail)
-        .values(
-            tenant_id=tenant_id,
-            mailbox=mailbox,
-            message_key=mail.message_key,
-            message_id=mail.message_id,
-            sender=mail.sender,
-            subject=mail.subject[:200] or None,
-            size=mail.size,
-            raw=raw,
-            received_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[InboundMail.tenant_id, InboundMail.message_key])
-        .returning(InboundMail.id)
-    )
-    new_id = inserted.scalar_one_or_none()
-    if new_id is not None:
-        return StoredMail(new_id, None, True)
-    row = (
-        await session.execute(
-            select(InboundMail.id, InboundMail.outcome).where(
-                InboundMail.tenant_id == tenant_id, InboundMail.message_key == mail.message_key
-            )
-        )
-    ).one()
-    return StoredMail(row[0], row[1], False)
 
 
 async def get_mail(session: AsyncSession, mail_id: int) -> InboundMail | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -24,6 +24,9 @@ log = structlog.get_logger(__name__)
 UNKNOWN_MAILBOX = "550 5.1.1 No such mailbox here"
 STORAGE_DOWN = "451 4.3.0 Mail storage unavailable, try again later"
 ACCEPTED = "250 2.0.0 Accepted"
+GONE = "550 5.1.1 No such mailbox here (any more)"
+# Addresses remembered as mailboxes, at most (then forgotten all at once and looked up again).
+KNOWN_MAX = 10_000
 
 
 @dataclass
@@ -31,17 +34,26 @@ class IntakeHandler:
     """aiosmtpd's handler: thin, everything else is the intake flow's."""
 
     intake: MailIntake
+    # Addresses found to be mailboxes: RCPT to them needs no lookup of its own (a round trip
+    # of a dozen per mail). Only "is a mailbox" is remembered, a fact nothing retracts (an
+    # address stays with its tenant; there is no removal); what a mailbox allows is read by
+    # the intake at DATA, and an address no lookup found is looked up every time.
+    known: set[str] = field(default_factory=set)
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        try:
-            mailbox = await self.intake.mailbox_for((address.lower(),))
-        except Exception as error:  # noqa: BLE001 - any storage trouble is "try later"
-            log.warning("mail_rcpt_storage_down", error=str(error))
-            return STORAGE_DOWN
-        if mailbox is None:
-            return UNKNOWN_MAILBOX
+        if address.lower() not in self.known:
+            try:
+                mailbox = await self.intake.mailbox_for((address.lower(),))
+            except Exception as error:  # noqa: BLE001 - any storage trouble is "try later"
+                log.warning("mail_rcpt_storage_down", error=str(error))
+                return STORAGE_DOWN
+            if mailbox is None:
+                return UNKNOWN_MAILBOX
+            if len(self.known) >= KNOWN_MAX:
+                self.known.clear()
+            self.known.add(mailbox.address)
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -55,11 +67,13 @@ class IntakeHandler:
             try:
                 results.append(await self.intake.receive(raw, recipients=(recipient,)))
             except NoMailbox:
-                continue  # removed since RCPT: nothing to keep it for
+                continue  # not a mailbox (any more): nothing to keep it for
             except Exception as error:  # noqa: BLE001 - committed recipients are duplicates later
                 log.warning("mail_data_storage_down", error=str(error))
                 return STORAGE_DOWN
-        outcomes = ",".join(r.outcome.value for r in results) or "none"
+        if not results:
+            return GONE  # refused, not accepted and dropped: the sender learns of it
+        outcomes = ",".join(r.outcome.value for r in results)
         return f"{ACCEPTED} ({outcomes})"
 
 

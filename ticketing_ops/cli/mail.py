@@ -299,6 +299,7 @@ async def mail_serving(
 ) -> AsyncIterator[tuple[str, int]]:
     """The SMTP intake on TICKETING_MAIL_LISTEN, with the API's ports (Temporal watchers, the
     dispatcher's doorbell), until the block exits; yields the address it listens on."""
+    from ticketing.db.engine import make_engine, make_sessionmaker, resolve_database_url
     from ticketing.mail.flows import MailIntake
     from ticketing.runtime.observability import MailMetrics
     from ticketing.smtp.config import intake_config, listen_address
@@ -313,19 +314,28 @@ async def mail_serving(
         start_http_server(
             settings.mail_metrics_port, addr=settings.metrics_host, registry=metrics.registry
         )
-    async with open_ports(settings, client=client, database_url=database_url) as ports:
-        intake = MailIntake(
-            ports.sessions,
-            watchers=ports.watchers,
-            notices=ports.notices,
-            config=intake_config(settings),
-            on_outcome=metrics.count,
-        )
-        async with smtp_intake(
-            intake, host=host, port=port, max_bytes=settings.mail_max_bytes
-        ) as server:
-            bound = server.sockets[0].getsockname()
-            yield str(bound[0]), int(bound[1])
+    if database_url is None:
+        database_url = await asyncio.to_thread(resolve_database_url, settings)
+    # The mailbox lookups (every tenant's: system scope) on a pool of their own, so that the
+    # intake's pool keeps its tenant's scope instead of switching twice per mail.
+    lookups = make_engine(database_url, settings.model_copy(update={"db_pool_size": 2}))
+    try:
+        async with open_ports(settings, client=client, database_url=database_url) as ports:
+            intake = MailIntake(
+                ports.sessions,
+                watchers=ports.watchers,
+                notices=ports.notices,
+                config=intake_config(settings),
+                on_outcome=metrics.count,
+                lookups=make_sessionmaker(lookups),
+            )
+            async with smtp_intake(
+                intake, host=host, port=port, max_bytes=settings.mail_max_bytes
+            ) as server:
+                bound = server.sockets[0].getsockname()
+                yield str(bound[0]), int(bound[1])
+    finally:
+        await lookups.dispose()
 
 
 @mail_app.command("serve")
