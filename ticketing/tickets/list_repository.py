@@ -1,0 +1,163 @@
+"""Lists of tickets: filters, search and counts, each served by an index (migrations 0022, 0027).
+
+Every list is newest first (number descending) and pages by keyset (`number < cursor`), so a
+page costs the same at ticket 20 and at ticket 1,000,000: each filter has an index that starts
+(tenant_id, <filter>, number), read backwards and stopped after a page.
+
+Search (ticketing.tickets.search says what it matches) runs one query per kind of match and
+merges them newest first. Row-level security hides from the planner every index whose
+condition uses a function that is not LEAKPROOF (`@@`, `lower()`), so the title words and
+customer emails are matched in two views (migration 0027) that show only rows of tenants this
+transaction may see; the tickets themselves are read from `tickets` under its policies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    String,
+    cast,
+    column,
+    func,
+    literal_column,
+    not_,
+    select,
+    table,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.auth.principal import Principal
+from ticketing.auth.scope import ticket_scope
+from ticketing.core.enums import Priority, TicketStatus
+from ticketing.tickets.models import Ticket
+from ticketing.tickets.repository import scoped_tickets
+from ticketing.tickets.search import SearchTerms, search_terms
+
+# The views of migration 0027.
+_TITLE_TERMS = table(
+    "ticket_title_terms",
+    column("number", BigInteger),
+    column("tenant_id", String),
+    column("terms", TSVECTOR),
+)
+_EMAIL_KEYS = table(
+    "customer_email_keys",
+    column("tenant_id", String),
+    column("id", String),
+    column("email_key", String),
+)
+# Above every character a prefix can be followed by (text_pattern_ops compares bytes).
+_AFTER_PREFIX = chr(0x10FFFF)
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    ticket_type: str | None = None
+    assigned_to: str | None = None
+    assigned_team: str | None = None
+    breached: bool | None = None
+    search: str | None = None
+    # Keyset pagination: only tickets numbered below this.
+    before_number: int | None = None
+    # Any of these statuses (the desk's "unsolved"); `status` narrows further.
+    statuses: frozenset[TicketStatus] | None = None
+    # One tenant of those the principal sees (platform staff's tenant filter).
+    tenant_id: str | None = None
+
+
+def _filtered(principal: Principal, filters: TicketFilters) -> Select[tuple[Ticket]]:
+    query = scoped_tickets(principal)
+    if ticket_scope(principal).min_escalation_level > 1:
+        # Said as a constant too, so the partial index of escalated tickets serves partners.
+        query = query.where(Ticket.escalation_level > literal_column("1"))
+    if filters.tenant_id is not None:
+        query = query.where(Ticket.tenant_id == filters.tenant_id)
+    if filters.status is not None:
+        query = query.where(Ticket.status == filters.status)
+    if filters.statuses is not None:
+        query = query.where(Ticket.status.in_(sorted(filters.statuses)))
+    if filters.priority is not None:
+        query = query.where(Ticket.priority == filters.priority)
+    if filters.ticket_type is not None:
+        query = query.where(cast(Ticket.ticket_type, String) == filters.ticket_type)
+    if filters.assigned_to is not None:
+        query = query.where(Ticket.assigned_to == filters.assigned_to)
+    if filters.assigned_team is not None:
+        query = query.where(Ticket.assigned_team == filters.assigned_team)
+    if filters.breached is not None:
+        # A bare column (no parameter) matches the partial index's predicate.
+        query = query.where(Ticket.sla_breached if filters.breached else not_(Ticket.sla_breached))
+    if filters.before_number is not None:
+        query = query.where(Ticket.number < filters.before_number)
+    return query
+
+
+def _tenant(principal: Principal, filters: TicketFilters) -> str | None:
+    return filters.tenant_id or ticket_scope(principal).tenant_id
+
+
+def _matches(terms: SearchTerms, tenant: str | None) -> list[ColumnElement[bool]]:
+    """One condition per kind of match: each has its own index, so each runs alone."""
+    matches: list[ColumnElement[bool]] = [Ticket.customer_id == terms.text]
+    if terms.number is not None:
+        matches.append(Ticket.number == terms.number)
+    if terms.email_prefix is not None:
+        prefix = func.lower(terms.email_prefix)
+        customers = select(_EMAIL_KEYS.c.tenant_id, _EMAIL_KEYS.c.id).where(
+            # ~>=~ and ~<~ are text_pattern_ops' own (leakproof) comparisons: an index range.
+            _EMAIL_KEYS.c.email_key.op("~>=~", is_comparison=True)(prefix),
+            # (bracketed: ~<~ and || bind alike, left to right)
+            _EMAIL_KEYS.c.email_key.op("~<~", is_comparison=True)(
+                prefix.concat(_AFTER_PREFIX).self_group()
+            ),
+        )
+        if tenant is not None:
+            customers = customers.where(_EMAIL_KEYS.c.tenant_id == tenant)
+        matches.append(tuple_(Ticket.tenant_id, Ticket.customer_id).in_(customers))
+    if terms.words is not None:
+        query = func.to_tsquery(literal_column("'simple'::regconfig"), terms.words)
+        matching = _TITLE_TERMS.c.terms.op("@@", is_comparison=True)(query)
+        numbers = select(_TITLE_TERMS.c.number).where(matching)
+        if tenant is not None:
+            numbers = numbers.where(_TITLE_TERMS.c.tenant_id == tenant)
+        matches.append(Ticket.number.in_(numbers))
+    return matches
+
+
+async def list_tickets(
+    session: AsyncSession, principal: Principal, filters: TicketFilters, limit: int
+) -> list[Ticket]:
+    """Newest first; at most `limit` rows."""
+    query = _filtered(principal, filters)
+    if not filters.search:
+        rows = await session.execute(query.order_by(Ticket.number.desc()).limit(limit))
+        return list(rows.scalars())
+    # Planned for the words and prefix typed, not for any: a common word is read walking the
+    # newest tickets, a rare one from the index.
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    found: dict[int, Ticket] = {}
+    for match in _matches(search_terms(filters.search), _tenant(principal, filters)):
+        page = query.where(match).order_by(Ticket.number.desc()).limit(limit)
+        for ticket in (await session.execute(page)).scalars():
+            found[ticket.number] = ticket
+    return [found[n] for n in sorted(found, reverse=True)[:limit]]
+
+
+async def count_by_status(
+    session: AsyncSession, principal: Principal, tenant_id: str | None
+) -> dict[TicketStatus, int]:
+    """How many tickets `principal` sees in each status (of one tenant, if named)."""
+    scoped = scoped_tickets(principal)
+    if tenant_id is not None:
+        scoped = scoped.where(Ticket.tenant_id == tenant_id)
+    query = scoped.with_only_columns(Ticket.status, func.count()).group_by(Ticket.status)
+    return {TicketStatus(status): int(count) for status, count in await session.execute(query)}
