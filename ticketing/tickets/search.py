@@ -2,9 +2,12 @@
 
 - A ticket number (`TKT-000123`, `tkt-123`, `123`): that ticket.
 - Text with an `@`: tickets of customers whose email starts with it (any case).
-- Anything else: tickets whose title has every word typed, the last one also as the start
-  of a word ("fibre cu" finds "Fibre cut on Main Street"); words are runs of letters and
-  digits, compared in lower case without stemming (PostgreSQL's 'simple' configuration).
+- Anything else: tickets whose title has every word typed ("fibre cut" finds "Fibre cut on
+  Main Street", in any case); words are runs of letters and digits and match whole title
+  words, without stemming (PostgreSQL's 'simple' configuration): "fibre" does not find
+  "fibres", nor "rout" "router". (Prefixes would be possible with the same index, but the
+  planner cannot estimate how many titles a prefix matches, and a wrong guess reads every
+  match of a common prefix; whole words it estimates from the index's statistics.)
 - And, whatever was typed: tickets of the customer with exactly that customer id.
 
 Results are newest first (highest number first), like every list, so a search pages with the
@@ -28,8 +31,8 @@ class SearchTerms:
     text: str
     number: int | None = None
     email_prefix: str | None = None
-    # A PostgreSQL to_tsquery('simple', …) text: words ANDed, the last one a prefix. Only
-    # letters and digits go in, so no input can change the query's syntax.
+    # A PostgreSQL to_tsquery('simple', …) text: the words ANDed. Only letters and digits go
+    # in, so no input can change the query's syntax.
     words: str | None = None
 
 
@@ -44,4 +47,4 @@ def search_terms(text: str) -> SearchTerms:
     words = _WORD.findall(text)[:MAX_WORDS]
     if not words:
         return SearchTerms(text)
-    return SearchTerms(text, words=" & ".join([*words[:-1], f"{words[-1]}:*"]))
+    return SearchTerms(text, words=" & ".join(words))
