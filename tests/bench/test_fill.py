@@ -39,10 +39,16 @@ async def test_fill_makes_a_consistent_database_whose_numbering_goes_on(
     owner_engine: AsyncEngine,
     committed: async_sessionmaker[AsyncSession],
 ) -> None:
+    async with owner_engine.connect() as connection:
+        # The truncate before this test emptied the counts with the tickets (its trigger).
+        kept = await connection.execute(text("SELECT count(*) FROM ticket_status_counts"))
+        assert kept.scalar_one() == 0
     report = await fill(owner_url, tickets=2_000, tenants=5, largest=800, seed=7)
     assert (report.tickets, report.first_number, report.last_number) == (2_000, 1, 2_000)
     async with owner_engine.connect() as connection:
-        one = (await connection.execute(text("""
+        one = (
+            await connection.execute(
+                text("""
             SELECT count(*), count(DISTINCT number), min(number), max(number),
                    (SELECT value FROM ticket_counters WHERE name = 'ticket'),
                    (SELECT count(*) FROM tickets WHERE tenant_id = 'isp-01'),
@@ -54,8 +60,23 @@ async def test_fill_makes_a_consistent_database_whose_numbering_goes_on(
                    (SELECT count(*) FROM tickets t WHERE sla_breached <> EXISTS (
                         SELECT 1 FROM sla_breaches b WHERE b.ticket_id = t.id)),
                    (SELECT count(DISTINCT status) FROM tickets)
-              FROM tickets"""))).one()
+              FROM tickets""")
+            )
+        ).one()
     assert tuple(one) == (2_000, 2_000, 1, 2_000, 2_000, 800, 0, 0, 0, 5)
+    async with owner_engine.connect() as connection:
+        # COPY fired the counting triggers: the kept counts are the tickets' own.
+        differ = await connection.execute(
+            text("""
+            SELECT count(*) FROM (
+                SELECT tenant_id, status, count(*) AS n FROM tickets GROUP BY 1, 2
+            ) t FULL JOIN (
+                SELECT tenant_id, status, sum(tickets) AS n FROM ticket_status_counts
+                 GROUP BY 1, 2 HAVING sum(tickets) <> 0
+            ) k USING (tenant_id, status)
+             WHERE t.n IS DISTINCT FROM k.n""")
+        )
+        assert differ.scalar_one() == 0
     assert report.messages > report.tickets and report.breaches > 0
 
     # The product's own create takes the next number (gap-free), under the app role.
@@ -63,8 +84,12 @@ async def test_fill_makes_a_consistent_database_whose_numbering_goes_on(
         services = Services(session)
         await services.tenants.upsert_customer(tenant_id="isp-02", customer_id="900001")
         made = await services.tickets.create_ticket(
-            {"title": "After the fill", "description": "-", "customer_id": "900001",
-             "tenant_id": "isp-02"}
+            {
+                "title": "After the fill",
+                "description": "-",
+                "customer_id": "900001",
+                "tenant_id": "isp-02",
+            }
         )
     assert made.ticket_number == "TKT-002001"
 

@@ -108,6 +108,83 @@ SELECT tenant_id, id, {EMAIL_KEY} AS email_key
 """
 VIEWS = ("ticket_title_terms", "customer_email_keys")
 
+# The desk's counts per status, kept as the tickets change instead of counted per page view
+# (counting the largest tenant's 200,000 tickets under its policies took 0.6 s). Each statement
+# that changes tickets appends one row per (tenant, status) it moved, so writers never wait for
+# each other here; a reader sums a tenant's rows; a writer that finds 32 rows of a tenant folds
+# them into one per status (one folder per tenant at a time: an advisory lock it only tries;
+# the others' rows it deletes stay locked until it commits, which only another folder waits
+# for).
+COUNTS_TABLE = """
+CREATE TABLE ticket_status_counts (
+    tenant_id varchar(64) NOT NULL,
+    status varchar(16) NOT NULL,
+    tickets bigint NOT NULL
+)
+"""
+COUNT_FUNCTION = """
+CREATE OR REPLACE FUNCTION ticketing_count_statuses() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    moved text[];
+    tenant text;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        WITH added AS (
+            INSERT INTO ticket_status_counts (tenant_id, status, tickets)
+            SELECT tenant_id, status, count(*) FROM new_rows GROUP BY 1, 2
+            RETURNING tenant_id)
+        SELECT array_agg(DISTINCT tenant_id) INTO moved FROM added;
+    ELSIF TG_OP = 'DELETE' THEN
+        WITH added AS (
+            INSERT INTO ticket_status_counts (tenant_id, status, tickets)
+            SELECT tenant_id, status, -count(*) FROM old_rows GROUP BY 1, 2
+            RETURNING tenant_id)
+        SELECT array_agg(DISTINCT tenant_id) INTO moved FROM added;
+    ELSE
+        WITH added AS (
+            INSERT INTO ticket_status_counts (tenant_id, status, tickets)
+            SELECT tenant_id, status, sum(n) FROM (
+                SELECT tenant_id, status, 1 AS n FROM new_rows
+                UNION ALL
+                SELECT tenant_id, status, -1 FROM old_rows) changes
+            GROUP BY 1, 2 HAVING sum(n) <> 0
+            RETURNING tenant_id)
+        SELECT array_agg(DISTINCT tenant_id) INTO moved FROM added;
+    END IF;
+    FOREACH tenant IN ARRAY coalesce(moved, '{}') LOOP
+        IF (SELECT count(*) FROM (SELECT 1 FROM ticket_status_counts
+                                   WHERE tenant_id = tenant LIMIT 32) enough) = 32
+           AND pg_try_advisory_xact_lock(hashtext('ticket_status_counts'), hashtext(tenant))
+        THEN
+            WITH gone AS (
+                DELETE FROM ticket_status_counts WHERE tenant_id = tenant
+                RETURNING status, tickets)
+            INSERT INTO ticket_status_counts (tenant_id, status, tickets)
+            SELECT tenant, status, sum(tickets) FROM gone
+            GROUP BY status HAVING sum(tickets) <> 0;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$
+"""
+FORGET_FUNCTION = """
+CREATE OR REPLACE FUNCTION ticketing_forget_status_counts() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    DELETE FROM ticket_status_counts;
+    RETURN NULL;
+END
+$$
+"""
+COUNT_TRIGGERS = {
+    "ticket_status_counts_insert": "AFTER INSERT ON tickets REFERENCING NEW TABLE AS new_rows",
+    "ticket_status_counts_update": "AFTER UPDATE ON tickets "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    "ticket_status_counts_delete": "AFTER DELETE ON tickets REFERENCING OLD TABLE AS old_rows",
+}
+
 
 def upgrade() -> None:
     op.execute(PARTNER_TENANTS)
@@ -121,6 +198,33 @@ def upgrade() -> None:
         # view, and a simple view is updatable, as its owner, past every policy.
         op.execute(f"REVOKE ALL ON {view} FROM PUBLIC, {APP_ROLE}")
         op.execute(f"GRANT SELECT ON {view} TO {APP_ROLE}")
+    op.execute(COUNTS_TABLE)
+    op.execute("CREATE INDEX ix_ticket_status_counts_tenant ON ticket_status_counts (tenant_id)")
+    op.execute("ALTER TABLE ticket_status_counts ENABLE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY tenant_scope ON ticket_status_counts TO {APP_ROLE} "
+        "USING (ticketing_tenant_visible(tenant_id))"
+    )
+    # Read only for the app: the triggers write as the owner.
+    op.execute(f"REVOKE ALL ON ticket_status_counts FROM PUBLIC, {APP_ROLE}")
+    op.execute(f"GRANT SELECT ON ticket_status_counts TO {APP_ROLE}")
+    op.execute(COUNT_FUNCTION)
+    op.execute(FORGET_FUNCTION)
+    for name, when in COUNT_TRIGGERS.items():
+        op.execute(
+            f"CREATE TRIGGER {name} {when} FOR EACH STATEMENT "
+            "EXECUTE FUNCTION ticketing_count_statuses()"
+        )
+    op.execute(
+        "CREATE TRIGGER ticket_status_counts_truncate AFTER TRUNCATE ON tickets "
+        "FOR EACH STATEMENT EXECUTE FUNCTION ticketing_forget_status_counts()"
+    )
+    # The triggers' lock on tickets holds writers back until this commits: the counts start
+    # exact.
+    op.execute(
+        "INSERT INTO ticket_status_counts (tenant_id, status, tickets) "
+        "SELECT tenant_id, status, count(*) FROM tickets GROUP BY 1, 2"
+    )
     # The planner's statistics for the new expressions (word frequencies for the GIN index):
     # without them a common word is planned as if it were rare.
     op.execute("ANALYZE tickets")
@@ -128,6 +232,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for name in (*COUNT_TRIGGERS, "ticket_status_counts_truncate"):
+        op.execute(f"DROP TRIGGER IF EXISTS {name} ON tickets")
+    op.execute("DROP FUNCTION IF EXISTS ticketing_count_statuses()")
+    op.execute("DROP FUNCTION IF EXISTS ticketing_forget_status_counts()")
+    op.execute("DROP TABLE IF EXISTS ticket_status_counts")
     for view in VIEWS:
         op.execute(f"DROP VIEW IF EXISTS {view}")
     for name in INDEXES:
