@@ -14,6 +14,7 @@ transaction may see; the tickets themselves are read from `tickets` under its po
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -134,7 +135,9 @@ def _matches(
             customers = customers.where(_EMAIL_KEYS.c.tenant_id == tenant)
         matches.append(tuple_(Ticket.tenant_id, Ticket.customer_id).in_(customers))
     if terms.words is not None:
-        query = func.to_tsquery(literal_column("'simple'::regconfig"), terms.words)
+        query: ColumnElement[Any] = func.to_tsquery(
+            literal_column("'simple'::regconfig"), terms.words
+        )
         if tenant is not None:
             # The tenant's own lexeme (migration 0027), so the index answers for it alone.
             query = query.op("&&")(cast(literal(tenant_lexeme(tenant)), TSQUERY))
@@ -184,15 +187,15 @@ async def list_tickets(
     if not filters.search:
         rows = await session.execute(query.order_by(Ticket.number.desc()).limit(limit))
         return list(rows.scalars())
-    # Planned for the words and prefix typed, not for any: a common word is read walking the
+    # Planned for the words typed, not for any words: a common word is read walking the
     # newest tickets, a rare one from the index.
     await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     found: dict[int, Ticket] = {}
     page = None if _narrower_than_tenant(principal, filters) else limit
     terms = search_terms(filters.search)
     for match in _matches(terms, _tenant(principal, filters), filters.before_number, page):
-        page = query.where(match).order_by(Ticket.number.desc()).limit(limit)
-        for ticket in (await session.execute(page)).scalars():
+        statement = query.where(match).order_by(Ticket.number.desc()).limit(limit)
+        for ticket in (await session.execute(statement)).scalars():
             found[ticket.number] = ticket
     return [found[n] for n in sorted(found, reverse=True)[:limit]]
 
