@@ -97,7 +97,7 @@ async def test_search_by_number_email_prefix_and_title_words(
         "ix_tickets_tenant_team_number",
         "ix_tickets_tenant_type_number",
         "ix_tickets_tenant_breached_number",
-        "ix_tickets_tenant_escalated_number",
+        "ix_tickets_escalated_number",
     ],
 )
 async def test_each_filter_and_search_has_its_index(owner_engine: AsyncEngine, index: str) -> None:
