@@ -141,3 +141,29 @@ async def test_search_views_show_only_visible_tenants_and_the_app_cannot_write_t
             )
         )
         assert tuple(privileges.one()) == (False, False, True)
+
+
+async def test_word_search_pages_across_ranges_of_numbers(service: Services, tenant: str) -> None:
+    """The index is asked range by range of 65,536 numbers from the newest: matches in
+    several ranges come back newest first and page on."""
+
+    async def jump_to(value: int) -> None:
+        await service.session.execute(
+            text("UPDATE ticket_counters SET value = :v WHERE name = 'ticket'"), {"v": value}
+        )
+
+    oldest = await service.tickets.create_ticket(request(title="Fibre cut at the depot"))
+    await jump_to(70_000)
+    middle = await service.tickets.create_ticket(request(title="Fibre cut again"))
+    await jump_to(300_000)
+    await service.tickets.create_ticket(request(title="Something else"))
+    newest = await service.tickets.create_ticket(request(title="fibre CUT, third time"))
+    acme = service.for_tenant("acme").tickets
+    page = await acme.list_tickets(search="fibre cut", limit=2)
+    assert [t.ticket_number for t in page.items] == [newest.ticket_number, middle.ticket_number]
+    rest = await acme.list_tickets(search="fibre cut", limit=2, cursor=page.next_cursor)
+    assert [t.ticket_number for t in rest.items] == [oldest.ticket_number]
+    assert rest.next_cursor is None
+    # The same with a filter (no paging inside the index) and across every tenant.
+    assert len((await acme.list_tickets(search="fibre", priority="normal")).items) == 3
+    assert len((await service.tickets.list_tickets(search="fibre")).items) == 3

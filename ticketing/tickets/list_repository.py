@@ -62,6 +62,9 @@ _STATUS_COUNTS = table(
     column("status", String),
     column("tickets", BigInteger),
 )
+# The title index's lexeme '%<number // NUMBER_RANGE>' (migration 0027) groups tickets by
+# ranges of numbers, so a search can ask the index for the newest ranges first.
+NUMBER_RANGE = 65536
 # Above every character a prefix can be followed by (text_pattern_ops compares bytes).
 _AFTER_PREFIX = chr(0x10FFFF)
 
@@ -114,10 +117,9 @@ def _tenant(principal: Principal, filters: TicketFilters) -> str | None:
     return filters.tenant_id or ticket_scope(principal).tenant_id
 
 
-def _matches(
-    terms: SearchTerms, tenant: str | None, before: int | None, page: int | None
-) -> list[ColumnElement[bool]]:
-    """One condition per kind of match: each has its own index, so each runs alone."""
+def _matches(terms: SearchTerms, tenant: str | None) -> list[ColumnElement[bool]]:
+    """One condition per kind of match but title words: each has its own index, so each
+    runs alone."""
     matches: list[ColumnElement[bool]] = [Ticket.customer_id == terms.text]
     if terms.number is not None:
         matches.append(Ticket.number == terms.number)
@@ -134,31 +136,70 @@ def _matches(
         if tenant is not None:
             customers = customers.where(_EMAIL_KEYS.c.tenant_id == tenant)
         matches.append(tuple_(Ticket.tenant_id, Ticket.customer_id).in_(customers))
-    if terms.words is not None:
-        query: ColumnElement[Any] = func.to_tsquery(
-            literal_column("'simple'::regconfig"), terms.words
-        )
-        if tenant is not None:
-            # The tenant's own lexeme (migration 0027), so the index answers for it alone.
-            query = query.op("&&")(cast(literal(tenant_lexeme(tenant)), TSQUERY))
-        # (No tenant_id condition beside it: the planner would add a bitmap of every ticket
-        # of the tenant from a btree, the costliest part of a rare word's search.)
-        matching = _TITLE_TERMS.c.terms.op("@@", is_comparison=True)(query)
-        numbers = select(_TITLE_TERMS.c.number).where(matching)
-        if before is not None:
-            numbers = numbers.where(_TITLE_TERMS.c.number < before)
-        if page is not None:
-            # Only the newest `page` matches go on to the tickets: no other condition can
-            # drop one (see _narrower_than_tenant).
-            numbers = numbers.order_by(_TITLE_TERMS.c.number.desc()).limit(page)
-        matches.append(Ticket.number.in_(numbers))
     return matches
 
 
-def tenant_lexeme(tenant: str) -> str:
-    """The tsquery text of a tenant's lexeme '#<tenant id>', quoted as tsquery input wants."""
-    lexeme = ("#" + tenant).replace("\\", "\\\\").replace("'", "''")
-    return f"'{lexeme}'"
+def _words_match(
+    terms: SearchTerms,
+    tenant: str | None,
+    before: int | None,
+    page: int | None,
+    ranges: tuple[int, int] | None = None,
+) -> ColumnElement[bool]:
+    """Tickets whose title has the words typed; with `page`, only the newest `page` of them
+    (numbered below `before`, in the number ranges `ranges` (first, last), if given)."""
+    assert terms.words is not None
+    query: ColumnElement[Any] = func.to_tsquery(literal_column("'simple'::regconfig"), terms.words)
+    if tenant is not None:
+        # The tenant's own lexeme (migration 0027), so the index answers for it alone.
+        query = query.op("&&")(cast(literal(lexeme(f"#{tenant}")), TSQUERY))
+    if ranges is not None:
+        first, last = ranges
+        either = " | ".join(lexeme(f"%{r}") for r in range(first, last + 1))
+        query = query.op("&&")(cast(literal(either), TSQUERY))
+    # (No tenant_id condition beside it: the planner would add a bitmap of every ticket of the
+    # tenant from a btree, the costliest part of a rare word's search.)
+    matching = _TITLE_TERMS.c.terms.op("@@", is_comparison=True)(query)
+    numbers = select(_TITLE_TERMS.c.number).where(matching)
+    if before is not None:
+        numbers = numbers.where(_TITLE_TERMS.c.number < before)
+    if page is not None:
+        # Only the newest `page` matches go on to the tickets: no other condition can drop
+        # one (see _narrower_than_tenant).
+        numbers = numbers.order_by(_TITLE_TERMS.c.number.desc()).limit(page)
+    return Ticket.number.in_(numbers)
+
+
+async def _newest_with_words(
+    session: AsyncSession,
+    query: Select[tuple[Ticket]],
+    terms: SearchTerms,
+    tenant: str | None,
+    before: int | None,
+    limit: int,
+) -> list[Ticket]:
+    """The newest `limit` tickets with the words, asking the index range by range of numbers
+    from the newest (1, 2, 4, … ranges at a time): a word with thousands of matches is read
+    only where the page is, a rare one in a few steps."""
+    top = before - 1 if before is not None else None
+    if top is None:
+        top = (await session.execute(query.with_only_columns(func.max(Ticket.number)))).scalar()
+    if top is None:
+        return []
+    found: list[Ticket] = []
+    last, width = top // NUMBER_RANGE, 1
+    while last >= 0 and len(found) < limit:
+        first = max(0, last - width + 1)
+        match = _words_match(terms, tenant, before, limit, (first, last))
+        statement = query.where(match).order_by(Ticket.number.desc()).limit(limit)
+        found += (await session.execute(statement)).scalars()
+        last, width = first - 1, width * 2
+    return found[:limit]
+
+
+def lexeme(text: str) -> str:
+    """`text` as one quoted lexeme of tsquery input."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _narrower_than_tenant(principal: Principal, filters: TicketFilters) -> bool:
@@ -191,12 +232,19 @@ async def list_tickets(
     # newest tickets, a rare one from the index.
     await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     found: dict[int, Ticket] = {}
-    page = None if _narrower_than_tenant(principal, filters) else limit
-    terms = search_terms(filters.search)
-    for match in _matches(terms, _tenant(principal, filters), filters.before_number, page):
+    terms, tenant = search_terms(filters.search), _tenant(principal, filters)
+    matches = _matches(terms, tenant)
+    if terms.words is not None and _narrower_than_tenant(principal, filters):
+        matches.append(_words_match(terms, tenant, filters.before_number, None))
+    for match in matches:
         statement = query.where(match).order_by(Ticket.number.desc()).limit(limit)
         for ticket in (await session.execute(statement)).scalars():
             found[ticket.number] = ticket
+    if terms.words is not None and not _narrower_than_tenant(principal, filters):
+        words = await _newest_with_words(
+            session, query, terms, tenant, filters.before_number, limit
+        )
+        found |= {ticket.number: ticket for ticket in words}
     return [found[n] for n in sorted(found, reverse=True)[:limit]]
 
 

@@ -67,13 +67,15 @@ $$
 """
 
 # Title words: PostgreSQL's 'simple' configuration (lower-cased words, no stemming, no stop
-# words): ISP titles mix languages, and a stemmer for one would mangle the others. Plus one
-# lexeme for the tenant, '#<tenant id>' (no word typed can match it: a search sends letters
-# and digits only), so a tenant's search meets only its own tickets inside the index instead
-# of reading every tenant's matches from the table.
+# words): ISP titles mix languages, and a stemmer for one would mangle the others. Plus two
+# lexemes no word typed can match (a search sends letters and digits only): the tenant,
+# '#<tenant id>', so a tenant's search meets only its own tickets inside the index instead of
+# reading every tenant's matches from the table; and the range of numbers, '%<number / 65536>'
+# (ticketing.tickets.list_repository.NUMBER_RANGE), so a search asks for the newest ranges
+# first and reads a common word's matches only where the page is.
 TERMS = (
     "to_tsvector('simple'::regconfig, title::text)"
-    " || array_to_tsvector(ARRAY['#' || tenant_id::text])"
+    " || array_to_tsvector(ARRAY['#' || tenant_id::text, '%' || (number / 65536)::text])"
 )
 EMAIL_KEY = "lower(email::text)"
 
