@@ -179,7 +179,7 @@ async def _newest_with_words(
     limit: int,
 ) -> list[Ticket]:
     """The newest `limit` tickets with the words, asking the index range by range of numbers
-    from the newest (1, 2, 4, … ranges at a time): a word with thousands of matches is read
+    from the newest (2, 4, 8, … ranges at a time): a word with thousands of matches is read
     only where the page is, a rare one in a few steps."""
     top = before - 1 if before is not None else None
     if top is None:
@@ -187,7 +187,8 @@ async def _newest_with_words(
     if top is None:
         return []
     found: list[Ticket] = []
-    last, width = top // NUMBER_RANGE, 1
+    # Two ranges at first: the newest is often barely begun.
+    last, width = top // NUMBER_RANGE, 2
     while last >= 0 and len(found) < limit:
         first = max(0, last - width + 1)
         match = _words_match(terms, tenant, before, limit, (first, last))
