@@ -21,12 +21,13 @@ import psutil
 
 from bench.common import RESULTS, ROOT, machine, stop_postgres
 
-BENCHMARKS = ["create_path", "api", "desk", "mail_intake", "threshold_cost", "workflow_path",
-              "watchers", "timer_accuracy", "startup", "end_to_end"]
+BENCHMARKS = ["create_path", "api", "desk", "scale", "mail_intake", "threshold_cost",
+              "workflow_path", "watchers", "timer_accuracy", "startup", "end_to_end"]
 QUICK = {
     "create_path": ["--seconds", "1"],
     "api": ["--seconds", "1", "--rounds", "1"],
     "desk": ["--tickets", "2000", "--requests", "20"],
+    "scale": ["--tickets", "20000", "--small", "2000", "--requests", "20"],
     "mail_intake": ["--seconds", "1", "--rounds", "1"],
     "threshold_cost": ["--tickets", "20"],
     "workflow_path": ["--seconds", "3", "--concurrency", "10", "--warmup", "1"],
@@ -110,6 +111,15 @@ def headline(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
                 baseline=f"API {api['p50'] * 1000:.1f}/{api['p95'] * 1000:.1f} ms p50/p95",
                 ratio=desk["p95"] / api["p95"], goal=f"<= {r['goal_p95_s'] * 1000:.0f} ms",
                 ok=row["ok"])
+    elif name == "scale":
+        for row in r["rows"]:
+            large, small = row["large_s"], row["small_s"]
+            add(f"API {row['case']} at {r['tickets']:,} (p50 {large['p50'] * 1000:.1f} ms)",
+                large["p95"] * 1000, "ms p95",
+                baseline=f"{r['small']:,} tickets {small['p50'] * 1000:.1f}/"
+                f"{small['p95'] * 1000:.1f} ms p50/p95",
+                ratio=row["ratio"], goal=f"<= {r['goal_p95_s'] * 1000:.0f} ms, "
+                f"<= {r['goal_ratio']:.0f}x", ok=row["ok"])
     elif name == "mail_intake":
         for row in r["rows"]:
             smtp, http = row["smtp_latency_s"], row["http_latency_s"]

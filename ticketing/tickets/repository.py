@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
-from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select, tuple_
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal
@@ -26,9 +26,9 @@ from ticketing.core.enums import (
     TicketType,
 )
 from ticketing.db.driver import driver_connection, positional
-from ticketing.tenants.models import Customer, Tenant
+from ticketing.tenants.models import Tenant
 from ticketing.tickets.models import Ticket, TicketEvent, TicketMessage
-from ticketing.tickets.numbering import format_ticket_number, parse_ticket_number
+from ticketing.tickets.numbering import format_ticket_number
 
 COUNTER = "ticket"
 
@@ -236,72 +236,6 @@ async def find_ticket(
     return (await session.execute(query)).scalar_one_or_none()
 
 
-@dataclass(frozen=True)
-class TicketFilters:
-    status: TicketStatus | None = None
-    priority: Priority | None = None
-    ticket_type: str | None = None
-    assigned_to: str | None = None
-    assigned_team: str | None = None
-    breached: bool | None = None
-    search: str | None = None
-    # Keyset pagination: only tickets numbered below this.
-    before_number: int | None = None
-    # Any of these statuses (the desk's "unsolved"); `status` narrows further.
-    statuses: frozenset[TicketStatus] | None = None
-    # One tenant of those the principal sees (platform staff's tenant filter).
-    tenant_id: str | None = None
-    # Linked to an outage (True), not linked (False), either (None): the desk's "Outage".
-    outage: bool | None = None
-
-
-async def list_tickets(
-    session: AsyncSession, principal: Principal, filters: TicketFilters, limit: int
-) -> list[Ticket]:
-    """Newest first; at most `limit` rows."""
-    query = scoped_tickets(principal)
-    if filters.tenant_id is not None:
-        query = query.where(Ticket.tenant_id == filters.tenant_id)
-    if filters.status is not None:
-        query = query.where(Ticket.status == filters.status)
-    if filters.statuses is not None:
-        query = query.where(Ticket.status.in_(sorted(filters.statuses)))
-    if filters.priority is not None:
-        query = query.where(Ticket.priority == filters.priority)
-    if filters.ticket_type is not None:
-        query = query.where(cast(Ticket.ticket_type, String) == filters.ticket_type)
-    if filters.assigned_to is not None:
-        query = query.where(Ticket.assigned_to == filters.assigned_to)
-    if filters.assigned_team is not None:
-        query = query.where(Ticket.assigned_team == filters.assigned_team)
-    if filters.breached is not None:
-        query = query.where(Ticket.sla_breached.is_(filters.breached))
-    if filters.outage is not None:
-        linked = Ticket.outage_number.is_not(None)
-        query = query.where(linked if filters.outage else ~linked)
-    if filters.search:
-        escaped = filters.search.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-        pattern = f"%{escaped}%"
-        matches: list[ColumnElement[bool]] = [
-            Ticket.title.ilike(pattern),
-            cast(Ticket.customer_id, String).ilike(pattern),
-        ]
-        number = parse_ticket_number(filters.search)
-        if number is not None:
-            matches.append(Ticket.number == number)
-        if "@" in filters.search:
-            # The customers with that address (any case), through their (tenant, email) index.
-            customers = select(Customer.tenant_id, Customer.id).where(
-                func.lower(Customer.email) == filters.search.strip().lower()
-            )
-            matches.append(tuple_(Ticket.tenant_id, Ticket.customer_id).in_(customers))
-        query = query.where(or_(*matches))
-    if filters.before_number is not None:
-        query = query.where(Ticket.number < filters.before_number)
-    rows = await session.execute(query.order_by(Ticket.number.desc()).limit(limit))
-    return list(rows.scalars())
-
-
 def add_event(
     session: AsyncSession,
     ticket_id: uuid.UUID,
@@ -351,15 +285,3 @@ async def tickets_to_reconcile(
         .limit(limit)
     )
     return [(row[0], row[1], format_ticket_number(row[1]), row[2]) for row in rows]
-
-
-async def count_by_status(
-    session: AsyncSession, principal: Principal, tenant_id: str | None
-) -> dict[TicketStatus, int]:
-    """How many tickets `principal` sees in each status (of one tenant, if named): one
-    index-only pass over (tenant_id, status, number) per tenant."""
-    scoped = scoped_tickets(principal)
-    if tenant_id is not None:
-        scoped = scoped.where(Ticket.tenant_id == tenant_id)
-    query = scoped.with_only_columns(Ticket.status, func.count()).group_by(Ticket.status)
-    return {TicketStatus(status): int(count) for status, count in await session.execute(query)}

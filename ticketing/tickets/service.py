@@ -20,6 +20,7 @@ from ticketing.db.rls import bind_scope
 from ticketing.outages.repository import outage_is_active
 from ticketing.sla import ticket_clock as clock
 from ticketing.sla.service import utcnow
+from ticketing.tickets import list_repository as lists
 from ticketing.tickets import repository as repo
 from ticketing.tickets.assignment import check_assignees
 from ticketing.tickets.creation import ANY_DOOR, Created, DoorRules
@@ -156,7 +157,7 @@ class TicketService:
             search=search,
             tenant_id=tenant_id,
         )
-        filters = repo.TicketFilters(
+        filters = lists.TicketFilters(
             status=TicketStatus(status) if status is not None else None,
             priority=Priority(priority) if priority is not None else None,
             ticket_type=ticket_type,
@@ -169,14 +170,14 @@ class TicketService:
             tenant_id=tenant_id,
             outage=outage,
         )
-        rows = await repo.list_tickets(self.session, self.principal, filters, limit + 1)
+        rows = await lists.list_tickets(self.session, self.principal, filters, limit + 1)
         next_cursor = encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
         return TicketPage(items=[ticket_info(r) for r in rows[:limit]], next_cursor=next_cursor)
 
     async def status_counts(self, tenant_id: str | None = None) -> dict[TicketStatus, int]:
         """Tickets per status the principal sees (one tenant's, if named)."""
         check_storable(tenant_id=tenant_id)
-        return await repo.count_by_status(self.session, self.principal, tenant_id)
+        return await lists.count_by_status(self.session, self.principal, tenant_id)
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -63,7 +63,12 @@ async def list_tickets(
     breached: bool | None = None,
     q: Annotated[
         str | None,
-        Query(min_length=1, max_length=200, description="Number, title or customer id contains."),
+        Query(
+            min_length=1,
+            max_length=200,
+            description="A ticket number; an email's start (text with @); else every word "
+            "in the title (whole words, any case). Also a customer id, exactly. Newest first.",
+        ),
     ] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

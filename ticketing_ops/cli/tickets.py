@@ -314,7 +314,9 @@ def tickets_list(
     assignee: str = typer.Option(None, "--assignee"),
     team: str = typer.Option(None, "--team"),
     breached: bool = typer.Option(None, "--breached/--not-breached"),
-    search: str = typer.Option(None, "--search", help="Number, title or customer id."),
+    search: str = typer.Option(
+        None, "--search", help="Number, email start (with @), title words or customer id."
+    ),
     limit: int = typer.Option(50, "--limit"),
     cursor: str = typer.Option(None, "--cursor", help="next_cursor of the previous page."),
     json_out: bool = JSON_OPTION,
