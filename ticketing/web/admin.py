@@ -9,7 +9,7 @@ from fastapi import Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from ticketing.core.errors import InvalidCustomerId
-from ticketing.core.fields import Contract, Email, Name, ShortText, normalize_customer_id
+from ticketing.core.fields import Contract, Email, Name, ShortText, Tags, normalize_customer_id
 from ticketing.sla.flows import SlaFlows
 from ticketing.sla.policy_document import SlaPolicyDocument, parse_policy_document
 from ticketing.tenants.directory import (
@@ -81,6 +81,8 @@ class CustomerChange(Contract):
     email: Email | None = None
     name: Name | None = None
     plan: ShortText | None = None
+    # Network tags (`olt:berlin-7`), replacing the customer's set; left out keeps them.
+    tags: Tags | None = None
 
 
 @router.get("/partners", summary="Every partner (platform keys)")
@@ -148,6 +150,7 @@ async def put_customer(
         email=body.email,
         name=body.name,
         plan=body.plan,
+        tags=body.tags,
     )
     return customer_record(await flows.upsert_customer(change))
 

@@ -37,6 +37,7 @@ async def open_ports(
     Notices leave through the task queue's dispatcher, never inside a request."""
     from ticketing.temporal.client import connect_client
     from ticketing.temporal.dispatcher import DispatcherDoorbell, dispatcher_input
+    from ticketing.temporal.outages import TemporalOutageRuns
     from ticketing.temporal.watchers import TemporalWatchers
 
     if database_url is None:
@@ -51,6 +52,8 @@ async def open_ports(
                 watchers=TemporalWatchers(client, settings.task_queue),
                 notices=doorbell,
                 keys=KeyCache(settings.api_key_cache_seconds),
+                outages=TemporalOutageRuns(client, settings.task_queue),
+                alert_label=settings.outage_alert_label,
             )
     finally:
         await engine.dispose()
