@@ -22,8 +22,10 @@ with workflow.unsafe.imports_passed_through():
     from ticketing.outages.schemas import OutagePageInput, OutageRunInput, PageResult
     from ticketing.temporal import names
 
-# A page is one transaction over at most `page_size` customers: seconds, not minutes.
+# A page is one transaction over at most `page_size` customers: seconds, not minutes. The
+# activity heartbeats beside it, so a lost worker is noticed in PAGE_HEARTBEAT, not PAGE_TIMEOUT.
 PAGE_TIMEOUT = timedelta(minutes=2)
+PAGE_HEARTBEAT = timedelta(seconds=20)
 # Bounded: a database down for longer fails the run, the page stays where it was in the
 # database, and the reconciler (or the next update's signal) starts the run again.
 PAGE_RETRY = RetryPolicy(
@@ -63,6 +65,7 @@ class OutageWorkflow:
                 OutageActivities.outage_page,
                 page,
                 start_to_close_timeout=PAGE_TIMEOUT,
+                heartbeat_timeout=PAGE_HEARTBEAT,
                 retry_policy=PAGE_RETRY,
             )
             self._pages += 1
