@@ -5,7 +5,9 @@ customer gets exactly one mail per update, every linked ticket is resolved, tick
 during the outage by email, API and chat are linked and answered at once, and no linked ticket
 records an SLA breach for the outage's time.
 
-TICKETING_OUTAGE_E2E_CUSTOMERS sets the number of affected customers (default 5,000).
+TICKETING_OUTAGE_E2E_CUSTOMERS sets the number of affected customers: the issue's 5,000 take
+about six minutes here (20,000 mails at ~150 a second, plus the notification dispatcher's
+two-minute heartbeat timeout after the kill), so the suite runs 1,000 (about four minutes).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from temporalio.client import Client
@@ -53,7 +56,7 @@ from ticketing.web.deps import ApiPorts
 from ticketing.web.tracking import TrackingConfig
 
 Sessions = async_sessionmaker[AsyncSession]
-AFFECTED = int(os.environ.get("TICKETING_OUTAGE_E2E_CUSTOMERS", "5000"))
+AFFECTED = int(os.environ.get("TICKETING_OUTAGE_E2E_CUSTOMERS", "1000"))
 WITH_TICKETS = max(AFFECTED // 25, 3)
 TAG = "olt:berlin-7"
 SECRET = b"outage-e2e-server-secret-0123456789abcdefgh"
@@ -169,6 +172,7 @@ def mail_text(message: Any) -> str:
     return str(body.get_content()) if body is not None else ""
 
 
+@pytest.mark.timeout(900)
 async def test_an_outage_of_thousands_with_a_worker_killed_midway(
     dev: WorkflowEnvironment, committed: Sessions, database_url: str, owner_url: str
 ) -> None:
@@ -188,7 +192,7 @@ async def test_an_outage_of_thousands_with_a_worker_killed_midway(
         }
         worker = WorkerProcess(env)
         await worker.start()
-        mark("worker restarted")
+        mark("worker started")
         try:
             await run_the_outage(client, committed, queue, key, worker)
         finally:
@@ -240,6 +244,7 @@ async def run_the_outage(
         await worker.kill()
         mark("worker killed")
         await worker.start()
+        mark("worker restarted")
 
         # New tickets of affected customers during the outage: email, API, chat.
         opened = await open_during_outage(committed, http, key, watchers, doorbell)
@@ -292,7 +297,13 @@ async def run_the_outage(
     linked = await scalar(
         committed, "SELECT count(*) FROM tickets WHERE outage_number = :n", n=number_int
     )
-    assert (unresolved, linked) == (0, WITH_TICKETS + 3)
+    async with committed() as s:
+        spread = (
+            await s.execute(
+                text("SELECT outage_number, status, count(*) FROM tickets GROUP BY 1, 2")
+            )
+        ).all()
+    assert (unresolved, linked) == (0, WITH_TICKETS + 3), (number_int, spread)
     assert (
         await scalar(committed, "SELECT status FROM tickets WHERE id = :id", id=bystander.ticket_id)
         == "open"

@@ -1,4 +1,5 @@
-"""All SQL of Alertmanager alerts: the per-tag lock, the alert rows, who still fires."""
+"""All SQL of Alertmanager alerts (the per-tag lock, the alert rows, who still fires) and of
+the reconciler's sweep for outages with unsent work."""
 
 from __future__ import annotations
 
