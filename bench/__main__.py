@@ -22,7 +22,7 @@ import psutil
 from bench.common import RESULTS, ROOT, machine, stop_postgres
 
 BENCHMARKS = ["create_path", "api", "desk", "mail_intake", "threshold_cost", "workflow_path",
-              "watchers", "timer_accuracy", "startup"]
+              "watchers", "timer_accuracy", "startup", "outage"]
 QUICK = {
     "create_path": ["--seconds", "1"],
     "api": ["--seconds", "1", "--rounds", "1"],
@@ -33,6 +33,7 @@ QUICK = {
     "watchers": ["--watchers", "100", "--idle-seconds", "2"],
     "timer_accuracy": ["--tickets", "50", "--spread", "5", "--scale", "1"],
     "startup": ["--repeats", "1"],
+    "outage": ["--customers", "200"],
 }
 # create_path's own default is 5 s per point (51 s in all); 3 s keeps the whole run short.
 # timer_accuracy swings with the machine's load from run to run: the median of 3 is reported.
@@ -118,6 +119,12 @@ def headline(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{http['p50'] * 1000:.1f}/{http['p99'] * 1000:.1f} ms)",
                 ratio=row["ratio"], goal=f">= {r['goal_ratio']}",
                 ok=row["ratio"] >= r["goal_ratio"])
+    elif name == "outage":
+        for row in r["rows"]:
+            add(f"outage update to {row['customers']} customers, to the last mail accepted",
+                row["outage_per_s"], "customers/s",
+                baseline=f"the same notices queued at once {row['baseline_per_s']:.0f}/s",
+                ratio=row["ratio"])
     elif name == "threshold_cost":
         base = r["rows"][0]
         for row in r["rows"][1:]:

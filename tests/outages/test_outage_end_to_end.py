@@ -285,7 +285,20 @@ async def run_the_outage(
         )
         return bool(unsent == 0)
 
-    await until(all_sent, "every notice sent")
+    try:
+        await until(all_sent, "every notice sent")
+    except AssertionError:
+        async with committed() as s:
+            left = (
+                await s.execute(
+                    text(
+                        "SELECT kind, attempts, recipient IS NULL, min(next_attempt_at), count(*)"
+                        " FROM notifications WHERE sent_at IS NULL AND failed_at IS NULL"
+                        " GROUP BY 1, 2, 3"
+                    )
+                )
+            ).all()
+        raise AssertionError(f"unsent notices: {left}") from None
     mark("every notice sent")
     number_int = int(number.removeprefix("TKT-"))
     unresolved = await scalar(
