@@ -27,6 +27,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.mail import MailActivities
 from activities.notifications import NotificationActivities
+from activities.outages import OutageActivities
 from activities.reconcile import ReconcileActivities
 from activities.tickets import TicketActivities
 from ticketing.db.engine import (
@@ -116,6 +117,12 @@ def build_worker(
         sessions, client=client, notices=activities.notices, task_queue=settings.task_queue
     )
     mail = mail_activities(client, sessions, settings, activities.notices)
+    outages = OutageActivities(
+        sessions,
+        watchers=activities.watchers,
+        notices=activities.notices,
+        callers=CallerCheck(client, settings.task_queue),
+    )
     # The doorbell's rings are tasks of this worker's: they stop when it does.
     doorbell = activities.notices
     plugins = (
@@ -132,6 +139,8 @@ def build_worker(
             *activities.all(),
             reconcile.reconcile_watchers,
             reconcile.reconcile_outbox,
+            reconcile.reconcile_outages,
+            outages.outage_page,
             notices.dispatch_notifications,
             mail.poll_mailboxes,
             *extra_activities,

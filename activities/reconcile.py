@@ -16,12 +16,16 @@ from ticketing.auth.principal import Principal
 from ticketing.core.enums import DONE_STATUSES
 from ticketing.db.rls import bind_system
 from ticketing.notifications import repository as outbox
+from ticketing.outages import alert_repository as outages_repo
+from ticketing.outages.schemas import OutageRef
 from ticketing.reconcile.schemas import OutboxSweep, WatcherSweep, WatcherSweepResult
 from ticketing.temporal.caller import CallerCheck
 from ticketing.temporal.names import RECONCILER_WORKFLOW
+from ticketing.temporal.outages import outage_running, signal_outage
 from ticketing.temporal.schemas import TicketInfo
 from ticketing.temporal.watchers import TemporalWatchers, escalation_workflow_id, watcher_state
 from ticketing.tickets import repository as tickets_repo
+from ticketing.tickets.numbering import format_ticket_number
 from ticketing.tickets.ports import Notices
 from ticketing.tickets.service import TicketService
 
@@ -112,3 +116,31 @@ class ReconcileActivities:
             await self.notices.hand_over(uuid.UUID(int=0))
             log.warning("reconciled_outbox", notices=overdue)
         return overdue
+
+    @activity.defn(name="reconcile_outages")
+    async def reconcile_outages(self, limit: int) -> int:
+        """Every outage with an update not yet sent to everyone has its OutageWorkflow told
+        (signal-with-start): one lost with its worker or its door is started again, one idle
+        after a lost signal pages now. Returns how many were not running."""
+        await self._require_reconciler("reconcile outages")
+        started, after = 0, None
+        while True:
+            async with self.sessions() as session:
+                bind_system(session)
+                page = await outages_repo.unsent_outages(session, after, limit)
+            for outage in page:
+                number = format_ticket_number(outage.number)
+                activity.heartbeat(number)
+                if not await outage_running(self.client, number):
+                    started += 1
+                await signal_outage(
+                    self.client,
+                    OutageRef(tenant_id=outage.tenant_id, ticket_number=number),
+                    self.task_queue,
+                )
+            if len(page) < limit:
+                break
+            after = page[-1].number
+        if started:
+            log.warning("reconciled_outages", started=started)
+        return started

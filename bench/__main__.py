@@ -22,7 +22,7 @@ import psutil
 from bench.common import RESULTS, ROOT, machine, stop_postgres
 
 BENCHMARKS = ["create_path", "api", "desk", "scale", "mail_intake", "threshold_cost",
-              "workflow_path", "watchers", "timer_accuracy", "startup", "end_to_end"]
+              "workflow_path", "watchers", "timer_accuracy", "startup", "end_to_end", "outage"]
 QUICK = {
     "create_path": ["--seconds", "1"],
     "api": ["--seconds", "1", "--rounds", "1"],
@@ -35,6 +35,7 @@ QUICK = {
     "timer_accuracy": ["--tickets", "50", "--spread", "5", "--scale", "1"],
     "startup": ["--repeats", "1"],
     "end_to_end": ["--seconds", "3", "--latency-seconds", "2"],
+    "outage": ["--customers", "200"],
 }
 # create_path's own default is 5 s per point (51 s in all); 3 s keeps the whole run short.
 # timer_accuracy swings with the machine's load from run to run: the median of 3 is reported.
@@ -157,6 +158,12 @@ def headline(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
             baseline=f"watcher in the request {inline['cpu_ms_per_ticket_total']:.1f} ms",
             ratio=r["ratios"]["cpu_per_ticket"], goal=f"<= {goals['cpu_ms_per_ticket']:.0f} ms",
             ok=deferred["cpu_ms_per_ticket_total"] <= goals["cpu_ms_per_ticket"])
+    elif name == "outage":
+        for row in r["rows"]:
+            add(f"outage update to {row['customers']} customers, to the last mail accepted",
+                row["outage_per_s"], "customers/s",
+                baseline=f"the same notices queued at once {row['baseline_per_s']:.0f}/s",
+                ratio=row["ratio"])
     elif name == "threshold_cost":
         base = r["rows"][0]
         for row in r["rows"][1:]:

@@ -17,6 +17,7 @@ def __getattr__(name: str) -> Any:
         from workflows.installation import InstallationWorkflow
         from workflows.mail_poller import MailPollerWorkflow
         from workflows.onboarding import OnboardingWorkflow
+        from workflows.outage import OutageWorkflow
         from workflows.reconciler import ReconcilerWorkflow
 
         return [
@@ -26,5 +27,6 @@ def __getattr__(name: str) -> Any:
             ReconcilerWorkflow,
             DispatcherWorkflow,
             MailPollerWorkflow,
+            OutageWorkflow,
         ]
     raise AttributeError(f"module 'workflows' has no attribute {name!r}")

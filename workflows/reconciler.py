@@ -63,4 +63,13 @@ class ReconcilerWorkflow:
                 start_to_close_timeout=SWEEP_TIMEOUT,
                 retry_policy=SWEEP_RETRY,
             )
+        # Added with outages: runs recorded before it replay without the marker.
+        if workflow.patched("reconcile-outages"):
+            report.outage_runs_started = await workflow.execute_activity_method(
+                ReconcileActivities.reconcile_outages,
+                200,
+                start_to_close_timeout=SWEEP_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=SWEEP_RETRY,
+            )
         return report

@@ -23,7 +23,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 def test_every_workflow_has_a_saved_history() -> None:
     names = {path.stem.split("_")[0] for path in HISTORIES}
-    assert {"onboarding", "installation", "escalation"} <= names
+    assert {"onboarding", "installation", "escalation", "outage"} <= names
 
 
 def recorded_workflow_id(path: Path) -> str:

@@ -6,7 +6,7 @@ from ticketing.auth.models import ApiKey
 from ticketing.core.orm import NAMING_CONVENTION, Base, Timestamp
 from ticketing.mail.models import InboundMail, Mailbox, TicketParticipant
 from ticketing.notifications.models import Notification
-from ticketing.outages.models import Outage, OutageUpdate
+from ticketing.outages.models import Outage, OutageAlert, OutageUpdate
 from ticketing.sla.models import SlaBreach
 from ticketing.teams.logins import AgentLogin, DeskSession, LoginThrottle
 from ticketing.teams.models import Agent, Team, TeamMember
@@ -30,6 +30,7 @@ __all__ = [
     "LoginThrottle",
     "Notification",
     "Outage",
+    "OutageAlert",
     "OutageUpdate",
     "Partner",
     "PortalLink",

@@ -59,3 +59,20 @@ class OutageUpdate(Base):
     # Customers mailed this update (counted as pages queue their notices).
     notified: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
+
+
+class OutageAlert(Base):
+    """An Alertmanager alert (by fingerprint) and the outage it declared or joined: `status`
+    (`firing`, `resolved`) and `starts_at` (the alert's own) make each delivery idempotent."""
+
+    __tablename__ = "outage_alerts"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(200), primary_key=True)
+    outage_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("outages.ticket_id")
+    )
+    tag: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]

@@ -100,6 +100,22 @@ class OutageRef(BaseModel):
     ticket_number: str
 
 
+class OutageRunInput(OutageRef):
+    """The OutageWorkflow's input: which outage, how many customers a page takes, how many
+    pages one run does before it continues as new (its history stays small whatever the size
+    of the outage), and how long it idles before it looks again without being told."""
+
+    page_size: Annotated[int, Field(ge=1, le=5_000)] = 500
+    pages_per_run: Annotated[int, Field(ge=1, le=1_000)] = 200
+    idle_check_seconds: Annotated[int, Field(ge=1)] = 3_600
+    # Pages done by the runs before this one (continue-as-new carries it; for the logs).
+    pages_done: int = 0
+
+
+class OutagePageInput(OutageRef):
+    limit: Annotated[int, Field(ge=1, le=5_000)] = 500
+
+
 class PageResult(BaseModel):
     """What one page did: customers mailed, tickets linked or resolved; whether more is due."""
 

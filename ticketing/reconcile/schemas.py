@@ -43,3 +43,5 @@ class ReconcileReport(BaseModel):
     woken: int = 0
     notices_handed_over: int = 0
     auto_closed: int = 0
+    # Outages with an update not yet sent to everyone whose OutageWorkflow was not running.
+    outage_runs_started: int = 0

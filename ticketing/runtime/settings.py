@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     # Seconds between reconciler runs (watchers and stuck notices); the schedule is created
     # once, so a later change takes effect when the schedule is edited or deleted.
     reconcile_every: float = Field(default=300.0, ge=10)
+    # The Alertmanager label whose value is an alert's outage tag (else olt/cabinet/postcode).
+    outage_alert_label: str = Field(default="outage_tag", min_length=1, max_length=100)
     # Mail: the right-hand side of every Message-ID (unique per installation); unset means the
     # domain of smtp_sender. The timeout bounds each SMTP step (connect, TLS, each command).
     mail_domain: str | None = None

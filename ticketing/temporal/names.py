@@ -15,6 +15,7 @@ ESCALATION_WORKFLOW: Final = "EscalationWorkflow"
 RECONCILER_WORKFLOW: Final = "ReconcilerWorkflow"
 DISPATCHER_WORKFLOW: Final = "NotificationDispatcherWorkflow"
 MAIL_POLLER_WORKFLOW: Final = "MailPollerWorkflow"
+OUTAGE_WORKFLOW: Final = "OutageWorkflow"
 
 # MailPollerWorkflow's activity: one pass over every IMAP mailbox.
 POLL_MAILBOXES_ACTIVITY: Final = "poll_mailboxes"
@@ -31,6 +32,10 @@ CANCEL_INSTALLATION_SIGNAL: Final = "cancel_installation"
 
 # NotificationDispatcherWorkflow
 NOTICES_QUEUED_SIGNAL: Final = "notices_queued"
+
+# OutageWorkflow: a new update (or the resolution) was recorded; its activity pages through it.
+OUTAGE_CHANGED_SIGNAL: Final = "outage_changed"
+OUTAGE_PAGE_ACTIVITY: Final = "outage_page"
 
 # The plugin's own workflows that create tickets for a tenant (and may upsert its customers).
 INTAKE_WORKFLOWS: Final = frozenset({ONBOARDING_WORKFLOW, INSTALLATION_WORKFLOW})
@@ -56,3 +61,11 @@ def dispatcher_workflow_id(task_queue: str) -> str:
 def mail_poller_workflow_id(task_queue: str) -> str:
     """One IMAP poller per task queue: it fetches every IMAP mailbox in turn."""
     return f"mail-poller-{task_queue}"
+
+
+OUTAGE_PREFIX: Final = "outage-"
+
+
+def outage_workflow_id(ticket_number: str) -> str:
+    """One run per outage, found by its parent ticket's number: `outage-<ticket_number>`."""
+    return f"{OUTAGE_PREFIX}{ticket_number}"

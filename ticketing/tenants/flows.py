@@ -93,6 +93,7 @@ async def upsert_following_plan(
         email=change.email,
         name=change.name,
         plan=change.plan,
+        tags=change.tags,
     )
     if change.plan is None or customer.plan == before:
         return customer, []

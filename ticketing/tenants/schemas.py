@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from ticketing.core.fields import (
-    Contract,
-    CustomerId,
-    Email,
-    Identifier,
-    Name,
-    ShortText,
-    Tags,
-)
+from ticketing.core.fields import Contract, CustomerId, Email, Identifier, Name, ShortText, Tags
 from ticketing.sla.policy_document import SlaPolicyDocument
 
 
@@ -21,6 +13,8 @@ class UpsertCustomerInput(Contract):
     name: Name | None = None
     # The customer's plan (tier) for SLA rules; None keeps the one stored.
     plan: ShortText | None = None
+    # The customer's network tags (`olt:berlin-7`), replacing the set; None keeps them.
+    tags: Tags | None = None
 
 
 class RegisterTenantInput(Contract):

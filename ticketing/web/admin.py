@@ -84,6 +84,8 @@ class CustomerChange(Contract):
     email: Email | None = None
     name: Name | None = None
     plan: ShortText | None = None
+    # Network tags (`olt:berlin-7`), replacing the customer's set; left out keeps them.
+    tags: Tags | None = None
 
 
 @router.get("/partners", summary="Every partner (platform keys)")
@@ -151,6 +153,7 @@ async def put_customer(
         email=body.email,
         name=body.name,
         plan=body.plan,
+        tags=body.tags,
     )
     return customer_record(await flows.upsert_customer(change))
 

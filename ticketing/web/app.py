@@ -9,7 +9,17 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from ticketing.runtime.heap import freeze_startup_heap
-from ticketing.web import admin, apikeys, chat, customers, erase, reports, teams, tickets
+from ticketing.web import (
+    admin,
+    apikeys,
+    chat,
+    customers,
+    erase,
+    outages,
+    reports,
+    teams,
+    tickets,
+)
 from ticketing.web.deps import ApiPorts
 from ticketing.web.desk import DeskConfig, desk_router
 from ticketing.web.desk.ticket import REPLY_PATTERN
@@ -85,6 +95,7 @@ def create_app(
     app.include_router(chat.router)
     # Public and read-only, with nothing to configure: always served.
     app.include_router(status_router())
+    app.include_router(outages.router)
     if tracking is not None:
         app.include_router(tracking_router(tracking))
     if desk is not None:

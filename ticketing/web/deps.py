@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 
 from ticketing.auth.keycache import KeyCache
 from ticketing.auth.principal import Principal
+from ticketing.outages.flows import OutageFlows, OutageRuns
 from ticketing.tickets.flows import TicketFlows
 from ticketing.tickets.ports import Notices, Watchers
 
@@ -26,6 +27,10 @@ class ApiPorts:
     watchers: Watchers
     notices: Notices
     keys: KeyCache = field(default_factory=KeyCache)
+    # Each outage's durable run (OutageWorkflow); None runs the pages in the request (tests).
+    outages: OutageRuns | None = None
+    # The Alertmanager label that names an alert's outage tag.
+    alert_label: str = "outage_tag"
 
 
 def ports_of(request: HTTPConnection) -> ApiPorts:
@@ -77,3 +82,13 @@ Caller = Annotated[Principal, Depends(current_principal)]
 
 def ticket_flows(ports: ApiPorts, principal: Principal) -> TicketFlows:
     return TicketFlows(ports.sessions, principal, watchers=ports.watchers, notices=ports.notices)
+
+
+def outage_flows(ports: ApiPorts, principal: Principal) -> OutageFlows:
+    return OutageFlows(
+        ports.sessions,
+        principal,
+        watchers=ports.watchers,
+        notices=ports.notices,
+        runs=ports.outages,
+    )

@@ -43,6 +43,7 @@ async def open_ports(
     watcher starts right after the response (DeferredWatchers: the reconciler is its backstop)."""
     from ticketing.temporal.client import connect_client
     from ticketing.temporal.dispatcher import DispatcherDoorbell, dispatcher_input
+    from ticketing.temporal.outages import TemporalOutageRuns
     from ticketing.temporal.watcher_starter import DeferredWatchers
     from ticketing.temporal.watchers import TemporalWatchers
 
@@ -64,6 +65,8 @@ async def open_ports(
                 watchers=watchers or inline,
                 notices=doorbell,
                 keys=KeyCache(settings.api_key_cache_seconds),
+                outages=TemporalOutageRuns(client, settings.task_queue),
+                alert_label=settings.outage_alert_label,
             )
     finally:
         await engine.dispose()

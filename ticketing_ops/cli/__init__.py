@@ -20,6 +20,7 @@ from ticketing_ops.cli.onboarding import (
     onboard,
     wait_installation_ticket,
 )
+from ticketing_ops.cli.outages import customer_app, outage_app
 from ticketing_ops.cli.output import OneLineErrors, fail, plain_text, run, user_text, warn
 from ticketing_ops.cli.sla import sla_app
 from ticketing_ops.cli.stack import api, demo, dev, migrate, worker
@@ -64,6 +65,8 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(agent_app, name="agent")
 app.add_typer(mailbox_app, name="mailbox")
 app.add_typer(mail_app, name="mail")
+app.add_typer(outage_app, name="outage")
+app.add_typer(customer_app, name="customer")
 for command in (dev, demo, worker, api, migrate, onboard, install):
     app.command()(command)
 
