@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from chaos.plan import Clock, Fault
-from chaos.processes import Stack
+from chaos.processes import Stack, port_open
 from chaos.report import FaultEvent
 
 
@@ -19,38 +19,13 @@ class FaultInjector:
         self.events = events
         # Wall clock of each fault's stretch, to date the recorded SLA thresholds against.
         self.windows: list[tuple[float, float]] = []
+        self.worker_kills = 0
 
     async def inject(self, plan: list[Fault]) -> None:
-        worker, postgres, sink = self.stack.worker, self.stack.postgres, self.stack.sink
-        assert worker is not None
         for at, kind, downtime in plan:
             await asyncio.sleep(max(0.0, self.clock.t0 + at - time.monotonic()))
             began = time.monotonic()
-            if kind == "worker_kill":
-                pid = await worker.kill()
-                await asyncio.sleep(downtime)
-                new_pid = worker.resume()
-                detail = f"SIGKILL worker pid {pid}; restarted as pid {new_pid}"
-            elif kind == "postgres_restart":
-                await asyncio.to_thread(postgres.stop)
-                await asyncio.sleep(downtime)
-                await asyncio.to_thread(postgres.start)
-                detail = "pg_ctl stop -m fast; started again on the same datadir and socket"
-            elif kind == "smtp_down":
-                await sink.stop()
-                await asyncio.sleep(downtime)
-                await sink.start()
-                detail = "mail server down (connection refused); started again on its port"
-            elif kind == "smtp_slow":
-                sink.delay = 2.0
-                await asyncio.sleep(downtime)
-                sink.delay = 0.0
-                detail = "mail server slow: 2 s per message"
-            else:
-                await self.stack.temporal.stop()
-                await asyncio.sleep(downtime)
-                await self.stack.start_temporal()
-                detail = "dev server stopped (SIGTERM); restarted on its temporal.db"
+            detail = await self.one(kind, downtime)
             self.windows.append(
                 (self.clock.wall(began), self.clock.wall(time.monotonic()))
             )
@@ -58,3 +33,58 @@ class FaultInjector:
                 FaultEvent(round(self.clock.since_t0(began), 2), kind, detail,
                            round(time.monotonic() - began, 2))
             )
+
+    async def one(self, kind: str, downtime: float) -> str:
+        stack, postgres, sink = self.stack, self.stack.postgres, self.stack.sink
+        if kind == "worker_kill":
+            # The workers in turn: one dies while the other goes on polling the queue.
+            worker = stack.workers[self.worker_kills % len(stack.workers)]
+            self.worker_kills += 1
+            pid = await worker.kill()
+            await asyncio.sleep(downtime)
+            return f"SIGKILL {worker.name} pid {pid}; restarted as pid {worker.resume()}"
+        if kind in ("api_kill", "mail_kill"):
+            process = stack.api if kind == "api_kill" else stack.mail
+            assert process is not None
+            pid = await process.kill()
+            await asyncio.sleep(downtime)
+            return (f"SIGKILL {process.name} pid {pid} and its children (its session); "
+                    f"restarted as pid {process.resume()}")
+        if kind == "api_child_kill":
+            return await self.kill_api_child()
+        if kind == "postgres_restart":
+            await asyncio.to_thread(postgres.stop)
+            await asyncio.sleep(downtime)
+            await asyncio.to_thread(postgres.start)
+            return "pg_ctl stop -m fast; started again on the same datadir and socket"
+        if kind == "smtp_down":
+            await sink.stop()
+            await asyncio.sleep(downtime)
+            await sink.start()
+            return "mail server down (connection refused); started again on its port"
+        if kind == "smtp_slow":
+            sink.delay = 2.0
+            await asyncio.sleep(downtime)
+            sink.delay = 0.0
+            return "mail server slow: 2 s per message"
+        await stack.temporal.stop()
+        await asyncio.sleep(downtime)
+        await stack.start_temporal()
+        return "dev server stopped (SIGTERM); restarted on its temporal.db"
+
+    async def kill_api_child(self) -> str:
+        """SIGKILL one uvicorn worker process; uvicorn's parent is to start another. Waits
+        (up to 30 s) until the parent has all its children again and the port answers."""
+        api = self.stack.api
+        assert api is not None
+        before = api.children()
+        pid = await api.kill_child()
+        wanted = self.stack.config.api_workers
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            after = api.children()
+            if pid not in after and len(after) >= wanted and port_open(self.stack.api_port):
+                new = sorted(set(after) - set(before))
+                return f"SIGKILL uvicorn worker pid {pid} of {before}; uvicorn started {new}"
+            await asyncio.sleep(0.2)
+        return f"SIGKILL uvicorn worker pid {pid} of {before}; not replaced within 30 s"

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chaos.processes import WorkerSupervisor
 from ticketing.db.engine import make_engine
 from ticketing.db.metadata import Notification, SlaBreach, Ticket, TicketCounter
+from ticketing.mail.models import InboundMail
 from ticketing.tickets.numbering import format_ticket_number
 
 # Delivery is the dispatcher's, after the workflows end; a row a killed worker held is due
@@ -34,6 +34,7 @@ class StoredTicket:
     idempotency_key: str | None
     status: str
     id: Any
+    channel: str
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Snapshot:
     breaches: list[Breach]
     duplicate_keys: Sequence[Any]  # (dedupe_key, count) of keys with more than one row
     drained: bool  # the outbox was seen with no row queued before the worker stopped
+    # inbound_mails: (id, tenant_id, mailbox, message_key, outcome, ticket_id)
+    mails: Sequence[Any]
 
 
 async def outbox_drained(engine: AsyncEngine, deadline: float) -> bool:
@@ -68,22 +71,23 @@ async def outbox_drained(engine: AsyncEngine, deadline: float) -> bool:
     return False
 
 
-async def read_snapshot(url: str, worker: WorkerSupervisor) -> Snapshot:
-    """Waits for the outbox to drain, stops the worker, then reads (as the owner, past RLS)."""
+async def read_snapshot(url: str, stop_processes: Callable[[], Awaitable[None]]) -> Snapshot:
+    """Waits for the outbox to drain, stops the product's processes, then reads (as the
+    owner, past RLS)."""
     engine = make_engine(url)
     try:
         drained = await outbox_drained(engine, time.monotonic() + OUTBOX_DRAIN_SECONDS)
         # Open tickets' watchers go on recording thresholds, and their notices on being
         # mailed: the outbox and the mail server are read with the worker stopped (SIGTERM,
         # in-flight work finishes), or a notice made between the two reads looks lost.
-        await worker.stop()
+        await stop_processes()
         async with engine.connect() as connection:
             tickets = [
                 StoredTicket(format_ticket_number(row.number), *row)
                 for row in await connection.execute(
                     select(
                         Ticket.number, Ticket.tenant_id, Ticket.idempotency_key,
-                        Ticket.status, Ticket.id,
+                        Ticket.status, Ticket.id, Ticket.channel,
                     )
                 )
             ]
@@ -115,6 +119,14 @@ async def read_snapshot(url: str, worker: WorkerSupervisor) -> Snapshot:
                     .having(func.count() > 1)
                 )
             ).all()
+            mails = (
+                await connection.execute(
+                    select(
+                        InboundMail.id, InboundMail.tenant_id, InboundMail.mailbox,
+                        InboundMail.message_key, InboundMail.outcome, InboundMail.ticket_id,
+                    )
+                )
+            ).all()
     finally:
         await engine.dispose()
-    return Snapshot(tickets, counter, notifications, breaches, duplicate_keys, drained)
+    return Snapshot(tickets, counter, notifications, breaches, duplicate_keys, drained, mails)
