@@ -20,6 +20,7 @@ class FaultInjector:
         # Wall clock of each fault's stretch, to date the recorded SLA thresholds against.
         self.windows: list[tuple[float, float]] = []
         self.worker_kills = 0
+        self.background: list[asyncio.Task[None]] = []
 
     async def inject(self, plan: list[Fault]) -> None:
         for at, kind, downtime in plan:
@@ -33,6 +34,7 @@ class FaultInjector:
                 FaultEvent(round(self.clock.since_t0(began), 2), kind, detail,
                            round(time.monotonic() - began, 2))
             )
+        await asyncio.gather(*self.background)
 
     async def one(self, kind: str, downtime: float) -> str:
         stack, postgres, sink = self.stack, self.stack.postgres, self.stack.sink
@@ -48,8 +50,11 @@ class FaultInjector:
             assert process is not None
             pid = await process.kill()
             await asyncio.sleep(downtime)
+            new_pid = process.resume()
+            port = stack.api_port if kind == "api_kill" else stack.mail_port
+            self.background.append(asyncio.create_task(self.ready(process.name, port)))
             return (f"SIGKILL {process.name} pid {pid} and its children (its session); "
-                    f"restarted as pid {process.resume()}")
+                    f"restarted as pid {new_pid}")
         if kind == "api_child_kill":
             return await self.kill_api_child()
         if kind == "postgres_restart":
@@ -72,14 +77,32 @@ class FaultInjector:
         await stack.start_temporal()
         return "dev server stopped (SIGTERM); restarted on its temporal.db"
 
+    async def ready(self, name: str, port: int) -> None:
+        """Logs how long a restarted process took to accept connections again."""
+        began = time.monotonic()
+        while time.monotonic() - began < 120 and not port_open(port):
+            await asyncio.sleep(0.2)
+        waited = time.monotonic() - began
+        self.events.append(FaultEvent(
+            round(self.clock.since_t0(began), 2), f"{name}_ready",
+            f"{name}'s port accepts connections {waited:.1f} s after the restart"
+            if port_open(port) else f"{name}'s port still closed after {waited:.0f} s",
+        ))
+
     async def kill_api_child(self) -> str:
         """SIGKILL one uvicorn worker process; uvicorn's parent is to start another. Waits
         (up to 30 s) until the parent has all its children again and the port answers."""
         api = self.stack.api
         assert api is not None
+        wanted = self.stack.config.api_workers
+        # A restarted API may still be starting: the fault is on a serving uvicorn.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+            len(api.children()) >= wanted and port_open(self.stack.api_port)
+        ):
+            await asyncio.sleep(0.2)
         before = api.children()
         pid = await api.kill_child()
-        wanted = self.stack.config.api_workers
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             after = api.children()

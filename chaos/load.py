@@ -110,15 +110,19 @@ class Load:
 
     async def drive(self, deadline: float) -> None:
         slots = asyncio.Semaphore(self.concurrency)
+        http_slots = asyncio.Semaphore(self.concurrency)
 
         async def one(request: Request) -> None:
             try:
                 await asyncio.sleep(max(0.0, self.clock.t0 + request.release_at - time.monotonic()))
-                async with slots:
-                    if request.door == "http":
-                        assert self.http is not None
+                if request.door == "http":
+                    # A client of the API of its own: its retries while the API is down
+                    # hold none of the workflow starts' slots.
+                    assert self.http is not None
+                    async with http_slots:
                         await self.http.create(request, deadline)
-                    else:
+                else:
+                    async with slots:
                         await self.start_one(request, deadline)
                 if request.finish:
                     await self.finish_installation(request, deadline)

@@ -21,7 +21,7 @@ from ticketing.tickets.numbering import format_ticket_number
 
 # Delivery is the dispatcher's, after the workflows end; a row a killed worker held is due
 # again when its lease ends (TICKETING_SMTP_TIMEOUT x 6 + 30 s).
-OUTBOX_DRAIN_SECONDS = 240.0
+OUTBOX_DRAIN_SECONDS = 360.0
 
 
 @dataclass(frozen=True)
