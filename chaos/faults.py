@@ -80,12 +80,18 @@ class FaultInjector:
     async def ready(self, name: str, port: int) -> None:
         """Logs how long a restarted process took to accept connections again."""
         began = time.monotonic()
+        process = self.stack.api if name == "api" else self.stack.mail
+        assert process is not None
+        children_at: float | None = None
         while time.monotonic() - began < 120 and not port_open(port):
+            if children_at is None and process.children():
+                children_at = time.monotonic() - began
             await asyncio.sleep(0.2)
         waited = time.monotonic() - began
+        spawned = "" if children_at is None else f" (its workers spawned at {children_at:.1f} s)"
         self.events.append(FaultEvent(
             round(self.clock.since_t0(began), 2), f"{name}_ready",
-            f"{name}'s port accepts connections {waited:.1f} s after the restart"
+            f"{name}'s port accepts connections {waited:.1f} s after the restart{spawned}"
             if port_open(port) else f"{name}'s port still closed after {waited:.0f} s",
         ))
 
