@@ -53,8 +53,26 @@ class MailActivities:
                 )
             beating = asyncio.create_task(_beat())
             try:
-                return await poll_all(self.sessions, self.intake, self.passwords, input.limit)
+                report = await poll_all(self.sessions, self.intake, self.passwords, input.limit)
             finally:
                 beating.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await beating
+        count_outcomes(report)
+        return report
+
+
+def count_outcomes(report: PollReport) -> None:
+    """The IMAP door's outcomes on the worker's metrics (TICKETING_METRICS_PORT), under the
+    name `ticketing mail serve` counts the SMTP door's: ticketing_mail_received{outcome}."""
+    meter = activity.metric_meter()
+    received = meter.create_counter(
+        "ticketing_mail_received", "Received mail by the outcome committed for it."
+    )
+    for outcome, count in report.outcomes.items():
+        received.add(count, {"outcome": outcome, "door": "imap"})
+    unreachable = meter.create_counter(
+        "ticketing_mail_imap_unreachable", "IMAP mailboxes that could not be fetched in a pass."
+    )
+    for mailbox in report.unreachable:
+        unreachable.add(1, {"mailbox": mailbox})

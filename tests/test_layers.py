@@ -217,6 +217,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
         # rls binds a Principal's scope on the connection.
         "auth",
         # Unusual: db.metadata gathers every domain's ORM models, for migrations and the tests.
+        "outages",
         "tenants",
         "tickets",
         "sla",
@@ -232,7 +233,11 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     # Unusual: sla.flows drives ticket changes (breach, escalation) through the tickets service,
     # and reads ticket numbers and escalation routes; policies are the tenants'.
     "sla": {"core", "db", "auth", "tenants", "tickets"},
-    "tickets": {"core", "db", "auth", "tenants", "sla", "teams", "notifications"},
+    # Unusual: a new ticket of an affected customer is linked to its outage (outages.linking),
+    # and a linked ticket's clocks stay stopped (outages.repository).
+    "tickets": {"core", "db", "auth", "tenants", "sla", "teams", "notifications", "outages"},
+    # Outages: a parent ticket, tagged customers, bulk notices through the outbox.
+    "outages": {"core", "db", "auth", "tenants", "tickets", "sla", "notifications"},
     # Unusual: assignment reads tickets (the load of each agent) and their service; a desk
     # login (teams.signin) checks that its tenant exists.
     "teams": {"core", "db", "auth", "tickets", "tenants"},
@@ -248,7 +253,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "embedding": {"core", "db", "auth", "tickets", "notifications", "readmodels"},
     # Adapters. temporal.schemas is the workflow contract, made of the domains' schemas; the
     # dispatcher is the Temporal side of the notice outbox's doorbell.
-    "temporal": {"core", "runtime", "sla", "tenants", "tickets", "notifications"},
+    "temporal": {"core", "runtime", "sla", "tenants", "tickets", "notifications", "outages"},
     "web": {
         "core",
         "runtime",
@@ -260,6 +265,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
         "teams",
         "notifications",
         "readmodels",
+        "outages",
         # serve.py connects the Temporal ports the API runs with.
         "temporal",
     },

@@ -249,3 +249,41 @@ def test_notices_answer_in_the_customers_thread(
     assert str(notice.message["In-Reply-To"]) == "<gmail-r1@mail.gmail.com>"
     assert notice.message["Subject"].startswith("[TKT-000001] ")
     assert "We reset it." in notice.message.get_body(("plain",)).get_content()
+
+
+def test_a_bounced_address_is_listed_and_unflagged(
+    cli: Any, smtp: tuple[RecordingHandler, int]
+) -> None:
+    handler, _ = smtp
+    ok(
+        cli(
+            "mailbox",
+            "add",
+            "support@acme.test",
+            "--tenant",
+            "acme",
+            "--senders",
+            "anyone",
+            "--json",
+        )
+    )
+    ok(cli("mail", "receive", "--json", input=m.plain()))
+    handler.received.clear()
+    answered = cli("ticket", "reply", "TKT-000001", "--body", "We reset it.", "--actor", "tenant")
+    assert answered.exit_code == 0, answered.stderr
+    [notice] = [r for r in handler.received if r.recipients == ["jane@example.com"]]
+    report = m.dsn("jane@example.com", str(notice.message["Message-ID"]))
+    assert ok(cli("mail", "receive", "--json", input=report))["outcome"] == "bounce"
+    [flag] = ok(cli("mail", "bounced", "--tenant", "acme", "--json"))
+    assert (flag["address"], flag["reports"]) == ("jane@example.com", 1)
+    assert "5.1.1" in flag["reason"]
+    assert ok(cli("mail", "bounced", "--tenant", "globex", "--json")) == []
+    assert "jane@example.com" in cli("mail", "bounced").stdout
+    handler.received.clear()
+    cli("ticket", "reply", "TKT-000001", "--body", "Still there?", "--actor", "tenant")
+    assert not [r for r in handler.received if r.recipients == ["jane@example.com"]]
+    cleared = ok(cli("mail", "unflag", "Jane@Example.com", "--tenant", "acme", "--json"))
+    assert cleared == {"address": "jane@example.com", "tenant_id": "acme", "flagged": False}
+    again = cli("mail", "unflag", "jane@example.com", "--tenant", "acme")
+    assert again.exit_code == 2 and again.stderr.startswith("error: address: no bounced address")
+    assert ok(cli("mail", "bounced", "--json")) == []

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -47,6 +48,7 @@ def test_the_worker_polls_imap_and_flags_after_commit(
         "TICKETING_TASK_QUEUE": "mail-poller-tests",
         "TICKETING_SECRET_KEY": SECRET,
         "TICKETING_MAIL_IMAP_POLL_SECONDS": "1",
+        "TICKETING_METRICS_PORT": str(metrics_port := find_free_port()),
     }
     runner = CliRunner()
 
@@ -82,5 +84,13 @@ def test_the_worker_polls_imap_and_flags_after_commit(
             while imap.unflagged("poller@acme.test") and time.monotonic() < deadline:
                 time.sleep(0.5)
             assert len(cli("mail", "list", "--outcome", "created", "--json")) == 2
+            # The worker's metrics count the IMAP door's outcomes.
+            metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+            counted = {
+                line.split("outcome=\"")[1].split("\"")[0]: float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith("ticketing_mail_received") and 'door="imap"' in line
+            }
+            assert counted == {"created": 2.0, "ignored": 1.0}, metrics[-2000:]
     finally:
         in_thread(asyncio.run, empty())

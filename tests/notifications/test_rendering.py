@@ -104,6 +104,8 @@ def test_customer_and_desk_kinds_and_no_internal_note_kind() -> None:
         "ticket_merged",
         "pending_reminder",
         "pending_closed",
+        "outage_update",
+        "outage_resolved",
     }
     assert not [k for k in NoticeKind if "internal" in k or "note" in k]
 

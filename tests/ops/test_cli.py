@@ -175,6 +175,20 @@ def test_bad_tenant_id_names_the_field(cli: Any, stack: None) -> None:
     assert error["field"] == "tenant_id" and error["type"] == "InvalidInput"
 
 
+def test_tenant_public_tags_for_the_status_page(cli: Any, stack: None) -> None:
+    result = cli(
+        "tenant", "add", "pubt", "--public-tag", "postcode:", "--public-tag", "olt:b-7", "--json"
+    )
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout)["public_tags"] == ["olt:b-7", "postcode:"]
+    # Not given: the set is kept.
+    again = json.loads(cli("tenant", "add", "pubt", "--name", "Pub", "--json").stdout)
+    assert again["public_tags"] == ["olt:b-7", "postcode:"]
+    assert error_line(cli("tenant", "add", "pubt", "--public-tag", "a b")).startswith(
+        "error: public_tags"
+    )
+
+
 def test_unknown_partner_and_timezone(cli: Any, stack: None) -> None:
     assert error_line(cli("tenant", "add", "t2", "--partner", "nobody")).startswith(
         "error: partner_id:"
@@ -388,3 +402,41 @@ def test_ticket_type_and_merge(cli: Any, stack: None) -> None:
     again = ok_json(cli("ticket", "merge", duplicate, "--into", number, "--json"))
     assert again["ticket"]["status"] == "closed"
     assert error_line(cli("ticket", "merge", number, "--into", number)).startswith("error: into: ")
+
+
+def test_ticket_assign_and_priority(cli: Any, stack: None, env: dict[str, str]) -> None:
+    started = ok_json(
+        cli(
+            "onboard",
+            "--tenant",
+            "acme",
+            "--customer-id",
+            "61",
+            "--email",
+            "c61@example.com",
+            "--json",
+        )
+    )
+    number = str(started["ticket_number"])
+    assert error_line(cli("ticket", "assign", number, "--to", "ana@acme.test")).startswith(
+        "error: assigned_to: "
+    )
+    add_agent = ["agent", "add", "ana@acme.test", "--tenant", "acme", "--password-stdin"]
+    added = in_thread(
+        lambda: CliRunner().invoke(app, [*add_agent, "--json"], env=env, input="s3cret-pass\n")
+    )
+    ok_json(added)
+    assigned = ok_json(cli("ticket", "assign", number, "--to", "ana@acme.test", "--json"))
+    assert assigned["ticket"]["assigned_to"] == "ana@acme.test"
+    plain = cli("ticket", "assign", number, "--to", "ana@acme.test")
+    assert plain.exit_code == 0 and "assigned to ana@acme.test" in plain.stdout
+    unassigned = ok_json(cli("ticket", "assign", number, "--json"))
+    assert unassigned["ticket"]["assigned_to"] is None
+    before = started.get("first_response_due") or assigned["ticket"]["first_response_due"]
+    raised = ok_json(cli("ticket", "priority", number, "URGENT", "--json"))
+    assert raised["ticket"]["priority"] == "urgent"
+    assert raised["ticket"]["first_response_due"] < before
+    assert error_line(cli("ticket", "priority", number, "asap")).startswith("error: priority: ")
+    assert error_line(cli("ticket", "assign", "TKT-999999", "--to", "x")).startswith(
+        "error: ticket: "
+    )

@@ -150,11 +150,31 @@ async def test_platform_creates_a_tenant_under_a_partner_with_a_zone(world: Worl
         "partner_id": "fiberco",
         "support_email": "s@n.test",
         "timezone": "Europe/Berlin",
+        "public_tags": [],
     }
     bad = await world.client.put(
         "/api/v1/tenants/newt", json={"timezone": "Mars/Base"}, headers=auth
     )
     assert bad.status_code == 422 and bad.json()["field"] == "timezone"
+
+
+async def test_a_tenant_admin_marks_which_outage_tags_the_status_page_shows(world: World) -> None:
+    auth = world.keys.auth("tenant_admin")
+    put = await world.client.put(
+        "/api/v1/tenants/acme", json={"public_tags": ["postcode:", "olt:berlin-7"]}, headers=auth
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["public_tags"] == ["olt:berlin-7", "postcode:"]
+    # Absent keeps the set; a change of another field leaves it alone.
+    await world.client.put("/api/v1/tenants/acme", json={"name": "Acme"}, headers=auth)
+    shown = (await world.client.get("/api/v1/tenants/acme", headers=auth)).json()
+    assert shown["public_tags"] == ["olt:berlin-7", "postcode:"]
+    bad = await world.client.put(
+        "/api/v1/tenants/acme", json={"public_tags": ["olt berlin"]}, headers=auth
+    )
+    assert bad.status_code == 422 and bad.json()["field"].startswith("public_tags"), bad.text
+    cleared = await world.client.put("/api/v1/tenants/acme", json={"public_tags": []}, headers=auth)
+    assert cleared.json()["public_tags"] == []
 
 
 async def test_a_tenant_admin_cannot_move_its_tenant_to_a_partner(world: World) -> None:

@@ -11,6 +11,7 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tests.outages.support import declare, tag_customer
 from tests.services import Services
 from tests.web.support import Keys, api_app, clear_keys, seed
 
@@ -100,6 +101,44 @@ async def test_sla_rates_over_a_period(api: tuple[httpx.AsyncClient, Keys]) -> N
     }
     empty = await client.get("/api/v1/reports/sla", params=earlier, headers=keys.auth("platform"))
     assert empty.json()["tickets"] == 0
+
+
+async def test_outage_tickets_are_counted_apart_and_leave_the_met_rate_alone(
+    api: tuple[httpx.AsyncClient, Keys], committed: async_sessionmaker[AsyncSession]
+) -> None:
+    client, keys = api
+    now = datetime.now(UTC)
+    period = {
+        "from": (now - timedelta(days=31)).isoformat(),
+        "to": (now - timedelta(days=29)).isoformat(),
+    }
+    auth = keys.auth("tenant_admin")
+    before = (await client.get("/api/v1/reports/sla", params=period, headers=auth)).json()
+    assert before["outage_tickets"] == 0
+    assert before["windows_excluding_outages"] == before["windows"]
+    assert all(w["outage_time"] is False for w in before["windows"])
+    # A fibre cut behind customer 42: a and b (both unsolved) are linked to it.
+    await tag_customer(committed, "acme", "42", "olt:berlin-7")
+    declared = await declare(committed, tags=("olt:berlin-7",))
+    body = (await client.get("/api/v1/reports/sla", params=period, headers=auth)).json()
+    assert body["tickets"] == 2 and body["outage_tickets"] == 2
+    first = next(w for w in body["windows"] if w["window"] == "first_response")
+    assert (first["met"], first["missed"], first["met_rate"]) == (1, 1, 0.5)
+    rest = next(w for w in body["windows_excluding_outages"] if w["window"] == "first_response")
+    assert (rest["met"], rest["missed"], rest["met_rate"]) == (0, 0, None)
+    outage = next(w for w in body["outage_windows"] if w["window"] == "first_response")
+    assert (outage["met"], outage["missed"], outage["outage_time"]) == (1, 1, True)
+    # The outage's own ticket (created now) is an outage ticket too, and not linked.
+    today = {
+        "from": (now - timedelta(hours=1)).isoformat(),
+        "to": (now + timedelta(hours=1)).isoformat(),
+    }
+    recent = (await client.get("/api/v1/reports/sla", params=today, headers=auth)).json()
+    assert recent["outage_tickets"] == 1 and recent["tickets"] == 1
+    counts = (await client.get("/api/v1/reports/tickets", headers=auth)).json()
+    [acme] = counts["tenants"]
+    assert acme["outage_linked"] == 2 and acme["total"] == 3
+    assert declared.ticket_type == "outage_report"
 
 
 async def test_a_backwards_or_zoneless_period_is_refused(

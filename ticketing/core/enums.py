@@ -73,6 +73,8 @@ class EventKind(StrEnum):
     REMINDED = "reminded"
     # Personal data redacted on request; `data` names the fields, the actor who.
     ERASED = "erased"
+    # Linked to an outage (`data`: its number): the clocks stop until it ends.
+    OUTAGE_LINKED = "outage_linked"
 
 
 class Audience(StrEnum):
@@ -95,6 +97,9 @@ class NoticeKind(StrEnum):
     TICKET_MERGED = "ticket_merged"
     PENDING_REMINDER = "pending_reminder"
     PENDING_CLOSED = "pending_closed"
+    # One per affected customer per outage update; the row names the outage's parent ticket.
+    OUTAGE_UPDATE = "outage_update"
+    OUTAGE_RESOLVED = "outage_resolved"
 
     @property
     def audience(self) -> Audience:
@@ -112,5 +117,9 @@ _CUSTOMER_KINDS = frozenset(
         NoticeKind.TICKET_MERGED,
         NoticeKind.PENDING_REMINDER,
         NoticeKind.PENDING_CLOSED,
+        NoticeKind.OUTAGE_UPDATE,
+        NoticeKind.OUTAGE_RESOLVED,
     }
 )
+# About an outage, not the customer's own ticket: no tracking link to the tenant's parent ticket.
+OUTAGE_NOTICES = frozenset({NoticeKind.OUTAGE_UPDATE, NoticeKind.OUTAGE_RESOLVED})

@@ -120,6 +120,19 @@ def normalize_priority(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+MAX_TAG = 100
+
+
+def network_tag(value: str) -> str:
+    """A customer's network tag (`olt:berlin-7`): 1–100 printable characters, no whitespace or
+    control characters; matched exactly."""
+    if not 1 <= len(value) <= MAX_TAG:
+        raise ValueError(f"must be 1 to {MAX_TAG} characters")
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("must not contain whitespace or control characters")
+    return value
+
+
 Text = Annotated[str, AfterValidator(no_nul)]
 ShortText = Annotated[str, Field(max_length=MAX_SHORT_TEXT), AfterValidator(no_nul)]
 Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE), AfterValidator(no_nul)]
@@ -133,6 +146,8 @@ Labels = Annotated[list[ShortText], Field(max_length=100)]
 Name = Annotated[str, Field(max_length=200), AfterValidator(no_nul)]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+Tag = Annotated[str, AfterValidator(network_tag)]
+Tags = Annotated[list[Tag], Field(max_length=100)]
 
 
 class Contract(BaseModel):

@@ -44,3 +44,7 @@ def ticket_merged(ticket_id: uuid.UUID) -> str:
 def pending_notice(kind: NoticeKind, ticket_id: uuid.UUID, pending_since: datetime) -> str:
     """One reminder and one close notice per wait on the customer (from `pending_since`)."""
     return f"{kind}:{ticket_id}:{pending_since.isoformat()}"
+def outage_notice(outage_id: uuid.UUID, seq: int, customer_id: str) -> str:
+    """One notice per customer per outage update (or resolution), whichever path queued it:
+    the update's page, or the answer to a ticket the customer opened meanwhile."""
+    return f"outage:{outage_id}:{seq}:{customer_id}"

@@ -6,6 +6,7 @@ from ticketing.auth.models import ApiKey
 from ticketing.core.orm import NAMING_CONVENTION, Base, Timestamp
 from ticketing.mail.models import InboundMail, Mailbox, TicketParticipant
 from ticketing.notifications.models import Notification
+from ticketing.outages.models import Outage, OutageUpdate
 from ticketing.sla.models import SlaBreach
 from ticketing.teams.logins import AgentLogin, DeskSession, LoginThrottle
 from ticketing.teams.models import Agent, Team, TeamMember
@@ -28,6 +29,8 @@ __all__ = [
     "DeskSession",
     "LoginThrottle",
     "Notification",
+    "Outage",
+    "OutageUpdate",
     "Partner",
     "PortalLink",
     "PortalSession",

@@ -20,6 +20,7 @@ from ticketing.core.enums import Actor, Channel
 from ticketing.core.errors import InvalidInput, TicketingError
 from ticketing.core.fields import MAX_DESCRIPTION
 from ticketing.db.rls import bind_scope, bind_system
+from ticketing.mail import bounce_repository as bounces
 from ticketing.mail import repository as repo
 from ticketing.mail.errors import AlreadyDecided, MailNotFound, NoMailbox
 from ticketing.mail.facts import IntakePolicy, read_facts
@@ -238,6 +239,15 @@ class MailIntake:
                     await repo.mark_notices_bounced(
                         session, facts.reported_notices, decision.reason or "", now
                     )
+                    if mail.report is not None and mail.report.permanent:
+                        await bounces.flag_bounced(
+                            session,
+                            facts.reported_notices,
+                            mail.report.recipients,
+                            decision.reason or "",
+                            mail_id,
+                            now,
+                        )
                 if not await repo.record_outcome(
                     session,
                     mail_id,

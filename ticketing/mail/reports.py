@@ -23,6 +23,9 @@ class DeliveryReport:
     recipients: tuple[str, ...]
     reason: str
     original_message_ids: tuple[str, ...] = ()
+    # Failed for good (a 5.x.x status, or a detector's permanent failure): the addresses are
+    # flagged; a temporary failure only fails the notice.
+    permanent: bool = False
 
 
 def delivery_report(message: EmailMessage, sender: str | None) -> DeliveryReport | None:
@@ -46,12 +49,13 @@ def delivery_report(message: EmailMessage, sender: str | None) -> DeliveryReport
         return None
     recipients = tuple(sorted(a.decode("utf-8", "replace").lower() for a in failed))
     why = "permanent delivery failure" if permanent else "delivery failure"
-    return DeliveryReport(recipients, why, _original_ids(message))
+    return DeliveryReport(recipients, why, _original_ids(message), permanent=bool(permanent))
 
 
 def _rfc3464(message: EmailMessage) -> DeliveryReport:
     recipients: list[str] = []
     reasons: list[str] = []
+    permanent = False
     for part in message.walk():
         if part.get_content_type() != "message/delivery-status":
             continue
@@ -69,10 +73,13 @@ def _rfc3464(message: EmailMessage) -> DeliveryReport:
             if address:
                 recipients.append(address)
             status = str(block.get("status", "")).strip()
+            permanent = permanent or status.startswith("5")
             diagnostic = " ".join(str(block.get("diagnostic-code", "")).split())
             reasons.append(" ".join(x for x in (status, diagnostic) if x))
     reason = "; ".join(r for r in reasons if r) or "delivery failed"
-    return DeliveryReport(tuple(recipients), reason[:1000], _original_ids(message))
+    return DeliveryReport(
+        tuple(recipients), reason[:1000], _original_ids(message), permanent=permanent
+    )
 
 
 def _address(value: object) -> str | None:

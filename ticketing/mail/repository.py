@@ -145,12 +145,21 @@ async def list_mails(
     return list((await session.execute(stmt)).scalars())
 
 
+# A mail that became a ticket or a reply also clears its sender's bounce flag: the address
+# works again (in the same statement, so intake pays no round trip for it).
 _DECIDE = text(
     """
-UPDATE inbound_mails SET outcome = :outcome, reason = :reason, ticket_id = :ticket_id,
-       ticket_message_id = :message_id, decided_at = :now
-WHERE id = :id AND outcome IS NOT DISTINCT FROM :expected
-RETURNING id
+WITH decided AS (
+    UPDATE inbound_mails SET outcome = :outcome, reason = :reason, ticket_id = :ticket_id,
+           ticket_message_id = :message_id, decided_at = :now
+    WHERE id = :id AND outcome IS NOT DISTINCT FROM :expected
+    RETURNING id, tenant_id, sender
+), cleared AS (
+    DELETE FROM bounced_addresses b USING decided d
+    WHERE CAST(:outcome AS text) IN ('created', 'appended')
+      AND b.tenant_id = d.tenant_id AND b.address = lower(d.sender)
+)
+SELECT id FROM decided
 """
 )
 

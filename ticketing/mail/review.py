@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import datetime
 
@@ -9,8 +10,9 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal, require_principal
-from ticketing.core.errors import Forbidden
+from ticketing.core.errors import Forbidden, NotFound
 from ticketing.db.rls import bind_scope
+from ticketing.mail import bounce_repository as bounces
 from ticketing.mail import repository as repo
 from ticketing.mail.models import InboundMail, MailOutcome
 from ticketing.tickets.numbering import format_ticket_number
@@ -45,6 +47,31 @@ class MailReview:
 
     async def ticket_of(self, mail_id: int) -> uuid.UUID | None:
         return await repo.ticket_of_mail(self.session, mail_id)
+
+    async def bounced(
+        self, *, tenant_id: str | None = None, limit: int = 100
+    ) -> builtins.list[Bounced]:
+        """Addresses flagged by a permanent bounce, newest first (this scope's tenants)."""
+        rows = await bounces.bounced_addresses(self.session, tenant_id, limit)
+        return [Bounced(**vars(row)) for row in rows]
+
+    async def unflag(self, tenant_id: str, address: str) -> None:
+        """Write to the address again (the customer says it works); another scope's flag, or
+        none, is reported as missing."""
+        if not await bounces.unflag(self.session, tenant_id, address.strip()):
+            raise NotFound(
+                f"address: no bounced address {address.strip()!r} in this tenant",
+                field="address",
+                value=address,
+            )
+
+
+class Bounced(BaseModel):
+    tenant_id: str
+    address: str
+    reason: str
+    bounced_at: datetime
+    reports: int
 
 
 def _info(mail: InboundMail, number: int | None) -> MailInfo:

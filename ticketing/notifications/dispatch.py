@@ -141,6 +141,10 @@ class Dispatcher:
         recipient = row.recipient or self._fallback(row.kind)
         if not recipient:
             return DeliveryOutcome(DeliveryStatus.FAILED, NO_RECIPIENT)
+        if row.recipient and row.bounced is not None:
+            return DeliveryOutcome(
+                DeliveryStatus.FAILED, f"address flagged as bounced: {row.bounced}"[:1000]
+            )
         context = (
             TicketContext(row.ticket_id, row.status, row.tenant_name) if row.ticket_id else None
         )

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 import structlog
 
 from ticketing.auth.signed_links import MissingSecretKey, TrackingLinks
+from ticketing.core.enums import OUTAGE_NOTICES
 from ticketing.notifications.delivery import (
     DeliveryOutcome,
     DeliveryStatus,
@@ -100,7 +101,7 @@ def render(
         if context is None:
             raise UndeliverableNotice("ticket_id: the row has no ticket", field="ticket_id")
         notice = notice_from_outbox(note, context, sender=sender)
-        if links is not None:
+        if links is not None and notice.kind not in OUTAGE_NOTICES:
             notice = replace(notice, tracking_url=links.url(notice.ticket_id))
         if not full:
             return Rendered(note.recipient, subject_line(notice), "", msg_id)

@@ -35,6 +35,8 @@ _SUBJECTS: dict[NoticeKind, str] = {
     NoticeKind.SLA_WARNING: "SLA warning ({kind}): due {due_at}",
     NoticeKind.SLA_BREACH: "SLA breached ({kind}) at level {level}",
     NoticeKind.ESCALATED: "Escalated to L{to_level} ({target_type})",
+    NoticeKind.OUTAGE_UPDATE: "Service disruption: {title}",
+    NoticeKind.OUTAGE_RESOLVED: "Service restored: {title}",
 }
 
 

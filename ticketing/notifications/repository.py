@@ -83,6 +83,9 @@ class OutboxRow:
     # customer's latest mail on the ticket (notices answer in its thread).
     mailbox: str | None = None
     customer_message_id: str | None = None
+    # Why the recipient is flagged as bounced for the tenant (ticketing/mail/bounce_repository),
+    # or None: a flagged address is not written to again until it writes in.
+    bounced: str | None = None
 
 
 # One due row, skipping rows another sender holds; the claim counts the attempt and leases the
@@ -101,7 +104,7 @@ WITH due AS (
     UPDATE notifications x
     SET attempts = x.attempts + 1, next_attempt_at = clock_timestamp() + :lease
     FROM due WHERE x.id = due.id
-    RETURNING x.id, x.kind, x.recipient, x.payload, x.ticket_id, x.attempts
+    RETURNING x.id, x.kind, x.recipient, x.payload, x.ticket_id, x.attempts, x.tenant_id
 )
 SELECT c.id, c.kind, c.recipient, c.payload, t.number, t.title, t.priority,
        t.id, t.status, n.name, c.attempts,
@@ -110,7 +113,9 @@ SELECT c.id, c.kind, c.recipient, c.payload, t.number, t.title, t.priority,
        (SELECT i.message_id FROM inbound_mails i
          WHERE i.ticket_id = t.id AND i.message_id IS NOT NULL
            AND i.outcome IN ('created', 'appended')
-         ORDER BY i.id DESC LIMIT 1)
+         ORDER BY i.id DESC LIMIT 1),
+       (SELECT f.reason FROM bounced_addresses f
+         WHERE f.tenant_id = c.tenant_id AND f.address = lower(c.recipient))
 FROM claimed c
 LEFT JOIN tickets t ON t.id = c.ticket_id
 LEFT JOIN tenants n ON n.id = t.tenant_id
@@ -143,6 +148,7 @@ async def claim_due(
         attempts=row[10],
         mailbox=row[11],
         customer_message_id=row[12],
+        bounced=row[13],
     )
 
 

@@ -62,16 +62,22 @@ def pausing_statuses(policy: SlaPolicy) -> frozenset[TicketStatus]:
 
 
 def move_pauses(
-    row: StoredClock, requested: TicketStatus, policy: SlaPolicy, now: datetime
+    row: StoredClock,
+    requested: TicketStatus,
+    policy: SlaPolicy,
+    now: datetime,
+    *,
+    held: bool = False,
 ) -> EventKind | None:
     """Open a pause when the ticket enters a pausing status, close it when it leaves one.
+    `held`: linked to an active outage, so the clocks stay stopped whatever the status.
 
     Decided by the stored pauses, not the old status, so tickets resolved before resolved
     paused (no open pause) reopen without a pause to close.
     """
     pauses = pauses_of(row.sla_pauses)
     paused = any(p.end is None for p in pauses)
-    stops = requested in pausing_statuses(policy)
+    stops = held or requested in pausing_statuses(policy)
     if stops and not paused:
         pauses.append(Pause(now))
         change = EventKind.PAUSED

@@ -28,6 +28,8 @@ class TenantInfo(BaseModel):
     partner_id: str | None
     support_email: str | None
     timezone: str
+    # Which outage tags /status shows: exact tags, or prefixes ending in ':'.
+    public_tags: list[str] = []
 
 
 class CustomerRecord(BaseModel):
@@ -36,6 +38,7 @@ class CustomerRecord(BaseModel):
     email: str | None
     name: str | None
     plan: str | None
+    tags: list[str] = []
 
 
 def partner_info(row: Partner) -> PartnerInfo:
@@ -50,12 +53,18 @@ def tenant_info(row: Tenant) -> TenantInfo:
         partner_id=row.partner_id,
         support_email=row.support_email,
         timezone=zone,
+        public_tags=list(row.public_tags or []),
     )
 
 
 def customer_record(row: Customer) -> CustomerRecord:
     return CustomerRecord(
-        customer_id=row.id, tenant_id=row.tenant_id, email=row.email, name=row.name, plan=row.plan
+        customer_id=row.id,
+        tenant_id=row.tenant_id,
+        email=row.email,
+        name=row.name,
+        plan=row.plan,
+        tags=list(row.tags or []),
     )
 
 

@@ -48,6 +48,7 @@ class TenantFlows(Flow):
                 timezone=change.timezone,
                 support_email=change.support_email,
                 sla_policy=stored_policy,
+                public_tags=change.public_tags,
             )
             policies = SlaPolicyService(session, self.principal)
             moved: list[uuid.UUID] = []
@@ -99,5 +100,3 @@ async def upsert_following_plan(
         change.tenant_id, customer.id
     )
     return customer, moved
-
-

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, func, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.core.orm import Base
@@ -30,6 +31,11 @@ class Tenant(Base):
     # sla.stored.policy_to_dict() and BusinessCalendar.to_dict(); NULL means the defaults.
     sla_policy: Mapped[dict[str, Any] | None]
     calendar: Mapped[dict[str, Any] | None]
+    # Which outage tags the public status page shows: exact tags, or prefixes ending in ':'
+    # (`postcode:`); empty shows none (migration 0028).
+    public_tags: Mapped[list[str]] = mapped_column(
+        ARRAY(String(100)), default=list, server_default=text("'{}'::varchar[]")
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
@@ -46,5 +52,9 @@ class Customer(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     # The plan (tier) SLA rules may match, e.g. "enterprise"; None matches no plan rule.
     plan: Mapped[str | None] = mapped_column(String(100))
+    # Network tags (`olt:berlin-7`): the outages that affect the customer (migration 0025).
+    tags: Mapped[list[str]] = mapped_column(
+        ARRAY(String(100)), default=list, server_default=text("'{}'::varchar[]")
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from ticketing.core.fields import Contract, CustomerId, Email, Identifier, Name, ShortText
+from ticketing.core.fields import (
+    Contract,
+    CustomerId,
+    Email,
+    Identifier,
+    Name,
+    ShortText,
+    Tags,
+)
 from ticketing.sla.policy_document import SlaPolicyDocument
 
 
@@ -23,3 +31,6 @@ class RegisterTenantInput(Contract):
     support_email: Email | None = None
     # The tenant's SLA policy document (as `ticketing sla set` takes it); None keeps the policy.
     sla_policy: SlaPolicyDocument | None = None
+    # Which outage tags the public status page shows (exact tags, or prefixes ending in ':');
+    # replaces the set, None keeps it.
+    public_tags: Tags | None = None

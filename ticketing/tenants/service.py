@@ -13,11 +13,24 @@ from ticketing.core.errors import (
     PartnerNotFound,
     TenantNotFound,
 )
+from ticketing.core.fields import network_tag
 from ticketing.db.rls import bind_scope
 from ticketing.sla import BusinessCalendar, SlaPolicy, validate_timezone
 from ticketing.sla.stored import policy_from_dict, policy_to_dict
 from ticketing.tenants import repository as repo
 from ticketing.tenants.models import Customer, Partner, Tenant
+
+
+def parse_tags(tags: list[str]) -> list[str]:
+    """Every tag checked; the first bad one is an InvalidInput naming `tags`."""
+    if len(tags) > 100:
+        raise InvalidInput("tags", len(tags), "at most 100 tags")
+    for tag in tags:
+        try:
+            network_tag(tag)
+        except ValueError as error:
+            raise InvalidInput("tags", tag, str(error)) from None
+    return tags
 
 
 class TenantService:
@@ -70,6 +83,7 @@ class TenantService:
         support_email: str | None = None,
         sla_policy: SlaPolicy | None = None,
         calendar: BusinessCalendar | None = None,
+        public_tags: list[str] | None = None,
     ) -> Tenant:
         """Create or update a tenant (idempotent on its id); a tenant admin edits only its own
         and cannot move it to another partner."""
@@ -111,6 +125,8 @@ class TenantService:
             tenant.sla_policy = policy_to_dict(sla_policy)
         if calendar is not None:
             tenant.calendar = calendar.to_dict()
+        if public_tags is not None:
+            tenant.public_tags = sorted(set(parse_tags(public_tags)))
         await self.session.flush()
         return tenant
 
@@ -122,8 +138,10 @@ class TenantService:
         email: str | None = None,
         name: str | None = None,
         plan: str | None = None,
+        tags: list[str] | None = None,
     ) -> Customer:
-        """Create the customer under `tenant_id` or update its contact details.
+        """Create the customer under `tenant_id` or update its contact details; `tags`
+        replaces its network tags (None keeps them).
 
         Customer ids are unique per tenant: another tenant's customer with the same id is
         another customer.
@@ -141,5 +159,7 @@ class TenantService:
         customer.email = email or customer.email
         customer.name = name or customer.name
         customer.plan = plan or customer.plan
+        if tags is not None:
+            customer.tags = sorted(set(parse_tags(tags)))
         await self.session.flush()
         return customer

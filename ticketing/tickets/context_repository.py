@@ -1,5 +1,5 @@
-"""What a create reads before it writes (the customer, its tenant's SLA settings, its team): one
-statement, in the repository layer."""
+"""What a create reads before it writes (the customer, its tenant's SLA settings, its team, an
+active outage it is behind): one statement, in the repository layer."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ class CreateContext:
     team_known: bool = False
     # The fingerprint stored with the ticket already made for this key (None: none stored).
     existing_fingerprint: str | None = None
+    # The customer carries a tag of an active outage: the flow links the ticket after the
+    # commit (read here so the ordinary create costs no statement of its own for it).
+    outage_active: bool = False
 
 
 # The customer and its tenant's SLA settings, any ticket already made for this key, and whether
@@ -45,7 +48,9 @@ SELECT c.id, c.email, t.id, t.partner_id, t.sla_policy, t.calendar, k.id AS exis
                 AND m.assignment_mode <> 'none') AS team_assigns,
        EXISTS (SELECT 1 FROM teams m WHERE m.tenant_id = c.tenant_id AND m.name = :team)
          AS team_known,
-       k.idempotency_fingerprint
+       k.idempotency_fingerprint,
+       EXISTS (SELECT 1 FROM outages o WHERE o.tenant_id = c.tenant_id
+                AND o.status = 'active' AND o.tags && c.tags) AS outage_active
 FROM customers c JOIN tenants t ON t.id = c.tenant_id
 LEFT JOIN tickets k ON k.tenant_id = c.tenant_id AND k.idempotency_key = :key
 WHERE c.id = :customer_id AND (CAST(:tenant_id AS text) IS NULL OR c.tenant_id = :tenant_id)
@@ -99,6 +104,7 @@ async def create_context(
             team_assigns=bool(row[8]),
             team_known=bool(row[9]),
             existing_fingerprint=row[10],
+            outage_active=bool(row[11]),
         )
         for row in rows
     ]

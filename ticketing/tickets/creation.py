@@ -24,6 +24,8 @@ class Created:
     ticket: TicketInfo
     # Its team hands out new tickets: the flow picks an agent after the commit.
     team_assigns: bool
+    # Its customer is behind an active outage: the flow links it after the commit.
+    outage_active: bool = False
 
 
 @dataclass(frozen=True)

@@ -100,11 +100,13 @@ class TicketCreator:
             tenant_id=new.tenant_id,
             channel=new.channel.value,
         )
-        return Created(ticket, ctx.team_assigns)
+        return Created(ticket, ctx.team_assigns, ctx.outage_active)
 
     async def _replayed(self, ctx: CreateContext, fingerprint: str | None) -> Created:
         """The ticket already made for the key; refused when the key came with another
         request (see creation.check_replay)."""
         creation.check_replay(ctx, fingerprint)
         assert ctx.existing_ticket_id is not None
-        return Created(await self.read(ctx.existing_ticket_id), ctx.team_assigns)
+        return Created(
+            await self.read(ctx.existing_ticket_id), ctx.team_assigns, ctx.outage_active
+        )

@@ -23,7 +23,9 @@ from ticketing.core.enums import (
 )
 from ticketing.db.rls import bind_scope
 from ticketing.notifications.service import NotificationService
+from ticketing.outages.linking import link_new_ticket
 from ticketing.sla import pending_repository as pending
+from ticketing.sla.service import utcnow
 from ticketing.teams.service import assign_by_team
 from ticketing.tenants.flows import upsert_following_plan
 from ticketing.tenants.schemas import UpsertCustomerInput
@@ -47,7 +49,9 @@ class TicketFlows(Flow):
     def _tickets(self, session: AsyncSession) -> TicketService:
         return TicketService(session, self.principal)
 
-    async def _created(self, ticket: TicketInfo, *, team_assigns: bool) -> TicketInfo:
+    async def _created(
+        self, ticket: TicketInfo, *, team_assigns: bool, outage_active: bool = False
+    ) -> TicketInfo:
         if team_assigns and ticket.assigned_to is None:
             # Right after the create, not in it: the create keeps its one self-committing
             # statement and never waits on a team lock; a replay assigns a ticket a crash left
@@ -55,6 +59,13 @@ class TicketFlows(Flow):
             async with self.sessions() as session, session.begin():
                 bind_scope(session, self.principal)
                 ticket = await assign_by_team(session, ticket)
+        if outage_active:
+            # A customer behind an active outage (the create's own read says so; most creates
+            # skip this): linked and answered at once, right after the create, as the team's
+            # pick is (a replay links one a crash left unlinked).
+            async with self.sessions() as session, session.begin():
+                bind_scope(session, self.principal)
+                ticket = await link_new_ticket(session, ticket, utcnow()) or ticket
         # Also on an idempotent replay: a retry after a crash between the commit and these
         # duties must still leave the ticket watched and its notice on its way.
         duties = AfterCommit()
@@ -77,7 +88,11 @@ class TicketFlows(Flow):
             created = await self._tickets(session).create_ticket_alone(
                 request, now=now, rules=rules
             )
-        return await self._created(created.ticket, team_assigns=created.team_assigns)
+        return await self._created(
+            created.ticket,
+            team_assigns=created.team_assigns,
+            outage_active=created.outage_active,
+        )
 
     async def open_for_customer(
         self,
@@ -92,9 +107,11 @@ class TicketFlows(Flow):
             _, moved = await upsert_following_plan(session, self.principal, customer)
             for ticket_id in moved:
                 duties.wake(ticket_id)
-            ticket = await self._tickets(session).create_ticket(request)
+            created = await self._tickets(session).create_in_transaction(request)
             # In the create's own transaction: this path is already one.
-            ticket = await assign_by_team(session, ticket)
+            ticket = await assign_by_team(session, created.ticket)
+            if created.outage_active:
+                ticket = await link_new_ticket(session, ticket, utcnow()) or ticket
             if also is not None:
                 await also(session, ticket)
             return ticket

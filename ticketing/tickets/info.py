@@ -42,6 +42,7 @@ def ticket_info(row: Ticket) -> TicketInfo:
         closed_at=row.closed_at,
         metadata=dict(row.metadata_),
         requester_email=row.requester_email,
+        outage=format_ticket_number(row.outage_number) if row.outage_number else None,
     )
 
 

@@ -95,6 +95,8 @@ class Ticket(Base):
     )
     # When it last began waiting on the customer (null unless pending).
     pending_since: Mapped[datetime | None]
+    # The number of the outage the ticket is linked to (its clocks stop while it is active).
+    outage_number: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class TicketMessage(Base):

@@ -14,6 +14,7 @@ from ticketing.auth.signed_links import email_digest
 from ticketing.core.enums import Actor, EventKind, TicketStatus
 from ticketing.core.fields import is_identifier
 from ticketing.db.rls import bind_tracked_number, bind_tracked_ticket
+from ticketing.outages.public import PublicOutage, linked_outage
 from ticketing.tenants import repository as tenants_repo
 from ticketing.tickets import lookup_repository as lookup_repo
 from ticketing.tickets.numbering import MAX_TICKET_NUMBER, parse_ticket_number
@@ -113,6 +114,8 @@ class CustomerView:
     status_label: str
     updated_at: datetime
     timeline: list[TimelineEntry]
+    # The outage the ticket is linked to, as the public sees it (title, ETA, updates).
+    outage: PublicOutage | None = None
 
 
 async def customer_view(session: AsyncSession, tracked: TrackedTicket) -> CustomerView:
@@ -148,6 +151,7 @@ async def customer_view(session: AsyncSession, tracked: TrackedTicket) -> Custom
         status_label=STATUS_LABELS[ticket.status],
         updated_at=max([ticket.created_at, *(e.at for e in entries)]),
         timeline=entries,
+        outage=await linked_outage(session, ticket.tenant_id, ticket.outage),
     )
 
 

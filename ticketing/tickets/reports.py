@@ -31,6 +31,8 @@ class Breakdown(BaseModel):
     by_type: dict[str, int] = Field(default_factory=dict)
     breached: int = 0
     not_breached: int = 0
+    # Of `total`, the tickets linked to an outage (counted apart: one fibre cut, hundreds).
+    outage_linked: int = 0
 
 
 class TicketCountsReport(BaseModel):
@@ -46,6 +48,8 @@ class WindowRate(BaseModel):
     open: int
     # met / (met + missed); None while nothing is decided.
     met_rate: float | None
+    # The windows of outage tickets: their clocks stop for the outage, shown apart.
+    outage_time: bool = False
 
 
 class SlaReport(BaseModel):
@@ -53,10 +57,20 @@ class SlaReport(BaseModel):
     period_to: datetime
     tickets: int
     windows: list[WindowRate]
+    # Of `tickets`, those linked to an outage or an outage's own: an outage does not drown
+    # the met rate, so `windows_excluding_outages` leaves them out and `outage_windows` shows
+    # theirs apart, marked as outage time. `windows` stays every ticket's, as before.
+    outage_tickets: int = 0
+    windows_excluding_outages: list[WindowRate] = Field(default_factory=list)
+    outage_windows: list[WindowRate] = Field(default_factory=list)
 
 
-def _add(group: Breakdown, status: str, priority: str, kind: str, breached: bool, n: int) -> None:
+def _add(
+    group: Breakdown, status: str, priority: str, kind: str, breached: bool, linked: bool, n: int
+) -> None:
     group.total += n
+    if linked:
+        group.outage_linked += n
     for counts, key in (
         (group.by_status, status),
         (group.by_priority, priority),
@@ -82,8 +96,8 @@ class TicketReports:
         rows = await reports_repo.counts(self.session, self.principal)
         tenants: dict[str, Breakdown] = {}
         teams: dict[tuple[str, str | None], Breakdown] = {}
-        for tenant_id, team, status, priority, kind, breached, n in rows:
-            values = (str(status), str(priority), str(kind), bool(breached), int(n))
+        for tenant_id, team, status, priority, kind, breached, linked, n in rows:
+            values = (str(status), str(priority), str(kind), bool(breached), bool(linked), int(n))
             _add(tenants.setdefault(tenant_id, Breakdown(tenant_id=tenant_id)), *values)
             key = (tenant_id, team)
             _add(teams.setdefault(key, Breakdown(tenant_id=tenant_id, team=team)), *values)
@@ -99,35 +113,45 @@ class TicketReports:
         start, end = _utc(period_from, "from"), _utc(period_to, "to")
         if end <= start:
             raise InvalidInput("to", period_to, "must be after from")
-        ids = await reports_repo.created_between(
+        rows = await reports_repo.created_between(
             self.session, self.principal, start, end, MAX_SLA_TICKETS + 1
         )
-        if len(ids) > MAX_SLA_TICKETS:
+        if len(rows) > MAX_SLA_TICKETS:
             raise InvalidInput("from", period_from, f"more than {MAX_SLA_TICKETS} tickets")
         now = now or utcnow()
         sla = SlaService(self.session, self.principal)
-        tally: Counter[tuple[str, bool | None]] = Counter()
-        for ticket_id in ids:
+        # Keyed by (outage ticket, window, met).
+        tally: Counter[tuple[bool, str, bool | None]] = Counter()
+        for ticket_id, outage in rows:
             stats = await sla.statistics(ticket_id, now=now)
             for outcome in stats.windows:
-                tally[(outcome.window, outcome.met)] += 1
+                tally[(outage, outcome.window, outcome.met)] += 1
         return SlaReport(
             period_from=period_from,
             period_to=period_to,
-            tickets=len(ids),
-            windows=[_rate(window, tally) for window in SlaWindow],
+            tickets=len(rows),
+            windows=[_rate(window, tally, (False, True)) for window in SlaWindow],
+            outage_tickets=sum(1 for _, outage in rows if outage),
+            windows_excluding_outages=[_rate(window, tally, (False,)) for window in SlaWindow],
+            outage_windows=[_rate(window, tally, (True,)) for window in SlaWindow],
         )
 
 
-def _rate(window: SlaWindow, tally: Counter[tuple[str, bool | None]]) -> WindowRate:
-    met, missed = tally[(window.value, True)], tally[(window.value, False)]
+def _rate(
+    window: SlaWindow, tally: Counter[tuple[bool, str, bool | None]], outage: tuple[bool, ...]
+) -> WindowRate:
+    def count(met: bool | None) -> int:
+        return sum(tally[(o, window.value, met)] for o in outage)
+
+    met, missed = count(True), count(False)
     decided = met + missed
     return WindowRate(
         window=window,
         met=met,
         missed=missed,
-        open=tally[(window.value, None)],
+        open=count(None),
         met_rate=None if decided == 0 else met / decided,
+        outage_time=outage == (True,),
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.auth.principal import Principal
@@ -16,7 +16,8 @@ from ticketing.tickets.repository import scoped_tickets
 
 
 async def counts(session: AsyncSession, principal: Principal) -> Sequence[Sequence[Any]]:
-    """(tenant, team, status, priority, type, breached, count) over the visible tickets."""
+    """(tenant, team, status, priority, type, breached, linked to an outage, count) over the
+    visible tickets."""
     visible = scoped_tickets(principal).subquery()
     columns = (
         visible.c.tenant_id,
@@ -25,6 +26,7 @@ async def counts(session: AsyncSession, principal: Principal) -> Sequence[Sequen
         visible.c.priority,
         visible.c.ticket_type,
         visible.c.sla_breached,
+        visible.c.outage_number.is_not(None),
     )
     rows = await session.execute(select(*columns, func.count()).group_by(*columns))
     return [tuple(row) for row in rows]
@@ -32,13 +34,17 @@ async def counts(session: AsyncSession, principal: Principal) -> Sequence[Sequen
 
 async def created_between(
     session: AsyncSession, principal: Principal, start: datetime, end: datetime, limit: int
-) -> list[uuid.UUID]:
-    """Ids of the visible tickets created in [start, end), oldest first, at most `limit`."""
+) -> list[tuple[uuid.UUID, bool]]:
+    """(id, outage ticket) of the visible tickets created in [start, end), oldest first, at
+    most `limit`; an outage ticket is linked to an outage or is an outage's own ticket."""
+    outage = or_(
+        Ticket.outage_number.is_not(None), cast(Ticket.ticket_type, String) == "outage_report"
+    )
     query = (
         scoped_tickets(principal)
-        .with_only_columns(Ticket.id)
+        .with_only_columns(Ticket.id, outage)
         .where(Ticket.created_at >= start, Ticket.created_at < end)
         .order_by(Ticket.created_at)
         .limit(limit)
     )
-    return list(await session.scalars(query))
+    return [(row[0], bool(row[1])) for row in await session.execute(query)]

@@ -251,6 +251,8 @@ class TicketFilters:
     statuses: frozenset[TicketStatus] | None = None
     # One tenant of those the principal sees (platform staff's tenant filter).
     tenant_id: str | None = None
+    # Linked to an outage (True), not linked (False), either (None): the desk's "Outage".
+    outage: bool | None = None
 
 
 async def list_tickets(
@@ -274,6 +276,9 @@ async def list_tickets(
         query = query.where(Ticket.assigned_team == filters.assigned_team)
     if filters.breached is not None:
         query = query.where(Ticket.sla_breached.is_(filters.breached))
+    if filters.outage is not None:
+        linked = Ticket.outage_number.is_not(None)
+        query = query.where(linked if filters.outage else ~linked)
     if filters.search:
         escaped = filters.search.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
         pattern = f"%{escaped}%"

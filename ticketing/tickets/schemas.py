@@ -82,6 +82,8 @@ class TicketInfo(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     # Who wrote in (a mail's From), when not the customer's registered address.
     requester_email: str | None = None
+    # The number of the outage the ticket is linked to (`TKT-…`), or null.
+    outage: str | None = None
 
 
 class TicketMessageInfo(BaseModel):

@@ -9,7 +9,7 @@ from fastapi import Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from ticketing.core.errors import InvalidCustomerId
-from ticketing.core.fields import Contract, Email, Name, ShortText, normalize_customer_id
+from ticketing.core.fields import Contract, Email, Name, ShortText, Tags, normalize_customer_id
 from ticketing.sla.flows import SlaFlows
 from ticketing.sla.policy_document import SlaPolicyDocument, parse_policy_document
 from ticketing.tenants.directory import (
@@ -75,6 +75,9 @@ class TenantChange(Contract):
     partner_id: ShortText | None = None
     support_email: Email | None = None
     timezone: ShortText | None = None
+    # Outage tags the public status page (/status) shows: exact tags (`olt:berlin-7`) or
+    # prefixes ending in ':' (`postcode:`); replaces the set, [] clears it, absent keeps it.
+    public_tags: Tags | None = None
 
 
 class CustomerChange(Contract):

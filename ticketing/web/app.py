@@ -17,6 +17,7 @@ from ticketing.web.headers import SecurityHeaders
 from ticketing.web.portal import PortalConfig, portal_router
 from ticketing.web.portal.routes import UPLOAD_PATH
 from ticketing.web.problems import MAX_BODY_BYTES, BodyLimit, install_problem_handlers
+from ticketing.web.status import status_router
 from ticketing.web.telemetry import Telemetry, instrument_app
 from ticketing.web.timeouts import REQUEST_TIMEOUT_SECONDS, RequestTimeout
 from ticketing.web.tracking import TrackingConfig, tracking_router
@@ -82,6 +83,8 @@ def create_app(
     app.include_router(teams.agents_router)
     app.include_router(apikeys.router)
     app.include_router(chat.router)
+    # Public and read-only, with nothing to configure: always served.
+    app.include_router(status_router())
     if tracking is not None:
         app.include_router(tracking_router(tracking))
     if desk is not None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -31,12 +32,18 @@ log = structlog.get_logger(__name__)
 
 @asynccontextmanager
 async def open_ports(
-    settings: Settings, *, client: Client | None = None, database_url: str | None = None
+    settings: Settings,
+    *,
+    client: Client | None = None,
+    database_url: str | None = None,
+    defer_watchers: bool = True,
 ) -> AsyncIterator[ApiPorts]:
     """The worker's ports: Temporal watchers and the dispatcher's doorbell, on a fresh engine.
-    Notices leave through the task queue's dispatcher, never inside a request."""
+    Notices leave through the task queue's dispatcher, never inside a request; a new ticket's
+    watcher starts right after the response (DeferredWatchers: the reconciler is its backstop)."""
     from ticketing.temporal.client import connect_client
     from ticketing.temporal.dispatcher import DispatcherDoorbell, dispatcher_input
+    from ticketing.temporal.watcher_starter import DeferredWatchers
     from ticketing.temporal.watchers import TemporalWatchers
 
     if database_url is None:
@@ -47,11 +54,17 @@ async def open_ports(
     client = client or await connect_client(settings, lazy=True)
     engine = make_engine(database_url, settings)
     doorbell = DispatcherDoorbell(client, settings.task_queue, dispatcher_input(settings))
+    inline = TemporalWatchers(client, settings.task_queue)
+    # `defer_watchers=False`: the start inside the request, as before (bench.end_to_end's
+    # baseline).
+    watchers = DeferredWatchers(inline) if defer_watchers else None
     try:
-        async with doorbell.lifetime():
+        async with doorbell.lifetime(), contextlib.AsyncExitStack() as stack:
+            if watchers is not None:
+                await stack.enter_async_context(watchers.lifetime())
             yield ApiPorts(
                 sessions=make_sessionmaker(engine),
-                watchers=TemporalWatchers(client, settings.task_queue),
+                watchers=watchers or inline,
                 notices=doorbell,
                 keys=KeyCache(settings.api_key_cache_seconds),
             )

@@ -250,6 +250,49 @@ def mail_release(
     run(json_out, action, render)
 
 
+@mail_app.command("bounced")
+def mail_bounced(
+    tenant: str = typer.Option(None, "--tenant", help="Only this tenant's addresses."),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Addresses a permanent bounce flagged: notices to them fail at once until they write in
+    again or `mail unflag` clears them."""
+    from ticketing.mail.review import MailReview
+
+    async def action() -> list[dict[str, Any]]:
+        async with database(Settings()) as sessions, sessions() as s:
+            rows = await MailReview(s, operator(tenant)).bounced(tenant_id=tenant, limit=limit)
+        return [r.model_dump(mode="json") for r in rows]
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        for r in rows:
+            line = f"{r['tenant_id']}  {r['address']}  {r['bounced_at'][:19]}  {r['reason']}"
+            out().print(Text(plain_text(line)))
+
+    run(json_out, action, render)
+
+
+@mail_app.command("unflag")
+def mail_unflag(
+    address: str = typer.Argument(..., help="The address `mail bounced` shows."),
+    tenant: str = typer.Option(..., "--tenant", help="The tenant it is flagged for."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Write to a bounced address again (its owner says it works)."""
+    from ticketing.mail.review import MailReview
+
+    async def action() -> dict[str, Any]:
+        async with database(Settings()) as sessions, sessions() as s, s.begin():
+            await MailReview(s, operator(tenant)).unflag(tenant, address)
+        return {"address": address.strip().lower(), "tenant_id": tenant, "flagged": False}
+
+    def render(r: dict[str, Any]) -> None:
+        out().print(Text(plain_text(f"{r['address']} unflagged")))
+
+    run(json_out, action, render)
+
+
 @asynccontextmanager
 async def mail_serving(
     settings: Settings, client: Client | None = None, database_url: str | None = None

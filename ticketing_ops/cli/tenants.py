@@ -61,6 +61,14 @@ def partner_add(
     )
 
 
+PUBLIC_TAG_OPTION = typer.Option(
+    [],
+    "--public-tag",
+    help="An outage tag /status may show (exact, or a prefix ending in ':'); repeat it; "
+    "replaces the set.",
+)
+
+
 @tenant_app.command("add")
 def tenant_add(
     tenant_id: str = typer.Argument(..., help="Tenant id (letters, digits, _ . : -)."),
@@ -68,6 +76,7 @@ def tenant_add(
     partner: str = typer.Option(None, "--partner", help="Partner id (escalation level 2)."),
     timezone: str = typer.Option(None, help="IANA time zone of the business calendar."),
     support_email: str = typer.Option(None, help="Where tenant-level notifications go."),
+    public_tag: list[str] = PUBLIC_TAG_OPTION,
     demo_sla: bool = typer.Option(
         False, "--demo-sla", help="SLA targets in seconds (urgent 10s/30s) for demos."
     ),
@@ -88,6 +97,7 @@ def tenant_add(
                 "partner_id": partner,
                 "timezone": timezone,
                 "support_email": support_email,
+                "public_tags": public_tag or None,
             },
         )
         # A new zone or policy moves the open tickets' due dates: the flow re-targets them and
@@ -103,6 +113,7 @@ def tenant_add(
             "name": done.tenant.name,
             "partner_id": done.tenant.partner_id,
             "support_email": done.tenant.support_email,
+            "public_tags": done.tenant.public_tags,
             "demo_sla": demo_sla,
         }
         if data.timezone is not None or demo_sla:

@@ -1,4 +1,4 @@
-"""`ticketing ticket type|merge`: the support manager's changes to a ticket, each one flow."""
+"""`ticketing ticket type|merge|assign|priority`: property changes, one flow each."""
 
 from __future__ import annotations
 
@@ -49,3 +49,41 @@ def ticket_merge(
         return (await flows.merge(ticket, into, actor=actor)).ticket
 
     _mutation(json_out, Settings(), tenant, merge, f"merged into {into}")
+
+
+@ticket_app.command("assign")
+def ticket_assign(
+    ticket: str = typer.Argument(..., help="TKT-…"),
+    to: str = typer.Option(None, "--to", help="The agent (name or email); omit to unassign."),
+    team: str = typer.Option(None, "--team", help="Also move it to this team."),
+    actor: str = typer.Option(None, help="Who made the change."),
+    tenant: str = typer.Option(None, "--tenant", help="Only if it belongs to this tenant."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Assign the ticket to an agent (and team); without --to it is unassigned."""
+    _mutation(
+        json_out,
+        Settings(),
+        tenant,
+        lambda flows: flows.assign(ticket, assigned_to=to, assigned_team=team, actor=actor),
+        f"assigned to {to}" if to else "unassigned",
+    )
+
+
+@ticket_app.command("priority")
+def ticket_priority(
+    ticket: str = typer.Argument(..., help="TKT-…"),
+    priority: str = typer.Argument(..., metavar="PRIORITY", help="low|normal|high|urgent."),
+    actor: str = typer.Option(None, help="Who made the change."),
+    tenant: str = typer.Option(None, "--tenant", help="Only if it belongs to this tenant."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Change the priority: its SLA due dates follow the new priority's targets."""
+    _mutation(
+        json_out,
+        Settings(),
+        tenant,
+        # The service names `priority` when the value is not one.
+        lambda flows: flows.change_priority(ticket, priority.strip().lower(), actor=actor),
+        f"priority {priority.strip().lower()}",
+    )

@@ -22,6 +22,8 @@ PAGE_SIZE = 50
 FIRST = "~"
 MAX_TRAIL = 40
 STATUS_CHOICES = ("", *(s.value for s in TicketStatus), "any")
+# The "Outage" filter: any ticket, those linked to an outage, those not linked.
+OUTAGE_CHOICES = {"": None, "linked": True, "none": False}
 
 
 @dataclass
@@ -30,6 +32,7 @@ class QueueFilters:
     priority: str = ""
     assignee: str = ""
     q: str = ""
+    outage: str = ""
     tenant: str = ""
     cursor: str = ""
     trail: list[str] = field(default_factory=list)
@@ -43,6 +46,7 @@ class QueueFilters:
             priority=get("priority", "")[:16],
             assignee=get("assignee", "")[:200],
             q=get("q", "").strip()[:200],
+            outage=get("outage", "")[:16],
             tenant=get("tenant", "")[:64] if me.tenant_id is None else "",
             cursor=get("cursor", "")[:64],
             trail=[c for c in get("trail", "").split(".") if c][-MAX_TRAIL:],
@@ -53,6 +57,9 @@ class QueueFilters:
         if found.priority and found.priority not in {p.value for p in Priority}:
             found.errors["priority"] = "Choose a priority from the list."
             found.priority = ""
+        if found.outage not in OUTAGE_CHOICES:
+            found.errors["outage"] = "Choose an outage filter from the list."
+            found.outage = ""
         return found
 
     def query(self, **changes: Any) -> str:
@@ -63,6 +70,7 @@ class QueueFilters:
             "priority": self.priority,
             "assignee": self.assignee,
             "q": self.q,
+            "outage": self.outage,
             "cursor": self.cursor,
             "trail": ".".join(self.trail),
         } | changes
@@ -90,6 +98,7 @@ async def queue_view(desk: Desk, request: Request, me: DeskIdentity) -> dict[str
                 search=f.q or None,
                 cursor=f.cursor or None,
                 tenant_id=tenant,
+                outage=OUTAGE_CHOICES[f.outage],
                 limit=PAGE_SIZE,
             )
         except TicketingError as error:

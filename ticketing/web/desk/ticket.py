@@ -21,6 +21,7 @@ from ticketing.tickets.flows import Also
 from ticketing.tickets.schemas import TicketInfo
 from ticketing.tickets.share import share_text
 from ticketing.web.deps import ticket_flows
+from ticketing.web.desk.outage import MAX_LINKED_SHOWN, LinkedOutage, outage_on_page
 from ticketing.web.desk.session import Desk, not_found, refused, to_login
 from ticketing.web.desk.views import KIT, render, timeline
 from ticketing.web.pages import tokens_match
@@ -72,6 +73,7 @@ async def ticket_page(
     t = detail.ticket
     async with desk.ports(request).sessions() as session:
         agents = await TeamService(session, me.principal).list_agents(t.tenant_id)
+        outage = await outage_on_page(session, me.principal, t)
     done = DONE.get(request.query_params.get("done", ""))
     context: dict[str, Any] = {
         "page_title": t.ticket_number,
@@ -84,6 +86,9 @@ async def ticket_page(
         "max_files": desk.config.limits.files,
         "max_file_mib": desk.config.limits.file_bytes // (1024 * 1024),
         "max_total_mib": desk.config.limits.total_bytes // (1024 * 1024),
+        "linked_outage": outage if isinstance(outage, LinkedOutage) else None,
+        "outage": None if isinstance(outage, LinkedOutage) else outage,
+        "max_linked_shown": MAX_LINKED_SHOWN,
         "errors": errors or {},
         "values": values or {},
         "done": None if errors else done,

@@ -49,6 +49,7 @@ EVENT_LABELS = {
     EventKind.BREACHED: "SLA breached",
     EventKind.ESCALATED: "Escalated",
     EventKind.ERASED: "Personal data erased",
+    EventKind.OUTAGE_LINKED: "Linked to an outage",
 }
 
 
