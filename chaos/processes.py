@@ -139,6 +139,11 @@ def stack_env(app_url: str, home: Path, temporal_host: str, smtp_port: int,
         "TICKETING_MAIL_LISTEN": f"127.0.0.1:{mail_port}",
         # The run's senders write many mails within the hour to one tenant: no rate hold.
         "TICKETING_MAIL_MAX_PER_HOUR": "100000",
+        # The API and the mail intake start a new ticket's watcher after answering; one killed
+        # in between leaves that start to the reconciler, its documented backstop. Every 20 s
+        # here (300 s by default) so the watcher checks see its repairs within the run; how
+        # many it made is counted from the workers' logs (`reconciler_repairs`).
+        "TICKETING_RECONCILE_EVERY": "20",
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("TICKETING_METRICS_PORT", None)

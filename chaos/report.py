@@ -100,7 +100,8 @@ def print_report(report: ChaosReport) -> None:
         f" s → {stats.get('tickets_per_second')} tickets/s through the faults; RPC retries "
         f"{stats.get('rpc_retries')}; HTTP retries {stats.get('http_retries')}; mail retries "
         f"{stats.get('mail_retries')}; spawns {stats.get('spawns')}, unexpected exits "
-        f"{ {k: len(v) for k, v in (stats.get('unexpected_exits') or {}).items()} }; total "
+        f"{ {k: len(v) for k, v in (stats.get('unexpected_exits') or {}).items()} }; "
+        f"reconciler repairs {stats.get('reconciler_repairs')}; total "
         f"{stats.get('total_seconds')} s; home {report.home}"
     )
     console.print("[green]ALL CHECKS PASSED[/green]" if report.passed

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -132,3 +134,20 @@ async def read_snapshot(url: str, stop_processes: Callable[[], Awaitable[None]])
     finally:
         await engine.dispose()
     return Snapshot(tickets, counter, notifications, breaches, duplicate_keys, drained, mails)
+
+
+def reconciler_repairs(home: Path) -> dict[str, int]:
+    """What the reconciler repaired, summed from the workers' `reconciled_watchers` and
+    `reconciled_outbox` log lines (it logs only when it repaired something)."""
+    found = {"started": 0, "replaced": 0, "woken": 0, "notices": 0}
+    for log in sorted(home.glob("worker*-*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if '"reconciled_' not in line:
+                continue
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                for key in found:
+                    value = event.get(key)
+                    if isinstance(value, int):
+                        found[key] += value
+    return found

@@ -22,7 +22,7 @@ from chaos.verify.intake import (
 )
 from chaos.verify.mail import check_failed_rows, check_refused, check_sent_once, outbox_rows
 from chaos.verify.sla import check_thresholds
-from chaos.verify.snapshot import StoredTicket, read_snapshot
+from chaos.verify.snapshot import StoredTicket, read_snapshot, reconciler_repairs
 from chaos.verify.tickets import (
     channel_of,
     check_numbers,
@@ -184,5 +184,6 @@ class Verifier:
                 f"{f.workflow_id}: {f.wft_failed}" for f in everything if f.wft_failed
             ][:20],
             open_tickets=len(open_numbers),
+            reconciler_repairs=reconciler_repairs(self.stack.home),
             notification_crash_window_resends=crash_window_resends,
         )
