@@ -21,6 +21,7 @@ from tests.notifications.smtp_support import free_port
 from tests.services import Services
 from tests.web.tracking.conftest import seed
 from ticketing.runtime.settings import Settings
+from ticketing.temporal.watcher_starter import DeferredWatchers
 from ticketing.temporal.watchers import TemporalWatchers
 from ticketing.web.serve import open_ports, serving
 from ticketing_ops.devstack import TemporalDevServer, find_free_port
@@ -144,9 +145,11 @@ async def test_the_api_starts_while_temporal_is_down_and_connects_when_it_is_up(
     monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{port}")
     settings = Settings(database_url=database_url, home=tmp_path)
     async with open_ports(settings, database_url=database_url) as ports:
-        assert isinstance(ports.watchers, TemporalWatchers)
+        assert isinstance(ports.watchers, DeferredWatchers)
+        inline = ports.watchers.inner
+        assert isinstance(inline, TemporalWatchers)
         async with TemporalDevServer(
             tmp_path / "temporal", port=port, ui_port=find_free_port(), headless=True
         ):
-            counted = await ports.watchers.client.count_workflows()
+            counted = await inline.client.count_workflows()
     assert counted.count == 0
