@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -12,6 +15,17 @@ from ticketing.mail.mailboxes import PasswordBox
 from ticketing.smtp.polling import PollInput, PollReport, poll_all
 from ticketing.temporal.caller import CallerCheck
 from ticketing.temporal.names import MAIL_POLLER_WORKFLOW, POLL_MAILBOXES_ACTIVITY
+
+# Well inside the poller's heartbeat timeout (workflows/mail_poller.py, 30 s).
+HEARTBEAT_EVERY = 5.0
+
+
+async def _beat() -> None:
+    """Heartbeats while the pass runs: its worker is alive. A hung IMAP call is bounded by its
+    socket timeout, the pass by its start-to-close timeout."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_EVERY)
 
 
 class MailActivities:
@@ -37,7 +51,13 @@ class MailActivities:
                 raise MissingSecretKey(
                     "secret_key: IMAP passwords need TICKETING_SECRET_KEY", field="secret_key"
                 )
-            report = await poll_all(self.sessions, self.intake, self.passwords, input.limit)
+            beating = asyncio.create_task(_beat())
+            try:
+                report = await poll_all(self.sessions, self.intake, self.passwords, input.limit)
+            finally:
+                beating.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beating
         count_outcomes(report)
         return report
 

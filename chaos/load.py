@@ -16,6 +16,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from chaos.http_load import HttpLoad
 from chaos.plan import Clock, Request
 from chaos.processes import TASK_QUEUE
 from ticketing.temporal import names
@@ -32,9 +33,10 @@ class Load:
 
     def __init__(
         self, client: Client, requests: list[Request], clock: Clock, rng: random.Random,
-        concurrency: int,
+        concurrency: int, http: HttpLoad | None = None,
     ) -> None:
         self.client = client
+        self.http = http
         self.requests = requests
         self.clock = clock
         self.rng = rng
@@ -108,12 +110,20 @@ class Load:
 
     async def drive(self, deadline: float) -> None:
         slots = asyncio.Semaphore(self.concurrency)
+        http_slots = asyncio.Semaphore(self.concurrency)
 
         async def one(request: Request) -> None:
             try:
                 await asyncio.sleep(max(0.0, self.clock.t0 + request.release_at - time.monotonic()))
-                async with slots:
-                    await self.start_one(request, deadline)
+                if request.door == "http":
+                    # A client of the API of its own: its retries while the API is down
+                    # hold none of the workflow starts' slots.
+                    assert self.http is not None
+                    async with http_slots:
+                        await self.http.create(request, deadline)
+                else:
+                    async with slots:
+                        await self.start_one(request, deadline)
                 if request.finish:
                     await self.finish_installation(request, deadline)
             except Exception as error:  # noqa: BLE001 - reported by the checks
@@ -156,7 +166,8 @@ class Load:
                         max(1.0, deadline - time.monotonic()),
                     )
 
-        await asyncio.gather(*(closed(r.workflow_id) for r in self.requests if r.started))
+        await asyncio.gather(*(closed(r.workflow_id) for r in self.requests
+                               if r.started and r.door == "workflow"))
 
     async def running_watchers(self) -> list[str]:
         client = self.client

@@ -36,17 +36,30 @@ class ChaosConfig:
     refused_ratio: float = 0.1  # customers whose address the mail server refuses (550)
     smtp_outages: int = 1  # the mail server down (connection refused) for a stretch
     smtp_slowdowns: int = 1  # the mail server slow (seconds per message) for a stretch
+    workers: int = 2  # `ticketing worker` processes on the one task queue
+    api_workers: int = 2  # `ticketing api --workers N`
+    http_ratio: float = 0.15  # business requests made as HTTP creates (Idempotency-Key)
+    api_kills: int = 1  # the API's parent and its uvicorn workers SIGKILLed together
+    api_child_kills: int = 1  # one uvicorn worker process SIGKILLed (uvicorn restarts it)
+    mails: int | None = None  # new-ticket mails, by SMTP and IMAP; default n / 10
+    imap_ratio: float = 0.4  # of the mails, appended to a Dovecot mailbox the poller fetches
+    mail_resend_ratio: float = 0.1  # mails delivered again through the other door
+    mail_kills: int = 1  # `ticketing mail serve` SIGKILLed
     results_path: Path | None = DEFAULT_RESULTS
     keep_home: bool = False
 
     def window(self) -> float:
         return self.load_seconds if self.load_seconds is not None else max(15.0, self.n / 6)
 
+    def mail_count(self) -> int:
+        return self.mails if self.mails is not None else self.n // 10
+
 
 
 @dataclass
 class Request:
-    """One workflow the driver starts. Duplicates repeat an onboarding's business key."""
+    """One workflow the driver starts, or (door "http") one `POST /api/v1/tickets` with the
+    business key as its Idempotency-Key. Duplicates repeat an onboarding's business key."""
 
     workflow_id: str
     workflow_type: str
@@ -62,9 +75,15 @@ class Request:
     already_started: bool = False
     finished: bool = False
     error: str | None = None
+    door: str = "workflow"  # "workflow" | "http"
+    ticket_numbers: list[str] = field(default_factory=list)  # every HTTP answer's ticket
+
+    @property
+    def email(self) -> str:
+        return f"{REFUSED_PREFIX if self.refused else ''}customer-{self.customer_id}@example.test"
 
     def workflow_input(self) -> OnboardingInput | InstallationInput:
-        email = f"{REFUSED_PREFIX if self.refused else ''}customer-{self.customer_id}@example.test"
+        email = self.email
         if self.workflow_type == names.ONBOARDING_WORKFLOW:
             return OnboardingInput(
                 tenant_id=self.tenant_id,
@@ -89,7 +108,20 @@ def plan_requests(config: ChaosConfig, rng: random.Random) -> list[Request]:
         tenant = TENANTS[index % len(TENANTS)]
         customer = str(100_000 + index)
         release = window * index / config.n
-        if rng.random() < config.installation_ratio:
+        if rng.random() < config.http_ratio:
+            requests.append(
+                Request(
+                    workflow_id=f"chaos-http-{index:05d}",
+                    workflow_type="http",
+                    tenant_id=tenant,
+                    customer_id=customer,
+                    business_key=f"http:{tenant}:{customer}",
+                    release_at=release,
+                    refused=rng.random() < config.refused_ratio,
+                    door="http",
+                )
+            )
+        elif rng.random() < config.installation_ratio:
             workflow_id = f"chaos-ins-{index:05d}"
             requests.append(
                 Request(
@@ -142,6 +174,9 @@ def plan_faults(config: ChaosConfig, rng: random.Random) -> list[Fault]:
         + ["temporal_restart"] * config.temporal_restarts
         + ["smtp_down"] * config.smtp_outages
         + ["smtp_slow"] * config.smtp_slowdowns
+        + ["api_kill"] * config.api_kills
+        + ["api_child_kill"] * config.api_child_kills
+        + ["mail_kill"] * config.mail_kills
     )
     rng.shuffle(kinds)
     window = config.window()
@@ -152,6 +187,9 @@ def plan_faults(config: ChaosConfig, rng: random.Random) -> list[Fault]:
         # Shorter than the dispatcher's retry bound in this run (TICKETING_MAIL_RETRY_*).
         "smtp_down": (5.0, 10.0),
         "smtp_slow": (8.0, 15.0),
+        "api_kill": (0.5, 3.0),
+        "api_child_kill": (0.0, 0.0),  # uvicorn's own supervisor restarts it
+        "mail_kill": (0.5, 3.0),
     }
     times = sorted(rng.uniform(0.08, 0.85) * window for _ in kinds)
     return [

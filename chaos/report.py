@@ -55,6 +55,7 @@ def config_json(config: ChaosConfig) -> dict[str, Any]:
     data["home"] = str(config.home) if config.home else None
     data["results_path"] = str(config.results_path) if config.results_path else None
     data["load_seconds"] = config.window()
+    data["mails"] = config.mail_count()
     return data
 
 
@@ -92,11 +93,15 @@ def print_report(report: ChaosReport) -> None:
     console.print(
         f"started {stats.get('workflows_started')} workflows "
         f"({stats.get('business_requests')} requests + {stats.get('duplicate_onboardings')} "
-        f"duplicate onboardings; {stats.get('installations')} installations) over "
+        f"duplicate onboardings; {stats.get('installations')} installations; "
+        f"{stats.get('http_creates')} HTTP creates) and {stats.get('mails')} mails "
+        f"({stats.get('mail_deliveries')} deliveries) over "
         f"{stats.get('load_seconds')} s; all closed after {stats.get('all_closed_after_seconds')}"
         f" s → {stats.get('tickets_per_second')} tickets/s through the faults; RPC retries "
-        f"{stats.get('rpc_retries')}; worker spawns {stats.get('worker_spawns')}, unexpected "
-        f"exits {len(stats.get('worker_unexpected_exits') or [])}; total "
+        f"{stats.get('rpc_retries')}; HTTP retries {stats.get('http_retries')}; mail retries "
+        f"{stats.get('mail_retries')}; spawns {stats.get('spawns')}, unexpected exits "
+        f"{ {k: len(v) for k, v in (stats.get('unexpected_exits') or {}).items()} }; "
+        f"reconciler repairs {stats.get('reconciler_repairs')}; total "
         f"{stats.get('total_seconds')} s; home {report.home}"
     )
     console.print("[green]ALL CHECKS PASSED[/green]" if report.passed

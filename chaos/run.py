@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 from chaos.faults import FaultInjector
+from chaos.http_load import HttpLoad
 from chaos.load import Load
+from chaos.mail_load import FlagSampler, MailLoad
 from chaos.plan import (
     DEFAULT_RESULTS,
     ChaosConfig,
@@ -32,7 +34,8 @@ from chaos.plan import (
     plan_faults,
     plan_requests,
 )
-from chaos.processes import Stack
+from chaos.plan_mail import MailMessage, plan_mails
+from chaos.processes import Customers, Stack
 from chaos.report import ChaosReport, Check, FaultEvent, config_json, print_report, write_json
 from chaos.verify.verifier import Verifier
 from ticketing.temporal import names
@@ -51,9 +54,10 @@ class ChaosRun:
         self.rng = random.Random(config.seed)
         self.report = ChaosReport(config=config_json(config), home=str(home))
         self.clock = Clock(config.time_limit)
-        self.stack = Stack(home, self.log_event)
+        self.stack = Stack(home, config, self.log_event)
         self.faults = FaultInjector(self.stack, self.clock, self.report.faults)
         self.requests: list[Request] = []
+        self.mails: list[MailMessage] = []
 
     def log_event(self, kind: str, detail: str, downtime: float | None = None) -> None:
         event = FaultEvent(round(self.clock.since_t0(), 2), kind, detail, downtime)
@@ -62,8 +66,10 @@ class ChaosRun:
     async def run(self) -> ChaosReport:
         config = self.config
         self.requests = plan_requests(config, self.rng)
+        self.mails = plan_mails(config, self.rng)
         faults = plan_faults(config, self.rng)
-        await self.stack.start()
+        await self.stack.start(self.customers())
+        self.report.stats["setup_seconds"] = round(time.monotonic() - self.clock.started_at, 1)
         overrun = OVERRUN_SECONDS
         watchdog = asyncio.create_task(
             self._dump_stacks_after(self.clock.remaining() + overrun - 10)
@@ -82,6 +88,11 @@ class ChaosRun:
         self.report.stats["sink_messages"] = len(self.stack.sink.messages)
         return self.report
 
+    def customers(self) -> Customers:
+        """The customers the HTTP creates name and the mail comes from, registered up front."""
+        return [(r.tenant_id, r.customer_id, r.email) for r in self.requests
+                if r.door == "http"] + [(m.tenant_id, m.customer_id, m.sender) for m in self.mails]
+
     async def _dump_stacks_after(self, seconds: float) -> None:
         """What every task awaits, printed once the run is about to be cut off: a hang
         is then diagnosed from the output rather than guessed at."""
@@ -92,15 +103,38 @@ class ChaosRun:
 
     async def _run(self, faults: list[Fault]) -> None:
         config, clock, stack = self.config, self.clock, self.stack
-        assert stack.client is not None and stack.worker is not None
-        load = Load(stack.client, self.requests, clock, self.rng, config.concurrency)
+        assert stack.client is not None and stack.imap is not None
+        async with HttpLoad(stack.api_url, stack.api_keys, self.rng) as http:
+            load = Load(stack.client, self.requests, clock, self.rng, config.concurrency, http)
+            mail = MailLoad(stack.mail_port, stack.imap, clock, self.rng)
+            sampler = FlagSampler(stack.imap, stack.postgres.url)
+            sampling = asyncio.Event()
+            sampler_task = asyncio.create_task(sampler.run(sampling))
+            try:
+                await self._drive(faults, load, mail, sampler)
+            finally:
+                sampling.set()
+                await sampler_task
+        stats = self.report.stats
+        stats.update(
+            http_retries=dict(http.retries),
+            mail_retries=dict(mail.retries),
+            flag_samples=sampler.samples,
+        )
+        stats["total_seconds"] = round(time.monotonic() - clock.started_at, 2)
+
+    async def _drive(
+        self, faults: list[Fault], load: Load, mail: MailLoad, sampler: FlagSampler
+    ) -> None:
+        config, clock, stack = self.config, self.clock, self.stack
         reserve = max(60.0, config.time_limit * 0.2)  # for waiting and verifying
         clock.start_load()
         load_deadline = clock.deadline - reserve
         fault_task = asyncio.create_task(self.faults.inject(faults))
         try:
             await asyncio.wait_for(
-                load.drive(load_deadline), max(1.0, load_deadline - time.monotonic()) + 30
+                asyncio.gather(load.drive(load_deadline), mail.drive(self.mails, load_deadline)),
+                max(1.0, load_deadline - time.monotonic()) + 30,
             )
         except TimeoutError:
             self.log_event("load_timeout", "requests still unanswered 30 s after the load deadline")
@@ -114,7 +148,10 @@ class ChaosRun:
         closed_at = await load.wait_all_closed(clock.deadline - reserve * 0.5)
         stats = self.report.stats
         stats.update(
-            workflows_started=sum(r.started for r in self.requests),
+            workflows_started=sum(r.started for r in self.requests if r.door == "workflow"),
+            http_creates=sum(r.door == "http" for r in self.requests),
+            mails=len(self.mails),
+            mail_deliveries=sum(len(m.deliveries) for m in self.mails),
             business_requests=config.n,
             duplicate_onboardings=sum(r.duplicate_of is not None for r in self.requests),
             installations=sum(
@@ -124,13 +161,14 @@ class ChaosRun:
             all_closed_after_seconds=closed_at,
             tickets_per_second=round(config.n / closed_at, 2) if closed_at else None,
             rpc_retries=dict(load.retries),
-            worker_spawns=stack.worker.spawns,
-            worker_unexpected_exits=stack.worker.unexpected_exits,
+            spawns={p.name: p.spawns for p in stack.processes},
+            unexpected_exits={p.name: p.unexpected_exits for p in stack.processes
+                              if p.unexpected_exits},
         )
         await Verifier(
-            config, self.requests, load, stack, self.faults.windows, self.report
+            config, self.requests, self.mails, load, stack, self.faults.windows, self.report,
+            sampler,
         ).verify()
-        stats["total_seconds"] = round(time.monotonic() - clock.started_at, 2)
 
 
 # -- entry points -----------------------------------------------------------------------------
@@ -165,6 +203,19 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
     parser.add_argument("--temporal-restarts", type=int, default=2)
     parser.add_argument("--smtp-outages", type=int, default=1)
     parser.add_argument("--smtp-slowdowns", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="`ticketing worker` processes")
+    parser.add_argument("--api-workers", type=int, default=2, help="`ticketing api --workers`")
+    parser.add_argument("--http-ratio", type=float, default=0.15,
+                        help="share of the requests made as HTTP creates")
+    parser.add_argument("--api-kills", type=int, default=1,
+                        help="SIGKILLs of the whole API (parent and uvicorn workers)")
+    parser.add_argument("--api-child-kills", type=int, default=1,
+                        help="SIGKILLs of one uvicorn worker process")
+    parser.add_argument("--mails", type=int, default=None, help="new-ticket mails (N/10)")
+    parser.add_argument("--imap-ratio", type=float, default=0.4,
+                        help="share of the mails appended to IMAP rather than sent by SMTP")
+    parser.add_argument("--mail-kills", type=int, default=1,
+                        help="SIGKILLs of `ticketing mail serve`")
     parser.add_argument("--refused-ratio", type=float, default=0.1,
                         help="share of customers whose address gets 550")
     parser.add_argument("--load-seconds", type=float, default=None,
@@ -184,6 +235,14 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
         smtp_outages=args.smtp_outages,
         smtp_slowdowns=args.smtp_slowdowns,
         refused_ratio=args.refused_ratio,
+        workers=args.workers,
+        api_workers=args.api_workers,
+        http_ratio=args.http_ratio,
+        api_kills=args.api_kills,
+        api_child_kills=args.api_child_kills,
+        mails=args.mails,
+        imap_ratio=args.imap_ratio,
+        mail_kills=args.mail_kills,
         load_seconds=args.load_seconds,
         concurrency=args.concurrency,
         results_path=args.results,

@@ -14,6 +14,10 @@ with workflow.unsafe.imports_passed_through():
     from ticketing.temporal import names
 
 PASS_TIMEOUT = timedelta(minutes=10)
+# The pass heartbeats while its worker lives: a pass whose worker died (SIGKILL, a lost node)
+# is tried again after this, not after PASS_TIMEOUT. Ten minutes without IMAP intake after
+# each worker crash was what the chaos run found (issue 23).
+PASS_HEARTBEAT = timedelta(seconds=30)
 PASS_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
@@ -31,6 +35,7 @@ class MailPollerWorkflow:
                     MailActivities.poll_mailboxes,
                     PollInput(limit=input.limit),
                     start_to_close_timeout=PASS_TIMEOUT,
+                    heartbeat_timeout=PASS_HEARTBEAT,
                     retry_policy=PASS_RETRY,
                 )
             except ActivityError:

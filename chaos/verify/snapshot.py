@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chaos.processes import WorkerSupervisor
 from ticketing.db.engine import make_engine
 from ticketing.db.metadata import Notification, SlaBreach, Ticket, TicketCounter
+from ticketing.mail.models import InboundMail
 from ticketing.tickets.numbering import format_ticket_number
 
 # Delivery is the dispatcher's, after the workflows end; a row a killed worker held is due
-# again when its lease ends (TICKETING_SMTP_TIMEOUT x 6 + 30 s).
-OUTBOX_DRAIN_SECONDS = 240.0
+# again when its lease ends (TICKETING_SMTP_TIMEOUT x 6 + 30 s). The dispatcher sends one row
+# at a time: with 550 tickets' ~4,500 notices on a loaded 2-core machine the backlog took up to
+# 246 s to drain after the last workflow closed (seed 2026).
+OUTBOX_DRAIN_SECONDS = 480.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class StoredTicket:
     idempotency_key: str | None
     status: str
     id: Any
+    channel: str
 
 
 @dataclass
@@ -52,6 +57,8 @@ class Snapshot:
     breaches: list[Breach]
     duplicate_keys: Sequence[Any]  # (dedupe_key, count) of keys with more than one row
     drained: bool  # the outbox was seen with no row queued before the worker stopped
+    # inbound_mails: (id, tenant_id, mailbox, message_key, outcome, ticket_id)
+    mails: Sequence[Any]
 
 
 async def outbox_drained(engine: AsyncEngine, deadline: float) -> bool:
@@ -68,22 +75,23 @@ async def outbox_drained(engine: AsyncEngine, deadline: float) -> bool:
     return False
 
 
-async def read_snapshot(url: str, worker: WorkerSupervisor) -> Snapshot:
-    """Waits for the outbox to drain, stops the worker, then reads (as the owner, past RLS)."""
+async def read_snapshot(url: str, stop_processes: Callable[[], Awaitable[None]]) -> Snapshot:
+    """Waits for the outbox to drain, stops the product's processes, then reads (as the
+    owner, past RLS)."""
     engine = make_engine(url)
     try:
         drained = await outbox_drained(engine, time.monotonic() + OUTBOX_DRAIN_SECONDS)
         # Open tickets' watchers go on recording thresholds, and their notices on being
         # mailed: the outbox and the mail server are read with the worker stopped (SIGTERM,
         # in-flight work finishes), or a notice made between the two reads looks lost.
-        await worker.stop()
+        await stop_processes()
         async with engine.connect() as connection:
             tickets = [
                 StoredTicket(format_ticket_number(row.number), *row)
                 for row in await connection.execute(
                     select(
                         Ticket.number, Ticket.tenant_id, Ticket.idempotency_key,
-                        Ticket.status, Ticket.id,
+                        Ticket.status, Ticket.id, Ticket.channel,
                     )
                 )
             ]
@@ -115,6 +123,31 @@ async def read_snapshot(url: str, worker: WorkerSupervisor) -> Snapshot:
                     .having(func.count() > 1)
                 )
             ).all()
+            mails = (
+                await connection.execute(
+                    select(
+                        InboundMail.id, InboundMail.tenant_id, InboundMail.mailbox,
+                        InboundMail.message_key, InboundMail.outcome, InboundMail.ticket_id,
+                    )
+                )
+            ).all()
     finally:
         await engine.dispose()
-    return Snapshot(tickets, counter, notifications, breaches, duplicate_keys, drained)
+    return Snapshot(tickets, counter, notifications, breaches, duplicate_keys, drained, mails)
+
+
+def reconciler_repairs(home: Path) -> dict[str, int]:
+    """What the reconciler repaired, summed from the workers' `reconciled_watchers` and
+    `reconciled_outbox` log lines (it logs only when it repaired something)."""
+    found = {"started": 0, "replaced": 0, "woken": 0, "notices": 0}
+    for log in sorted(home.glob("worker*-*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if '"reconciled_' not in line:
+                continue
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                for key in found:
+                    value = event.get(key)
+                    if isinstance(value, int):
+                        found[key] += value
+    return found

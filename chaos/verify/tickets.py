@@ -15,6 +15,10 @@ from ticketing.temporal.schemas import TicketInfo
 DONE_STATUSES = {"resolved", "closed"}
 
 
+def channel_of(row: StoredTicket) -> str:
+    return str(getattr(row.channel, "value", row.channel))
+
+
 def open_ticket_numbers(tickets: Sequence[StoredTicket]) -> set[str]:
     return {row.ticket_number for row in tickets if row.status not in DONE_STATUSES}
 
@@ -23,6 +27,7 @@ def check_one_ticket_per_request(
     add: Add, n: int, requests: Sequence[Request], business: Sequence[WorkflowFacts],
     tickets: Sequence[StoredTicket],
 ) -> None:
+    """Workflow starts and HTTP creates; `tickets`: every ticket not made from mail."""
     by_id = {r.workflow_id: r for r in requests}
     expected_keys = {r.business_key for r in requests}
     # Every chaos ticket comes from a business request, so every row has a key.
@@ -44,6 +49,16 @@ def check_one_ticket_per_request(
                     f"{fact.workflow_id} returned {ticket.ticket_number}, "
                     f"the ticket of {key} is {ticket_by_key.get(key)}"
                 )
+    # HTTP: every 201 a retry with the same Idempotency-Key got names the key's one ticket.
+    http = [r for r in requests if r.door == "http"]
+    for r in http:
+        answered = set(r.ticket_numbers)
+        if len(answered) > 1 or (answered and ticket_by_key.get(r.business_key) not in answered):
+            problems.append(f"{r.workflow_id} ({r.business_key}) answered {sorted(answered)}, "
+                            f"the key's ticket is {ticket_by_key.get(r.business_key)}")
+        elif not answered:
+            problems.append(f"{r.workflow_id}: no 201 ({r.error})")
+    retried = sum(len(r.ticket_numbers) > 1 for r in http)
     duplicates = [r for r in requests if r.duplicate_of]
     same = sum(
         result_by_id.get(r.workflow_id) is not None
@@ -52,10 +67,11 @@ def check_one_ticket_per_request(
     )
     add(
         "exactly one ticket per business request",
-        f"{n} tickets for {n} requests; {len(duplicates)} duplicate "
-        "starts share their original's ticket",
+        f"{n} tickets for {n} requests ({len(http)} over HTTP); {len(duplicates)} duplicate "
+        "starts share their original's ticket; every HTTP answer for a key names its ticket",
         f"{len(tickets)} tickets, {len(expected_keys & set(key_counts))} requests with one; "
-        f"{same}/{len(duplicates)} duplicates share it",
+        f"{same}/{len(duplicates)} duplicates share it; {retried} HTTP keys answered 201 "
+        "more than once",
         not problems and len(tickets) == n and same == len(duplicates),
         problems,
     )

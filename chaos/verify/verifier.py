@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 
 from chaos.load import Load
-from chaos.plan import ChaosConfig, Request
+from chaos.mail_load import FlagSampler, flagged_message_ids
+from chaos.plan import TENANTS, ChaosConfig, Request
+from chaos.plan_mail import MailMessage
 from chaos.processes import Stack
 from chaos.report import ChaosReport, Check
 from chaos.verify.facts import WorkflowReader
+from chaos.verify.intake import (
+    check_imap_flags,
+    check_mail_stored_once,
+    check_mail_tickets,
+    check_processes,
+)
 from chaos.verify.mail import check_failed_rows, check_refused, check_sent_once, outbox_rows
 from chaos.verify.sla import check_thresholds
-from chaos.verify.snapshot import StoredTicket, read_snapshot
+from chaos.verify.snapshot import StoredTicket, read_snapshot, reconciler_repairs
 from chaos.verify.tickets import (
+    channel_of,
     check_numbers,
     check_one_ticket_per_request,
     check_status,
@@ -30,6 +40,8 @@ from chaos.verify.workflows import check_completed, check_local_activities, chec
 from ticketing.temporal import names
 from ticketing.temporal.schemas import InstallationResult, TicketInfo
 
+ESCALATION_AGE = 60.0  # seconds after the load started
+
 RESULT_TYPES: dict[str, type] = {
     names.ONBOARDING_WORKFLOW: TicketInfo, names.INSTALLATION_WORKFLOW: InstallationResult,
 }
@@ -39,11 +51,14 @@ class Verifier:
     """Each check adds one row (`Check`) to the report, in the order the README's table lists."""
 
     def __init__(
-        self, config: ChaosConfig, requests: list[Request], load: Load, stack: Stack,
-        fault_windows: list[tuple[float, float]], report: ChaosReport,
+        self, config: ChaosConfig, requests: list[Request], mails: list[MailMessage],
+        load: Load, stack: Stack, fault_windows: list[tuple[float, float]],
+        report: ChaosReport, sampler: FlagSampler,
     ) -> None:
         self.config = config
         self.requests = requests
+        self.mails = mails
+        self.sampler = sampler
         self.load = load
         self.stack = stack
         self.fault_windows = fault_windows
@@ -67,7 +82,8 @@ class Verifier:
 
     async def add_evidence(self, extra: list[str], tickets: Sequence[StoredTicket]) -> None:
         """For a watcher that outlived its ticket: did it ever hear of the change?"""
-        request_by_key = {r.business_key: r for r in self.requests if not r.duplicate_of}
+        request_by_key = {r.business_key: r for r in self.requests
+                          if not r.duplicate_of and r.door == "workflow"}
         key_by_number = {row.ticket_number: row.idempotency_key or "" for row in tickets}
         for watcher_id in extra[:5]:
             number = watcher_id.removeprefix(names.WATCHER_PREFIX)
@@ -78,25 +94,65 @@ class Verifier:
             self.checks[-1].details += [f"{watcher_id}: {line}" for line in lines]
             self.report.stats.setdefault("evidence", {})[watcher_id] = lines
 
+    async def wait_flagged(self, timeout: float) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """Until every message appended to IMAP is flagged done (the poller runs in the
+        workers, which the snapshot stops): (appended, flagged) Message-IDs per tenant."""
+        assert self.stack.imap is not None
+        appended: dict[str, set[str]] = {tenant: set() for tenant in TENANTS}
+        for mail in self.mails:
+            if any(d.door == "imap" and d.accepted for d in mail.deliveries):
+                appended[mail.tenant_id].add(mail.message_id)
+        end = time.monotonic() + timeout
+        while True:
+            flagged: dict[str, set[str]] = {tenant: set() for tenant in TENANTS}
+            with contextlib.suppress(Exception):  # reported as unflagged if it lasts
+                for tenant in TENANTS:
+                    flagged[tenant] = await asyncio.to_thread(
+                        flagged_message_ids, self.stack.imap, tenant
+                    )
+            if all(keys <= flagged[t] for t, keys in appended.items()) or time.monotonic() > end:
+                return appended, flagged
+            await asyncio.sleep(1.0)
+
     async def verify(self) -> None:
-        n, requests, add = self.config.n, self.requests, self.add
+        requests = [r for r in self.requests if r.door == "workflow"]
+        n, add = self.config.n, self.add
+        total = n + len(self.mails)
         # The workflows' own word first, the database after: visibility's "none running" can
         # trail the last workflow, and a database read taken before that workflow's final
         # activity committed reported its ticket and its sent notice as missing.
+        phases = self.report.stats.setdefault("verify_seconds", {})
+        began = time.monotonic()
         business = await self.reader.gather(
             [(r.workflow_id, RESULT_TYPES[r.workflow_type]) for r in requests]
         )
-        assert self.stack.worker is not None
-        db = await read_snapshot(self.stack.postgres.url, self.stack.worker)
+        phases["workflows"] = round(time.monotonic() - began, 1)
+        appended, flagged = await self.wait_flagged(timeout=60)
+        phases["imap_flags"] = round(time.monotonic() - began, 1)
+        api = self.stack.api
+        assert api is not None
+        check_processes(add, self.stack.processes, self.config.api_workers, len(api.children()))
+        # The first tickets old enough for a level-2 threshold (resolution breach at 30 s, the
+        # next level's warning 15 s later): a small run can otherwise end before any fires.
+        await asyncio.sleep(max(0.0, self.load.clock.t0 + ESCALATION_AGE - time.monotonic()))
+        db = await read_snapshot(self.stack.postgres.url, self.stack.stop_processes)
+        phases["outbox_drained_and_read"] = round(time.monotonic() - began, 1)
         tickets = db.tickets
 
         check_completed(add, requests, business)
-        check_one_ticket_per_request(add, n, requests, business, tickets)
-        check_numbers(add, n, tickets, db.counter)
-        check_status(add, requests, tickets)
+        check_one_ticket_per_request(
+            add, n, self.requests, business,
+            [row for row in tickets if channel_of(row) != "email"],
+        )
+        check_numbers(add, total, tickets, db.counter)
+        check_status(add, self.requests, tickets)
+        check_mail_stored_once(add, self.mails, db.mails, tickets)
+        check_mail_tickets(add, self.mails, db.mails, tickets)
+        check_imap_flags(add, appended, flagged, self.sampler.early, self.sampler.samples)
 
         open_numbers = open_ticket_numbers(tickets)
         running = await self.settle_watchers(open_numbers, timeout=60)
+        phases["watchers_settled"] = round(time.monotonic() - began, 1)
         watchers = await self.reader.gather(
             [(wid, None) for wid in sorted(watcher_of(row.ticket_number) for row in tickets)]
         )
@@ -106,7 +162,7 @@ class Verifier:
         check_watchers_healthy(add, tickets, watchers)
 
         crash_window_resends = check_sent_once(
-            add, n, db.notifications, db.duplicate_keys, self.stack.sink.messages, db.drained
+            add, total, db.notifications, db.duplicate_keys, self.stack.sink.messages, db.drained
         )
         everything = business + watchers
         check_no_retry_loop(add, everything)
@@ -128,5 +184,6 @@ class Verifier:
                 f"{f.workflow_id}: {f.wft_failed}" for f in everything if f.wft_failed
             ][:20],
             open_tickets=len(open_numbers),
+            reconciler_repairs=reconciler_repairs(self.stack.home),
             notification_crash_window_resends=crash_window_resends,
         )

@@ -10,7 +10,6 @@ import pytest
 
 from tests.mail import messages as m
 from tests.mail.conftest import RecordingPorts, Sessions, scalar
-from tests.mail.dovecot_support import PASSWORD, Dovecot, dovecot
 from ticketing.auth.principal import Principal
 from ticketing.db.engine import make_engine, make_sessionmaker
 from ticketing.mail.flows import MailIntake
@@ -19,6 +18,7 @@ from ticketing.runtime.settings import Settings
 from ticketing.smtp.imap import ImapError, fetch_mailbox
 from ticketing.smtp.polling import poll_all
 from ticketing_ops.devstack import find_free_port
+from ticketing_ops.dovecot import PASSWORD, Dovecot, dovecot
 
 USER = "support@acme.test"
 

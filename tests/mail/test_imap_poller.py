@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from tests.conftest import truncate
 from tests.mail import messages as m
-from tests.mail.dovecot_support import PASSWORD, Dovecot, dovecot
 from tests.ops.test_cli import BackgroundWorker, in_thread
 from ticketing_ops.cli import app
 from ticketing_ops.devstack import TemporalDevServer, find_free_port
+from ticketing_ops.dovecot import PASSWORD, Dovecot, dovecot
 
 SECRET = "a-test-secret-of-at-least-thirty-two-characters"
 

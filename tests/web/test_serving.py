@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
+import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,7 +21,10 @@ from tests.notifications.smtp_support import free_port
 from tests.services import Services
 from tests.web.tracking.conftest import seed
 from ticketing.runtime.settings import Settings
-from ticketing.web.serve import serving
+from ticketing.temporal.watcher_starter import DeferredWatchers
+from ticketing.temporal.watchers import TemporalWatchers
+from ticketing.web.serve import open_ports, serving
+from ticketing_ops.devstack import TemporalDevServer, find_free_port
 
 Serve = Callable[..., AbstractAsyncContextManager[str]]
 
@@ -130,3 +134,22 @@ async def test_a_connection_that_never_finishes_its_head_is_closed(serve: Serve)
         async with httpx.AsyncClient(base_url=url) as client:
             assert (await client.get("/track")).status_code == 200
     assert closed == [b""] * 5
+
+
+async def test_the_api_starts_while_temporal_is_down_and_connects_when_it_is_up(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A uvicorn worker (re)started while Temporal is down used to fail its start-up, and
+    uvicorn then stopped the whole API (exit 0): found by the chaos run (issue 27)."""
+    port = find_free_port()
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{port}")
+    settings = Settings(database_url=database_url, home=tmp_path)
+    async with open_ports(settings, database_url=database_url) as ports:
+        assert isinstance(ports.watchers, DeferredWatchers)
+        inline = ports.watchers.inner
+        assert isinstance(inline, TemporalWatchers)
+        async with TemporalDevServer(
+            tmp_path / "temporal", port=port, ui_port=find_free_port(), headless=True
+        ):
+            counted = await inline.client.count_workflows()
+    assert counted.count == 0

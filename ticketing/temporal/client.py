@@ -18,8 +18,12 @@ def temporal_connect_config() -> ClientConnectConfig:
     return config
 
 
-async def connect_client(settings: Settings, *, target_host: str | None = None) -> Client:
-    """A client with the project's data converter (and payload codec when a key is set)."""
+async def connect_client(
+    settings: Settings, *, target_host: str | None = None, lazy: bool = False
+) -> Client:
+    """A client with the project's data converter (and payload codec when a key is set).
+    `lazy`: connect on the first call, not now, so a process whose work starts with the
+    database (the API, the mail intake) starts while Temporal is down."""
     config = temporal_connect_config()
     if target_host:
         config["target_host"] = target_host
@@ -30,6 +34,7 @@ async def connect_client(settings: Settings, *, target_host: str | None = None) 
         data_converter=data_converter(settings),
         runtime=metrics_runtime(settings),
         interceptors=[TracingInterceptor()],
+        lazy=lazy,
     )
 
 

@@ -49,7 +49,10 @@ async def open_ports(
 
     if database_url is None:
         database_url = await asyncio.to_thread(resolve_database_url, settings)
-    client = client or await connect_client(settings)
+    # Lazily: a uvicorn worker started while Temporal is down (a restart after a crash)
+    # would otherwise fail its start-up, and uvicorn stops the whole API for that. Requests
+    # meet Temporal only after their commit; a retry or the reconciler does what they miss.
+    client = client or await connect_client(settings, lazy=True)
     engine = make_engine(database_url, settings)
     doorbell = DispatcherDoorbell(client, settings.task_queue, dispatcher_input(settings))
     inline = TemporalWatchers(client, settings.task_queue)

@@ -1,4 +1,5 @@
-"""A real IMAP server for tests: Debian's Dovecot with its own config, port and mail folder."""
+"""A real IMAP server for the tests and the chaos run: Debian's Dovecot with its own config,
+port and mail folder (`apt-get install dovecot-imapd`; ./scripts/test installs it)."""
 
 from __future__ import annotations
 
