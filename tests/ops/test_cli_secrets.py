@@ -72,3 +72,13 @@ def test_a_failing_url_is_not_echoed(url: str) -> None:
     result = migrate(url)
     assert result.exit_code == 2
     assert MARK not in result.stdout + result.stderr
+
+
+def test_an_ampersand_in_a_query_password_hides_what_follows() -> None:
+    """Found by the property test: `Zx&=Zx` made `=Zx…` look like another parameter."""
+    shown = safe_url(
+        f"postgresql+asyncpg://app@db.internal/ticketing?sslpassword={MARK}Zx&=Zx{MARK}"
+        "&application_name=x"
+    )
+    assert MARK not in shown and "Zx" not in shown
+    assert shown == "postgresql+asyncpg://app@db.internal/ticketing?sslpassword=***"

@@ -172,8 +172,8 @@ def safe_url(url: str) -> str:
 
     A parser's idea of the password is not enough: an unquoted `@`, `/` or `#` in it moves the
     rest into the host or path. So everything between the scheme and the *last* `@` after its
-    first `:` is masked, and so are query values of keys naming a password (asyncpg and libpq
-    take `?password=`); an unparsable URL shows none of itself.
+    first `:` is masked, and so is the query from the first key naming a password onwards
+    (asyncpg and libpq take `?password=`); an unparsable URL shows none of itself.
     """
     scheme, separator, rest = url.partition("://")
     if not separator:
@@ -182,12 +182,26 @@ def safe_url(url: str) -> str:
     if at:
         user, colon, _ = userinfo.partition(":")
         rest = f"{user}{':' + MASK if colon else ''}@{location}"
+    rest = _mask_query(rest)
     try:
         parsed = make_url(f"{scheme}://{rest}")
     except Exception:  # noqa: BLE001 - it may still hold a password: show none of it
         return "<unparsable database URL>"
-    query = {
-        key: (MASK if "pass" in key.lower() else value) for key, value in parsed.query.items()
-    }
-    shown = parsed.set(query=query).render_as_string(hide_password=False)
+    shown = parsed.render_as_string(hide_password=False)
     return shown.replace("%2A%2A%2A", MASK)
+
+
+def _mask_query(rest: str) -> str:
+    """The query with everything from the first key naming a password masked: an unquoted `&`
+    or `=` in the password would make the rest of it look like more parameters."""
+    location, question, query = rest.partition("?")
+    if not question:
+        return rest
+    kept = []
+    for pair in query.split("&"):
+        key = pair.partition("=")[0]
+        if "pass" in key.lower():
+            kept.append(f"{key}={MASK}")
+            break
+        kept.append(pair)
+    return f"{location}?{'&'.join(kept)}"
