@@ -36,11 +36,12 @@ async def open_ports(
     *,
     client: Client | None = None,
     database_url: str | None = None,
-    defer_watchers: bool = True,
+    defer_watchers: bool | None = None,
 ) -> AsyncIterator[ApiPorts]:
     """The worker's ports: Temporal watchers and the dispatcher's doorbell, on a fresh engine.
-    Notices leave through the task queue's dispatcher, never inside a request; a new ticket's
-    watcher starts right after the response (DeferredWatchers: the reconciler is its backstop)."""
+    Notices leave through the task queue's dispatcher, never inside a request. A new ticket's
+    watcher starts inside the request, or right after the response with `defer_watchers`
+    (default: TICKETING_API_DEFER_WATCHERS; the reconciler is then its backstop)."""
     from ticketing.temporal.client import connect_client
     from ticketing.temporal.dispatcher import DispatcherDoorbell, dispatcher_input
     from ticketing.temporal.outages import TemporalOutageRuns
@@ -56,8 +57,8 @@ async def open_ports(
     engine = make_engine(database_url, settings)
     doorbell = DispatcherDoorbell(client, settings.task_queue, dispatcher_input(settings))
     inline = TemporalWatchers(client, settings.task_queue)
-    # `defer_watchers=False`: the start inside the request, as before (bench.end_to_end's
-    # baseline).
+    if defer_watchers is None:
+        defer_watchers = settings.api_defer_watchers
     watchers = DeferredWatchers(inline) if defer_watchers else None
     try:
         async with doorbell.lifetime(), contextlib.AsyncExitStack() as stack:
