@@ -29,6 +29,9 @@ async def test_a_linked_ticket_shows_its_outage_and_the_latest_update(desk: Desk
             assert link in page
             assert "Crew on site." in page and "Latest update" in page
             assert "Fibre cut in Berlin-Mitte" in page
+            # The timeline names the outage once: "Linked to an outage: TKT-…".
+            assert f"Linked to an outage: {number}</p>" in page
+            assert f"outage: outage: {number}" not in page
         parent = (await client.get(f"/desk/tickets/{declared.ticket_number}")).text
     facts = dict(re.findall(r'data-field="outage-(\w+)">(.*?)</dd>', parent))
     assert facts["status"] == "Active"

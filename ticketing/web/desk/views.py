@@ -71,7 +71,10 @@ class Entry:
     files: tuple[AttachmentInfo, ...] = ()
 
 
-def _event_detail(data: dict[str, Any]) -> str:
+def _event_detail(kind: EventKind, data: dict[str, Any]) -> str:
+    if kind is EventKind.OUTAGE_LINKED and isinstance(outage := data.get("outage"), str):
+        # The label says what it is; the detail is only the outage's number.
+        return outage
     before, after = data.get("from"), data.get("to")
     if before is not None or after is not None:
         return f"{before or '–'} → {after or '–'}"
@@ -91,7 +94,9 @@ def timeline(detail: TicketDetail) -> list[Entry]:
         if e.kind in SHOWN_AS_MESSAGES:
             continue
         label = EVENT_LABELS.get(e.kind, e.kind.value)
-        entry = Entry(e.created_at, e.actor or "System", label, False, detail=_event_detail(e.data))
+        entry = Entry(
+            e.created_at, e.actor or "System", label, False, detail=_event_detail(e.kind, e.data)
+        )
         entries.append((e.created_at, 1, index, entry))
     return [entry for *_, entry in sorted(entries, key=lambda item: item[:3])]
 
