@@ -68,7 +68,8 @@ class StoredMail:
 # Stored once per tenant and key; in the same statement, the row already there (a second
 # copy, or a retry of an undecided one) and, when `$10`, the sender's mails within the hour
 # (counted up to the limit, this one not counted: a row the INSERT adds is not visible to the
-# rest of its own statement, and a retried one is excluded by id) and its customer.
+# rest of its own statement, and a retried one is excluded by id) and its customer (through
+# migration 0027's view: under the policies `lower(email)` cannot use an index).
 _STORE = """
 WITH new AS (
   INSERT INTO inbound_mails (tenant_id, mailbox, message_key, message_id, sender, subject,
@@ -87,8 +88,10 @@ SELECT (SELECT id FROM new), (SELECT id FROM old), (SELECT outcome FROM old),
          AND id <> coalesce((SELECT id FROM old), 0)
        LIMIT $12) AS recent) END,
   CASE WHEN $10 THEN (
-    SELECT id FROM customers WHERE tenant_id = $1 AND lower(email) = $5
-     ORDER BY created_at, id LIMIT 1) END
+    SELECT c.id FROM customer_email_keys k
+      JOIN customers c ON c.tenant_id = k.tenant_id AND c.id = k.id
+     WHERE k.tenant_id = $1 AND k.email_key = $5
+     ORDER BY c.created_at, c.id LIMIT 1) END
 """
 _EXISTING = "SELECT id, outcome FROM inbound_mails WHERE tenant_id = $1 AND message_key = $2"
 

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.auth.principal import Principal
 from ticketing.auth.scope import ticket_scope
 from ticketing.core.enums import Priority, TicketStatus
+from ticketing.tenants.repository import CUSTOMER_EMAIL_KEYS
 from ticketing.tickets.models import Ticket
 from ticketing.tickets.repository import scoped_tickets
 from ticketing.tickets.search import SearchTerms, search_terms
@@ -49,12 +50,7 @@ _TITLE_TERMS = table(
     column("tenant_id", String),
     column("terms", TSVECTOR),
 )
-_EMAIL_KEYS = table(
-    "customer_email_keys",
-    column("tenant_id", String),
-    column("id", String),
-    column("email_key", String),
-)
+_EMAIL_KEYS = CUSTOMER_EMAIL_KEYS
 # Kept by the triggers of migration 0027: rows of (tenant, status, +/- tickets) to be summed.
 _STATUS_COUNTS = table(
     "ticket_status_counts",
