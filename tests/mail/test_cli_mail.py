@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 from tests.conftest import truncate
 from tests.mail import messages as m
 from tests.notifications.smtp_support import RecordingHandler, smtp_server
-from tests.ops.test_cli import in_thread
+from tests.ops.support import in_thread
 from ticketing_ops.cli import app
 from ticketing_ops.devstack import find_free_port
 

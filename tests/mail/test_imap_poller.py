@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from tests.conftest import truncate
 from tests.mail import messages as m
-from tests.ops.test_cli import BackgroundWorker, in_thread
+from tests.ops.support import in_thread
+from tests.ops.test_cli import BackgroundWorker
 from ticketing_ops.cli import app
 from ticketing_ops.devstack import TemporalDevServer, find_free_port
 from ticketing_ops.dovecot import PASSWORD, Dovecot, dovecot

@@ -14,71 +14,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
+from tests.ops.support import error_line, in_thread, ok_json
 from ticketing_ops.cli import app
-from ticketing_ops.devstack import TemporalDevServer, find_free_port
 
 TABLES = (
     "notifications, sla_breaches, ticket_events, ticket_messages, tickets, customers, tenants, "
     "partners"
 )
 TASK_QUEUE = "cli-tests"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    home = Path(tmp_path_factory.mktemp("temporal"))
-    async with TemporalDevServer(home, port=find_free_port(), headless=True) as server:
-        yield server.target_host
-
-
-@pytest.fixture(scope="module")
-def env(database_url: str, temporal_server: str) -> dict[str, str]:
-    return {
-        "TICKETING_DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": temporal_server,
-        "TICKETING_TASK_QUEUE": TASK_QUEUE,
-    }
-
-
-def in_thread(fn: Any, *args: Any) -> Any:
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(fn, *args).result()
-
-
-@pytest.fixture(scope="module")
-def cli(env: dict[str, str]) -> Any:
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return in_thread(lambda: runner.invoke(app, list(args), env=env))
-
-    return invoke
-
-
-def ok_json(result: Result) -> dict[str, Any]:
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return json.loads(result.stdout)
-
-
-def error_line(result: Result) -> str:
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -6,52 +6,23 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-from typer.testing import CliRunner, Result
 
-from tests.ops.test_cli import BackgroundWorker, error_line, in_thread, ok_json
-from ticketing_ops.cli import app
-from ticketing_ops.devstack import TemporalDevServer, find_free_port
+from tests.ops.support import error_line, in_thread, ok_json
+from tests.ops.test_cli import BackgroundWorker
 
 TABLES = (
     "outage_alerts, outage_updates, outages, notifications, sla_breaches, ticket_events, "
     "ticket_messages, tickets, customers, tenants, partners"
 )
 TAG = "olt:berlin-7"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    home = Path(tmp_path_factory.mktemp("temporal"))
-    async with TemporalDevServer(home, port=find_free_port(), headless=True) as server:
-        yield server.target_host
-
-
-@pytest.fixture(scope="module")
-def env(database_url: str, temporal_server: str) -> dict[str, str]:
-    return {
-        "TICKETING_DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": temporal_server,
-        "TICKETING_TASK_QUEUE": "cli-outage-tests",
-    }
-
-
-@pytest.fixture(scope="module")
-def cli(env: dict[str, str]) -> Any:
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return in_thread(lambda: runner.invoke(app, list(args), env=env))
-
-    return invoke
+TASK_QUEUE = "cli-outage-tests"
 
 
 def query(owner_url: str, sql: str) -> list[tuple[Any, ...]]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from tests.conftest import APP_PASSWORD
-from tests.ops.test_cli import in_thread
+from tests.ops.support import in_thread
 from ticketing.db.engine import safe_url
 from ticketing_ops.cli import app
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
-from tests.ops.test_cli import in_thread, temporal_server  # noqa: F401 - fixture
+from tests.ops.support import in_thread
 from tests.services import Services
 from ticketing_ops.cli import app, plain_text
 
@@ -24,7 +24,7 @@ Cli = Callable[..., Result]
 
 
 @pytest.fixture(scope="module")
-def cli(database_url: str, temporal_server: str) -> Cli:  # noqa: F811 - the imported fixture
+def cli(database_url: str, temporal_server: str) -> Cli:
     runner = CliRunner()
 
     def invoke(*args: str, columns: int = 200) -> Result:

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
 from tests.conftest import truncate
-from tests.ops.test_cli import BackgroundWorker, temporal_server  # noqa: F401 - fixture
+from tests.ops.test_cli import BackgroundWorker
 from tests.strategies import BAD_EMAIL, NASTY_TEXT, TICKET_TYPES, draw_many, mix
 from ticketing.tickets.numbering import format_ticket_number, parse_ticket_number
 from ticketing_ops.cli import app
@@ -509,15 +509,6 @@ class Fuzzer:
 
 
 # -- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def env(database_url: str, temporal_server: str) -> dict[str, str]:  # noqa: F811
-    return {
-        "TICKETING_DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": temporal_server,
-        "TICKETING_TASK_QUEUE": TASK_QUEUE,
-    }
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
