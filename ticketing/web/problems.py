@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ticketing.core.errors import TicketingError
 from ticketing.core.fields import invalid_input_from
 from ticketing.db.errors import DATABASE_ERRORS, UNREACHABLE_ERRORS, refused_value
+from ticketing.temporal.errors import TEMPORAL_ERRORS, temporal_unreachable
 
 log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -128,6 +129,22 @@ async def _on_unreachable(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(503, "ServiceUnavailable", "database unavailable, retry later")
 
 
+# How long a client should wait before retrying a request Temporal could not take.
+RETRY_SOON = {"Retry-After": "5"}
+
+
+async def _on_temporal(_: Request, exc: Exception) -> JSONResponse:
+    """Temporal down past the client's retries: the work the request committed stands (an
+    Idempotency-Key retry finds it, the reconciler starts what is missing), so the client is
+    told to retry, not that the server failed. Any other such error is a bug: a plain 500."""
+    if not temporal_unreachable(exc):
+        raise exc
+    log.error("api_temporal_unreachable", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+    return problem_response(
+        503, "ServiceUnavailable", "workflow service unavailable, retry later", **RETRY_SOON
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TicketingError, _on_domain)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
@@ -137,6 +154,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         app.add_exception_handler(database_error, _on_database)
     for unreachable in UNREACHABLE_ERRORS:
         app.add_exception_handler(unreachable, _on_unreachable)
+    for temporal_error in TEMPORAL_ERRORS:
+        app.add_exception_handler(temporal_error, _on_temporal)
 
 
 class BodyTooLarge(StarletteHTTPException):
