@@ -26,6 +26,9 @@ class Created:
     team_assigns: bool
     # Its customer is behind an active outage: the flow links it after the commit.
     outage_active: bool = False
+    # False when the key's ticket already existed (a replay): work that goes with a new
+    # ticket only (its files) is not done again.
+    new: bool = True
 
 
 @dataclass(frozen=True)

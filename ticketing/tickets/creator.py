@@ -108,5 +108,5 @@ class TicketCreator:
         creation.check_replay(ctx, fingerprint)
         assert ctx.existing_ticket_id is not None
         return Created(
-            await self.read(ctx.existing_ticket_id), ctx.team_assigns, ctx.outage_active
+            await self.read(ctx.existing_ticket_id), ctx.team_assigns, ctx.outage_active, new=False
         )

@@ -80,9 +80,13 @@ class TicketFlows(Flow):
         *,
         now: datetime | None = None,
         rules: DoorRules = ANY_DOOR,
+        also: Also | None = None,
     ) -> TicketInfo:
         """Create (or return the already created) ticket; watch it and send its notice.
-        `rules`: the HTTP doors' stricter ones (see DoorRules)."""
+        `rules`: the HTTP doors' stricter ones (see DoorRules). `also`: more work that commits
+        with a new ticket or not at all (its files); a replay of the key does not repeat it."""
+        if also is not None:
+            return await self._create_with(request, now=now, rules=rules, also=also)
         # The create is the whole unit of work: it commits by itself (no BEGIN/COMMIT).
         async with self.sessions() as session:
             created = await self._tickets(session).create_ticket_alone(
@@ -93,6 +97,26 @@ class TicketFlows(Flow):
             team_assigns=created.team_assigns,
             outage_active=created.outage_active,
         )
+
+    async def _create_with(
+        self,
+        request: CreateTicketRequest | dict[str, object],
+        *,
+        now: datetime | None,
+        rules: DoorRules,
+        also: Also,
+    ) -> TicketInfo:
+        async def command(session: AsyncSession, duties: AfterCommit) -> TicketInfo:
+            tickets = self._tickets(session)
+            created = await tickets.create_in_transaction(request, now=now, rules=rules)
+            ticket = await assign_by_team(session, created.ticket)
+            if created.outage_active:
+                ticket = await link_new_ticket(session, ticket, utcnow()) or ticket
+            if created.new:
+                await also(session, ticket)
+            return ticket
+
+        return await self._created(await self._committed(command), team_assigns=False)
 
     async def open_for_customer(
         self,

@@ -71,10 +71,14 @@ class TicketService:
         return (await self.create_in_transaction(request, now=now)).ticket
 
     async def create_in_transaction(
-        self, request: CreateTicketRequest | dict[str, object], *, now: datetime | None = None
+        self,
+        request: CreateTicketRequest | dict[str, object],
+        *,
+        now: datetime | None = None,
+        rules: DoorRules = ANY_DOOR,
     ) -> Created:
         """As `create_ticket`, with what the flow does next (see Created)."""
-        return await self._create(request, now, alone=False)
+        return await self._create(request, now, alone=False, rules=rules)
 
     async def create_ticket_alone(
         self,

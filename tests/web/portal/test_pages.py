@@ -275,3 +275,35 @@ async def test_over_http_a_busy_session_ends_7_days_after_sign_in(site: Site) ->
             assert (await client.get("/portal/new")).status_code == 200
         site.clock.advance(timedelta(hours=7, seconds=1))
         assert (await client.get("/portal/new")).status_code == 303
+
+
+async def test_a_new_tickets_files_commit_with_it_and_a_resubmitted_form_adds_none(
+    site: Site,
+) -> None:
+    """The form sent twice (a refresh, a double click) is one ticket with its file once."""
+    async with site.client() as client:
+        await sign_in(site, client)
+        form = await client.get("/portal/new")
+        data = {
+            "csrf": field(form.text, "csrf"),
+            "key": field(form.text, "key"),
+            "title": "Router lights",
+            "description": "See the photo",
+        }
+        photo = [("attachments", ("router.png", b"\x89PNG fake", "image/png"))]
+        first = await client.post("/portal/new", data=data, files=photo)
+        again = await client.post("/portal/new", data=data, files=photo)
+        assert first.status_code == again.status_code == 303, again.text
+        assert first.headers["location"] == again.headers["location"]
+    number = int(first.headers["location"].rsplit("/", 1)[1].removeprefix("TKT-"))
+    async with site.ports.sessions() as session:
+        files = (
+            await session.execute(
+                text(
+                    "SELECT a.filename FROM attachments a JOIN tickets t ON t.id = a.ticket_id"
+                    " WHERE t.number = :n"
+                ),
+                {"n": number},
+            )
+        ).scalars()
+        assert list(files) == ["router.png"]

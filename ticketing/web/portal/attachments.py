@@ -23,16 +23,15 @@ class DomainAttachments:
 
     async def store(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
         principal: Principal,
         ticket: TicketInfo,
         files: list[UploadedFile],
     ) -> None:
         new = [NewFile(f.filename, f.content_type, f.data) for f in files]
-        async with sessions() as session, session.begin():
-            await AttachmentService(session, principal, self.stores).attach(
-                ticket.ticket_id, ticket.tenant_id, new, max_bytes=self.max_bytes
-            )
+        await AttachmentService(session, principal, self.stores).attach(
+            ticket.ticket_id, ticket.tenant_id, new, max_bytes=self.max_bytes
+        )
 
     async def of_ticket(
         self, sessions: async_sessionmaker[AsyncSession], principal: Principal, ticket: TicketInfo

@@ -6,10 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.core.errors import InvalidInput, TicketingError
 from ticketing.tenants.portal_signin import PortalIdentity
 from ticketing.tickets.creation import HTTP_DOOR
+from ticketing.tickets.schemas import TicketInfo
 from ticketing.web.deps import ticket_flows
 from ticketing.web.pages import new_token, tokens_match
 from ticketing.web.pages.uploads import file_parts, read_files, read_multipart, text_fields
@@ -72,8 +74,16 @@ def register(router: APIRouter, portal: Portal) -> None:
             values = {k: fields.get(k, "") for k in ("title", "description", "key")}
             try:
                 files = await read_files(file_parts(form), limits)
-                if files and portal.config.attachments is None:
+                port = portal.config.attachments
+                if files and port is None:
                     raise InvalidInput("attachments", None, NO_STORE)
+
+                async def attach(session: AsyncSession, ticket: TicketInfo) -> None:
+                    # In the create's transaction: a ticket is made with all its files or
+                    # not at all, and a resubmitted form (same key) does not add them twice.
+                    assert port is not None
+                    await port.store(session, me.principal, ticket, files)
+
                 ticket = await ticket_flows(portal.ports(request), me.principal).create(
                     {
                         "tenant_id": me.tenant_id,
@@ -85,11 +95,8 @@ def register(router: APIRouter, portal: Portal) -> None:
                         "idempotency_key": "portal:" + values["key"][:64],
                     },
                     rules=HTTP_DOOR,
+                    also=attach if files else None,
                 )
-                if files and portal.config.attachments is not None:
-                    await portal.config.attachments.store(
-                        portal.ports(request).sessions, me.principal, ticket, files
-                    )
             except TicketingError as error:
                 field = FIELDS.get(error.field or "", "title")
                 return await new_page(

@@ -30,11 +30,13 @@ class AttachmentPort(Protocol):
 
     async def store(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
         principal: Principal,
         ticket: TicketInfo,
         files: list[UploadedFile],
-    ) -> None: ...
+    ) -> None:
+        """Store the files with the ticket, in the caller's transaction (the create's own)."""
+        ...
 
     async def of_ticket(
         self, sessions: async_sessionmaker[AsyncSession], principal: Principal, ticket: TicketInfo
