@@ -53,6 +53,7 @@ from ticketing.auth.models import KeyRole
 from ticketing.auth.principal import Principal
 from ticketing.db.engine import migrate_async
 from ticketing.mail.mailboxes import MailboxService
+from ticketing.runtime.loop import run_server
 from ticketing.teams.schemas import TeamCreate
 from ticketing.teams.service import TeamService
 from ticketing.tenants.service import TenantService
@@ -89,7 +90,8 @@ def serve_smtp(url: str, port: int) -> None:
         async with smtp_intake(intake, host="127.0.0.1", port=port, max_bytes=25 << 20):
             await asyncio.Event().wait()
 
-    asyncio.run(main())
+    # As `ticketing mail serve` runs (and as uvicorn runs the API): on uvloop.
+    run_server(main())
 
 
 def message(sender: str) -> EmailMessage:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.text import Text
 
+from ticketing.runtime.loop import run_server
 from ticketing.runtime.settings import Settings
 from ticketing_ops.cli.after_commit import OperatorWatchers
 from ticketing_ops.cli.context import OPERATOR, database, operator, parse_enum
@@ -352,7 +353,8 @@ def mail_serve() -> None:
             await asyncio.Event().wait()
 
     try:
-        asyncio.run(main())
+        # On uvloop, as the API's uvicorn runs: the intake is a server on the hot path.
+        run_server(main())
     except KeyboardInterrupt:
         pass
     except Exception as error:  # noqa: BLE001 - one line, like every verb
