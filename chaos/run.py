@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from chaos.faults import FaultInjector
@@ -145,6 +146,9 @@ class ChaosRun:
             self.log_event("fault_error", repr(error)[:300])
         # Whatever happened, everything is up again for the verification.
         await stack.all_up()
+        # From here on no fault and no create of the load's: the reconciler pass the watcher
+        # checks wait for begins after this.
+        quiet_since = datetime.now(UTC)
         closed_at = await load.wait_all_closed(clock.deadline - reserve * 0.5)
         stats = self.report.stats
         stats.update(
@@ -167,7 +171,7 @@ class ChaosRun:
         )
         await Verifier(
             config, self.requests, self.mails, load, stack, self.faults.windows, self.report,
-            sampler,
+            sampler, quiet_since=quiet_since,
         ).verify()
 
 

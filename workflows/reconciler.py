@@ -17,6 +17,10 @@ with workflow.unsafe.imports_passed_through():
 RECONCILER_SCHEDULE = "ticketing-reconciler"
 
 SWEEP_TIMEOUT = timedelta(minutes=5)
+# The sweeps heartbeat once per ticket (or outage): a pass whose worker died resumes on another
+# worker after this, and the schedule skips its ticks meanwhile, so it bounds how much a crash
+# adds to the watcher backstop's `reconcile_every` (docs/architecture.md). Was 60 s.
+SWEEP_HEARTBEAT = timedelta(seconds=20)
 SWEEP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
@@ -37,7 +41,7 @@ class ReconcilerWorkflow:
                 ReconcileActivities.reconcile_watchers,
                 sweep.model_copy(update={"after_number": after}),
                 start_to_close_timeout=SWEEP_TIMEOUT,
-                heartbeat_timeout=timedelta(seconds=60),
+                heartbeat_timeout=SWEEP_HEARTBEAT,
                 retry_policy=SWEEP_RETRY,
             )
             report.checked += page.checked
@@ -52,6 +56,7 @@ class ReconcilerWorkflow:
             ReconcileActivities.reconcile_outbox,
             input.outbox,
             start_to_close_timeout=SWEEP_TIMEOUT,
+            # One count and one hand-over, no heartbeat of its own.
             heartbeat_timeout=timedelta(seconds=60),
             retry_policy=SWEEP_RETRY,
         )
@@ -69,7 +74,7 @@ class ReconcilerWorkflow:
                 ReconcileActivities.reconcile_outages,
                 200,
                 start_to_close_timeout=SWEEP_TIMEOUT,
-                heartbeat_timeout=timedelta(seconds=60),
+                heartbeat_timeout=SWEEP_HEARTBEAT,
                 retry_policy=SWEEP_RETRY,
             )
         return report

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from chaos.load import Load
 from chaos.mail_load import FlagSampler, flagged_message_ids
@@ -21,6 +22,7 @@ from chaos.verify.intake import (
     check_processes,
 )
 from chaos.verify.mail import check_failed_rows, check_refused, check_sent_once, outbox_rows
+from chaos.verify.reconciler import check_reconciler_pass, wait_reconciler_pass
 from chaos.verify.sla import check_thresholds
 from chaos.verify.snapshot import StoredTicket, read_snapshot, reconciler_repairs
 from chaos.verify.tickets import (
@@ -41,6 +43,9 @@ from ticketing.temporal import names
 from ticketing.temporal.schemas import InstallationResult, TicketInfo
 
 ESCALATION_AGE = 60.0  # seconds after the load started
+# A pass is due every 20 s (chaos/processes.py); one delayed by a killed worker waits out the
+# sweep's heartbeat timeout (60 s) and the schedule skips while it runs.
+RECONCILER_WAIT = 180.0
 
 RESULT_TYPES: dict[str, type] = {
     names.ONBOARDING_WORKFLOW: TicketInfo, names.INSTALLATION_WORKFLOW: InstallationResult,
@@ -53,7 +58,7 @@ class Verifier:
     def __init__(
         self, config: ChaosConfig, requests: list[Request], mails: list[MailMessage],
         load: Load, stack: Stack, fault_windows: list[tuple[float, float]],
-        report: ChaosReport, sampler: FlagSampler,
+        report: ChaosReport, sampler: FlagSampler, *, quiet_since: datetime | None = None,
     ) -> None:
         self.config = config
         self.requests = requests
@@ -65,6 +70,8 @@ class Verifier:
         self.report = report
         self.reader = WorkflowReader(load)
         self.checks = report.checks
+        # When the faults and the load were over (wall clock); default: now.
+        self.quiet_since = quiet_since or datetime.now(UTC)
 
     def add(self, name: str, expected: str, observed: str, passed: bool,
             details: list[str] | None = None) -> None:
@@ -135,6 +142,15 @@ class Verifier:
         # The first tickets old enough for a level-2 threshold (resolution breach at 30 s, the
         # next level's warning 15 s later): a small run can otherwise end before any fires.
         await asyncio.sleep(max(0.0, self.load.clock.t0 + ESCALATION_AGE - time.monotonic()))
+        # The backstop of a watcher start lost with a killed process, before the snapshot
+        # stops the workers that run it (chaos/verify/reconciler.py).
+        waited = time.monotonic()
+        reconciled = await wait_reconciler_pass(
+            self.load, self.quiet_since,
+            timeout=max(5.0, min(RECONCILER_WAIT, self.load.clock.remaining() - 60)),
+        )
+        waited = time.monotonic() - waited
+        phases["reconciler_pass"] = round(time.monotonic() - began, 1)
         db = await read_snapshot(self.stack.postgres.url, self.stack.stop_processes)
         phases["outbox_drained_and_read"] = round(time.monotonic() - began, 1)
         tickets = db.tickets
@@ -150,6 +166,7 @@ class Verifier:
         check_mail_tickets(add, self.mails, db.mails, tickets)
         check_imap_flags(add, appended, flagged, self.sampler.early, self.sampler.samples)
 
+        check_reconciler_pass(add, self.quiet_since, reconciled, waited)
         open_numbers = open_ticket_numbers(tickets)
         running = await self.settle_watchers(open_numbers, timeout=60)
         phases["watchers_settled"] = round(time.monotonic() - began, 1)

@@ -145,7 +145,8 @@ async def test_the_api_starts_while_temporal_is_down_and_connects_when_it_is_up(
     monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{port}")
     settings = Settings(database_url=database_url, home=tmp_path)
     async with open_ports(settings, database_url=database_url) as ports:
-        inline = ports.watchers
+        assert isinstance(ports.watchers, DeferredWatchers)
+        inline = ports.watchers.inner
         assert isinstance(inline, TemporalWatchers)
         async with TemporalDevServer(
             tmp_path / "temporal", port=port, ui_port=find_free_port(), headless=True
@@ -154,11 +155,13 @@ async def test_the_api_starts_while_temporal_is_down_and_connects_when_it_is_up(
     assert counted.count == 0
 
 
-async def test_deferred_watcher_starts_are_a_setting(
+async def test_deferred_watcher_starts_are_the_default_and_a_setting(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{find_free_port()}")
-    settings = Settings(database_url=database_url, home=tmp_path, api_defer_watchers=True)
+    monkeypatch.delenv("TICKETING_API_DEFER_WATCHERS", raising=False)
+    assert Settings(database_url=database_url, home=tmp_path).api_defer_watchers is True
+    monkeypatch.setenv("TICKETING_API_DEFER_WATCHERS", "false")
+    settings = Settings(database_url=database_url, home=tmp_path)
     async with open_ports(settings, database_url=database_url) as ports:
-        assert isinstance(ports.watchers, DeferredWatchers)
-        assert isinstance(ports.watchers.inner, TemporalWatchers)
+        assert isinstance(ports.watchers, TemporalWatchers)

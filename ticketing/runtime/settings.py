@@ -75,10 +75,12 @@ class Settings(BaseSettings):
     # once, so a later change takes effect when the schedule is edited or deleted.
     reconcile_every: float = Field(default=300.0, ge=10)
     # Start a new ticket's watcher right after the API's (or mail intake's) answer instead of
-    # before it (DeferredWatchers). Off by default: a process killed in between leaves the
-    # ticket unwatched until the reconciler's next run, where a start inside the request is
-    # repaired by the client's own retry (the chaos run lost one that way under load).
-    api_defer_watchers: bool = False
+    # before it (DeferredWatchers): the create answers without waiting for Temporal. A process
+    # killed in between (or Temporal away past the start's attempts) leaves the ticket to the
+    # reconciler's next pass, which starts the watcher of every open ticket committed before
+    # it began: unwatched for at most `reconcile_every` seconds plus one pass. `false`: the
+    # start inside the request (a crash is repaired by the client's Idempotency-Key retry).
+    api_defer_watchers: bool = True
     # The Alertmanager label whose value is an alert's outage tag (else olt/cabinet/postcode).
     outage_alert_label: str = Field(default="outage_tag", min_length=1, max_length=100)
     # Mail: the right-hand side of every Message-ID (unique per installation); unset means the
