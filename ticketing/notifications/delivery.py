@@ -184,11 +184,11 @@ class MailSession:
     """Several messages over one SMTP connection, each to one recipient and bounded on its own.
 
     aiosmtplib resets the envelope (RSET) after a refused step, so a refusal touches only its
-    own message and the connection is kept. When a reused connection turns out to be gone (the
-    server hung up, said 421, or refused MAIL FROM) the message is tried once more on a fresh
-    connection: a server that accepted the data but whose reply was lost gets the same message
-    (same Message-ID) a second time, as after a sender crash. Any failure without a reply
-    (timeout, connection) drops the connection; the next message opens a new one.
+    own message and the connection is kept. A connection the server closed between messages is
+    seen closed and replaced before the next one; when a kept connection answers 421 (closing)
+    or refuses MAIL FROM, the message is tried once more on a fresh connection (nothing of it
+    was accepted). Any failure without a reply (timeout, connection lost) drops the connection
+    and is the message's outcome; the next message opens a new connection.
     """
 
     def __init__(self, transport: MailTransport) -> None:
@@ -249,16 +249,16 @@ def _answered(error: BaseException) -> bool:
 
 
 def _connection_gone(error: BaseException) -> bool:
-    """A reused connection that is closed or in a state of its own: worth one try on a new
-    one. Nothing of the message was accepted: the server hung up, said 421 (closing), or
-    refused MAIL FROM (perhaps after a reset that failed; a new connection tells)."""
+    """A reused connection the server is closing, or in a state of its own: worth one try on a
+    new one, as the server accepted nothing of the message (it said 421, or refused MAIL FROM,
+    perhaps after a reset that failed; a new connection tells). A connection lost without a
+    reply is not retried here: the data may have been accepted, and a repeat must show as a
+    counted attempt (the dispatcher's retry), never as a silent one."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
         error = error.recipients[0]
     if isinstance(error, aiosmtplib.SMTPSenderRefused):
         return True
-    if isinstance(error, aiosmtplib.SMTPResponseException):
-        return error.code == 421
-    return isinstance(error, ConnectionError)
+    return isinstance(error, aiosmtplib.SMTPResponseException) and error.code == 421
 
 
 def classify(error: BaseException) -> DeliveryOutcome:
