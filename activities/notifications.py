@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.boundary import activity_boundary
+from activities.heartbeat import heartbeating
 from ticketing.auth.principal import Principal
 from ticketing.notifications.dispatch import (
     Dispatcher,
@@ -35,9 +36,12 @@ class NotificationActivities:
 
     @activity.defn(name="dispatch_notifications")
     async def dispatch_notifications(self, input: DispatchInput) -> DispatchReport:
-        """One pass: claim, send and record due rows one at a time, up to the limit."""
+        """One pass: claim, send and record due rows in chunks, up to the limit. It heartbeats
+        every few seconds whatever the SMTP server's pace, so a pass whose worker died is
+        tried again within the workflow's heartbeat timeout."""
         async with activity_boundary():
             await self.callers.require(frozenset({DISPATCHER_WORKFLOW}), "dispatch notifications")
-        return await self.dispatcher.send_due(
-            limit=input.limit, on_row=lambda note_id: activity.heartbeat(note_id)
-        )
+        async with heartbeating():
+            return await self.dispatcher.send_due(
+                limit=input.limit, on_row=lambda note_id: activity.heartbeat(note_id)
+            )

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.boundary import activity_boundary
+from activities.heartbeat import heartbeating
 from ticketing.auth.principal import Principal
 from ticketing.core.errors import Forbidden
 from ticketing.outages.flows import OutageFlows, OutageRuns
@@ -24,27 +21,6 @@ class _NoRun:
 
     async def changed(self, outage: OutageRef) -> None:
         return None
-
-
-# A page is one transaction that cannot heartbeat from inside: a task beside it does, so a
-# worker that dies mid-page is noticed within the workflow's heartbeat timeout.
-HEARTBEAT_EVERY = 5.0
-
-
-@contextlib.asynccontextmanager
-async def heartbeating() -> AsyncIterator[None]:
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(HEARTBEAT_EVERY)
-
-    task = asyncio.get_running_loop().create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 class OutageActivities:
@@ -80,5 +56,6 @@ class OutageActivities:
                 runs=self.runs,
             )
             outage = OutageRef(tenant_id=input.tenant_id, ticket_number=input.ticket_number)
+            # A page is one transaction that cannot heartbeat from inside: a task beside it does.
             async with heartbeating():
                 return await flows.page(outage, limit=input.limit)

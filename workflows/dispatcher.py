@@ -13,9 +13,12 @@ with workflow.unsafe.imports_passed_through():
     from ticketing.notifications.dispatch import DispatcherInput, DispatchInput, DispatchReport
     from ticketing.temporal import names
 
-# A pass sends at most `batch` rows, each within a bounded SMTP session and heartbeating.
+# A pass sends at most `batch` rows, each within a bounded SMTP session, and heartbeats every
+# few seconds whatever the server's pace (activities/heartbeat.py): a pass whose worker died
+# is tried again ROW_HEARTBEAT later, its claimed rows when their lease ends. Only the activity's
+# type and id are compared on replay, so changing these options needs no patch.
 PASS_TIMEOUT = timedelta(minutes=10)
-ROW_HEARTBEAT = timedelta(minutes=2)
+ROW_HEARTBEAT = timedelta(seconds=30)
 PASS_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=10),

@@ -175,3 +175,47 @@ async def test_bad_input_names_the_field_and_other_tenants_outage_is_missing(
     other = Principal.tenant_admin("globex", name="noc")
     with pytest.raises(TicketNotFound):
         await flows(committed, other).post_update(declared.ticket_number, "hi", key="k")
+
+
+async def test_a_resolution_before_the_first_update_reached_everyone_still_links_and_resolves(
+    committed: async_sessionmaker[AsyncSession],
+) -> None:
+    # A worker lost mid-way through the first update's pages: the resolution is committed
+    # while pages of that update are still to run. Those pages link the tickets all the same,
+    # and the resolution's pages resolve them; a ticket opened after the resolution stays out.
+    await seed(committed, 25)  # 13 tagged: 1, 3, ..., 25
+    admin = Principal.tenant_admin("acme", name="noc")
+    agent = tickets(committed, Principal.integration("acme"))
+    before = [
+        await agent.create({"title": "No internet", "customer_id": str(n)}) for n in (1, 9, 25)
+    ]
+
+    class Later:
+        async def changed(self, outage: object) -> None:
+            return None
+
+    outage_flows = OutageFlows(
+        committed, admin, watchers=NoWatchers(), notices=QueueOnly(), runs=Later()
+    )
+    declared = await outage_flows.declare({"title": "OLT down", "tags": [TAG]})
+    number = declared.ticket_number
+
+    async def page() -> bool:
+        async with committed() as s, s.begin():
+            work = await run_page(s, "acme", number, datetime.now(UTC), limit=4)
+        return work.result.more
+
+    assert await page()  # customers 1, 11, 13, 15 (text order): only customer 1's ticket linked
+    await outage_flows.resolve(number, "Back online")
+    after = await agent.create({"title": "Slow again", "customer_id": "23"})
+    while await page():
+        pass
+    async with committed() as s:
+        bind_scope(s, Principal.platform())
+        rows = await s.execute(
+            text("SELECT id, outage_number IS NOT NULL, status FROM tickets WHERE id = ANY(:ids)"),
+            {"ids": [t.ticket_id for t in [*before, after]]},
+        )
+        state = {r[0]: (r[1], r[2]) for r in rows}
+    assert [state[t.ticket_id] for t in before] == [(True, TicketStatus.RESOLVED.value)] * 3
+    assert state[after.ticket_id] == (False, TicketStatus.OPEN.value)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.headerregistry import AddressHeader
@@ -97,7 +99,8 @@ class RetryPolicy:
 
 
 class MailTransport:
-    """Sends one message per call to one recipient over a fresh, bounded SMTP session."""
+    """Sends to one recipient per message, over a fresh bounded SMTP session per call
+    (`deliver`) or over one connection reused for several messages (`session`)."""
 
     def __init__(
         self,
@@ -124,21 +127,26 @@ class MailTransport:
     def __repr__(self) -> str:
         return f"MailTransport({self.endpoint!r})"
 
+    @property
+    def message_bound(self) -> float:
+        """Seconds one message may take at most, connecting included (six steps' worth)."""
+        return self.timeout * 6
+
     async def deliver(
         self, message: EmailMessage, *, envelope_sender: str | None = None
     ) -> DeliveryOutcome:
         """Send to the message's single To address; never raises for a delivery failure."""
-        recipient = _single_recipient(message)
-        if recipient is None:
-            return DeliveryOutcome(DeliveryStatus.FAILED, "a message must have exactly one To")
-        client = self._client()
+        async with self.session() as session:
+            return await session.deliver(message, envelope_sender=envelope_sender)
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[MailSession]:
+        """One connection for several messages, closed (QUIT) on leaving."""
+        session = MailSession(self)
         try:
-            async with asyncio.timeout(self.timeout * 6):
-                return await self._session(client, message, recipient, envelope_sender)
-        except Exception as error:  # every failure becomes an outcome the dispatcher records
-            return classify(error)
+            yield session
         finally:
-            await _close(client)
+            await session.close()
 
     def _client(self) -> aiosmtplib.SMTP:
         mode = self.endpoint.mode
@@ -153,13 +161,8 @@ class MailTransport:
             local_hostname=self.local_hostname,
         )
 
-    async def _session(
-        self,
-        client: aiosmtplib.SMTP,
-        message: EmailMessage,
-        recipient: str,
-        envelope_sender: str | None = None,
-    ) -> DeliveryOutcome:
+    async def _open(self, client: aiosmtplib.SMTP) -> DeliveryOutcome | None:
+        """Connect and log in; an outcome when the connection must not be used."""
         await client.connect()
         if self.endpoint.username is not None:
             if client.get_transport_info("sslcontext") is None:
@@ -169,10 +172,93 @@ class MailTransport:
                     f"{self.endpoint.port} offered no STARTTLS (use smtps:// or enable STARTTLS)",
                 )
             await client.login(self.endpoint.username, self.endpoint.password or "")
-        _, reply = await client.send_message(
-            message, sender=envelope_sender or self.envelope_sender, recipients=[recipient]
-        )
+        return None
+
+
+# A server may cap the messages of one connection (Exchange: 20 by default) and say so with a
+# 421 or by hanging up: a fresh connection is opened before reaching that many.
+MESSAGES_PER_CONNECTION = 20
+
+
+class MailSession:
+    """Several messages over one SMTP connection, each to one recipient and bounded on its own.
+
+    aiosmtplib resets the envelope (RSET) after a refused step, so a refusal touches only its
+    own message and the connection is kept. A connection the server closed between messages is
+    seen closed and replaced before the next one; when a kept connection answers 421 (closing)
+    or refuses MAIL FROM, the message is tried once more on a fresh connection (nothing of it
+    was accepted). Any failure without a reply (timeout, connection lost) drops the connection
+    and is the message's outcome; the next message opens a new connection.
+    """
+
+    def __init__(self, transport: MailTransport) -> None:
+        self.transport = transport
+        self._client: aiosmtplib.SMTP | None = None
+        self._sent = 0
+
+    async def deliver(
+        self, message: EmailMessage, *, envelope_sender: str | None = None
+    ) -> DeliveryOutcome:
+        """Send to the message's single To address; never raises for a delivery failure."""
+        recipient = _single_recipient(message)
+        if recipient is None:
+            return DeliveryOutcome(DeliveryStatus.FAILED, "a message must have exactly one To")
+        sender = envelope_sender or self.transport.envelope_sender
+        try:
+            async with asyncio.timeout(self.transport.message_bound):
+                return await self._deliver(message, recipient, sender)
+        except Exception as error:  # every failure becomes an outcome the dispatcher records
+            outcome = classify(error)
+            if not _answered(error) or outcome.code == 421:
+                await self.close()  # mid-command, or closing: the connection is of no more use
+            return outcome
+
+    async def _deliver(
+        self, message: EmailMessage, recipient: str, sender: str | None
+    ) -> DeliveryOutcome:
+        client = self._client
+        if client is not None and client.is_connected and self._sent < MESSAGES_PER_CONNECTION:
+            try:
+                return await self._send(client, message, recipient, sender)
+            except Exception as error:
+                if not _connection_gone(error):
+                    raise
+        await self.close()
+        self._client = client = self.transport._client()
+        refusal = await self.transport._open(client)
+        if refusal is not None:
+            return refusal
+        return await self._send(client, message, recipient, sender)
+
+    async def _send(
+        self, client: aiosmtplib.SMTP, message: EmailMessage, recipient: str, sender: str | None
+    ) -> DeliveryOutcome:
+        self._sent += 1
+        _, reply = await client.send_message(message, sender=sender, recipients=[recipient])
         return DeliveryOutcome(DeliveryStatus.SENT, reply, None)
+
+    async def close(self) -> None:
+        client, self._client, self._sent = self._client, None, 0
+        if client is not None:
+            await _close(client)
+
+
+def _answered(error: BaseException) -> bool:
+    """The server replied to a command (aiosmtplib then resets the envelope with RSET)."""
+    return isinstance(error, aiosmtplib.SMTPResponseException | aiosmtplib.SMTPRecipientsRefused)
+
+
+def _connection_gone(error: BaseException) -> bool:
+    """A reused connection the server is closing, or in a state of its own: worth one try on a
+    new one, as the server accepted nothing of the message (it said 421, or refused MAIL FROM,
+    perhaps after a reset that failed; a new connection tells). A connection lost without a
+    reply is not retried here: the data may have been accepted, and a repeat must show as a
+    counted attempt (the dispatcher's retry), never as a silent one."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+        error = error.recipients[0]
+    if isinstance(error, aiosmtplib.SMTPSenderRefused):
+        return True
+    return isinstance(error, aiosmtplib.SMTPResponseException) and error.code == 421
 
 
 def classify(error: BaseException) -> DeliveryOutcome:

@@ -1,9 +1,12 @@
-"""The dispatcher's rules: claim one due row, send it, record sent, failed or retry later."""
+"""The dispatcher's rules: claim due rows, send them, record each sent, failed or retry later."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -16,7 +19,12 @@ from ticketing.core.enums import Audience, NoticeKind
 from ticketing.core.errors import Forbidden
 from ticketing.db.rls import bind_scope
 from ticketing.notifications import repository as repo
-from ticketing.notifications.delivery import DeliveryOutcome, DeliveryStatus, RetryPolicy
+from ticketing.notifications.delivery import (
+    DeliveryOutcome,
+    DeliveryStatus,
+    MailSession,
+    RetryPolicy,
+)
 from ticketing.notifications.mailer import Notifier, TicketContext, render
 from ticketing.notifications.rendering import message_id_for
 from ticketing.runtime.settings import Settings
@@ -47,11 +55,21 @@ class DispatchReport(BaseModel):
 @dataclass(frozen=True)
 class DispatchRules:
     retry: RetryPolicy = RetryPolicy()
-    # Longer than one bounded SMTP session (six steps of the SMTP timeout): a row is never
-    # claimed twice by live senders.
+    # Longer than one bounded SMTP message (`send_bound`): a row is never claimed twice by
+    # live senders, and a claimed row is only started while its lease still covers its send.
     lease: timedelta = timedelta(minutes=5)
     # Desk notices without a recipient (escalations to the platform) go here.
     platform_email: str | None = None
+    # Mails in flight at once, each over an SMTP connection the pass keeps for its rows.
+    concurrency: int = 8
+    # The longest one message may take (the transport's bound: six steps of the SMTP timeout).
+    send_bound: timedelta = timedelta(minutes=1)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency: at least 1")
+        if self.lease <= self.send_bound:
+            raise ValueError("lease: must outlast one message's send_bound")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchRules:
@@ -60,16 +78,48 @@ class DispatchRules:
             max_delay=timedelta(seconds=settings.mail_retry_max_delay),
             max_attempts=settings.mail_retry_max_attempts,
         )
-        lease = timedelta(seconds=settings.smtp_timeout * 6 + 30)
-        return cls(retry=retry, lease=lease, platform_email=settings.platform_email)
+        send_bound = timedelta(seconds=settings.smtp_timeout * 6)
+        return cls(
+            retry=retry,
+            lease=send_bound + timedelta(seconds=30),
+            platform_email=settings.platform_email,
+            concurrency=settings.dispatch_concurrency,
+            send_bound=send_bound,
+        )
+
+    @property
+    def chunk(self) -> int:
+        """Rows claimed, sent and recorded together."""
+        return self.concurrency * ROWS_PER_SENDER
+
+
+# Each sender gets a few rows per claim: fewer transactions, and the chunk's slowest mail
+# holds the next claim back only briefly.
+ROWS_PER_SENDER = 4
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A tried row's outcome as it is recorded; `delay` for a row to try again."""
+
+    row: repo.OutboxRow
+    status: DeliveryStatus
+    reason: str
+    delay: timedelta | None = None
+    # The SMTP server could not be reached: the pass stops.
+    trouble: bool = False
 
 
 class Dispatcher:
-    """Sends queued notices one row at a time, each claimed, sent and recorded on its own.
+    """Sends queued notices in chunks: claimed together (each row leased, its attempt counted),
+    sent `concurrency` at a time over connections kept for the pass, recorded together.
 
-    A delivered row is never sent again by a live sender; a sender that dies between the mail
-    leaving and the record committing leaves the row claimed, and its next attempt (counted,
-    same Message-ID) comes when the lease ends.
+    A row's outcome is its own (a refused recipient touches no other row). A delivered row is
+    never sent again by a live sender; a sender that dies between the mail leaving and the
+    record committing leaves its rows claimed, and their next attempt (counted, same
+    Message-ID) comes when the lease ends. Rows of one ticket to one recipient go out in
+    queue order on one connection; rows claimed but never tried (the server went away, or the
+    lease no longer covers a send) go back to the queue uncounted.
     """
 
     def __init__(
@@ -95,46 +145,79 @@ class Dispatcher:
     ) -> DispatchReport:
         """Send up to `limit` due rows (of one ticket, if given); stop early if SMTP is down."""
         report = DispatchReport()
-        while report.handled < limit:
-            outcome = await self.send_one(ticket_id)
-            if outcome is None:
-                break
-            note_id, result = outcome
-            if on_row is not None:
-                on_row(note_id)
-            if result.status is DeliveryStatus.SENT:
-                report.sent += 1
-            elif result.status is DeliveryStatus.FAILED:
-                report.failed += 1
-            else:
-                report.deferred += 1
-                if result.code is None:
+        async with contextlib.AsyncExitStack() as stack:
+            connections = [
+                await stack.enter_async_context(self.notifier.connection())
+                for _ in range(self.rules.concurrency)
+            ]
+            while report.handled < limit:
+                done = await self.send_chunk(
+                    min(self.rules.chunk, limit - report.handled), ticket_id, connections
+                )
+                if not done:
+                    break
+                for item in done:
+                    if on_row is not None:
+                        on_row(item.row.id)
+                    if item.status is DeliveryStatus.SENT:
+                        report.sent += 1
+                    elif item.status is DeliveryStatus.FAILED:
+                        report.failed += 1
+                    else:
+                        report.deferred += 1
+                if any(item.trouble for item in done):
                     report.connection_trouble = True
                     break
-        else:
-            report.more = True
+            else:
+                report.more = True
         async with self.sessions() as session:
             bind_scope(session, self.principal)
             due_in = await repo.next_due_in(session)
         report.next_due_seconds = due_in.total_seconds() if due_in is not None else None
         return report
 
-    async def send_one(
-        self, ticket_id: uuid.UUID | None = None
-    ) -> tuple[int, DeliveryOutcome] | None:
-        """Claim, send and record one due row; None when no row is due."""
+    async def send_chunk(
+        self,
+        limit: int,
+        ticket_id: uuid.UUID | None = None,
+        connections: Sequence[MailSession | None] = (None,),
+    ) -> list[_Done]:
+        """Claim up to `limit` due rows, send them, record each one's outcome; the outcomes
+        of the rows tried, in queue order (empty when no row is due)."""
+        loop = asyncio.get_running_loop()
+        # A row starts only while its lease still covers a whole bounded send.
+        start_by = loop.time() + (self.rules.lease - self.rules.send_bound).total_seconds()
         async with self.sessions() as session, session.begin():
             bind_scope(session, self.principal)
-            row = await repo.claim_due(session, lease=self.rules.lease, ticket_id=ticket_id)
-        if row is None:
-            return None
-        outcome = await self._deliver(row)
-        async with self.sessions() as session, session.begin():
-            bind_scope(session, self.principal)
-            status = await self._record(session, row, outcome)
-        return row.id, replace(outcome, status=status)
+            rows = await repo.claim_due(
+                session, lease=self.rules.lease, ticket_id=ticket_id, limit=limit
+            )
+        if not rows:
+            return []
+        groups = deque(_in_order_groups(rows))
+        done: dict[int, _Done] = {}
+        trouble = asyncio.Event()
 
-    async def _deliver(self, row: repo.OutboxRow) -> DeliveryOutcome:
+        async def sender(via: MailSession | None) -> None:
+            while groups:
+                for row in groups.popleft():
+                    if trouble.is_set() or loop.time() > start_by:
+                        return
+                    done[row.id] = result = self._decide(row, await self._deliver(row, via))
+                    if result.trouble:
+                        trouble.set()
+
+        async with asyncio.TaskGroup() as tasks:
+            for via in connections[: len(groups)]:
+                tasks.create_task(sender(via))
+        tried = [done[row.id] for row in rows if row.id in done]
+        async with self.sessions() as session, session.begin():
+            bind_scope(session, self.principal)
+            await self._record(session, tried)
+            await repo.release(session, [row for row in rows if row.id not in done])
+        return tried
+
+    async def _deliver(self, row: repo.OutboxRow, via: MailSession | None) -> DeliveryOutcome:
         if row.attempts > self.rules.retry.max_attempts:
             # Only a sender dying mid-send gets here: the bound holds for crashes too.
             return DeliveryOutcome(DeliveryStatus.FAILED, "gave up: sender crashed mid-send")
@@ -148,16 +231,16 @@ class Dispatcher:
         context = (
             TicketContext(row.ticket_id, row.status, row.tenant_name) if row.ticket_id else None
         )
-        rendered = render(
-            replace(row, recipient=recipient),
-            context,
-            sender=self.notifier.sender,
-            domain=self.notifier.mail_domain,
-            full=self.notifier.transport is not None,
-            links=self.notifier.links,
-        )
         try:
-            return await self.notifier.deliver(rendered)
+            rendered = render(
+                replace(row, recipient=recipient),
+                context,
+                sender=self.notifier.sender,
+                domain=self.notifier.mail_domain,
+                full=self.notifier.transport is not None,
+                links=self.notifier.links,
+            )
+            return await self.notifier.deliver(rendered, via)
         except Exception as error:  # noqa: BLE001 - an unforeseen error must not loop the row
             return DeliveryOutcome(DeliveryStatus.RETRY, f"{type(error).__name__}: {error}", 0)
 
@@ -168,24 +251,44 @@ class Dispatcher:
             return None
         return self.rules.platform_email if desk else None
 
-    async def _record(
-        self, session: AsyncSession, row: repo.OutboxRow, outcome: DeliveryOutcome
-    ) -> DeliveryStatus:
-        """Record the outcome; returns it as recorded (a retry past the bound is a failure)."""
+    def _decide(self, row: repo.OutboxRow, outcome: DeliveryOutcome) -> _Done:
+        """The outcome as it will be recorded: a retry past the bound is a failure."""
         if outcome.status is DeliveryStatus.SENT:
-            message_id = message_id_for(row.id, row.ticket_number, self.notifier.mail_domain)
-            await repo.mark_sent(session, row.id, message_id, outcome.reason)
-            return DeliveryStatus.SENT
+            return _Done(row, DeliveryStatus.SENT, outcome.reason)
         delay = self.rules.retry.delay_after(row.attempts)
         if outcome.status is DeliveryStatus.FAILED or delay is None:
             reason = outcome.reason
             if outcome.status is DeliveryStatus.RETRY:
                 reason = f"gave up after {row.attempts} attempts: {reason}"
             log.warning("notification_failed", notification_id=row.id, reason=reason)
-            await repo.mark_failed(session, row.id, reason)
-            return DeliveryStatus.FAILED
-        await repo.defer(session, row.id, delay, outcome.reason)
-        return DeliveryStatus.RETRY
+            return _Done(row, DeliveryStatus.FAILED, reason)
+        return _Done(row, DeliveryStatus.RETRY, outcome.reason, delay, outcome.code is None)
+
+    async def _record(self, session: AsyncSession, tried: list[_Done]) -> None:
+        domain = self.notifier.mail_domain
+        await repo.mark_sent(
+            session,
+            [
+                (d.row.id, message_id_for(d.row.id, d.row.ticket_number, domain), d.reason)
+                for d in tried
+                if d.status is DeliveryStatus.SENT
+            ],
+        )
+        await repo.mark_failed(
+            session, [(d.row.id, d.reason) for d in tried if d.status is DeliveryStatus.FAILED]
+        )
+        await repo.defer(
+            session,
+            [(d.row.id, d.delay, d.reason) for d in tried if d.delay is not None],
+        )
+
+
+def _in_order_groups(rows: list[repo.OutboxRow]) -> list[list[repo.OutboxRow]]:
+    """The rows by (ticket, recipient), each group in queue order, groups by their first row."""
+    groups: dict[tuple[uuid.UUID | None, str | None], list[repo.OutboxRow]] = {}
+    for row in rows:
+        groups.setdefault((row.ticket_id, row.recipient), []).append(row)
+    return list(groups.values())
 
 
 class DispatchInput(BaseModel):

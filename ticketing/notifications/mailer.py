@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
 
@@ -14,6 +16,7 @@ from ticketing.core.enums import OUTAGE_NOTICES
 from ticketing.notifications.delivery import (
     DeliveryOutcome,
     DeliveryStatus,
+    MailSession,
     MailTransport,
 )
 from ticketing.notifications.rendering import (
@@ -151,8 +154,18 @@ class Notifier:
             links=_tracking_links(settings),
         )
 
-    async def deliver(self, message: Rendered) -> DeliveryOutcome:
-        """Send one rendered row; logging stands in for SMTP when none is configured."""
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[MailSession | None]:
+        """One SMTP connection for several `deliver` calls; None when mail is only logged."""
+        if self.transport is None:
+            yield None
+            return
+        async with self.transport.session() as session:
+            yield session
+
+    async def deliver(self, message: Rendered, via: MailSession | None = None) -> DeliveryOutcome:
+        """Send one rendered row (over `via`, else a connection of its own); logging stands
+        in for SMTP when none is configured."""
         if self.transport is None:
             log.info("notification", recipient=message.recipient, subject=message.subject)
             return DeliveryOutcome(DeliveryStatus.SENT, "logged")
@@ -161,7 +174,11 @@ class Notifier:
         if message.mail is None:
             # Never "sent": a notice nobody received is a failure someone must see.
             return DeliveryOutcome(DeliveryStatus.FAILED, "no recipient")
-        return await self.transport.deliver(message.mail, envelope_sender=message.envelope_sender)
+        if via is None:
+            return await self.transport.deliver(
+                message.mail, envelope_sender=message.envelope_sender
+            )
+        return await via.deliver(message.mail, envelope_sender=message.envelope_sender)
 
 
 def _domain(configured: str | None, sender: str) -> str:

@@ -1,11 +1,11 @@
-"""All SQL of the outbox: queue notices, claim one due row, record its outcome, list a ticket's."""
+"""All SQL of the outbox: queue notices, claim due rows, record their outcomes, list a ticket's."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -86,25 +86,28 @@ class OutboxRow:
     # Why the recipient is flagged as bounced for the tenant (ticketing/mail/bounce_repository),
     # or None: a flagged address is not written to again until it writes in.
     bounced: str | None = None
+    # When the row fell due before this claim: a row claimed but never tried goes back there.
+    was_due: datetime | None = None
 
 
-# One due row, skipping rows another sender holds; the claim counts the attempt and leases the
+# Due rows, skipping rows another sender holds; the claim counts the attempt and leases each
 # row in a transaction of its own, committed before the mail leaves, so a crash between send
 # and record shows as a second attempt with the same Message-ID, never as a silent repeat.
 _CLAIM = text(
     """
 WITH due AS (
-    SELECT id FROM notifications
+    SELECT id, next_attempt_at FROM notifications
     WHERE status = 'queued' AND next_attempt_at <= clock_timestamp()
       AND (CAST(:ticket_id AS uuid) IS NULL OR ticket_id = CAST(:ticket_id AS uuid))
     ORDER BY next_attempt_at, id
-    LIMIT 1
+    LIMIT :limit
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE notifications x
     SET attempts = x.attempts + 1, next_attempt_at = clock_timestamp() + :lease
     FROM due WHERE x.id = due.id
-    RETURNING x.id, x.kind, x.recipient, x.payload, x.ticket_id, x.attempts, x.tenant_id
+    RETURNING x.id, x.kind, x.recipient, x.payload, x.ticket_id, x.attempts, x.tenant_id,
+              due.next_attempt_at AS was_due
 )
 SELECT c.id, c.kind, c.recipient, c.payload, t.number, t.title, t.priority,
        t.id, t.status, n.name, c.attempts,
@@ -115,69 +118,132 @@ SELECT c.id, c.kind, c.recipient, c.payload, t.number, t.title, t.priority,
            AND i.outcome IN ('created', 'appended')
          ORDER BY i.id DESC LIMIT 1),
        (SELECT f.reason FROM bounced_addresses f
-         WHERE f.tenant_id = c.tenant_id AND f.address = lower(c.recipient))
+         WHERE f.tenant_id = c.tenant_id AND f.address = lower(c.recipient)),
+       c.was_due
 FROM claimed c
 LEFT JOIN tickets t ON t.id = c.ticket_id
 LEFT JOIN tenants n ON n.id = t.tenant_id
+ORDER BY c.was_due, c.id
 """
 )
 
 
 async def claim_due(
-    session: AsyncSession, *, lease: timedelta, ticket_id: uuid.UUID | None = None
-) -> OutboxRow | None:
-    """Claim the oldest due row (of one ticket, if given) for `lease`; None if none is due."""
-    row = (
-        await session.execute(
-            _CLAIM, {"lease": lease, "ticket_id": str(ticket_id) if ticket_id else None}
-        )
-    ).first()
-    if row is None:
-        return None
-    return OutboxRow(
-        id=row[0],
-        kind=row[1],
-        recipient=row[2],
-        payload=dict(row[3] or {}),
-        ticket_number=format_ticket_number(row[4]) if row[4] else "",
-        title=row[5] or "",
-        priority=row[6] or "",
-        ticket_id=row[7],
-        status=row[8] or "",
-        tenant_name=row[9] or "",
-        attempts=row[10],
-        mailbox=row[11],
-        customer_message_id=row[12],
-        bounced=row[13],
+    session: AsyncSession,
+    *,
+    lease: timedelta,
+    ticket_id: uuid.UUID | None = None,
+    limit: int = 1,
+) -> list[OutboxRow]:
+    """Claim up to `limit` of the oldest due rows (of one ticket, if given) for `lease`, in
+    the order they fell due; empty if none is due."""
+    rows = await session.execute(
+        _CLAIM,
+        {"lease": lease, "ticket_id": str(ticket_id) if ticket_id else None, "limit": limit},
     )
+    return [
+        OutboxRow(
+            id=row[0],
+            kind=row[1],
+            recipient=row[2],
+            payload=dict(row[3] or {}),
+            ticket_number=format_ticket_number(row[4]) if row[4] else "",
+            title=row[5] or "",
+            priority=row[6] or "",
+            ticket_id=row[7],
+            status=row[8] or "",
+            tenant_name=row[9] or "",
+            attempts=row[10],
+            mailbox=row[11],
+            customer_message_id=row[12],
+            bounced=row[13],
+            was_due=row[14],
+        )
+        for row in rows
+    ]
 
 
+# Each row's own outcome, one statement per kind of outcome; `status = 'queued'` keeps an
+# outcome from being recorded twice.
 _MARK_SENT = text(
-    "UPDATE notifications SET status = 'sent', sent_at = clock_timestamp(), reason = :reason,"
-    " message_id = :message_id WHERE id = :id AND status = 'queued'"
+    "UPDATE notifications x SET status = 'sent', sent_at = clock_timestamp(),"
+    " reason = v.reason, message_id = v.message_id"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:message_ids AS text[]),"
+    " CAST(:reasons AS text[])) AS v(id, message_id, reason)"
+    " WHERE x.id = v.id AND x.status = 'queued'"
 )
 _MARK_FAILED = text(
-    "UPDATE notifications SET status = 'failed', failed_at = clock_timestamp(),"
-    " reason = :reason WHERE id = :id AND status = 'queued'"
+    "UPDATE notifications x SET status = 'failed', failed_at = clock_timestamp(),"
+    " reason = v.reason"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:reasons AS text[])) AS v(id, reason)"
+    " WHERE x.id = v.id AND x.status = 'queued'"
 )
 _DEFER = text(
-    "UPDATE notifications SET next_attempt_at = clock_timestamp() + :delay, reason = :reason"
-    " WHERE id = :id AND status = 'queued'"
+    "UPDATE notifications x"
+    " SET next_attempt_at = clock_timestamp() + make_interval(secs => v.delay),"
+    " reason = v.reason"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS double precision[]),"
+    " CAST(:reasons AS text[])) AS v(id, delay, reason)"
+    " WHERE x.id = v.id AND x.status = 'queued'"
+)
+# A claimed row that was never tried: its attempt uncounted and its place in the queue back,
+# unless its lease ran out and another sender claimed it since.
+_RELEASE = text(
+    "UPDATE notifications x SET attempts = x.attempts - 1, next_attempt_at = v.was_due"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[]),"
+    " CAST(:was_due AS timestamptz[])) AS v(id, attempts, was_due)"
+    " WHERE x.id = v.id AND x.status = 'queued' AND x.attempts = v.attempts"
 )
 
 
-async def mark_sent(session: AsyncSession, note_id: int, message_id: str, reason: str) -> None:
-    await session.execute(
-        _MARK_SENT, {"id": note_id, "message_id": message_id, "reason": reason[:1000] or None}
-    )
+async def mark_sent(session: AsyncSession, sent: list[tuple[int, str, str]]) -> None:
+    """(id, message id, reply) per delivered row."""
+    if sent:
+        ids, message_ids, reasons = zip(*sent, strict=True)
+        await session.execute(
+            _MARK_SENT,
+            {
+                "ids": list(ids),
+                "message_ids": list(message_ids),
+                "reasons": [r[:1000] or None for r in reasons],
+            },
+        )
 
 
-async def mark_failed(session: AsyncSession, note_id: int, reason: str) -> None:
-    await session.execute(_MARK_FAILED, {"id": note_id, "reason": reason[:1000]})
+async def mark_failed(session: AsyncSession, failed: list[tuple[int, str]]) -> None:
+    """(id, reason) per row that will never be sent."""
+    if failed:
+        ids, reasons = zip(*failed, strict=True)
+        await session.execute(
+            _MARK_FAILED, {"ids": list(ids), "reasons": [r[:1000] for r in reasons]}
+        )
 
 
-async def defer(session: AsyncSession, note_id: int, delay: timedelta, reason: str) -> None:
-    await session.execute(_DEFER, {"id": note_id, "delay": delay, "reason": reason[:1000]})
+async def defer(session: AsyncSession, deferred: list[tuple[int, timedelta, str]]) -> None:
+    """(id, delay, reason) per row to try again after its delay."""
+    if deferred:
+        ids, delays, reasons = zip(*deferred, strict=True)
+        await session.execute(
+            _DEFER,
+            {
+                "ids": list(ids),
+                "delays": [d.total_seconds() for d in delays],
+                "reasons": [r[:1000] for r in reasons],
+            },
+        )
+
+
+async def release(session: AsyncSession, rows: list[OutboxRow]) -> None:
+    """Give back claimed rows that were never tried, as if never claimed."""
+    if rows:
+        await session.execute(
+            _RELEASE,
+            {
+                "ids": [r.id for r in rows],
+                "attempts": [r.attempts for r in rows],
+                "was_due": [r.was_due for r in rows],
+            },
+        )
 
 
 _NEXT_DUE = text(

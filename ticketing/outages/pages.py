@@ -54,7 +54,10 @@ async def run_page(
     result = PageResult(seq=seq, customers=len(customers))
     work = PageWork(result, parent=outage.ticket_id)
     with_ticket = {c.customer_id for c in customers if c.has_linked}
-    if update.kind is UpdateKind.UPDATE and outage.status is OutageStatus.ACTIVE:
+    if update.kind is UpdateKind.UPDATE:
+        # Also when the resolution was committed before this update's pages all ran (a worker
+        # lost mid-way): the resolution's pages, which come after, resolve what is linked here.
+        # A ticket opened after the resolution is a new problem and stays out.
         linked = await repo.link_tickets(
             session,
             outage,
@@ -62,6 +65,7 @@ async def run_page(
             actor=outage_actor(outage.number),
             ticket_number=ticket_number,
             now=now,
+            opened_before=outage.resolved_at,
         )
         result.linked = len(linked)
         work.touched += [ticket_id for ticket_id, _ in linked]

@@ -207,6 +207,8 @@ WITH linked AS (
     WHERE tenant_id = :tenant_id AND customer_id = ANY(CAST(:customers AS varchar[]))
       AND status IN ('open', 'in_progress', 'pending') AND outage_number IS NULL
       AND id <> :parent
+      AND (CAST(:opened_before AS timestamptz) IS NULL
+           OR created_at < CAST(:opened_before AS timestamptz))
     RETURNING id, customer_id
 ), event AS (
     INSERT INTO ticket_events (ticket_id, kind, actor, data, created_at)
@@ -225,8 +227,10 @@ async def link_tickets(
     actor: str,
     ticket_number: str,
     now: datetime,
+    opened_before: datetime | None = None,
 ) -> list[tuple[uuid.UUID, str]]:
-    """Link the customers' unsolved tickets not linked yet; (ticket id, customer) linked now."""
+    """Link the customers' unsolved tickets not linked yet (only those opened before
+    `opened_before`, if given); (ticket id, customer) linked now."""
     if not customer_ids:
         return []
     rows = await session.execute(
@@ -234,6 +238,7 @@ async def link_tickets(
         {
             "number": outage.number,
             "now": now,
+            "opened_before": opened_before,
             "now_iso": now.isoformat(),
             "tenant_id": outage.tenant_id,
             "customers": list(customer_ids),

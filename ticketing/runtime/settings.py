@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     mail_retry_max_attempts: int = Field(default=8, ge=1)
     # While rows are queued the dispatcher looks at least this often, should a wake-up be lost.
     dispatch_poll_seconds: float = Field(default=30.0, gt=0)
+    # Mails the dispatcher has in flight at once, each over an SMTP connection it keeps for a
+    # pass (a new one every 20 mails); 1 sends one mail at a time.
+    dispatch_concurrency: int = Field(default=8, ge=1, le=100)
     # Encrypts every Temporal payload (AES-256-GCM): a base64 32-byte key. Old keys, comma
     # separated, still decrypt histories written before a rotation.
     payload_key: SecretStr | None = None
