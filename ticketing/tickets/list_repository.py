@@ -50,7 +50,6 @@ _TITLE_TERMS = table(
     column("tenant_id", String),
     column("terms", TSVECTOR),
 )
-_EMAIL_KEYS = CUSTOMER_EMAIL_KEYS
 # Kept by the triggers of migration 0027: rows of (tenant, status, +/- tickets) to be summed.
 _STATUS_COUNTS = table(
     "ticket_status_counts",
@@ -126,16 +125,16 @@ def _matches(terms: SearchTerms, tenant: str | None) -> list[ColumnElement[bool]
         matches.append(Ticket.number == terms.number)
     if terms.email_prefix is not None:
         prefix = func.lower(terms.email_prefix)
-        customers = select(_EMAIL_KEYS.c.tenant_id, _EMAIL_KEYS.c.id).where(
+        customers = select(CUSTOMER_EMAIL_KEYS.c.tenant_id, CUSTOMER_EMAIL_KEYS.c.id).where(
             # ~>=~ and ~<~ are text_pattern_ops' own (leakproof) comparisons: an index range.
-            _EMAIL_KEYS.c.email_key.op("~>=~", is_comparison=True)(prefix),
+            CUSTOMER_EMAIL_KEYS.c.email_key.op("~>=~", is_comparison=True)(prefix),
             # (bracketed: ~<~ and || bind alike, left to right)
-            _EMAIL_KEYS.c.email_key.op("~<~", is_comparison=True)(
+            CUSTOMER_EMAIL_KEYS.c.email_key.op("~<~", is_comparison=True)(
                 prefix.concat(_AFTER_PREFIX).self_group()
             ),
         )
         if tenant is not None:
-            customers = customers.where(_EMAIL_KEYS.c.tenant_id == tenant)
+            customers = customers.where(CUSTOMER_EMAIL_KEYS.c.tenant_id == tenant)
         matches.append(tuple_(Ticket.tenant_id, Ticket.customer_id).in_(customers))
     return matches
 
